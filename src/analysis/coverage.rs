@@ -1,0 +1,251 @@
+//! Estate × kind coverage.
+//!
+//! For each estate and kind the search walks the kind's R-tree outward from the estate's
+//! [`Anchor`] in order of straight-line distance (rstar's best-first nearest-neighbour iterator)
+//! and measures each candidate exactly with the [`DistanceMetric`]. It stops when the next
+//! candidate's lower bound (`|anchor - p| - reach`) exceeds both the best distance so far and the
+//! service radius, so one walk yields the nearest facility *and* everything within the radius.
+//! Estates are processed in parallel with rayon; results are estate-major.
+
+use rayon::prelude::*;
+use serde::Serialize;
+
+use super::{AnalysisError, BoundaryDistance, CentroidDistance, Demand, DistanceFrom, DistanceMetric};
+use crate::index::FacilityIndex;
+use crate::model::{Catalogue, Estate, Facility, KindId};
+
+/// Reports work done, so the CLI can draw a progress bar without the core knowing about it.
+pub trait Progress: Sync {
+    /// `n` more estates are done.
+    fn advance(&self, n: u64);
+}
+
+impl Progress for () {
+    fn advance(&self, _n: u64) {}
+}
+
+/// The knobs of one analysis run, recorded with its results.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub struct AnalysisParams {
+    /// Where distances are measured from.
+    pub distance_from: DistanceFrom,
+    /// Only facilities opened in or before this year count (`None`: all).
+    pub year: Option<i32>,
+}
+
+/// The facility nearest to an estate.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Nearest {
+    /// Position of the facility in the facility slice.
+    pub facility: u32,
+    /// Distance from the estate.
+    ///
+    /// # Units
+    /// Metres.
+    pub distance_m: f64,
+}
+
+/// Coverage of one estate by one kind.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct KindCoverage {
+    /// Nearest facility of the kind; `None` when the kind has no (open) facilities.
+    pub nearest: Option<Nearest>,
+    /// Facilities of the kind within the service radius (inclusive).
+    pub count_within: u32,
+    /// Summed capacity of those facilities (unknown capacity counts 0), in the kind's unit.
+    pub capacity_within: f64,
+    /// `distance_m <= radius_m`.
+    pub covered: bool,
+    /// Capacity the estate requires under the kind's ratio; `None` without a ratio or households.
+    pub required: Option<f64>,
+    /// `max(0, required - capacity_within)`; `None` when `required` is.
+    pub shortfall: Option<f64>,
+}
+
+/// Coverage of every estate by every kind, estate-major.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CoverageTable {
+    kinds: usize,
+    cells: Vec<KindCoverage>,
+    /// How this table was computed.
+    pub params: AnalysisParams,
+    /// Radius used per kind, in catalogue order (metres).
+    pub radii_m: Vec<f64>,
+}
+
+impl CoverageTable {
+    /// Coverage of estate `estate` (slice position) by `kind`.
+    ///
+    /// # Panics
+    /// When either is out of range.
+    #[must_use]
+    pub fn get(&self, estate: usize, kind: KindId) -> &KindCoverage {
+        &self.cells[estate * self.kinds + kind.index()]
+    }
+
+    /// All kinds' coverage of one estate, in catalogue order.
+    #[must_use]
+    pub fn estate(&self, estate: usize) -> &[KindCoverage] {
+        &self.cells[estate * self.kinds..(estate + 1) * self.kinds]
+    }
+
+    /// Number of estates.
+    #[must_use]
+    pub fn estates(&self) -> usize {
+        self.cells.len().checked_div(self.kinds).unwrap_or(0)
+    }
+
+    /// Number of kinds.
+    #[must_use]
+    pub fn kinds(&self) -> usize {
+        self.kinds
+    }
+}
+
+/// Computes coverage of every estate by every kind of the catalogue.
+///
+/// `index` must be built from `facilities` with the same catalogue and `params.year`
+/// ([`FacilityIndex::build`]).
+///
+/// # Errors
+/// [`AnalysisError::CatalogueMismatch`] when the index does not match the catalogue.
+///
+/// # Complexity
+/// O(E · K · (log F + c · v)) where c is the candidates within radius and v the estate's vertices;
+/// parallel over estates.
+///
+/// # Examples
+/// ```
+/// use gapmap::analysis::{compute_coverage, AnalysisParams, RecordedHouseholds};
+/// use gapmap::index::FacilityIndex;
+/// use gapmap::model::*;
+/// let catalogue = Catalogue { name: "t".into(), residents_per_household: 2.5, kinds: vec![KindSpec {
+///     key: "parking".into(), label_zh: "停车场".into(), label_en: "Parking".into(), radius_m: 150.0,
+///     circle: LivingCircle::FiveMin, ratio: Some(CapacityRatio { amount: 1.0, per: RatioBasis::Household }),
+///     capacity_unit: Some("spaces".into()), clause: "t".into(), confirmed: false,
+///     osm: vec![], amap_types: vec![], keywords: vec![] }] };
+/// let estate = Estate { id: FeatureId::Int(1), name: None, district: None, households: Some(100),
+///     built_year: None, renovation_year: None, extra: vec![],
+///     geometry: geo::wkt! { MULTIPOLYGON(((0. 0.,100. 0.,100. 100.,0. 100.,0. 0.))) } };
+/// let car_park = Facility { id: FeatureId::Int(7), kind: KindId(0), name: None, capacity: Some(60.0),
+///     opened_year: None, district: None, location: geo::point!(x: 200.0, y: 50.0), extra: vec![] };
+/// let facilities = vec![car_park];
+/// let index = FacilityIndex::build(&facilities, 1, None);
+/// let table = compute_coverage(&[estate], &facilities, &index, &catalogue,
+///     AnalysisParams::default(), &RecordedHouseholds, &()).unwrap();
+/// let cell = table.get(0, KindId(0));
+/// assert_eq!(cell.nearest.unwrap().distance_m, 100.0);
+/// assert!(cell.covered);
+/// assert_eq!(cell.shortfall, Some(40.0));
+/// ```
+pub fn compute_coverage(
+    estates: &[Estate],
+    facilities: &[Facility],
+    index: &FacilityIndex,
+    catalogue: &Catalogue,
+    params: AnalysisParams,
+    demand: &dyn Demand,
+    progress: &dyn Progress,
+) -> Result<CoverageTable, AnalysisError> {
+    catalogue.validate()?;
+    if index.kinds() != catalogue.len() {
+        return Err(AnalysisError::CatalogueMismatch {
+            index: index.kinds(),
+            catalogue: catalogue.len(),
+        });
+    }
+    let cells = match params.distance_from {
+        DistanceFrom::Boundary => {
+            cover_all(estates, facilities, index, catalogue, &BoundaryDistance, demand, progress)
+        }
+        DistanceFrom::Centroid => {
+            cover_all(estates, facilities, index, catalogue, &CentroidDistance, demand, progress)
+        }
+    };
+    Ok(CoverageTable {
+        kinds: catalogue.len(),
+        cells,
+        params,
+        radii_m: catalogue.kinds.iter().map(|k| k.radius_m).collect(),
+    })
+}
+
+const CHUNK: usize = 512;
+
+fn cover_all<M: DistanceMetric>(
+    estates: &[Estate],
+    facilities: &[Facility],
+    index: &FacilityIndex,
+    catalogue: &Catalogue,
+    metric: &M,
+    demand: &dyn Demand,
+    progress: &dyn Progress,
+) -> Vec<KindCoverage> {
+    estates
+        .par_chunks(CHUNK)
+        .flat_map_iter(|chunk| {
+            let mut out = Vec::with_capacity(chunk.len() * catalogue.len());
+            for estate in chunk {
+                let households = demand.households(estate);
+                for (k, spec) in catalogue.kinds.iter().enumerate() {
+                    let kind = KindId(u16::try_from(k).expect("validated: < 65536 kinds"));
+                    let mut cell = cover_one(estate, facilities, index, kind, spec.radius_m, metric);
+                    if let (Some(ratio), Some(h)) = (spec.ratio, households) {
+                        let required = ratio.required(h, catalogue.residents_per_household);
+                        cell.required = Some(required);
+                        cell.shortfall = Some((required - cell.capacity_within).max(0.0));
+                    }
+                    out.push(cell);
+                }
+            }
+            progress.advance(chunk.len() as u64);
+            out
+        })
+        .collect()
+}
+
+fn cover_one<M: DistanceMetric>(
+    estate: &Estate,
+    facilities: &[Facility],
+    index: &FacilityIndex,
+    kind: KindId,
+    radius_m: f64,
+    metric: &M,
+) -> KindCoverage {
+    let mut cell = KindCoverage {
+        nearest: None,
+        count_within: 0,
+        capacity_within: 0.0,
+        covered: false,
+        required: None,
+        shortfall: None,
+    };
+    let Some(anchor) = metric.anchor(estate) else {
+        return cell;
+    };
+    let mut best: Option<Nearest> = None;
+    let query = [anchor.xy.x, anchor.xy.y];
+    for (candidate, d_sq) in index.tree(kind).nearest_neighbor_iter_with_distance_2(&query) {
+        let lower_bound_m = d_sq.sqrt() - anchor.reach_m;
+        let needed_m = best.map_or(f64::INFINITY, |b| b.distance_m).max(radius_m);
+        if lower_bound_m > needed_m {
+            break;
+        }
+        let [x, y] = *candidate.geom();
+        let distance_m = metric.distance_m(estate, &anchor, geo::coord! { x: x, y: y });
+        // Ties go to the lower slice position, so results do not depend on tree layout.
+        let better = best.is_none_or(|b| {
+            distance_m < b.distance_m || (distance_m == b.distance_m && candidate.data < b.facility)
+        });
+        if better {
+            best = Some(Nearest { facility: candidate.data, distance_m });
+        }
+        if distance_m <= radius_m {
+            cell.count_within += 1;
+            cell.capacity_within += facilities[candidate.data as usize].capacity.unwrap_or(0.0);
+        }
+    }
+    cell.nearest = best;
+    cell.covered = best.is_some_and(|b| b.distance_m <= radius_m);
+    cell
+}

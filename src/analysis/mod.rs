@@ -1,0 +1,19 @@
+//! Coverage analysis: for every estate × facility kind, the nearest facility, the distance to it,
+//! what lies within the kind's service radius and the capacity shortfall; then summaries.
+//!
+//! Pure functions over [`crate::model`] and [`crate::index`]: no I/O, planar metres in and out.
+
+mod coverage;
+mod demand;
+mod distance;
+mod error;
+mod summary;
+
+pub use coverage::{compute_coverage, AnalysisParams, CoverageTable, KindCoverage, Nearest, Progress};
+pub use demand::{Demand, RecordedHouseholds};
+pub use distance::{
+    point_multipolygon_distance_m, Anchor, BoundaryDistance, CentroidDistance, DistanceFrom,
+    DistanceMetric,
+};
+pub use error::AnalysisError;
+pub use summary::{summarize, DistrictSummary, KindSummary, Summary};

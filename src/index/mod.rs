@@ -1,0 +1,9 @@
+//! Spatial indexes over facilities.
+//!
+//! One [`rstar::RTree`] per facility kind, bulk-loaded (OMT packing, O(n log n)) because the
+//! facility set is known up front and queries dominate; per-kind trees keep every nearest-neighbour
+//! search from wading through facilities of other kinds.
+
+mod facility_index;
+
+pub use facility_index::{FacilityIndex, IndexedFacility};

@@ -1,0 +1,1 @@
+//! Reading the facility catalogue TOML and merging user overrides.

@@ -1,0 +1,1 @@
+//! Fast pure-Rust GeoJSON reading and writing.

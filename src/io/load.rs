@@ -1,0 +1,1 @@
+//! Source → model: read, validate, map fields, reproject.

@@ -1,0 +1,20 @@
+//! Input and output at the edge: files in, model out (reprojected to the working CRS), and
+//! results written back in CRS84 or the file's own format.
+//!
+//! Readers ([`geojson`](self::geojson) for the fast pure-Rust path, [`gdal`](self::gdal) for
+//! everything GDAL opens) produce [`RawFeature`]s in the source CRS. [`load`] validates them,
+//! maps fields through the config, converts coordinates with [`crs`] and builds
+//! [`crate::model`] values, recording every rejected feature in a [`LoadReport`].
+//! C handles (`gdal::Dataset`, `proj::Proj`) never leave this module.
+
+pub mod catalogue;
+pub mod crs;
+mod error;
+pub mod gdal;
+pub mod geojson;
+pub mod load;
+mod raw;
+pub mod write;
+
+pub use error::{LoadError, WriteError};
+pub use raw::{FeatureSource, LoadReport, RawFeature, Rejection, SourceInfo};

@@ -1,0 +1,7 @@
+#![doc = include_str!("../README.md")]
+#![warn(missing_docs)]
+
+pub mod analysis;
+pub mod index;
+pub mod model;
+pub mod io;
