@@ -1,1 +1,0 @@
-//! Fast pure-Rust GeoJSON reading and writing.

@@ -1,0 +1,8 @@
+//! Fast pure-Rust GeoJSON: a typed serde reader (no intermediate `serde_json::Value` tree for
+//! geometries) and a streaming writer.
+
+mod read;
+mod write;
+
+pub use read::GeoJsonSource;
+pub use write::write_feature_collection;

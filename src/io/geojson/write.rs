@@ -1,0 +1,1 @@
+//! Streaming GeoJSON writer.
