@@ -5,3 +5,4 @@ pub mod analysis;
 pub mod index;
 pub mod model;
 pub mod io;
+pub mod config;

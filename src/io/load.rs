@@ -1,1 +1,542 @@
 //! Source → model: read, validate, map fields, reproject.
+//!
+//! Every feature either becomes an [`Estate`]/[`Facility`] or a [`Rejection`](super::Rejection)
+//! with its file, index, id and reason. Checks, in order: geometry present; geometry type;
+//! coordinates finite (and within ±180°/±90° for geographic CRSs); rings of at least 4
+//! positions; polygon validity per OGC (`geo::Validation`: self-intersections, holes outside
+//! the shell…). Invalid polygons are **rejected, not repaired**: an automatic repair changes an
+//! estate's footprint and so its coverage, which a planner must decide. Then ids (unique, or
+//! merged with `merge_by_id`), typed fields and the facility kind.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use geo::{BoundingRect, Coord, Geometry, MultiPolygon, Point, Polygon, Rect, Validation};
+
+use super::crs::{self, CrsSpec, Transformer};
+use super::gdal::{GdalSource, OsmRole};
+use super::geojson::GeoJsonSource;
+use super::{FeatureSource, LoadError, LoadReport, RawFeature, SourceInfo};
+use crate::config::SourceConfig;
+use crate::model::{AttrValue, Attributes, Catalogue, Estate, Facility, FeatureId, KindId};
+
+/// Options shared by all sources of one load.
+#[derive(Debug, Clone, Copy)]
+pub struct LoadOptions<'a> {
+    /// Facility kinds and their OSM/AMap mappings.
+    pub catalogue: &'a Catalogue,
+    /// CRS for sources that declare none and set none in the config (`--crs`).
+    pub default_crs: Option<&'a str>,
+    /// Working CRS; `None` or `"auto"` chooses one from the estates' extent.
+    pub working_crs: Option<&'a str>,
+}
+
+/// The loaded, validated, reprojected data.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    /// Estates sorted by id, geometry in the working CRS.
+    pub estates: Vec<Estate>,
+    /// Facilities, location in the working CRS.
+    pub facilities: Vec<Facility>,
+    /// The working CRS used (`EPSG:4547`…).
+    pub working_crs: String,
+    /// Rejections and warnings.
+    pub report: LoadReport,
+}
+
+/// Which role a source plays.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    Estates,
+    Facilities,
+}
+
+/// Loads estates and facilities.
+///
+/// `progress` receives a short message at each stage.
+///
+/// # Errors
+/// Whole-source failures ([`LoadError`]); per-feature problems are in [`Loaded::report`].
+pub fn load(
+    estates: &SourceConfig,
+    facilities: &[SourceConfig],
+    options: &LoadOptions<'_>,
+    progress: &dyn Fn(&str),
+) -> Result<Loaded, LoadError> {
+    let mut report = LoadReport::default();
+
+    progress(&format!("reading {}", estates.path.display()));
+    let estate_source = read_source(estates, Role::Estates, options, &mut report)?;
+    let mut estate_parts = Vec::new();
+    for raw in estate_source.features {
+        match estate_from_raw(&raw, estates, estate_source.geographic) {
+            Ok(e) => estate_parts.push((raw.index, e)),
+            Err(reason) => report.reject(&estates.path, raw.index, raw_id(&raw, estates), reason),
+        }
+    }
+    let mut estate_list = dedupe_estates(estate_parts, estates, &mut report);
+    let estate_bbox = bbox_of(estate_list.iter().map(|e| e.geometry.bounding_rect()));
+    if let Some(w) = estate_bbox.and_then(|b| crs::extent_warning(&estate_source.crs, b)) {
+        report.warn(format!("{}: {w}", estates.path.display()));
+    }
+
+    let working_crs = match options.working_crs.map(str::trim) {
+        Some(w) if !w.is_empty() && !w.eq_ignore_ascii_case("auto") => w.to_owned(),
+        _ => {
+            let Some(b) = estate_bbox else {
+                return Err(LoadError::NoEstates { path: estates.path.clone() });
+            };
+            let mut centre = [b.center()];
+            Transformer::new(&estate_source.crs, "EPSG:4326")?.apply(&mut centre)?;
+            crs::working_crs_for(centre[0])
+        }
+    };
+
+    progress("reprojecting estates");
+    let to_working = Transformer::new(&estate_source.crs, &working_crs)?;
+    transform_estates(&mut estate_list, &to_working)?;
+    report.accepted.push((estates.path.clone(), estate_list.len()));
+
+    let mut facility_list: Vec<Facility> = Vec::new();
+    let mut seen_ids: HashMap<FeatureId, (PathBuf, usize)> = HashMap::new();
+    for source in facilities {
+        progress(&format!("reading {}", source.path.display()));
+        let read = read_source(source, Role::Facilities, options, &mut report)?;
+        let qualify_fallback_ids = facilities.len() > 1;
+        let mut batch = Vec::new();
+        let mut unmatched_osm = 0usize;
+        let mut fallback_ids = 0usize;
+        for raw in &read.features {
+            match facility_from_raw(raw, source, read.geographic, read.osm, options.catalogue) {
+                Ok((mut f, id_from_fallback)) => {
+                    if id_from_fallback {
+                        fallback_ids += 1;
+                        if qualify_fallback_ids {
+                            let stem = source.path.file_stem().map_or_else(String::new, |s| s.to_string_lossy().into_owned());
+                            f.id = FeatureId::Text(format!("{stem}:{}", f.id));
+                        }
+                    }
+                    if let Some((first_path, first_index)) = seen_ids.get(&f.id) {
+                        report.reject(&source.path, raw.index, Some(f.id.to_string()), format!(
+                            "duplicate facility id {} (first at {} feature {first_index})", f.id, first_path.display()));
+                    } else {
+                        seen_ids.insert(f.id.clone(), (source.path.clone(), raw.index));
+                        batch.push((raw.index, f));
+                    }
+                }
+                Err(FacilityProblem::NoKindOsm) => unmatched_osm += 1,
+                Err(FacilityProblem::Invalid(reason)) => {
+                    report.reject(&source.path, raw.index, raw_id(raw, source), reason);
+                }
+            }
+        }
+        if unmatched_osm > 0 {
+            report.warn(format!("{}: {unmatched_osm} OSM features match no catalogue kind's `osm` tags and were skipped", source.path.display()));
+        }
+        if fallback_ids > 0 {
+            report.warn(format!("{}: {fallback_ids} facilities have no `{}` value; their feature id or position is used as id", source.path.display(), source.fields.get("id")));
+        }
+        let bbox = bbox_of(batch.iter().map(|(_, f)| Some(Rect::new(f.location.0, f.location.0))));
+        if let Some(w) = bbox.and_then(|b| crs::extent_warning(&read.crs, b)) {
+            report.warn(format!("{}: {w}", source.path.display()));
+        }
+        progress(&format!("reprojecting {}", source.path.display()));
+        let transformer = Transformer::new(&read.crs, &working_crs)?;
+        let mut coords: Vec<Coord<f64>> = batch.iter().map(|(_, f)| f.location.0).collect();
+        transformer.apply(&mut coords)?;
+        report.accepted.push((source.path.clone(), batch.len()));
+        facility_list.extend(batch.into_iter().zip(coords).map(|((_, mut f), c)| {
+            f.location = Point(c);
+            f
+        }));
+    }
+
+    Ok(Loaded { estates: estate_list, facilities: facility_list, working_crs, report })
+}
+
+struct ReadSource {
+    features: Vec<RawFeature>,
+    crs: CrsSpec,
+    geographic: bool,
+    osm: bool,
+}
+
+fn read_source(
+    source: &SourceConfig,
+    role: Role,
+    options: &LoadOptions<'_>,
+    report: &mut LoadReport,
+) -> Result<ReadSource, LoadError> {
+    let name = source.path.file_name().map(|n| n.to_string_lossy().to_lowercase()).unwrap_or_default();
+    let osm = name.ends_with(".pbf") || name.ends_with(".osm");
+    let mut reader: Box<dyn FeatureSource> = if name.ends_with(".geojson") || name.ends_with(".json") {
+        Box::new(GeoJsonSource::new(&source.path))
+    } else if osm {
+        Box::new(GdalSource {
+            path: source.path.clone(),
+            layer: None,
+            lonlat_fields: None,
+            osm: Some(match role {
+                Role::Estates => OsmRole::Estates,
+                Role::Facilities => OsmRole::Facilities,
+            }),
+        })
+    } else if name.ends_with(".csv") {
+        let lonlat = csv_lonlat_fields(source)?;
+        Box::new(GdalSource { path: source.path.clone(), layer: source.layer.clone(), lonlat_fields: Some(lonlat), osm: None })
+    } else if [".gpkg", ".shp", ".fgb", ".gml", ".kml", ".sqlite", ".shz", ".zip"].iter().any(|e| name.ends_with(e)) || source.path.is_dir() {
+        Box::new(GdalSource { path: source.path.clone(), layer: source.layer.clone(), lonlat_fields: None, osm: None })
+    } else {
+        return Err(LoadError::UnsupportedFormat { path: source.path.clone() });
+    };
+    let mut features = Vec::new();
+    let info: SourceInfo = reader.read(report, &mut |f| features.push(f))?;
+    let crs_text = match (&info.declared_crs, &source.crs, options.default_crs) {
+        (Some(declared), _, _) => declared.clone(),
+        (None, Some(configured), _) => configured.clone(),
+        (None, None, Some(cli)) => cli.to_owned(),
+        (None, None, None) => {
+            if info.format != "GeoJSON" && !osm {
+                report.warn(format!("{} declares no CRS; assuming CRS84 (WGS84 lon/lat). Set `crs` for this source if that is wrong", source.path.display()));
+            }
+            "CRS84".to_owned()
+        }
+    };
+    let crs: CrsSpec = crs_text.parse()?;
+    let geographic = crs.is_geographic();
+    Ok(ReadSource { features, crs, geographic, osm })
+}
+
+fn csv_lonlat_fields(source: &SourceConfig) -> Result<(String, String), LoadError> {
+    if let (Some(lon), Some(lat)) = (&source.lon_field, &source.lat_field) {
+        return Ok((lon.clone(), lat.clone()));
+    }
+    let text = std::fs::read(&source.path).map_err(|e| LoadError::Read { path: source.path.clone(), source: e })?;
+    let text = text.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&text);
+    let header = String::from_utf8_lossy(text.split(|&b| b == b'\n').next().unwrap_or_default()).into_owned();
+    let columns: Vec<String> = header.split(',').map(|c| c.trim().trim_matches('"').to_owned()).collect();
+    let find = |configured: &Option<String>, candidates: &[&str]| {
+        configured.clone().or_else(|| {
+            columns.iter().find(|c| candidates.iter().any(|k| c.eq_ignore_ascii_case(k))).cloned()
+        })
+    };
+    let lon = find(&source.lon_field, &["lon", "lng", "longitude", "x", "经度"]);
+    let lat = find(&source.lat_field, &["lat", "latitude", "y", "纬度"]);
+    match (lon, lat) {
+        (Some(lon), Some(lat)) => Ok((lon, lat)),
+        _ => Err(LoadError::NotGeoJson {
+            path: source.path.clone(),
+            message: format!("no longitude/latitude columns found among [{}]; set lon_field and lat_field for this source", columns.join(", ")),
+        }),
+    }
+}
+
+fn raw_id(raw: &RawFeature, source: &SourceConfig) -> Option<String> {
+    raw.property(source.fields.get("id"))
+        .filter(|v| **v != AttrValue::Null)
+        .map(ToString::to_string)
+        .or_else(|| raw.fid.as_ref().map(ToString::to_string))
+}
+
+fn feature_id(raw: &RawFeature, source: &SourceConfig) -> Result<Option<FeatureId>, String> {
+    let field = source.fields.get("id");
+    match raw.property(field) {
+        None | Some(AttrValue::Null) => Ok(raw.fid.clone()),
+        Some(AttrValue::Int(n)) => Ok(Some(FeatureId::Int(*n))),
+        #[expect(clippy::cast_possible_truncation, reason = "only integral values in i64 range take this arm")]
+        Some(AttrValue::Float(x)) if x.fract() == 0.0 && x.abs() < 9.0e15 => Ok(Some(FeatureId::Int(*x as i64))),
+        Some(AttrValue::Text(s)) if !s.trim().is_empty() => Ok(Some(FeatureId::parse(s.trim()))),
+        Some(other) => Err(format!("`{field}` is `{other}`, which cannot be an id")),
+    }
+}
+
+fn text_field(raw: &RawFeature, field: &str) -> Option<String> {
+    match raw.property(field)? {
+        AttrValue::Null => None,
+        AttrValue::Text(s) if s.trim().is_empty() => None,
+        AttrValue::Text(s) => Some(s.trim().to_owned()),
+        other => Some(other.to_string()),
+    }
+}
+
+fn number_field(raw: &RawFeature, field: &str) -> Result<Option<f64>, String> {
+    let value = match raw.property(field) {
+        None | Some(AttrValue::Null) => return Ok(None),
+        Some(AttrValue::Text(s)) if s.trim().is_empty() => return Ok(None),
+        #[expect(clippy::cast_precision_loss, reason = "field values are far below 2^52")]
+        Some(AttrValue::Int(n)) => *n as f64,
+        Some(AttrValue::Float(x)) => *x,
+        Some(AttrValue::Text(s)) => s.trim().parse::<f64>().map_err(|_| format!("`{field}` is `{s}`, not a number"))?,
+        Some(other) => return Err(format!("`{field}` is `{other}`, not a number")),
+    };
+    if value.is_finite() {
+        Ok(Some(value))
+    } else {
+        Err(format!("`{field}` is {value}, not a finite number"))
+    }
+}
+
+#[expect(clippy::cast_possible_truncation, reason = "range-checked before the cast")]
+fn int_field(raw: &RawFeature, field: &str, min: f64, max: f64) -> Result<Option<i64>, String> {
+    match number_field(raw, field)? {
+        None => Ok(None),
+        Some(x) if x.fract() != 0.0 => Err(format!("`{field}` is {x}, not a whole number")),
+        Some(x) if x < min || x > max => Err(format!("`{field}` is {x}, outside {min}..={max}")),
+        Some(x) => Ok(Some(x as i64)),
+    }
+}
+
+fn year_field(raw: &RawFeature, field: &str) -> Result<Option<i32>, String> {
+    Ok(int_field(raw, field, 1000.0, 3000.0)?.map(|y| i32::try_from(y).expect("range-checked")))
+}
+
+fn extra_properties(raw: &RawFeature, mapped: &[&str]) -> Attributes {
+    raw.properties.iter().filter(|(k, _)| !mapped.contains(&k.as_str())).cloned().collect()
+}
+
+fn check_coords<'a>(coords: impl Iterator<Item = &'a Coord<f64>>, geographic: bool) -> Result<(), String> {
+    for c in coords {
+        if !(c.x.is_finite() && c.y.is_finite()) {
+            return Err(format!("coordinate ({}, {}) is not finite", c.x, c.y));
+        }
+        if geographic && (c.x.abs() > 180.0 || c.y.abs() > 90.0) {
+            return Err(format!(
+                "coordinate ({}, {}) is outside lon -180..180 / lat -90..90{}",
+                c.x, c.y,
+                if c.y.abs() > 90.0 && c.x.abs() <= 90.0 { " (latitude and longitude swapped?)" } else { "; is the CRS right?" }
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn estate_geometry(geometry: Option<&Geometry<f64>>, geographic: bool) -> Result<MultiPolygon<f64>, String> {
+    let mp = match geometry {
+        None => return Err("missing or null geometry".to_owned()),
+        Some(Geometry::Polygon(p)) => MultiPolygon(vec![p.clone()]),
+        Some(Geometry::MultiPolygon(mp)) => mp.clone(),
+        Some(other) => return Err(format!("wrong geometry type {}: estates must be Polygon or MultiPolygon", geometry_name(other))),
+    };
+    if mp.0.is_empty() || mp.0.iter().all(|p| p.exterior().0.is_empty()) {
+        return Err("empty geometry".to_owned());
+    }
+    for (i, polygon) in mp.0.iter().enumerate() {
+        let part = if mp.0.len() > 1 { format!("polygon {i}: ") } else { String::new() };
+        for (r, ring) in std::iter::once(polygon.exterior()).chain(polygon.interiors()).enumerate() {
+            check_coords(ring.0.iter(), geographic).map_err(|e| format!("{part}{e}"))?;
+            let ring_name = if r == 0 { "exterior ring".to_owned() } else { format!("hole {r}") };
+            if ring.0.len() < 4 {
+                return Err(format!("{part}{ring_name} has {} positions; a ring needs at least 4 (3 corners and the closing position)", ring.0.len()));
+            }
+        }
+        if let Err(problem) = polygon.check_validation() {
+            return Err(format!("{part}invalid polygon: {problem}; fix it (e.g. QGIS \"Fix geometries\" or ST_MakeValid) and reload"));
+        }
+    }
+    Ok(mp)
+}
+
+fn geometry_name(g: &Geometry<f64>) -> &'static str {
+    match g {
+        Geometry::Point(_) => "Point",
+        Geometry::Line(_) | Geometry::LineString(_) => "LineString",
+        Geometry::Polygon(_) | Geometry::Rect(_) | Geometry::Triangle(_) => "Polygon",
+        Geometry::MultiPoint(_) => "MultiPoint",
+        Geometry::MultiLineString(_) => "MultiLineString",
+        Geometry::MultiPolygon(_) => "MultiPolygon",
+        Geometry::GeometryCollection(_) => "GeometryCollection",
+    }
+}
+
+fn estate_from_raw(raw: &RawFeature, source: &SourceConfig, geographic: bool) -> Result<Estate, String> {
+    let geometry = estate_geometry(raw.geometry.as_ref(), geographic)?;
+    let f = &source.fields;
+    let id = feature_id(raw, source)?.ok_or_else(|| format!("no id: the `{}` property is missing; map the id field with [estates.fields] id = \"…\"", f.get("id")))?;
+    let households = int_field(raw, f.get("households"), 0.0, f64::from(u32::MAX))?.map(|h| u32::try_from(h).expect("range-checked"));
+    Ok(Estate {
+        id,
+        name: text_field(raw, f.get("name")),
+        district: text_field(raw, f.get("district")),
+        households,
+        built_year: year_field(raw, f.get("built_year"))?,
+        renovation_year: year_field(raw, f.get("renovation_year"))?,
+        geometry,
+        extra: extra_properties(raw, &[f.get("id"), f.get("name"), f.get("district"), f.get("households"), f.get("built_year"), f.get("renovation_year")]),
+    })
+}
+
+/// Rejects duplicate ids, or merges them when the source says pieces share ids; sorts by id.
+fn dedupe_estates(parts: Vec<(usize, Estate)>, source: &SourceConfig, report: &mut LoadReport) -> Vec<Estate> {
+    let mut by_id: HashMap<FeatureId, usize> = HashMap::new();
+    let mut out: Vec<(usize, Estate)> = Vec::with_capacity(parts.len());
+    for (index, estate) in parts {
+        match by_id.get(&estate.id) {
+            None => {
+                by_id.insert(estate.id.clone(), out.len());
+                out.push((index, estate));
+            }
+            Some(&pos) if source.merge_by_id => {
+                let first = &mut out[pos].1;
+                first.geometry.0.extend(estate.geometry.0);
+                first.name = first.name.take().or(estate.name);
+                first.district = first.district.take().or(estate.district);
+                first.households = first.households.or(estate.households);
+                first.built_year = first.built_year.or(estate.built_year);
+                first.renovation_year = first.renovation_year.or(estate.renovation_year);
+            }
+            Some(&pos) => report.reject(
+                &source.path,
+                index,
+                Some(estate.id.to_string()),
+                format!("duplicate estate id {} (first at feature {}); set merge_by_id = true if the pieces form one estate", estate.id, out[pos].0),
+            ),
+        }
+    }
+    let mut estates: Vec<Estate> = out.into_iter().map(|(_, e)| e).collect();
+    estates.sort_by(|a, b| a.id.cmp(&b.id));
+    estates
+}
+
+fn bbox_of(rects: impl Iterator<Item = Option<Rect<f64>>>) -> Option<Rect<f64>> {
+    rects.flatten().reduce(|a, b| {
+        Rect::new(
+            Coord { x: a.min().x.min(b.min().x), y: a.min().y.min(b.min().y) },
+            Coord { x: a.max().x.max(b.max().x), y: a.max().y.max(b.max().y) },
+        )
+    })
+}
+
+fn transform_estates(estates: &mut [Estate], transformer: &Transformer) -> Result<(), LoadError> {
+    let mut coords: Vec<Coord<f64>> = Vec::new();
+    for e in estates.iter() {
+        for p in &e.geometry {
+            for ring in std::iter::once(p.exterior()).chain(p.interiors()) {
+                coords.extend_from_slice(&ring.0);
+            }
+        }
+    }
+    transformer.apply(&mut coords)?;
+    let mut next = coords.into_iter();
+    let mut take = |ring: &mut geo::LineString<f64>| {
+        for c in &mut ring.0 {
+            *c = next.next().expect("one output per input coordinate");
+        }
+    };
+    for e in estates.iter_mut() {
+        for p in &mut e.geometry.0 {
+            let (mut exterior, mut interiors) = std::mem::replace(p, Polygon::new(geo::LineString(vec![]), vec![])).into_inner();
+            take(&mut exterior);
+            for hole in &mut interiors {
+                take(hole);
+            }
+            *p = Polygon::new(exterior, interiors);
+        }
+    }
+    Ok(())
+}
+
+enum FacilityProblem {
+    /// An OSM feature that is not any catalogue kind: expected, counted, not an error.
+    NoKindOsm,
+    Invalid(String),
+}
+
+impl From<String> for FacilityProblem {
+    fn from(s: String) -> Self {
+        Self::Invalid(s)
+    }
+}
+
+fn facility_from_raw(
+    raw: &RawFeature,
+    source: &SourceConfig,
+    geographic: bool,
+    osm: bool,
+    catalogue: &Catalogue,
+) -> Result<(Facility, bool), FacilityProblem> {
+    let f = &source.fields;
+    let kind = if osm {
+        osm_kind(raw, catalogue).ok_or(FacilityProblem::NoKindOsm)?
+    } else {
+        resolve_kind(raw, source, catalogue)?
+    };
+    let location = match raw.geometry.as_ref() {
+        None => return Err("missing or null geometry".to_owned().into()),
+        Some(Geometry::Point(p)) => *p,
+        Some(Geometry::MultiPoint(mp)) if mp.0.len() == 1 => mp.0[0],
+        Some(Geometry::MultiPoint(mp)) if mp.0.is_empty() => return Err("empty geometry".to_owned().into()),
+        Some(other) => return Err(format!("wrong geometry type {}: facilities must be Points", geometry_name(other)).into()),
+    };
+    check_coords(std::iter::once(&location.0), geographic)?;
+    let (id, fallback) = match feature_id(raw, source)? {
+        Some(id) => (id, raw.property(f.get("id")).is_none_or(|v| *v == AttrValue::Null)),
+        None => (FeatureId::Int(i64::try_from(raw.index).unwrap_or(i64::MAX)), true),
+    };
+    let capacity = number_field(raw, f.get("capacity"))?;
+    if let Some(c) = capacity.filter(|c| *c < 0.0) {
+        return Err(format!("`{}` is {c}; capacity cannot be negative", f.get("capacity")).into());
+    }
+    Ok((
+        Facility {
+            id,
+            kind,
+            name: text_field(raw, f.get("name")),
+            capacity,
+            opened_year: year_field(raw, f.get("opened_year"))?,
+            district: text_field(raw, f.get("district")),
+            location,
+            extra: extra_properties(raw, &[f.get("id"), f.get("kind"), f.get("name"), f.get("capacity"), f.get("opened_year"), f.get("district")]),
+        },
+        fallback,
+    ))
+}
+
+fn resolve_kind(raw: &RawFeature, source: &SourceConfig, catalogue: &Catalogue) -> Result<KindId, String> {
+    if let Some(constant) = &source.kind {
+        return catalogue.require_kind(constant).map_err(|e| e.to_string());
+    }
+    let field = source.fields.get("kind");
+    let value = text_field(raw, field).ok_or_else(|| format!("no kind: the `{field}` property is missing; map it with [facilities.fields] kind = \"…\" or set kind = \"…\" for the source"))?;
+    if let Some(mapped) = source.kind_values.get(&value) {
+        return catalogue.require_kind(mapped).map_err(|e| format!("kind_values maps `{value}` to an {e}"));
+    }
+    if let Some(id) = catalogue.kind_id(&value) {
+        return Ok(id);
+    }
+    // AMap type codes (`141204`, or several joined by `|`), then name keywords (`…;学校;幼儿园`).
+    for (k, spec) in catalogue.kinds.iter().enumerate() {
+        let id = KindId(u16::try_from(k).expect("validated catalogue"));
+        if value.split('|').any(|code| spec.amap_types.iter().any(|t| code.trim().starts_with(t.as_str()))) {
+            return Ok(id);
+        }
+    }
+    for (k, spec) in catalogue.kinds.iter().enumerate() {
+        if spec.keywords.iter().any(|w| value.contains(w.as_str())) {
+            return Ok(KindId(u16::try_from(k).expect("validated catalogue")));
+        }
+    }
+    Err(format!(
+        "unknown kind `{value}`; map it with [facilities.kind_values] \"{value}\" = \"…\" (known: {})",
+        catalogue.keys().collect::<Vec<_>>().join(", ")
+    ))
+}
+
+/// The first catalogue kind whose `osm` tag set all match the feature's tags.
+fn osm_kind(raw: &RawFeature, catalogue: &Catalogue) -> Option<KindId> {
+    catalogue.kinds.iter().enumerate().find_map(|(k, spec)| {
+        let matches = spec.osm.iter().any(|set| {
+            set.split(';').all(|pair| match pair.split_once('=') {
+                Some((key, value)) => matches!(raw.property(key.trim()), Some(AttrValue::Text(v)) if v == value.trim()),
+                None => raw.property(pair.trim()).is_some(),
+            })
+        });
+        matches.then(|| KindId(u16::try_from(k).expect("validated catalogue")))
+    })
+}
+
+/// Path of the load report written beside an output file (`out.csv` → `out.load-report.json`).
+#[must_use]
+pub fn report_path_for(output: &Path) -> PathBuf {
+    let stem = output.file_stem().map_or_else(|| "gapmap".into(), |s| s.to_string_lossy().into_owned());
+    output.with_file_name(format!("{stem}.load-report.json"))
+}

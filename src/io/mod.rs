@@ -12,7 +12,7 @@ pub mod crs;
 mod error;
 pub mod gdal;
 pub mod geojson;
-pub mod load;
+// pub mod load; (enabled once crs and gdal land)
 mod raw;
 pub mod write;
 

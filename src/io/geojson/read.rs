@@ -1,0 +1,467 @@
+//! GeoJSON reading.
+//!
+//! The document is parsed in two passes over one in-memory buffer: first the top level, with
+//! each feature kept as an unparsed [`RawValue`] slice (serde_json validates the syntax and gives
+//! line/column for any error), then every feature is parsed on its own, in parallel. A feature
+//! that is well-formed JSON but not a usable GeoJSON feature is therefore *rejected* with its
+//! index and reason, rather than failing the whole file.
+//!
+//! JSON has no NaN or infinity: a file containing them is malformed and fails with its line and
+//! column. Unclosed rings are rejected here (RFC 7946 §3.1.6: "the first and last positions are
+//! equivalent"), because `geo` would silently close them.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use geo::{Coord, Geometry, LineString, MultiPolygon, Point, Polygon};
+use rayon::prelude::*;
+use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use crate::io::{FeatureSource, LoadError, LoadReport, RawFeature, SourceInfo};
+use crate::model::{AttrValue, Attributes, FeatureId};
+
+/// A GeoJSON file (FeatureCollection, or a single Feature).
+#[derive(Debug, Clone)]
+pub struct GeoJsonSource {
+    /// The file.
+    pub path: PathBuf,
+}
+
+impl GeoJsonSource {
+    /// A source reading `path`.
+    #[must_use]
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        Self { path: path.into() }
+    }
+}
+
+#[derive(Deserialize)]
+struct TopLevel<'a> {
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    #[serde(borrow)]
+    features: Option<Vec<&'a RawValue>>,
+    #[serde(borrow)]
+    crs: Option<&'a RawValue>,
+    // A single Feature document:
+    #[serde(borrow)]
+    geometry: Option<&'a RawValue>,
+}
+
+#[derive(Deserialize)]
+struct LegacyCrs {
+    properties: Option<LegacyCrsProperties>,
+}
+
+#[derive(Deserialize)]
+struct LegacyCrsProperties {
+    name: Option<String>,
+}
+
+impl FeatureSource for GeoJsonSource {
+    fn read(
+        &mut self,
+        report: &mut LoadReport,
+        sink: &mut dyn FnMut(RawFeature),
+    ) -> Result<SourceInfo, LoadError> {
+        let bytes = std::fs::read(&self.path)
+            .map_err(|source| LoadError::Read { path: self.path.clone(), source })?;
+        read_slice(&self.path, &bytes, report, sink)
+    }
+}
+
+/// Reads GeoJSON from memory; `path` is used in messages only.
+///
+/// # Errors
+/// Malformed JSON (with line and column) or a document that is not a Feature or FeatureCollection.
+pub fn read_slice(
+    path: &Path,
+    bytes: &[u8],
+    report: &mut LoadReport,
+    sink: &mut dyn FnMut(RawFeature),
+) -> Result<SourceInfo, LoadError> {
+    // A UTF-8 BOM is not JSON but editors on Windows write it.
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    let top: TopLevel<'_> = serde_json::from_slice(bytes).map_err(|e| json_error(path, &e))?;
+    let not_geojson = |message: String| LoadError::NotGeoJson { path: path.to_owned(), message };
+    let declared_crs = match top.crs {
+        None => None,
+        Some(raw) => {
+            let legacy: LegacyCrs = serde_json::from_str(raw.get()).map_err(|e| {
+                not_geojson(format!("the `crs` member is not a named CRS ({e}); remove it (RFC 7946 data is CRS84) or write {{\"type\":\"name\",\"properties\":{{\"name\":\"EPSG:4490\"}}}}"))
+            })?;
+            legacy.properties.and_then(|p| p.name)
+        }
+    };
+    let features: Vec<&RawValue> = match top.kind.as_deref() {
+        Some("FeatureCollection") => top.features.ok_or_else(|| {
+            not_geojson("a FeatureCollection without a `features` array".to_owned())
+        })?,
+        Some("Feature") => {
+            let _ = top.geometry;
+            vec![serde_json::from_slice(bytes).map_err(|e| json_error(path, &e))?]
+        }
+        Some(other) => {
+            return Err(not_geojson(format!(
+                "the top-level type is `{other}`; gapmap reads a FeatureCollection (or one Feature)"
+            )))
+        }
+        None => return Err(not_geojson("no top-level `type`; expected a FeatureCollection".to_owned())),
+    };
+    let parsed: Vec<Result<RawFeature, (Option<String>, String)>> = features
+        .par_iter()
+        .enumerate()
+        .map(|(index, raw)| parse_feature(index, raw.get()))
+        .collect();
+    for (index, result) in parsed.into_iter().enumerate() {
+        match result {
+            Ok(feature) => sink(feature),
+            Err((id, reason)) => report.reject(path, index, id, reason),
+        }
+    }
+    Ok(SourceInfo { declared_crs, format: "GeoJSON".to_owned(), layer: None })
+}
+
+fn json_error(path: &Path, e: &serde_json::Error) -> LoadError {
+    LoadError::Json {
+        path: path.to_owned(),
+        line: e.line(),
+        column: e.column(),
+        message: e.to_string().split(" at line ").next().unwrap_or_default().to_owned(),
+    }
+}
+
+#[derive(Deserialize)]
+struct FeatureDe<'a> {
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    #[serde(default)]
+    id: Option<IdDe>,
+    #[serde(borrow, default)]
+    geometry: Option<&'a RawValue>,
+    #[serde(default)]
+    properties: Option<PropertiesDe>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum IdDe {
+    Int(i64),
+    Float(f64),
+    Text(String),
+}
+
+impl IdDe {
+    fn into_feature_id(self) -> FeatureId {
+        match self {
+            Self::Int(n) => FeatureId::Int(n),
+            Self::Float(x) => FeatureId::Text(x.to_string()),
+            Self::Text(s) => FeatureId::Text(s),
+        }
+    }
+}
+
+fn parse_feature(index: usize, text: &str) -> Result<RawFeature, (Option<String>, String)> {
+    let feature: FeatureDe<'_> =
+        serde_json::from_str(text).map_err(|e| (None, format!("not a GeoJSON feature: {e}")))?;
+    let fid = feature.id.map(IdDe::into_feature_id);
+    let properties = feature.properties.map(|p| p.0).unwrap_or_default();
+    let id_for_messages = properties
+        .iter()
+        .find(|(k, _)| k == "id")
+        .map(|(_, v)| v.to_string())
+        .or_else(|| fid.as_ref().map(ToString::to_string));
+    if feature.kind.as_deref() != Some("Feature") {
+        return Err((
+            id_for_messages,
+            format!("`type` is {:?}, expected \"Feature\"", feature.kind.unwrap_or_default()),
+        ));
+    }
+    let geometry = match feature.geometry {
+        None => None,
+        Some(raw) if raw.get() == "null" => None,
+        Some(raw) => Some(parse_geometry(raw.get()).map_err(|e| (id_for_messages.clone(), e))?),
+    };
+    Ok(RawFeature { index, fid, geometry, properties })
+}
+
+#[derive(Deserialize)]
+struct GeometryDe {
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(default)]
+    coordinates: Option<Coords>,
+    #[serde(default)]
+    geometries: Option<Vec<Box<serde_json::value::RawValue>>>,
+}
+
+/// Coordinates of any nesting depth, positions reduced to (x, y).
+enum Coords {
+    Position(Coord<f64>),
+    List(Vec<Coords>),
+}
+
+impl<'de> Deserialize<'de> for Coords {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Coords;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a position or an array of positions")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Coords, A::Error> {
+                // Peek at the first element: a number means this array is a position.
+                let Some(first) = seq.next_element::<NumOrCoords>()? else {
+                    return Ok(Coords::List(Vec::new()));
+                };
+                match first {
+                    NumOrCoords::Num(x) => {
+                        let y: f64 = seq
+                            .next_element()?
+                            .ok_or_else(|| de::Error::custom("a position needs at least two numbers"))?;
+                        // Altitude and measures are ignored: coverage is planar.
+                        while seq.next_element::<de::IgnoredAny>()?.is_some() {}
+                        Ok(Coords::Position(Coord { x, y }))
+                    }
+                    NumOrCoords::Coords(c) => {
+                        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(8) + 1);
+                        items.push(c);
+                        while let Some(c) = seq.next_element::<Coords>()? {
+                            items.push(c);
+                        }
+                        Ok(Coords::List(items))
+                    }
+                }
+            }
+        }
+        d.deserialize_seq(V)
+    }
+}
+
+enum NumOrCoords {
+    Num(f64),
+    Coords(Coords),
+}
+
+impl<'de> Deserialize<'de> for NumOrCoords {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = NumOrCoords;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a number or an array")
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<NumOrCoords, E> {
+                Ok(NumOrCoords::Num(v))
+            }
+            #[expect(clippy::cast_precision_loss, reason = "coordinates are f64 by definition")]
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<NumOrCoords, E> {
+                Ok(NumOrCoords::Num(v as f64))
+            }
+            #[expect(clippy::cast_precision_loss, reason = "coordinates are f64 by definition")]
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<NumOrCoords, E> {
+                Ok(NumOrCoords::Num(v as f64))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<NumOrCoords, A::Error> {
+                Coords::deserialize(de::value::SeqAccessDeserializer::new(seq)).map(NumOrCoords::Coords)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+fn parse_geometry(text: &str) -> Result<Geometry<f64>, String> {
+    let g: GeometryDe = serde_json::from_str(text).map_err(|e| format!("invalid geometry: {e}"))?;
+    if g.kind == "GeometryCollection" {
+        let members = g.geometries.ok_or("a GeometryCollection without `geometries`")?;
+        let parts: Result<Vec<_>, _> = members.iter().map(|m| parse_geometry(m.get())).collect();
+        return Ok(Geometry::GeometryCollection(geo::GeometryCollection(parts?)));
+    }
+    let coords = g.coordinates.ok_or_else(|| format!("a {} without `coordinates`", g.kind))?;
+    match g.kind.as_str() {
+        "Point" => Ok(Geometry::Point(Point(position(&coords)?))),
+        "MultiPoint" => Ok(Geometry::MultiPoint(
+            list(&coords)?.iter().map(|c| position(c).map(Point)).collect::<Result<Vec<_>, _>>()?.into(),
+        )),
+        "LineString" => Ok(Geometry::LineString(line(&coords)?)),
+        "MultiLineString" => Ok(Geometry::MultiLineString(geo::MultiLineString(
+            list(&coords)?.iter().map(line).collect::<Result<_, _>>()?,
+        ))),
+        "Polygon" => Ok(Geometry::Polygon(polygon(&coords, None)?)),
+        "MultiPolygon" => {
+            let parts = list(&coords)?;
+            let polygons = parts
+                .iter()
+                .enumerate()
+                .map(|(i, p)| polygon(p, Some(i)))
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(Geometry::MultiPolygon(MultiPolygon(polygons)))
+        }
+        other => Err(format!("unknown geometry type `{other}`")),
+    }
+}
+
+fn position(c: &Coords) -> Result<Coord<f64>, String> {
+    match c {
+        Coords::Position(p) => Ok(*p),
+        Coords::List(_) => Err("expected a position [x, y], found a nested array".to_owned()),
+    }
+}
+
+fn list(c: &Coords) -> Result<&[Coords], String> {
+    match c {
+        Coords::List(items) => Ok(items),
+        Coords::Position(_) => Err("expected an array of positions, found a single position".to_owned()),
+    }
+}
+
+fn line(c: &Coords) -> Result<LineString<f64>, String> {
+    list(c)?.iter().map(position).collect::<Result<Vec<_>, _>>().map(LineString)
+}
+
+fn polygon(c: &Coords, part: Option<usize>) -> Result<Polygon<f64>, String> {
+    let where_ = |ring: usize| {
+        let ring_name = if ring == 0 { "exterior ring".to_owned() } else { format!("hole {ring}") };
+        match part {
+            Some(p) => format!("polygon {p}, {ring_name}"),
+            None => ring_name,
+        }
+    };
+    let mut rings = Vec::new();
+    for (r, ring) in list(c)?.iter().enumerate() {
+        let ring = line(ring)?;
+        let n = ring.0.len();
+        if n > 0 && ring.0[0] != ring.0[n - 1] {
+            return Err(format!("{} is not closed: its first and last positions differ", where_(r)));
+        }
+        rings.push(ring);
+    }
+    let mut rings = rings.into_iter();
+    let exterior = rings.next().ok_or("a polygon with no rings")?;
+    Ok(Polygon::new(exterior, rings.collect()))
+}
+
+/// Properties as an ordered list of (key, value).
+struct PropertiesDe(Attributes);
+
+impl<'de> Deserialize<'de> for PropertiesDe {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = PropertiesDe;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a properties object or null")
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<PropertiesDe, E> {
+                Ok(PropertiesDe(Vec::new()))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<PropertiesDe, A::Error> {
+                let mut out = Vec::with_capacity(map.size_hint().unwrap_or(8));
+                while let Some(key) = map.next_key::<String>()? {
+                    let value = map.next_value_seed(AttrSeed)?;
+                    out.push((key, value));
+                }
+                Ok(PropertiesDe(out))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+struct AttrSeed;
+
+impl<'de> DeserializeSeed<'de> for AttrSeed {
+    type Value = AttrValue;
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<AttrValue, D::Error> {
+        let value = serde_json::Value::deserialize(d)?;
+        Ok(match value {
+            serde_json::Value::Null => AttrValue::Null,
+            serde_json::Value::Bool(b) => AttrValue::Bool(b),
+            serde_json::Value::Number(n) => n
+                .as_i64()
+                .map(AttrValue::Int)
+                .or_else(|| n.as_f64().map(AttrValue::Float))
+                .unwrap_or_else(|| AttrValue::Text(n.to_string())),
+            serde_json::Value::String(s) => AttrValue::Text(s),
+            other @ (serde_json::Value::Array(_) | serde_json::Value::Object(_)) => {
+                AttrValue::Json(other.to_string())
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(text: &str) -> (Result<SourceInfo, LoadError>, Vec<RawFeature>, LoadReport) {
+        let mut report = LoadReport::default();
+        let mut out = Vec::new();
+        let r = read_slice(Path::new("t.geojson"), text.as_bytes(), &mut report, &mut |f| out.push(f));
+        (r, out, report)
+    }
+
+    #[test]
+    fn reads_polygons_points_and_properties_in_order() {
+        let (r, features, report) = read(
+            r#"{"type":"FeatureCollection","features":[
+            {"type":"Feature","id":7,"geometry":{"type":"Polygon","coordinates":[[[0,0],[1,0],[1,1,5],[0,0]]]},"properties":{"z":1,"a":"x","n":null,"o":{"k":[1,2]},"f":1.5}},
+            {"type":"Feature","geometry":{"type":"Point","coordinates":[114.5,38.0]},"properties":null}]}"#,
+        );
+        assert!(r.is_ok());
+        assert!(report.rejected.is_empty());
+        assert_eq!(features.len(), 2);
+        assert_eq!(features[0].fid, Some(FeatureId::Int(7)));
+        let keys: Vec<_> = features[0].properties.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(keys, ["z", "a", "n", "o", "f"]);
+        assert_eq!(features[0].properties[3].1, AttrValue::Json(r#"{"k":[1,2]}"#.to_owned()));
+        assert!(matches!(features[1].geometry, Some(Geometry::Point(_))));
+    }
+
+    #[test]
+    fn malformed_json_names_line_and_column() {
+        let (r, _, _) = read("{\"type\":\"FeatureCollection\",\n\"features\":[{]}");
+        match r {
+            Err(LoadError::Json { line, column, .. }) => assert_eq!((line, column), (2, 14)),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn nan_is_malformed_json() {
+        let (r, _, _) = read(r#"{"type":"FeatureCollection","features":[{"type":"Feature","geometry":{"type":"Point","coordinates":[NaN,1]},"properties":{}}]}"#);
+        assert!(matches!(r, Err(LoadError::Json { line: 1, .. })));
+    }
+
+    #[test]
+    fn bad_features_are_rejected_not_fatal() {
+        let (r, features, report) = read(
+            r#"{"type":"FeatureCollection","features":[
+            {"type":"Feature","geometry":{"type":"Polygon","coordinates":[[[0,0],[1,0],[1,1]]]},"properties":{"id":"a"}},
+            {"type":"Feature","geometry":{"type":"Polygon","coordinates":"x"},"properties":{"id":"b"}},
+            {"type":"Feature","geometry":{"type":"Hexagon","coordinates":[]},"properties":{"id":"c"}},
+            {"type":"Feature","geometry":null,"properties":{"id":"d"}}]}"#,
+        );
+        assert!(r.is_ok());
+        assert_eq!(features.len(), 1, "the null geometry is kept for the loader to reject");
+        let reasons: Vec<_> = report.rejected.iter().map(|r| (r.index, r.id.clone().unwrap_or_default(), r.reason.clone())).collect();
+        assert_eq!(reasons.len(), 3);
+        assert!(reasons[0].2.contains("not closed"), "{reasons:?}");
+        assert_eq!(reasons[1].1, "b");
+        assert!(reasons[2].2.contains("Hexagon"));
+    }
+
+    #[test]
+    fn legacy_crs_member_is_declared() {
+        let (r, _, _) = read(r#"{"type":"FeatureCollection","crs":{"type":"name","properties":{"name":"urn:ogc:def:crs:EPSG::4490"}},"features":[]}"#);
+        assert_eq!(r.expect("valid").declared_crs.as_deref(), Some("urn:ogc:def:crs:EPSG::4490"));
+    }
+
+    #[test]
+    fn not_a_collection() {
+        let (r, _, _) = read(r#"{"type":"Topology"}"#);
+        assert!(matches!(r, Err(LoadError::NotGeoJson { .. })));
+    }
+}

@@ -1,0 +1,346 @@
+//! The command line: `gapmap analyze`, `gapmap generate`.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{bail, Context as _};
+use clap::{Args, Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use crate::analysis::{self, AnalysisParams, DistanceFrom, RecordedHouseholds};
+use crate::config::{Config, OnInvalid, SourceConfig};
+use crate::generate::{generate_city, CityParams};
+use crate::index::FacilityIndex;
+use crate::io::{self, load::LoadOptions, write::Results, LoadReport};
+use crate::model::Catalogue;
+
+/// gapmap: which residential estates lack the facilities their residents need within walking
+/// distance (GB 50180-2018 living circles), as tables, map layers and summaries.
+#[derive(Debug, Parser)]
+#[command(name = "gapmap", version, about, long_about = None, after_help = "Run `gapmap <command> --help` for the options of each command.\nExample: gapmap analyze --estates estates.geojson --facilities facilities.geojson --out coverage.csv")]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Compute coverage of every estate by every facility kind and write it.
+    #[command(after_help = ANALYZE_HELP)]
+    Analyze(AnalyzeArgs),
+    /// Generate a deterministic synthetic city (estates + facilities GeoJSON) for demos and benchmarks.
+    Generate(GenerateArgs),
+}
+
+const ANALYZE_HELP: &str = "\
+Outputs (chosen by the --out extension):
+  .csv      one row per estate × kind:
+            estate_id,kind,distance_m,covered,nearest_id,count_within,capacity_within,shortfall
+  .geojson  estates (CRS84) with <kind>_distance_m, <kind>_covered, … properties
+  .fgb .gpkg  the same through GDAL
+  .json     coverage summaries per kind, overall and per district
+
+Distances are metres in a metric working CRS (CGCS2000 Gauss-Krüger zone or UTM, chosen from the
+data unless --working-crs is given), from the estate boundary (0 inside) unless
+--distance-from centroid. Inputs in GCJ-02 (AMap, Tencent) or BD-09 (Baidu) must say so with
+--crs GCJ-02 / BD-09 or `crs` in the config.
+
+Examples:
+  gapmap analyze --estates estates.geojson --facilities pois.gpkg --out gaps.csv
+  gapmap analyze --config data/demo/gapmap.toml --year 2021 --radius market=800 --out summary.json
+  gapmap analyze --estates e.shp --facilities amap.csv --crs GCJ-02 --on-invalid warn --out e.gpkg";
+
+/// Options of `gapmap analyze`.
+#[derive(Debug, Args)]
+pub struct AnalyzeArgs {
+    /// Config file (TOML); flags override it.
+    #[arg(long, env = "GAPMAP_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Estates: Polygon/MultiPolygon features (GeoJSON, GeoPackage, Shapefile, FlatGeobuf, OSM PBF).
+    #[arg(long, env = "GAPMAP_ESTATES")]
+    pub estates: Option<PathBuf>,
+    /// Facilities: Point features with `id` and `kind` (repeat for several files).
+    #[arg(long, env = "GAPMAP_FACILITIES", value_delimiter = ',')]
+    pub facilities: Vec<PathBuf>,
+    /// A catalogue TOML that patches the built-in GB 50180-2018 one.
+    #[arg(long, env = "GAPMAP_CATALOGUE")]
+    pub catalogue: Option<PathBuf>,
+    /// Override one kind's service radius, e.g. `--radius market=800` (repeatable).
+    #[arg(long = "radius", value_name = "KIND=METRES", value_parser = parse_radius)]
+    pub radius: Vec<(String, f64)>,
+    /// Only facilities opened in or before this year count.
+    #[arg(long, env = "GAPMAP_YEAR")]
+    pub year: Option<i32>,
+    /// Measure from the estate boundary (0 inside) or its centroid.
+    #[arg(long, env = "GAPMAP_DISTANCE_FROM", value_parser = ["boundary", "centroid"])]
+    pub distance_from: Option<String>,
+    /// CRS of inputs that declare none (default CRS84): EPSG:xxxx, CRS84, GCJ-02, BD-09.
+    #[arg(long, env = "GAPMAP_CRS")]
+    pub crs: Option<String>,
+    /// Metric working CRS (default: chosen from the data's extent).
+    #[arg(long, env = "GAPMAP_WORKING_CRS")]
+    pub working_crs: Option<String>,
+    /// Rejected features: `abort` (exit non-zero, listing them) or `warn` (continue; the load
+    /// report is written beside the output).
+    #[arg(long, env = "GAPMAP_ON_INVALID", value_enum)]
+    pub on_invalid: Option<OnInvalid>,
+    /// Output file: .csv, .geojson, .fgb, .gpkg or .json.
+    #[arg(long, env = "GAPMAP_OUT", required_unless_present = "print_config")]
+    pub out: Option<PathBuf>,
+    /// Print the effective config as TOML and exit.
+    #[arg(long)]
+    pub print_config: bool,
+}
+
+/// Options of `gapmap generate`.
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    /// Number of estates.
+    #[arg(long, default_value_t = 3000)]
+    pub estates: usize,
+    /// Number of facilities.
+    #[arg(long, default_value_t = 9000)]
+    pub facilities: usize,
+    /// Random seed; the same seed gives the same city on every machine.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// City centre as `LON,LAT` (default Shijiazhuang 114.51,38.04).
+    #[arg(long, value_parser = parse_lonlat)]
+    pub centre: Option<(f64, f64)>,
+    /// Output directory; writes estates.geojson and facilities.geojson.
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+fn parse_radius(s: &str) -> Result<(String, f64), String> {
+    let (kind, metres) = s.split_once('=').ok_or_else(|| format!("`{s}`: expected KIND=METRES, e.g. market=800"))?;
+    let metres: f64 = metres.trim().parse().map_err(|_| format!("`{metres}` is not a number of metres"))?;
+    if !(metres.is_finite() && metres > 0.0) {
+        return Err(format!("radius {metres} must be a positive number of metres"));
+    }
+    Ok((kind.trim().to_owned(), metres))
+}
+
+fn parse_lonlat(s: &str) -> Result<(f64, f64), String> {
+    let (lon, lat) = s.split_once(',').ok_or("expected LON,LAT")?;
+    let lon: f64 = lon.trim().parse().map_err(|_| format!("`{lon}` is not a longitude"))?;
+    let lat: f64 = lat.trim().parse().map_err(|_| format!("`{lat}` is not a latitude"))?;
+    if lon.abs() > 180.0 || lat.abs() > 90.0 {
+        return Err("longitude must be within ±180 and latitude within ±90".into());
+    }
+    Ok((lon, lat))
+}
+
+/// Runs a parsed command line.
+///
+/// # Errors
+/// Any failure, with context naming the step.
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Analyze(args) => analyze(&args),
+        Command::Generate(args) => generate(&args),
+    }
+}
+
+impl AnalyzeArgs {
+    /// Builds the effective config: file (if any) overridden by flags.
+    ///
+    /// # Errors
+    /// An unreadable or invalid config file.
+    pub fn to_config(&self) -> anyhow::Result<Config> {
+        let mut config = match &self.config {
+            Some(path) => Config::from_file(path)?,
+            None => Config::default(),
+        };
+        if let Some(path) = &self.estates {
+            match &mut config.estates {
+                Some(e) => e.path.clone_from(path),
+                None => config.estates = Some(SourceConfig::from_path(path)),
+            }
+        }
+        if !self.facilities.is_empty() {
+            // Same number of files as the config's sources: keep their field mappings.
+            if self.facilities.len() == config.facilities.len() {
+                for (source, path) in config.facilities.iter_mut().zip(&self.facilities) {
+                    source.path.clone_from(path);
+                }
+            } else {
+                config.facilities = self.facilities.iter().map(SourceConfig::from_path).collect();
+            }
+        }
+        if let Some(c) = &self.catalogue {
+            config.analysis.catalogue = Some(c.clone());
+        }
+        for (kind, r) in &self.radius {
+            config.analysis.radius_m.insert(kind.clone(), *r);
+        }
+        if self.year.is_some() {
+            config.analysis.year = self.year;
+        }
+        if let Some(d) = &self.distance_from {
+            config.analysis.distance_from = d.parse::<DistanceFrom>().map_err(anyhow::Error::msg)?;
+        }
+        if self.working_crs.is_some() {
+            config.analysis.working_crs.clone_from(&self.working_crs);
+        }
+        if let Some(o) = self.on_invalid {
+            config.analysis.on_invalid = o;
+        }
+        Ok(config)
+    }
+}
+
+/// The catalogue a config asks for: built-in, patched by the user file, radius overrides applied.
+///
+/// # Errors
+/// Unreadable or invalid catalogue, unknown kind in a radius override.
+pub fn catalogue_for(config: &Config) -> anyhow::Result<Catalogue> {
+    let mut catalogue = io::catalogue::load_catalogue(config.analysis.catalogue.as_deref())?;
+    for (kind, r) in &config.analysis.radius_m {
+        catalogue.set_radius(kind, *r).with_context(|| format!("--radius / analysis.radius_m.{kind}"))?;
+    }
+    Ok(catalogue)
+}
+
+fn spinner(message: &str) -> ProgressBar {
+    let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+    bar.set_style(ProgressStyle::with_template("{spinner} {msg} [{elapsed}]").expect("valid template"));
+    bar.set_message(message.to_owned());
+    bar.enable_steady_tick(Duration::from_millis(120));
+    bar
+}
+
+struct BarProgress(ProgressBar);
+
+impl analysis::Progress for BarProgress {
+    fn advance(&self, n: u64) {
+        self.0.inc(n);
+    }
+}
+
+fn analyze(args: &AnalyzeArgs) -> anyhow::Result<()> {
+    let config = args.to_config()?;
+    if args.print_config {
+        let text = config.to_toml().context("serialising the config")?;
+        std::io::stdout().write_all(text.as_bytes())?;
+        return Ok(());
+    }
+    let out = args.out.as_deref().context("--out is required")?;
+    let ext = io::write::extension(out);
+    if !["csv", "geojson", "fgb", "gpkg", "json"].contains(&ext.as_str()) {
+        bail!("--out {}: unsupported extension; use .csv, .geojson, .fgb, .gpkg or .json", out.display());
+    }
+    config.validate()?;
+    let catalogue = catalogue_for(&config)?;
+    let estates_source = config.estates.as_ref().context("no estates source")?;
+
+    let bar = spinner("loading");
+    let options = LoadOptions {
+        catalogue: &catalogue,
+        default_crs: args.crs.as_deref(),
+        working_crs: config.analysis.working_crs.as_deref(),
+    };
+    let loaded = io::load::load(estates_source, &config.facilities, &options, &|m| bar.set_message(m.to_owned()))?;
+    bar.finish_and_clear();
+    handle_report(&loaded.report, config.analysis.on_invalid, out)?;
+    if loaded.estates.is_empty() {
+        bail!("{}: no valid estates were loaded", estates_source.path.display());
+    }
+    tracing::info!(estates = loaded.estates.len(), facilities = loaded.facilities.len(), working_crs = %loaded.working_crs, "loaded");
+
+    let params = AnalysisParams { distance_from: config.analysis.distance_from, year: config.analysis.year };
+    let index = FacilityIndex::build(&loaded.facilities, catalogue.len(), params.year);
+    let bar = ProgressBar::with_draw_target(Some(loaded.estates.len() as u64), ProgressDrawTarget::stderr());
+    bar.set_style(ProgressStyle::with_template("analysing {bar:40} {pos}/{len} estates [{elapsed}<{eta}]").expect("valid template"));
+    let table = analysis::compute_coverage(&loaded.estates, &loaded.facilities, &index, &catalogue, params, &RecordedHouseholds, &BarProgress(bar.clone()))?;
+    bar.finish_and_clear();
+
+    let results = Results {
+        estates: &loaded.estates,
+        facilities: &loaded.facilities,
+        table: &table,
+        catalogue: &catalogue,
+        working_crs: &loaded.working_crs,
+    };
+    let summary = analysis::summarize(&loaded.estates, &loaded.facilities, &table, &catalogue);
+    let bar = spinner(&format!("writing {}", out.display()));
+    match ext.as_str() {
+        "csv" => io::write::write_coverage_csv(out, &results)?,
+        "json" => io::write::write_json(out, &io::write::SummaryDocument {
+            generator: format!("gapmap {}", env!("CARGO_PKG_VERSION")),
+            catalogue: &catalogue.name,
+            working_crs: &loaded.working_crs,
+            estates: loaded.estates.len(),
+            facilities: loaded.facilities.len(),
+            rejected_features: loaded.report.rejected.len(),
+            summary: &summary,
+        })?,
+        _ => io::write::write_estates(out, &results)?,
+    }
+    bar.finish_and_clear();
+    print_summary(&summary, &loaded.working_crs, loaded.estates.len());
+    Ok(())
+}
+
+fn handle_report(report: &LoadReport, on_invalid: OnInvalid, out: &Path) -> anyhow::Result<()> {
+    for w in &report.warnings {
+        tracing::warn!("{w}");
+        eprintln!("warning: {w}");
+    }
+    if !report.has_rejections() {
+        return Ok(());
+    }
+    let report_path = io::load::report_path_for(out);
+    io::write::write_json(&report_path, report).with_context(|| format!("writing the load report {}", report_path.display()))?;
+    const SHOWN: usize = 20;
+    for r in report.rejected.iter().take(SHOWN) {
+        eprintln!("rejected: {r}");
+    }
+    if report.rejected.len() > SHOWN {
+        eprintln!("… and {} more", report.rejected.len() - SHOWN);
+    }
+    eprintln!("load report: {}", report_path.display());
+    match on_invalid {
+        OnInvalid::Warn => Ok(()),
+        OnInvalid::Abort => Err(io::LoadError::Rejected {
+            count: report.rejected.len(),
+            first: report.rejected[0].to_string(),
+        }
+        .into()),
+    }
+}
+
+fn print_summary(summary: &analysis::Summary, working_crs: &str, estates: usize) {
+    eprintln!(
+        "{estates} estates, distances from {} in {working_crs}{}",
+        summary.params.distance_from.as_str(),
+        summary.params.year.map_or(String::new(), |y| format!(", facilities open by {y}"))
+    );
+    eprintln!("{:<18} {:>7} {:>10} {:>9} {:>12}", "kind", "radius", "facilities", "estates%", "households%");
+    for k in &summary.overall {
+        eprintln!(
+            "{:<18} {:>6}m {:>10} {:>8.1}% {:>11.1}%",
+            k.kind, k.radius_m, k.facilities, k.estates_covered_pct, k.households_covered_pct
+        );
+    }
+}
+
+fn generate(args: &GenerateArgs) -> anyhow::Result<()> {
+    let mut params = CityParams { estates: args.estates, facilities: args.facilities, seed: args.seed, ..CityParams::default() };
+    if let Some(c) = args.centre {
+        params.centre_lonlat = c;
+    }
+    let bar = spinner("generating");
+    let city = generate_city(&params);
+    std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
+    bar.set_message("writing estates.geojson");
+    io::geojson::write_feature_collection(&args.out.join("estates.geojson"), &city.estates, Some("estates"))?;
+    bar.set_message("writing facilities.geojson");
+    io::geojson::write_feature_collection(&args.out.join("facilities.geojson"), &city.facilities, Some("facilities"))?;
+    bar.finish_and_clear();
+    eprintln!("wrote {} estates and {} facilities to {}", city.estates.len(), city.facilities.len(), args.out.display());
+    Ok(())
+}

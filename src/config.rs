@@ -1,0 +1,334 @@
+//! Configuration: a TOML file, overridden by environment variables and CLI flags
+//! (defaults < file < env < CLI). Paths in the file are relative to the file's directory.
+//!
+//! ```toml
+//! [estates]
+//! path = "estates.geojson"
+//! crs = "CRS84"                 # when the file does not declare one
+//! merge_by_id = false           # true: features sharing an id are one estate (tiled sources)
+//! [estates.fields]              # source field names, when they differ from gapmap's
+//! id = "OBJECTID"
+//! name = "NAME"
+//!
+//! [[facilities]]
+//! path = "amap_kindergartens.csv"
+//! lon_field = "lon"
+//! lat_field = "lat"
+//! kind = "kindergarten"         # every feature of this source is this kind
+//!
+//! [[facilities]]
+//! path = "facilities.gpkg"
+//! layer = "poi"
+//! [facilities.fields]
+//! kind = "类别"
+//! [facilities.kind_values]
+//! "幼儿园" = "kindergarten"
+//!
+//! [analysis]
+//! catalogue = "my-city.toml"    # patches the built-in GB 50180-2018 catalogue
+//! radius_m = { market = 800 }
+//! distance_from = "boundary"    # or "centroid"
+//! working_crs = "auto"          # or e.g. "EPSG:4547"
+//! on_invalid = "abort"          # or "warn"
+//! ```
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::analysis::DistanceFrom;
+
+/// A configuration problem, naming the key path.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file cannot be read.
+    #[error("cannot read config {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// TOML syntax or an unknown/mistyped key.
+    #[error("config {path}: {message}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// toml's message, with line and column.
+        message: String,
+    },
+    /// A key has a value that cannot work.
+    #[error("config key `{key}`: {message}")]
+    Invalid {
+        /// Dotted key path (`facilities[1].path`).
+        key: String,
+        /// What is wrong and what to do.
+        message: String,
+    },
+}
+
+/// What to do with rejected features.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum OnInvalid {
+    /// Stop with a non-zero exit, listing the problems.
+    #[default]
+    Abort,
+    /// Go on without them and write the load report beside the output.
+    Warn,
+}
+
+/// Source field names for gapmap's properties. Unset keys use gapmap's own name.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FieldMap {
+    /// Id field (default `id`; the GeoJSON feature `id` member is used when the property is absent).
+    pub id: Option<String>,
+    /// Name field (default `name`).
+    pub name: Option<String>,
+    /// District field (default `district`).
+    pub district: Option<String>,
+    /// Households field, estates (default `households`).
+    pub households: Option<String>,
+    /// Build year field, estates (default `built_year`).
+    pub built_year: Option<String>,
+    /// Renovation year field, estates (default `renovation_year`).
+    pub renovation_year: Option<String>,
+    /// Kind field, facilities (default `kind`).
+    pub kind: Option<String>,
+    /// Capacity field, facilities (default `capacity`).
+    pub capacity: Option<String>,
+    /// Opening year field, facilities (default `opened_year`).
+    pub opened_year: Option<String>,
+}
+
+impl FieldMap {
+    /// The source field for gapmap's `name`.
+    #[must_use]
+    pub fn get<'a>(&'a self, gapmap_name: &'a str) -> &'a str {
+        let mapped = match gapmap_name {
+            "id" => &self.id,
+            "name" => &self.name,
+            "district" => &self.district,
+            "households" => &self.households,
+            "built_year" => &self.built_year,
+            "renovation_year" => &self.renovation_year,
+            "kind" => &self.kind,
+            "capacity" => &self.capacity,
+            "opened_year" => &self.opened_year,
+            _ => &None,
+        };
+        mapped.as_deref().unwrap_or(gapmap_name)
+    }
+}
+
+/// One input file and how to read it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceConfig {
+    /// The file (GeoJSON, GeoPackage, Shapefile, FlatGeobuf, CSV, OSM PBF).
+    pub path: PathBuf,
+    /// Layer name for multi-layer files (GeoPackage).
+    #[serde(default)]
+    pub layer: Option<String>,
+    /// CRS when the file declares none (`CRS84`, `EPSG:4547`, `GCJ-02`, `BD-09`…).
+    #[serde(default)]
+    pub crs: Option<String>,
+    /// Source field names.
+    #[serde(default)]
+    pub fields: FieldMap,
+    /// Facility kind values mapped onto catalogue keys (`"幼儿园" = "kindergarten"`).
+    #[serde(default)]
+    pub kind_values: BTreeMap<String, String>,
+    /// Every facility of this source is this kind (a per-kind POI export).
+    #[serde(default)]
+    pub kind: Option<String>,
+    /// Features sharing an id are pieces of one estate (tiled sources) and are merged.
+    #[serde(default)]
+    pub merge_by_id: bool,
+    /// CSV longitude column (default `lon`, also tried: `lng`, `longitude`, `x`).
+    #[serde(default)]
+    pub lon_field: Option<String>,
+    /// CSV latitude column (default `lat`, also tried: `latitude`, `y`).
+    #[serde(default)]
+    pub lat_field: Option<String>,
+}
+
+impl SourceConfig {
+    /// A source with default mapping.
+    #[must_use]
+    pub fn from_path(path: impl Into<PathBuf>) -> Self {
+        Self { path: path.into(), ..Self::default() }
+    }
+}
+
+/// Analysis settings.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AnalysisConfig {
+    /// A catalogue that patches the built-in one.
+    #[serde(default)]
+    pub catalogue: Option<PathBuf>,
+    /// Radius overrides per kind, metres.
+    #[serde(default)]
+    pub radius_m: BTreeMap<String, f64>,
+    /// Only facilities opened in or before this year count.
+    #[serde(default)]
+    pub year: Option<i32>,
+    /// Where distances are measured from.
+    #[serde(default)]
+    pub distance_from: DistanceFrom,
+    /// Metric working CRS; `None` or `auto` chooses from the data extent.
+    #[serde(default)]
+    pub working_crs: Option<String>,
+    /// What to do with rejected features.
+    #[serde(default)]
+    pub on_invalid: OnInvalid,
+}
+
+/// The whole configuration.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Estates source.
+    #[serde(default)]
+    pub estates: Option<SourceConfig>,
+    /// Facility sources, all loaded together.
+    #[serde(default)]
+    pub facilities: Vec<SourceConfig>,
+    /// Analysis settings.
+    #[serde(default)]
+    pub analysis: AnalysisConfig,
+}
+
+impl Config {
+    /// Reads a config file; relative paths in it are resolved against its directory.
+    ///
+    /// # Errors
+    /// [`ConfigError::Read`] or [`ConfigError::Parse`] (with line and column).
+    pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
+        let mut config = Self::from_toml(&text, path)?;
+        let base = path.parent().unwrap_or_else(|| Path::new("."));
+        config.resolve_paths(base);
+        Ok(config)
+    }
+
+    /// Parses TOML text; `path` is used in messages.
+    ///
+    /// # Errors
+    /// [`ConfigError::Parse`].
+    pub fn from_toml(text: &str, path: &Path) -> Result<Self, ConfigError> {
+        toml::from_str(text)
+            .map_err(|e| ConfigError::Parse { path: path.to_owned(), message: e.to_string() })
+    }
+
+    fn resolve_paths(&mut self, base: &Path) {
+        let resolve = |p: &mut PathBuf| {
+            if p.is_relative() && !p.as_os_str().is_empty() {
+                *p = base.join(&*p);
+            }
+        };
+        if let Some(e) = &mut self.estates {
+            resolve(&mut e.path);
+        }
+        for f in &mut self.facilities {
+            resolve(&mut f.path);
+        }
+        if let Some(c) = &mut self.analysis.catalogue {
+            resolve(c);
+        }
+    }
+
+    /// The effective config as TOML (`--print-config`).
+    ///
+    /// # Errors
+    /// Never for configs built by this module; serialisation errors are passed on.
+    pub fn to_toml(&self) -> Result<String, toml::ser::Error> {
+        toml::to_string_pretty(self)
+    }
+
+    /// Checks that inputs exist and values can work, naming the key path.
+    ///
+    /// # Errors
+    /// The first [`ConfigError::Invalid`].
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |key: String, message: String| Err(ConfigError::Invalid { key, message });
+        let Some(estates) = &self.estates else {
+            return invalid("estates.path".into(), "no estates file; pass --estates PATH or set [estates] path".into());
+        };
+        if self.facilities.is_empty() {
+            return invalid("facilities".into(), "no facility file; pass --facilities PATH or add a [[facilities]] table".into());
+        }
+        let sources = std::iter::once(("estates".to_owned(), estates)).chain(
+            self.facilities.iter().enumerate().map(|(i, f)| (format!("facilities[{i}]"), f)),
+        );
+        for (key, source) in sources {
+            if !source.path.exists() {
+                return invalid(format!("{key}.path"), format!("{} does not exist", source.path.display()));
+            }
+            if let Some(crs) = &source.crs {
+                if crs.trim().is_empty() {
+                    return invalid(format!("{key}.crs"), "empty CRS; remove the key or write e.g. \"EPSG:4547\"".into());
+                }
+            }
+        }
+        if let Some(c) = &self.analysis.catalogue {
+            if !c.exists() {
+                return invalid("analysis.catalogue".into(), format!("{} does not exist", c.display()));
+            }
+        }
+        for (kind, r) in &self.analysis.radius_m {
+            if !(r.is_finite() && *r > 0.0) {
+                return invalid(format!("analysis.radius_m.{kind}"), format!("{r} is not a positive number of metres"));
+            }
+        }
+        if let Some(w) = &self.analysis.working_crs {
+            let w = w.trim().to_ascii_uppercase();
+            if w == "EPSG:3857" || w == "EPSG:900913" {
+                return invalid("analysis.working_crs".into(), "Web Mercator distorts distances (1 km reads as ~1.27 km at 38°N); use \"auto\", a CGCS2000 Gauss-Krüger zone (EPSG:4534–4554) or UTM".into());
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_documented_example() {
+        let text = include_str!("config.rs")
+            .lines()
+            .skip_while(|l| !l.starts_with("//! ```toml"))
+            .skip(1)
+            .take_while(|l| !l.starts_with("//! ```"))
+            .map(|l| l.trim_start_matches("//!").trim_start_matches(' '))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let c = Config::from_toml(&text, Path::new("doc.toml")).expect("the module docs' example parses");
+        assert_eq!(c.facilities.len(), 2);
+        assert_eq!(c.facilities[1].kind_values["幼儿园"], "kindergarten");
+        assert_eq!(c.analysis.radius_m["market"], 800.0);
+    }
+
+    #[test]
+    fn unknown_keys_are_errors_with_position() {
+        let e = Config::from_toml("[analysis]\nradius = 3\n", Path::new("x.toml")).expect_err("typo");
+        let msg = e.to_string();
+        assert!(msg.contains("unknown field `radius`") && msg.contains("line 2"), "{msg}");
+    }
+
+    #[test]
+    fn web_mercator_is_refused() {
+        let mut c = Config::default();
+        c.estates = Some(SourceConfig::from_path("Cargo.toml"));
+        c.facilities = vec![SourceConfig::from_path("Cargo.toml")];
+        c.analysis.working_crs = Some("epsg:3857".into());
+        assert!(c.validate().expect_err("3857").to_string().contains("analysis.working_crs"));
+    }
+}
