@@ -6,6 +6,7 @@
 //! path = "estates.geojson"
 //! crs = "CRS84"                 # when the file does not declare one
 //! merge_by_id = false           # true: features sharing an id are one estate (tiled sources)
+//! filter = { kind = "residential" }  # keep only features with these property values
 //! [estates.fields]              # source field names, when they differ from gapmap's
 //! id = "OBJECTID"
 //! name = "NAME"
@@ -154,6 +155,10 @@ pub struct SourceConfig {
     /// CSV latitude column (default `lat`, also tried: `latitude`, `y`).
     #[serde(default)]
     pub lat_field: Option<String>,
+    /// Keep only features whose properties equal these values (`filter = { kind = "residential" }`);
+    /// the others are counted in the load report as skipped, not rejected.
+    #[serde(default)]
+    pub filter: BTreeMap<String, String>,
 }
 
 impl SourceConfig {

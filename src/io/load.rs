@@ -190,7 +190,17 @@ fn read_source(
         return Err(LoadError::UnsupportedFormat { path: source.path.clone() });
     };
     let mut features = Vec::new();
-    let info: SourceInfo = reader.read(report, &mut |f| features.push(f))?;
+    let mut filtered_out = 0usize;
+    let info: SourceInfo = reader.read(report, &mut |f| {
+        if matches_filter(&f, &source.filter) {
+            features.push(f);
+        } else {
+            filtered_out += 1;
+        }
+    })?;
+    if filtered_out > 0 {
+        report.warn(format!("{}: {filtered_out} features do not match the source's filter and were skipped", source.path.display()));
+    }
     let crs_text = match (&info.declared_crs, &source.crs, options.default_crs) {
         (Some(declared), _, _) => declared.clone(),
         (None, Some(configured), _) => configured.clone(),
@@ -205,6 +215,14 @@ fn read_source(
     let crs: CrsSpec = crs_text.parse()?;
     let geographic = crs.is_geographic();
     Ok(ReadSource { features, crs, geographic, osm })
+}
+
+fn matches_filter(raw: &RawFeature, filter: &std::collections::BTreeMap<String, String>) -> bool {
+    filter.iter().all(|(key, wanted)| match raw.property(key) {
+        Some(AttrValue::Text(v)) => v == wanted,
+        Some(AttrValue::Null) | None => false,
+        Some(other) => other.to_string() == *wanted,
+    })
 }
 
 fn csv_lonlat_fields(source: &SourceConfig) -> Result<(String, String), LoadError> {

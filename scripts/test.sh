@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Sets up the machine and runs every test: unit, integration, property, real-data and doc tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+if [[ ! -d ../shared/realdata ]]; then
+  echo "test: ../shared/realdata is missing; the real-data tests read it from beside the repository" >&2
+  exit 1
+fi
+cargo test --locked --all-targets
+cargo test --locked --doc

@@ -1,0 +1,4 @@
+//! Helpers shared by integration tests.
+#![allow(dead_code, reason = "each test binary uses a different subset")]
+
+pub mod oracle;
