@@ -8,13 +8,15 @@
 //!
 //! What they buy:
 //! - `OGR_F_IsFieldSetAndNotNull`: the crate's getters treat an *unset* field as set, so a
-//!   property absent from a FlatGeobuf feature or an absent OSM tag would read as `0` or `""`
+//!   property absent from a `FlatGeobuf` feature or an absent OSM tag would read as `0` or `""`
 //!   instead of null.
 //! - field subtypes: booleans are `OFTInteger` + `OFSTBoolean`; without the subtype a boolean
 //!   would not survive a write/read round trip.
+//! - `OSRDemoteTo2D`: the reader drops Z, so a 3D CRS is declared as its 2D counterpart.
 
 use std::ffi::{c_char, c_int, c_uint, c_void, CString};
 
+use gdal::spatial_ref::SpatialRef;
 use gdal::vector::{Defn, Feature, LayerAccess, OGRFieldType};
 
 /// `OGRFieldSubType::OFSTBoolean`.
@@ -31,6 +33,7 @@ extern "C" {
     fn OGR_Fld_SetSubType(field_defn: *mut c_void, sub_type: c_uint);
     fn OGR_Fld_Destroy(field_defn: *mut c_void);
     fn OGR_L_CreateField(layer: *mut c_void, field_defn: *mut c_void, approx_ok: c_int) -> c_uint;
+    fn OSRDemoteTo2D(srs: *mut c_void, name: *const c_char) -> c_uint;
 }
 
 /// Whether field `idx` of `feature` holds a value (neither unset nor null).
@@ -53,6 +56,22 @@ pub(super) fn is_boolean_field(defn: &Defn, idx: usize) -> bool {
         }
         let field = OGR_FD_GetFieldDefn(c_defn, idx);
         !field.is_null() && OGR_Fld_GetSubType(field) == OFST_BOOLEAN
+    }
+}
+
+/// Turns a 3D CRS (geographic 3D, compound) into its 2D counterpart in place; PROJ finds the
+/// registered 2D CRS where there is one (EPSG:4979 → EPSG:4326).
+///
+/// # Errors
+/// When GDAL (before 3.2) or PROJ cannot demote it.
+pub(super) fn demote_to_2d(srs: &mut SpatialRef) -> Result<(), ()> {
+    // SAFETY: the handle is owned by `srs`, borrowed mutably for the call; a null name keeps the
+    // CRS's own name.
+    let rv = unsafe { OSRDemoteTo2D(srs.to_c_hsrs(), std::ptr::null()) };
+    if rv == OGRERR_NONE {
+        Ok(())
+    } else {
+        Err(())
     }
 }
 

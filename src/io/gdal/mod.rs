@@ -1,5 +1,5 @@
-//! GDAL-backed reading (GeoPackage, Shapefile, FlatGeobuf, CSV, OSM XML/PBF) and writing
-//! (FlatGeobuf, GeoPackage). Datasets are opened, read and closed inside each call, so no GDAL
+//! GDAL-backed reading (`GeoPackage`, Shapefile, `FlatGeobuf`, CSV, OSM XML/PBF) and writing
+//! (`FlatGeobuf`, `GeoPackage`). Datasets are opened, read and closed inside each call, so no GDAL
 //! handle outlives it.
 //!
 //! # Reading
@@ -14,7 +14,7 @@
 //! | Integer with boolean subtype    | `Bool`                    |
 //! | Real                            | `Float`                   |
 //! | String, Time, Binary            | `Text`                    |
-//! | Date, DateTime                  | `Text`, ISO 8601          |
+//! | Date, `DateTime`                  | `Text`, ISO 8601          |
 //! | lists                           | `Json` (a JSON array)     |
 //! | null or unset                   | `Null`                    |
 //!
@@ -30,7 +30,7 @@
 //!   and areas as facilities, with GDAL's `other_tags` expanded into ordinary properties.
 //!
 //! # Writing
-//! [`write_gdal`] writes CRS84 results to FlatGeobuf or GeoPackage through a temporary file in
+//! [`write_gdal`] writes CRS84 results to `FlatGeobuf` or `GeoPackage` through a temporary file in
 //! the target directory that is renamed into place, so readers never see half a file.
 //!
 //! [`AttrValue`]: crate::model::AttrValue
