@@ -2,7 +2,9 @@
 #![warn(missing_docs)]
 
 pub mod analysis;
+pub mod cli;
 pub mod index;
 pub mod model;
 pub mod io;
 pub mod config;
+pub mod generate;

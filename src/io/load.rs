@@ -11,7 +11,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use geo::{BoundingRect, Coord, Geometry, MultiPolygon, Point, Polygon, Rect, Validation};
+use geo::{BoundingRect, Coord, Geometry, MultiPolygon, Point, Rect, Validation};
 
 use super::crs::{self, CrsSpec, Transformer};
 use super::gdal::{GdalSource, OsmRole};
@@ -425,31 +425,9 @@ fn bbox_of(rects: impl Iterator<Item = Option<Rect<f64>>>) -> Option<Rect<f64>> 
 }
 
 fn transform_estates(estates: &mut [Estate], transformer: &Transformer) -> Result<(), LoadError> {
-    let mut coords: Vec<Coord<f64>> = Vec::new();
-    for e in estates.iter() {
-        for p in &e.geometry {
-            for ring in std::iter::once(p.exterior()).chain(p.interiors()) {
-                coords.extend_from_slice(&ring.0);
-            }
-        }
-    }
+    let mut coords = super::coords::flatten(estates.iter().map(|e| &e.geometry));
     transformer.apply(&mut coords)?;
-    let mut next = coords.into_iter();
-    let mut take = |ring: &mut geo::LineString<f64>| {
-        for c in &mut ring.0 {
-            *c = next.next().expect("one output per input coordinate");
-        }
-    };
-    for e in estates.iter_mut() {
-        for p in &mut e.geometry.0 {
-            let (mut exterior, mut interiors) = std::mem::replace(p, Polygon::new(geo::LineString(vec![]), vec![])).into_inner();
-            take(&mut exterior);
-            for hole in &mut interiors {
-                take(hole);
-            }
-            *p = Polygon::new(exterior, interiors);
-        }
-    }
+    super::coords::unflatten(estates.iter_mut().map(|e| &mut e.geometry), coords);
     Ok(())
 }
 

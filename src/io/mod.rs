@@ -8,11 +8,12 @@
 //! C handles (`gdal::Dataset`, `proj::Proj`) never leave this module.
 
 pub mod catalogue;
+mod coords;
 pub mod crs;
 mod error;
 pub mod gdal;
 pub mod geojson;
-// pub mod load; (enabled once crs and gdal land)
+pub mod load;
 mod raw;
 pub mod write;
 

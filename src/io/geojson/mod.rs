@@ -5,4 +5,4 @@ mod read;
 mod write;
 
 pub use read::GeoJsonSource;
-// pub use write::write_feature_collection;
+pub use write::{write_feature_collection, write_feature_collection_to};
