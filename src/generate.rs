@@ -262,11 +262,13 @@ impl CityPlan {
     }
 
     /// The estates as features in CRS84, by id, built one at a time.
+    #[must_use]
     pub fn estates(&self) -> impl ExactSizeIterator<Item = OutFeature> + '_ {
         self.estates.iter().enumerate().map(|(i, estate)| self.estate_feature(i, estate.clone()))
     }
 
     /// The facilities as features in CRS84, by id, built one at a time.
+    #[must_use]
     pub fn facilities(&self) -> impl ExactSizeIterator<Item = OutFeature> + '_ {
         self.facilities.iter().enumerate().map(|(i, &facility)| self.facility_feature(i, facility))
     }
@@ -1106,21 +1108,34 @@ mod tests {
     }
 
     /// Pins the stream: a change here means every generated benchmark input changes too.
+    /// Only exact float operations are used, so this must hold on every platform.
     #[test]
     fn output_is_pinned() {
         let city = generate_city(&params(3, 4, 1));
-        let first = &city.estates[0];
-        assert_eq!(as_int(prop(first, "id")), 1);
-        let summary: Vec<String> = city
-            .facilities
-            .iter()
-            .map(|f| format!("{} {} {:?}", as_text(prop(f, "kind")), as_text(prop(f, "name")), prop(f, "capacity")))
-            .collect();
-        // Regenerate with `cargo test --lib generate -- --nocapture output_is_pinned` if the
-        // algorithm changes on purpose.
-        eprintln!("{summary:?} {:?}", first.properties);
-        assert_eq!(summary.len(), 4);
+        let describe = |f: &OutFeature| {
+            let first = match &f.geometry {
+                Geometry::Point(p) => p.0,
+                Geometry::Polygon(p) => p.exterior().0[0],
+                Geometry::MultiPolygon(mp) => mp.0[0].exterior().0[0],
+                other => panic!("{other:?}"),
+            };
+            let values: Vec<String> = f.properties.iter().map(|(_, v)| v.to_string()).collect();
+            format!("{:.9} {:.9} {}", first.x, first.y, values.join("|"))
+        };
+        let summary: Vec<String> = city.estates.iter().chain(&city.facilities).map(describe).collect();
+        eprintln!("{summary:#?}");
+        assert_eq!(summary, PINNED);
     }
+
+    const PINNED: [&str; 7] = [
+        "114.509291564 38.039477394 1|红旗宿舍|桥西区|294|1979|",
+        "114.509365179 38.038088633 2|团结家园|鹿泉区|557|2011|",
+        "114.509319744 38.041161096 3|怡景雅苑|鹿泉区|356|2010|",
+        "114.509609323 38.040338025 1|ev_charger|1号充电站|20|2025|新华区",
+        "114.513095492 38.041229217 2|market|1号菜市场|102|2016|鹿泉区",
+        "114.511267039 38.034114634 3|parking|1号停车场|56|2024|高新区",
+        "114.509233816 38.041909548 4|day_care|1号日间照料站|40|2010|鹿泉区",
+    ];
 
     #[test]
     fn counts_ids_and_properties() {
@@ -1335,6 +1350,18 @@ mod tests {
         assert!(inside > 1_200 && inside < 3_900, "{inside}");
         assert!(within_600 > 1_800, "{within_600}");
         assert!(far > 0 && far < 300);
+    }
+
+    /// `cargo test --release --lib generate::tests::benchmark_size_streamed -- --ignored --nocapture`
+    #[test]
+    #[ignore = "timing run; use --release"]
+    fn benchmark_size_streamed() {
+        let start = std::time::Instant::now();
+        let plan = CityPlan::new(&params(300_000, 1_000_000, 1));
+        let planned = start.elapsed();
+        let properties: usize = plan.estates().chain(plan.facilities()).map(|f| f.properties.len()).sum();
+        eprintln!("300,000 estates + 1,000,000 facilities: planned in {planned:.2?}, all features built one at a time in {:.2?}", start.elapsed());
+        assert_eq!(properties, 6 * 1_300_000);
     }
 
     /// `cargo test --release --lib generate::tests::benchmark_size -- --ignored --nocapture`

@@ -29,7 +29,7 @@ fn estates_by_hand() -> Vec<(i64, MultiPolygon<f64>)> {
             continue;
         }
         let id = f["properties"]["id"].as_i64().expect("osm id");
-        let geometry: geo::Geometry<f64> = geojson::Geometry::from_json_value(f["geometry"].clone()).expect("geometry").try_into().expect("geo");
+        let geometry: geo::Geometry<f64> = serde_json::from_value::<geojson::Geometry>(f["geometry"].clone()).expect("geometry").try_into().expect("geo");
         match geometry {
             geo::Geometry::Polygon(p) => out.entry(id).or_default().push(p),
             geo::Geometry::MultiPolygon(mp) => out.entry(id).or_default().extend(mp.0),
@@ -85,9 +85,14 @@ fn shanghai_kindergartens_against_a_geodesic_brute_force() {
 
     // Every rejection is a residential label point, reported with its reason.
     assert!(loaded.report.rejected.iter().all(|r| r.reason.contains("wrong geometry type Point")), "{:?}", loaded.report.rejected);
-    assert_eq!(loaded.working_crs, "EPSG:4549", "Shanghai lies in the CGCS2000 zone of 120°E");
-
     let expected_estates = estates_by_hand();
+    // The working CRS is the CGCS2000 3° Gauss-Krüger zone of the estates' centre (no zone
+    // prefix: EPSG:4534 is 75°E, one code per 3°).
+    let bbox = geo::BoundingRect::bounding_rect(&MultiPolygon(expected_estates.iter().flat_map(|(_, mp)| mp.0.clone()).collect())).expect("non-empty");
+    let central_meridian = (bbox.center().x / 3.0).round() * 3.0;
+    #[expect(clippy::cast_possible_truncation, reason = "a small whole number")]
+    let zone_code = 4534 + ((central_meridian - 75.0) / 3.0) as i32;
+    assert_eq!(loaded.working_crs, format!("EPSG:{zone_code}"), "centre lon {}", bbox.center().x);
     assert_eq!(loaded.estates.len(), expected_estates.len());
     assert_eq!(loaded.estates.len(), 18, "the realdata README counts 18 estates once joined");
     let points = kindergartens_by_hand();
