@@ -4,19 +4,19 @@
 //! features, bit for bit, on every machine. It therefore uses only the portable `ChaCha8Rng`
 //! stream, integer ranges of fixed width (rand's `usize` sampling differs between 32- and 64-bit
 //! targets), no `HashMap` iteration, and only IEEE-exact float operations (`+ − × ÷ sqrt`,
-//! rounding): the few sines and cosines needed are computed by [`sin_cos`] below, not by the
+//! rounding): the few sines and cosines needed are computed by a Taylor series here, not by the
 //! platform's libm, whose last bits vary between systems.
 //!
 //! # Layout
 //! The city is built in a local metric frame (x east, y north, metres from the centre):
-//! - a street grid whose column widths and row heights are drawn at random (95–175 m blocks,
-//!   50–100 m streets), so the grid is regular in topology but not in spacing;
+//! - a street grid whose column widths and row heights are drawn at random (100–160 m blocks,
+//!   45–95 m streets), so the grid is regular in topology but not in spacing;
 //! - grid cells are filled in order of a noisy, lobed distance from the centre, so the city
-//!   grows outward with an irregular outline and its area grows with the estate count (about
-//!   45,000 m² per estate including streets: 3,000 estates span roughly 12 × 12 km);
+//!   grows outward with a ragged, lobed, squarish outline and its area grows with the estate
+//!   count (about 48,000 m² per estate including streets: 3,000 estates span about 13 × 13 km);
 //! - each cell becomes one estate, or stays empty (5 %: parks, schools, offices), or merges with
-//!   its neighbours into a 2 × 1, 1 × 2 or 2 × 2 compound across the street (up to 450 m);
-//! - each estate is drawn strictly inside its block (setback 0–8 m per side): a jittered
+//!   its neighbours into a 2 × 1, 1 × 2 or 2 × 2 compound across the street (up to 415 m);
+//! - each estate is drawn strictly inside its block (setback 0–6 m per side): a jittered
 //!   rectangle with extra vertices, a chamfered rectangle, an L shape or a rounded
 //!   ("superellipse") polygon, 5–12 vertices. About 5 % get a hole (a school or park cut out)
 //!   and about 5 % are a `MultiPolygon` of two parts split by an internal road. Blocks never
@@ -30,7 +30,8 @@
 //! (some parts of the city are well served, others not), and several facilities per site. A
 //! facility lies inside its anchor estate, near it (0–600 m from its bounding box, most within
 //! 250 m), or (3 %) anywhere in the city. At the default ratio of three facilities per estate
-//! this leaves roughly 55–90 % of estates covered per kind at the catalogue radii.
+//! this leaves roughly 65–85 % of estates covered per kind at the catalogue radii (measured
+//! from the estate boundary, 0 inside), with uncovered estates grouped in neighbourhoods.
 //!
 //! # Coordinates
 //! The metric frame is converted to lon/lat with an equirectangular approximation on a sphere

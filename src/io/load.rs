@@ -11,7 +11,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use geo::{BoundingRect, Coord, Geometry, MultiPolygon, Point, Rect, Validation};
+use geo::{BoundingRect, Coord, Geometry, MultiPolygon, Point, Polygon, Rect, Validation};
 
 use super::crs::{self, CrsSpec, Transformer};
 use super::gdal::{GdalSource, OsmRole};
@@ -346,9 +346,17 @@ fn estate_geometry(geometry: Option<&Geometry<f64>>, geographic: bool) -> Result
             if ring.0.len() < 4 {
                 return Err(format!("{part}{ring_name} has {} positions; a ring needs at least 4 (3 corners and the closing position)", ring.0.len()));
             }
+
         }
         if let Err(problem) = polygon.check_validation() {
             return Err(format!("{part}invalid polygon: {problem}; fix it (e.g. QGIS \"Fix geometries\" or ST_MakeValid) and reload"));
+        }
+        // geo's validation accepts a ring whose positions all lie on one line; it covers nothing.
+        for (r, ring) in std::iter::once(polygon.exterior()).chain(polygon.interiors()).enumerate() {
+            if geo::Area::unsigned_area(&Polygon::new(ring.clone(), vec![])) == 0.0 {
+                let ring_name = if r == 0 { "exterior ring".to_owned() } else { format!("hole {r}") };
+                return Err(format!("{part}{ring_name} is degenerate: it encloses no area (all positions on one line)"));
+            }
         }
     }
     Ok(mp)
