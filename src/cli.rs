@@ -10,7 +10,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::analysis::{self, AnalysisParams, DistanceFrom, RecordedHouseholds};
 use crate::config::{Config, OnInvalid, SourceConfig};
-use crate::generate::{generate_city, CityParams};
+use crate::generate::{CityParams, CityPlan};
 use crate::index::FacilityIndex;
 use crate::io::{self, load::LoadOptions, write::Results, LoadReport};
 use crate::model::Catalogue;
@@ -333,14 +333,15 @@ fn generate(args: &GenerateArgs) -> anyhow::Result<()> {
     if let Some(c) = args.centre {
         params.centre_lonlat = c;
     }
-    let bar = spinner("generating");
-    let city = generate_city(&params);
+    let bar = spinner("laying out the city");
+    // Streamed feature by feature: a 300,000-estate city never sits in memory as features.
+    let plan = CityPlan::new(&params);
     std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
     bar.set_message("writing estates.geojson");
-    io::geojson::write_feature_collection(&args.out.join("estates.geojson"), &city.estates, Some("estates"))?;
+    io::geojson::write_feature_collection(&args.out.join("estates.geojson"), plan.estates(), Some("estates"))?;
     bar.set_message("writing facilities.geojson");
-    io::geojson::write_feature_collection(&args.out.join("facilities.geojson"), &city.facilities, Some("facilities"))?;
+    io::geojson::write_feature_collection(&args.out.join("facilities.geojson"), plan.facilities(), Some("facilities"))?;
     bar.finish_and_clear();
-    eprintln!("wrote {} estates and {} facilities to {}", city.estates.len(), city.facilities.len(), args.out.display());
+    eprintln!("wrote {} estates and {} facilities to {}", params.estates, params.facilities, args.out.display());
     Ok(())
 }

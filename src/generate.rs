@@ -98,8 +98,8 @@ struct KindDetail {
 }
 
 const KIND_DETAILS: [KindDetail; 11] = [
-    // day_care: beds (the catalogue measures m²; 20–60 is a small station's bed count).
-    KindDetail { label: "日间照料站", ordinal: false, capacity: (20, 60, 1), capacity_skew: 1, recent_skew: 2, per_site: 1.6, inside: 0.25 },
+    // day_care: floor area in m² (the catalogue's unit); the 2020 community standard asks ≥ 350 m² where possible.
+    KindDetail { label: "日间照料站", ordinal: false, capacity: (150, 800, 10), capacity_skew: 1, recent_skew: 2, per_site: 1.6, inside: 0.25 },
     // nursery: places.
     KindDetail { label: "托育园", ordinal: true, capacity: (40, 200, 10), capacity_skew: 1, recent_skew: 2, per_site: 1.5, inside: 0.2 },
     // kindergarten: 3–12 classes of 30.
@@ -1135,7 +1135,7 @@ mod tests {
         "114.509609323 38.040338025 1|ev_charger|1号充电站|20|2025|新华区",
         "114.513095492 38.041229217 2|market|1号菜市场|102|2016|鹿泉区",
         "114.511267039 38.034114634 3|parking|1号停车场|56|2024|高新区",
-        "114.509233816 38.041909548 4|day_care|1号日间照料站|40|2010|鹿泉区",
+        "114.509233816 38.041909548 4|day_care|1号日间照料站|470|2010|鹿泉区",
     ];
 
     #[test]
