@@ -252,11 +252,14 @@ fn analyze(args: &AnalyzeArgs) -> anyhow::Result<()> {
     tracing::info!(estates = loaded.estates.len(), facilities = loaded.facilities.len(), working_crs = %loaded.working_crs, "loaded");
 
     let params = AnalysisParams { distance_from: config.analysis.distance_from, year: config.analysis.year };
+    let started = std::time::Instant::now();
     let index = FacilityIndex::build(&loaded.facilities, catalogue.len(), params.year);
+    tracing::info!(elapsed_s = started.elapsed().as_secs_f64(), "index built");
     let bar = ProgressBar::with_draw_target(Some(loaded.estates.len() as u64), ProgressDrawTarget::stderr());
     bar.set_style(ProgressStyle::with_template("analysing {bar:40} {pos}/{len} estates [{elapsed}<{eta}]").expect("valid template"));
     let table = analysis::compute_coverage(&loaded.estates, &loaded.facilities, &index, &catalogue, params, &RecordedHouseholds, &BarProgress(bar.clone()))?;
     bar.finish_and_clear();
+    tracing::info!(elapsed_s = started.elapsed().as_secs_f64(), "coverage computed");
 
     let results = Results {
         estates: &loaded.estates,
@@ -281,6 +284,7 @@ fn analyze(args: &AnalyzeArgs) -> anyhow::Result<()> {
         _ => io::write::write_estates(out, &results)?,
     }
     bar.finish_and_clear();
+    tracing::info!(elapsed_s = started.elapsed().as_secs_f64(), "written");
     print_summary(&summary, &loaded.working_crs, loaded.estates.len());
     Ok(())
 }

@@ -31,6 +31,17 @@
 //! distance_from = "boundary"    # or "centroid"
 //! working_crs = "auto"          # or e.g. "EPSG:4547"
 //! on_invalid = "abort"          # or "warn"
+//!
+//! [serve]                       # `gapmap serve` (OGC API - Features)
+//! bind = "127.0.0.1:8080"
+//! default_limit = 100           # items per page when `limit` is not given
+//! max_limit = 10000             # largest `limit` accepted
+//! cors_origins = []             # origins allowed cross-origin requests (none by default)
+//! watch = false                 # reload when a data file changes
+//! request_timeout_s = 30
+//! body_limit_bytes = 65536
+//! # admin_token = "…"           # bearer token for POST /admin/reload (or GAPMAP_ADMIN_TOKEN)
+//! # base_url = "https://maps.example.org/gapmap"  # absolute URL prefix of links
 //! ```
 
 use std::collections::BTreeMap;
@@ -193,6 +204,48 @@ pub struct AnalysisConfig {
     pub on_invalid: OnInvalid,
 }
 
+/// `gapmap serve` settings (`[serve]`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServeConfig {
+    /// Address to listen on (`127.0.0.1:8080`; port 0 picks a free port).
+    pub bind: String,
+    /// Items per page when a request gives no `limit`.
+    pub default_limit: usize,
+    /// Largest `limit` a request may ask for.
+    pub max_limit: usize,
+    /// Origins allowed cross-origin requests (`https://example.org`); none by default.
+    pub cors_origins: Vec<String>,
+    /// Bearer token guarding `POST /admin/reload` (also `GAPMAP_ADMIN_TOKEN`); unset disables it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub admin_token: Option<String>,
+    /// Reload when the config or a data file changes.
+    pub watch: bool,
+    /// A request taking longer is answered 408.
+    pub request_timeout_s: u64,
+    /// Largest accepted request body.
+    pub body_limit_bytes: usize,
+    /// Absolute URL prefix used in links (default: `http://` + the request's `Host`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub base_url: Option<String>,
+}
+
+impl Default for ServeConfig {
+    fn default() -> Self {
+        Self {
+            bind: "127.0.0.1:8080".to_owned(),
+            default_limit: 100,
+            max_limit: 10_000,
+            cors_origins: Vec::new(),
+            admin_token: None,
+            watch: false,
+            request_timeout_s: 30,
+            body_limit_bytes: 64 * 1024,
+            base_url: None,
+        }
+    }
+}
+
 /// The whole configuration.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -206,6 +259,9 @@ pub struct Config {
     /// Analysis settings.
     #[serde(default)]
     pub analysis: AnalysisConfig,
+    /// `gapmap serve` settings.
+    #[serde(default)]
+    pub serve: ServeConfig,
 }
 
 impl Config {
@@ -291,10 +347,49 @@ impl Config {
                 return invalid(format!("analysis.radius_m.{kind}"), format!("{r} is not a positive number of metres"));
             }
         }
+        self.serve.validate()?;
         if let Some(w) = &self.analysis.working_crs {
             let w = w.trim().to_ascii_uppercase();
             if w == "EPSG:3857" || w == "EPSG:900913" {
                 return invalid("analysis.working_crs".into(), "Web Mercator distorts distances (1 km reads as ~1.27 km at 38°N); use \"auto\", a CGCS2000 Gauss-Krüger zone (EPSG:4534–4554) or UTM".into());
+            }
+        }
+        Ok(())
+    }
+}
+
+impl ServeConfig {
+    /// Checks the `[serve]` values, naming the key.
+    ///
+    /// # Errors
+    /// The first [`ConfigError::Invalid`].
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |key: &str, message: String| Err(ConfigError::Invalid { key: format!("serve.{key}"), message });
+        if self.bind.parse::<std::net::SocketAddr>().is_err() {
+            return invalid("bind", format!("`{}` is not an address such as 127.0.0.1:8080", self.bind));
+        }
+        if self.max_limit == 0 {
+            return invalid("max_limit", "must be at least 1".into());
+        }
+        if self.default_limit == 0 || self.default_limit > self.max_limit {
+            return invalid("default_limit", format!("{} must be between 1 and max_limit ({})", self.default_limit, self.max_limit));
+        }
+        if self.request_timeout_s == 0 {
+            return invalid("request_timeout_s", "must be at least 1 second".into());
+        }
+        if let Some(t) = &self.admin_token {
+            if t.len() < 16 {
+                return invalid("admin_token", "use at least 16 characters".into());
+            }
+        }
+        for origin in &self.cors_origins {
+            if !(origin.starts_with("http://") || origin.starts_with("https://")) || origin.ends_with('/') {
+                return invalid("cors_origins", format!("`{origin}` is not an origin such as https://example.org"));
+            }
+        }
+        if let Some(b) = &self.base_url {
+            if !(b.starts_with("http://") || b.starts_with("https://")) {
+                return invalid("base_url", format!("`{b}` must start with http:// or https://"));
             }
         }
         Ok(())
@@ -319,6 +414,7 @@ mod tests {
         assert_eq!(c.facilities.len(), 2);
         assert_eq!(c.facilities[1].kind_values["幼儿园"], "kindergarten");
         assert_eq!(c.analysis.radius_m["market"], 800.0);
+        assert_eq!(c.serve, ServeConfig::default());
     }
 
     #[test]

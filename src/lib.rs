@@ -8,3 +8,4 @@ pub mod model;
 pub mod io;
 pub mod config;
 pub mod generate;
+pub mod filter;

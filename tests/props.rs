@@ -45,7 +45,7 @@ fn rect(x: f64, y: f64, w: f64, h: f64) -> LineString<f64> {
 
 /// Rectangles, rectangles with a hole, triangles and two-part MultiPolygons, all valid.
 fn estate_strategy() -> impl Strategy<Value = (MultiPolygon<f64>, Option<u32>)> {
-    let shape = (0.0..2000.0f64, 0.0..2000.0f64, 20.0..400.0f64, 20.0..400.0f64, 0u8..4, 0.0..1.0f64);
+    let shape = (0.0..2000.0f64, 0.0..2000.0f64, 20.0..400.0f64, 20.0..400.0f64, 0u8..5, 0.0..1.0f64);
     (shape, proptest::option::of(0u32..3000)).prop_map(|((x, y, w, h, variant, t), households)| {
         let mp = match variant {
             0 => MultiPolygon(vec![Polygon::new(rect(x, y, w, h), vec![])]),
@@ -57,6 +57,14 @@ fn estate_strategy() -> impl Strategy<Value = (MultiPolygon<f64>, Option<u32>)> 
                 LineString::from(vec![(x, y), (x + w, y + h * t), (x + w * t, y + h), (x, y)]),
                 vec![],
             )]),
+            // A thin L: its bounding-box centre lies far outside it (large anchor gap).
+            3 => {
+                let arm = 0.05 + 0.1 * t;
+                MultiPolygon(vec![Polygon::new(
+                    LineString::from(vec![(x, y), (x + w, y), (x + w, y + h * arm), (x + w * arm, y + h * arm), (x + w * arm, y + h), (x, y + h), (x, y)]),
+                    vec![],
+                )])
+            }
             _ => MultiPolygon(vec![
                 Polygon::new(rect(x, y, w * 0.4, h), vec![]),
                 Polygon::new(rect(x + w * 0.6, y, w * 0.4, h), vec![]),

@@ -57,15 +57,20 @@ pub struct Anchor {
     pub xy: Coord<f64>,
     /// Every point the metric measures from lies within `reach_m` of `xy`.
     pub reach_m: f64,
+    /// Distance from `xy` to the nearest point the metric measures from (0 when `xy` is inside
+    /// the estate); `f64::INFINITY` when the metric offers no such bound.
+    pub gap_m: f64,
 }
 
 /// A way of measuring estate-to-facility distance.
 ///
 /// # Contract
-/// `distance_m(estate, anchor, p) >= |anchor.xy - p| - anchor.reach_m` for every `p`. The R-tree
-/// search stops once that lower bound exceeds what it still needs, so a metric that can be
-/// shorter than the straight line would silently miss facilities. A walking-network metric
-/// (always at least the straight line) satisfies it.
+/// `|anchor.xy - p| - anchor.reach_m <= distance_m(estate, anchor, p) <= |anchor.xy - p| + anchor.gap_m`
+/// for every `p`. The R-tree search stops once the lower bound exceeds what it still needs, so a
+/// metric that can be shorter than the straight line would silently miss facilities; the upper
+/// bound lets a facility count as within the radius without an exact distance. A walking-network
+/// metric (never shorter than the straight line, unboundedly longer) satisfies the lower bound
+/// and sets `gap_m = f64::INFINITY`.
 pub trait DistanceMetric: Sync {
     /// Name recorded with results (`boundary`, `centroid`).
     fn name(&self) -> &'static str;
@@ -90,7 +95,11 @@ impl DistanceMetric for BoundaryDistance {
     fn anchor(&self, estate: &Estate) -> Option<Anchor> {
         let rect = estate.bounds()?;
         let centre = rect.center();
-        Some(Anchor { xy: centre, reach_m: 0.5 * rect.width().hypot(rect.height()) })
+        Some(Anchor {
+            xy: centre,
+            reach_m: 0.5 * rect.width().hypot(rect.height()),
+            gap_m: point_multipolygon_distance_m(centre, &estate.geometry),
+        })
     }
 
     fn distance_m(&self, estate: &Estate, _anchor: &Anchor, to: Coord<f64>) -> f64 {
@@ -108,7 +117,7 @@ impl DistanceMetric for CentroidDistance {
     }
 
     fn anchor(&self, estate: &Estate) -> Option<Anchor> {
-        estate.centroid().map(|c| Anchor { xy: c.0, reach_m: 0.0 })
+        estate.centroid().map(|c| Anchor { xy: c.0, reach_m: 0.0, gap_m: 0.0 })
     }
 
     fn distance_m(&self, _estate: &Estate, anchor: &Anchor, to: Coord<f64>) -> f64 {

@@ -3,7 +3,7 @@
 //! Percentages are of estates (or households) with known values; an estate without a
 //! `households` value counts in estate figures but not in household figures.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use serde::Serialize;
 
@@ -70,8 +70,9 @@ pub fn summarize(
     table: &CoverageTable,
     catalogue: &Catalogue,
 ) -> Summary {
+    let stock = FacilityStock::count(facilities, catalogue.len(), table.params.year);
     let all: Vec<usize> = (0..estates.len()).collect();
-    let overall = summarize_set(estates, facilities, table, catalogue, &all, None);
+    let overall = summarize_set(estates, &stock.overall, table, catalogue, &all);
 
     let mut by_district: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
     for (i, e) in estates.iter().enumerate() {
@@ -83,37 +84,57 @@ pub fn summarize(
         .into_iter()
         .map(|(district, members)| DistrictSummary {
             district: district.to_owned(),
-            kinds: summarize_set(estates, facilities, table, catalogue, &members, Some(district)),
+            kinds: summarize_set(
+                estates,
+                stock.by_district.get(district).unwrap_or(&stock.none),
+                table,
+                catalogue,
+                &members,
+            ),
         })
         .collect();
     Summary { params: table.params, overall, districts }
 }
 
+/// Facilities (count, capacity) per kind open in the analysis year: overall and per district.
+struct FacilityStock<'a> {
+    overall: Vec<(usize, f64)>,
+    by_district: HashMap<&'a str, Vec<(usize, f64)>>,
+    none: Vec<(usize, f64)>,
+}
+
+impl<'a> FacilityStock<'a> {
+    fn count(facilities: &'a [Facility], kinds: usize, year: Option<i32>) -> Self {
+        let mut stock = Self { overall: vec![(0, 0.0); kinds], by_district: HashMap::new(), none: vec![(0, 0.0); kinds] };
+        for f in facilities.iter().filter(|f| f.open_in(year)) {
+            let k = f.kind.index();
+            let capacity = f.capacity.unwrap_or(0.0);
+            stock.overall[k].0 += 1;
+            stock.overall[k].1 += capacity;
+            if let Some(d) = f.district.as_deref() {
+                let row = stock.by_district.entry(d).or_insert_with(|| vec![(0, 0.0); kinds]);
+                row[k].0 += 1;
+                row[k].1 += capacity;
+            }
+        }
+        stock
+    }
+}
+
 fn summarize_set(
     estates: &[Estate],
-    facilities: &[Facility],
+    stock: &[(usize, f64)],
     table: &CoverageTable,
     catalogue: &Catalogue,
     members: &[usize],
-    district: Option<&str>,
 ) -> Vec<KindSummary> {
-    let year = table.params.year;
     catalogue
         .kinds
         .iter()
         .enumerate()
         .map(|(k, spec)| {
             let kind = KindId(u16::try_from(k).expect("validated: < 65536 kinds"));
-            let (mut facility_count, mut capacity) = (0, 0.0);
-            for f in facilities {
-                if f.kind == kind
-                    && f.open_in(year)
-                    && district.is_none_or(|d| f.district.as_deref() == Some(d))
-                {
-                    facility_count += 1;
-                    capacity += f.capacity.unwrap_or(0.0);
-                }
-            }
+            let (facility_count, capacity) = stock[k];
             let mut s = KindSummary {
                 kind: spec.key.clone(),
                 radius_m: table.radii_m[k],

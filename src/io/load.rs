@@ -9,6 +9,8 @@
 //! merged with `merge_by_id`), typed fields and the facility kind.
 
 use std::collections::HashMap;
+
+use rayon::iter::{IntoParallelRefIterator, ParallelExtend, ParallelIterator};
 use std::path::{Path, PathBuf};
 
 use geo::{BoundingRect, Coord, Geometry, MultiPolygon, Point, Polygon, Rect, Validation};
@@ -64,16 +66,28 @@ pub fn load(
     progress: &dyn Fn(&str),
 ) -> Result<Loaded, LoadError> {
     let mut report = LoadReport::default();
+    let started = std::time::Instant::now();
+    let progress = |message: &str| {
+        tracing::info!(elapsed_s = started.elapsed().as_secs_f64(), "{message}");
+        progress(message);
+    };
 
     progress(&format!("reading {}", estates.path.display()));
-    let estate_source = read_source(estates, Role::Estates, options, &mut report)?;
-    let mut estate_parts = Vec::new();
-    for raw in estate_source.features {
-        match estate_from_raw(&raw, estates, estate_source.geographic) {
-            Ok(e) => estate_parts.push((raw.index, e)),
-            Err(reason) => report.reject(&estates.path, raw.index, raw_id(&raw, estates), reason),
-        }
-    }
+    let (estate_parts, estate_source) =
+        read_converted(estates, Role::Estates, options, &mut report, &|raw| estate_from_raw(raw, estates))?;
+    let mut estate_parts: Vec<(usize, Estate)> = estate_parts
+        .into_iter()
+        .filter_map(|(index, result)| {
+            let estate = result.map_err(|(id, reason)| report.reject(&estates.path, index, id, reason)).ok()?;
+            let in_range = !estate_source.geographic || {
+                let coords = estate.geometry.0.iter().flat_map(|p| std::iter::once(p.exterior()).chain(p.interiors())).flat_map(|r| r.0.iter());
+                check_coords(coords, true).map_err(|reason| report.reject(&estates.path, index, Some(estate.id.to_string()), reason)).is_ok()
+            };
+            in_range.then_some((index, estate))
+        })
+        .collect();
+    estate_parts.sort_by_key(|(index, _)| *index);
+    progress("checking estates");
     let mut estate_list = dedupe_estates(estate_parts, estates, &mut report);
     let estate_bbox = bbox_of(estate_list.iter().map(|e| e.geometry.bounding_rect()));
     if let Some(w) = estate_bbox.and_then(|b| crs::extent_warning(&estate_source.crs, b)) {
@@ -101,13 +115,23 @@ pub fn load(
     let mut seen_ids: HashMap<FeatureId, (PathBuf, usize)> = HashMap::new();
     for source in facilities {
         progress(&format!("reading {}", source.path.display()));
-        let read = read_source(source, Role::Facilities, options, &mut report)?;
+        let osm = is_osm(&source.path);
+        let (converted, read) = read_converted(source, Role::Facilities, options, &mut report, &|raw| {
+            facility_from_raw(raw, source, osm, options.catalogue)
+        })?;
         let qualify_fallback_ids = facilities.len() > 1;
         let mut batch = Vec::new();
         let mut unmatched_osm = 0usize;
         let mut fallback_ids = 0usize;
-        for raw in &read.features {
-            match facility_from_raw(raw, source, read.geographic, read.osm, options.catalogue) {
+        for (index, result) in converted {
+            let result = result.and_then(|(f, fallback)| {
+                if read.geographic {
+                    check_coords(std::iter::once(&f.location.0), true)
+                        .map_err(|reason| (Some(f.id.to_string()), FacilityProblem::Invalid(reason)))?;
+                }
+                Ok((f, fallback))
+            });
+            match result {
                 Ok((mut f, id_from_fallback)) => {
                     if id_from_fallback {
                         fallback_ids += 1;
@@ -117,17 +141,15 @@ pub fn load(
                         }
                     }
                     if let Some((first_path, first_index)) = seen_ids.get(&f.id) {
-                        report.reject(&source.path, raw.index, Some(f.id.to_string()), format!(
+                        report.reject(&source.path, index, Some(f.id.to_string()), format!(
                             "duplicate facility id {} (first at {} feature {first_index})", f.id, first_path.display()));
                     } else {
-                        seen_ids.insert(f.id.clone(), (source.path.clone(), raw.index));
-                        batch.push((raw.index, f));
+                        seen_ids.insert(f.id.clone(), (source.path.clone(), index));
+                        batch.push((index, f));
                     }
                 }
-                Err(FacilityProblem::NoKindOsm) => unmatched_osm += 1,
-                Err(FacilityProblem::Invalid(reason)) => {
-                    report.reject(&source.path, raw.index, raw_id(raw, source), reason);
-                }
+                Err((_, FacilityProblem::NoKindOsm)) => unmatched_osm += 1,
+                Err((id, FacilityProblem::Invalid(reason))) => report.reject(&source.path, index, id, reason),
             }
         }
         if unmatched_osm > 0 {
@@ -154,21 +176,33 @@ pub fn load(
     Ok(Loaded { estates: estate_list, facilities: facility_list, working_crs, report })
 }
 
-struct ReadSource {
-    features: Vec<RawFeature>,
+/// What a read learned about its source.
+struct ReadMeta {
     crs: CrsSpec,
     geographic: bool,
-    osm: bool,
 }
 
-fn read_source(
+fn is_osm(path: &Path) -> bool {
+    let name = path.file_name().map(|n| n.to_string_lossy().to_lowercase()).unwrap_or_default();
+    name.ends_with(".pbf") || name.ends_with(".osm")
+}
+
+/// Raw features are converted in chunks of this many, in parallel, so a million raw features
+/// (with their property lists) never sit in memory at once.
+const CONVERT_CHUNK: usize = 32_768;
+
+/// Reads a source and converts each feature with `convert`, in parallel per chunk. Returns
+/// `(index, result)` in source order; a failed conversion carries the feature's id for messages.
+#[expect(clippy::type_complexity, reason = "a private helper's natural shape")]
+fn read_converted<T: Send, E: Send>(
     source: &SourceConfig,
     role: Role,
     options: &LoadOptions<'_>,
     report: &mut LoadReport,
-) -> Result<ReadSource, LoadError> {
+    convert: &(dyn Fn(&RawFeature) -> Result<T, E> + Sync),
+) -> Result<(Vec<(usize, Result<T, (Option<String>, E)>)>, ReadMeta), LoadError> {
     let name = source.path.file_name().map(|n| n.to_string_lossy().to_lowercase()).unwrap_or_default();
-    let osm = name.ends_with(".pbf") || name.ends_with(".osm");
+    let osm = is_osm(&source.path);
     let mut reader: Box<dyn FeatureSource> = if name.ends_with(".geojson") || name.ends_with(".json") {
         Box::new(GeoJsonSource::new(&source.path))
     } else if osm {
@@ -189,15 +223,25 @@ fn read_source(
     } else {
         return Err(LoadError::UnsupportedFormat { path: source.path.clone() });
     };
-    let mut features = Vec::new();
+
+    let mut converted = Vec::new();
+    let mut buffer: Vec<RawFeature> = Vec::with_capacity(CONVERT_CHUNK);
+    let flush = |buffer: &mut Vec<RawFeature>, converted: &mut Vec<_>| {
+        converted.par_extend(buffer.par_iter().map(|raw| (raw.index, convert(raw).map_err(|e| (raw_id(raw, source), e)))));
+        buffer.clear();
+    };
     let mut filtered_out = 0usize;
     let info: SourceInfo = reader.read(report, &mut |f| {
         if matches_filter(&f, &source.filter) {
-            features.push(f);
+            buffer.push(f);
+            if buffer.len() == CONVERT_CHUNK {
+                flush(&mut buffer, &mut converted);
+            }
         } else {
             filtered_out += 1;
         }
     })?;
+    flush(&mut buffer, &mut converted);
     if filtered_out > 0 {
         report.warn(format!("{}: {filtered_out} features do not match the source's filter and were skipped", source.path.display()));
     }
@@ -214,7 +258,7 @@ fn read_source(
     };
     let crs: CrsSpec = crs_text.parse()?;
     let geographic = crs.is_geographic();
-    Ok(ReadSource { features, crs, geographic, osm })
+    Ok((converted, ReadMeta { crs, geographic }))
 }
 
 fn matches_filter(raw: &RawFeature, filter: &std::collections::BTreeMap<String, String>) -> bool {
@@ -328,7 +372,7 @@ fn check_coords<'a>(coords: impl Iterator<Item = &'a Coord<f64>>, geographic: bo
     Ok(())
 }
 
-fn estate_geometry(geometry: Option<&Geometry<f64>>, geographic: bool) -> Result<MultiPolygon<f64>, String> {
+fn estate_geometry(geometry: Option<&Geometry<f64>>) -> Result<MultiPolygon<f64>, String> {
     let mp = match geometry {
         None => return Err("missing or null geometry".to_owned()),
         Some(Geometry::Polygon(p)) => MultiPolygon(vec![p.clone()]),
@@ -341,7 +385,7 @@ fn estate_geometry(geometry: Option<&Geometry<f64>>, geographic: bool) -> Result
     for (i, polygon) in mp.0.iter().enumerate() {
         let part = if mp.0.len() > 1 { format!("polygon {i}: ") } else { String::new() };
         for (r, ring) in std::iter::once(polygon.exterior()).chain(polygon.interiors()).enumerate() {
-            check_coords(ring.0.iter(), geographic).map_err(|e| format!("{part}{e}"))?;
+            check_coords(ring.0.iter(), false).map_err(|e| format!("{part}{e}"))?;
             let ring_name = if r == 0 { "exterior ring".to_owned() } else { format!("hole {r}") };
             if ring.0.len() < 4 {
                 return Err(format!("{part}{ring_name} has {} positions; a ring needs at least 4 (3 corners and the closing position)", ring.0.len()));
@@ -374,8 +418,8 @@ fn geometry_name(g: &Geometry<f64>) -> &'static str {
     }
 }
 
-fn estate_from_raw(raw: &RawFeature, source: &SourceConfig, geographic: bool) -> Result<Estate, String> {
-    let geometry = estate_geometry(raw.geometry.as_ref(), geographic)?;
+fn estate_from_raw(raw: &RawFeature, source: &SourceConfig) -> Result<Estate, String> {
+    let geometry = estate_geometry(raw.geometry.as_ref())?;
     let f = &source.fields;
     let id = feature_id(raw, source)?.ok_or_else(|| format!("no id: the `{}` property is missing; map the id field with [estates.fields] id = \"…\"", f.get("id")))?;
     let households = int_field(raw, f.get("households"), 0.0, f64::from(u32::MAX))?.map(|h| u32::try_from(h).expect("range-checked"));
@@ -454,7 +498,6 @@ impl From<String> for FacilityProblem {
 fn facility_from_raw(
     raw: &RawFeature,
     source: &SourceConfig,
-    geographic: bool,
     osm: bool,
     catalogue: &Catalogue,
 ) -> Result<(Facility, bool), FacilityProblem> {
@@ -471,7 +514,7 @@ fn facility_from_raw(
         Some(Geometry::MultiPoint(mp)) if mp.0.is_empty() => return Err("empty geometry".to_owned().into()),
         Some(other) => return Err(format!("wrong geometry type {}: facilities must be Points", geometry_name(other)).into()),
     };
-    check_coords(std::iter::once(&location.0), geographic)?;
+    check_coords(std::iter::once(&location.0), false)?;
     let (id, fallback) = match feature_id(raw, source)? {
         Some(id) => (id, raw.property(f.get("id")).is_none_or(|v| *v == AttrValue::Null)),
         None => (FeatureId::Int(i64::try_from(raw.index).unwrap_or(i64::MAX)), true),

@@ -3,6 +3,7 @@
 //! Every file is written to a temporary name in the target directory and renamed into place,
 //! so an interrupted run never leaves half a file behind.
 
+use std::fmt::Write as _;
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -90,25 +91,25 @@ pub fn write_coverage_csv(path: &Path, results: &Results<'_>) -> Result<(), Writ
         let mut line = String::with_capacity(128);
         for &e in &order {
             let estate = &results.estates[e];
-            let id = csv_field(&estate.id.to_string());
             for &(k, key) in &kinds {
                 let cell = results.table.get(e, KindId(u16::try_from(k).expect("validated catalogue")));
                 line.clear();
-                line.push_str(&id);
+                push_csv_id(&mut line, &estate.id);
                 line.push(',');
                 line.push_str(key);
                 line.push(',');
                 if let Some(n) = cell.nearest {
-                    line.push_str(&format!("{:.4}", n.distance_m));
+                    let _ = write!(line, "{:.4}", n.distance_m);
                 }
                 line.push_str(if cell.covered { ",true," } else { ",false," });
                 if let Some(n) = cell.nearest {
-                    line.push_str(&csv_field(&results.facilities[n.facility as usize].id.to_string()));
+                    push_csv_id(&mut line, &results.facilities[n.facility as usize].id);
                 }
-                line.push_str(&format!(",{},{}", cell.count_within, fmt_number(cell.capacity_within)));
+                let _ = write!(line, ",{},", cell.count_within);
+                push_number(&mut line, cell.capacity_within);
                 line.push(',');
                 if let Some(s) = cell.shortfall {
-                    line.push_str(&fmt_number(s));
+                    push_number(&mut line, s);
                 }
                 line.push('\n');
                 w.write_all(line.as_bytes()).map_err(io_err)?;
@@ -118,12 +119,33 @@ pub fn write_coverage_csv(path: &Path, results: &Results<'_>) -> Result<(), Writ
     })
 }
 
+/// Appends a number with at most 4 decimals and no trailing zeros.
+fn push_number(out: &mut String, x: f64) {
+    let start = out.len();
+    let _ = write!(out, "{x:.4}");
+    let trimmed = out[start..].trim_end_matches('0').trim_end_matches('.').len();
+    out.truncate(start + trimmed);
+    if &out[start..] == "-0" {
+        out.truncate(start);
+        out.push('0');
+    }
+}
+
+fn push_csv_id(out: &mut String, id: &crate::model::FeatureId) {
+    match id {
+        crate::model::FeatureId::Int(n) => {
+            let _ = write!(out, "{n}");
+        }
+        crate::model::FeatureId::Text(s) => out.push_str(&csv_field(s)),
+    }
+}
+
 /// A number with at most 4 decimals and no trailing zeros (`12`, `0.5`, `11.25`).
 #[must_use]
 pub fn fmt_number(x: f64) -> String {
-    let s = format!("{x:.4}");
-    let s = s.trim_end_matches('0').trim_end_matches('.');
-    if s == "-0" { "0".to_owned() } else { s.to_owned() }
+    let mut s = String::new();
+    push_number(&mut s, x);
+    s
 }
 
 fn csv_field(s: &str) -> String {

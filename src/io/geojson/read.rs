@@ -110,15 +110,20 @@ pub fn read_slice(
         }
         None => return Err(not_geojson("no top-level `type`; expected a FeatureCollection".to_owned())),
     };
-    let parsed: Vec<Result<RawFeature, (Option<String>, String)>> = features
-        .par_iter()
-        .enumerate()
-        .map(|(index, raw)| parse_feature(index, raw.get()))
-        .collect();
-    for (index, result) in parsed.into_iter().enumerate() {
-        match result {
-            Ok(feature) => sink(feature),
-            Err((id, reason)) => report.reject(path, index, id, reason),
+    // Parsed in parallel a chunk at a time, so the sink can convert (and free) each chunk before
+    // the next is built: a million parsed features never coexist.
+    const CHUNK: usize = 32_768;
+    for (c, chunk) in features.chunks(CHUNK).enumerate() {
+        let parsed: Vec<Result<RawFeature, (Option<String>, String)>> = chunk
+            .par_iter()
+            .enumerate()
+            .map(|(i, raw)| parse_feature(c * CHUNK + i, raw.get()))
+            .collect();
+        for (i, result) in parsed.into_iter().enumerate() {
+            match result {
+                Ok(feature) => sink(feature),
+                Err((id, reason)) => report.reject(path, c * CHUNK + i, id, reason),
+            }
         }
     }
     Ok(SourceInfo { declared_crs, format: "GeoJSON".to_owned(), layer: None })

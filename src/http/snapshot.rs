@@ -1,0 +1,855 @@
+//! The served dataset: loaded, analysed and pre-rendered once, then read-only.
+//!
+//! A [`Dataset`] holds every collection as a [`Layer`]: features sorted by id, their CRS84
+//! geometry, property values aligned with the layer's columns, an R-tree over their bounding
+//! boxes and each feature's GeoJSON already rendered (CRS84, with its `id`). An items page is
+//! then an R-tree query, a filter and a concatenation of bytes; only other output CRSs render
+//! on request. Coverage for other years (`year=`) is computed on first use and cached per year
+//! ([`Dataset::year_view`]), so the executor never waits for an analysis.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
+
+use geo::{Area, BoundingRect, Buffer, ConvexHull, Coord, Geometry, Intersects, MultiPoint, MultiPolygon, Rect};
+use rayon::prelude::*;
+use rstar::primitives::{GeomWithData, Rectangle};
+use rstar::{RTree, AABB};
+
+use super::error::ApiError;
+use crate::analysis::{self, AnalysisParams, CoverageTable, RecordedHouseholds, Summary};
+use crate::config::{Config, OnInvalid};
+use crate::index::FacilityIndex;
+use crate::io::crs::{CrsSpec, Transformer};
+use crate::io::load::LoadOptions;
+use crate::io::write::{estate_features, kind_properties, OutFeature, Results};
+use crate::model::{AttrValue, Attributes, Catalogue, Estate, Facility, FeatureId, KindId};
+
+/// Coordinates of service-area circles per full turn.
+const CIRCLE_SEGMENTS: f64 = 48.0;
+
+/// Years kept in the per-year coverage cache; the oldest entry is dropped beyond this.
+const YEAR_CACHE_LEN: usize = 32;
+
+/// The type of a column, as advertised in queryables.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ColumnType {
+    /// JSON integers only.
+    Integer,
+    /// Any JSON number.
+    Number,
+    /// `true` / `false`.
+    Boolean,
+    /// Strings (and anything else, as text).
+    String,
+}
+
+impl ColumnType {
+    /// The JSON Schema type name.
+    #[must_use]
+    pub fn json_type(self) -> &'static str {
+        match self {
+            Self::Integer => "integer",
+            Self::Number => "number",
+            Self::Boolean => "boolean",
+            Self::String => "string",
+        }
+    }
+}
+
+/// A property every feature of a layer has (null where a feature has no value).
+#[derive(Debug, Clone)]
+pub struct Column {
+    /// Property name.
+    pub name: String,
+    /// Type of its non-null values.
+    pub kind: ColumnType,
+}
+
+/// One served feature.
+#[derive(Debug, Clone)]
+pub struct Feature {
+    /// The feature id.
+    pub id: FeatureId,
+    /// Geometry in CRS84, shared between years.
+    pub geometry: Arc<Geometry<f64>>,
+    /// Bounding box of `geometry`.
+    pub bbox: Rect<f64>,
+    /// Property values aligned with [`Layer::columns`].
+    pub values: Vec<AttrValue>,
+    /// The GeoJSON feature in CRS84, with its `id` member.
+    pub json: Box<[u8]>,
+}
+
+/// A collection's features, ready to query.
+#[derive(Debug)]
+pub struct Layer {
+    /// Features in id order.
+    pub features: Vec<Feature>,
+    /// Property columns, in output order.
+    pub columns: Vec<Column>,
+    /// GeoJSON geometry type of the features.
+    pub geometry_type: &'static str,
+    /// Bounding box of all features (CRS84).
+    pub extent: Option<Rect<f64>>,
+    column_index: HashMap<String, usize>,
+    by_id: HashMap<String, u32>,
+    tree: RTree<GeomWithData<Rectangle<[f64; 2]>, u32>>,
+}
+
+/// A feature before indexing: id, CRS84 geometry and properties.
+pub(crate) struct PendingFeature {
+    pub(crate) id: FeatureId,
+    pub(crate) geometry: Arc<Geometry<f64>>,
+    pub(crate) properties: Attributes,
+}
+
+impl Layer {
+    /// Builds a layer from features already in the order they are served.
+    ///
+    /// # Errors
+    /// [`ApiError::Internal`] when a geometry cannot be written as GeoJSON (a non-finite coordinate).
+    pub(crate) fn build(pending: Vec<PendingFeature>, geometry_type: &'static str) -> Result<Self, ApiError> {
+        let mut columns: Vec<Column> = Vec::new();
+        let mut column_index: HashMap<String, usize> = HashMap::new();
+        for f in &pending {
+            for (name, _) in &f.properties {
+                if !column_index.contains_key(name) {
+                    column_index.insert(name.clone(), columns.len());
+                    columns.push(Column { name: name.clone(), kind: ColumnType::String });
+                }
+            }
+        }
+        // Columns seen only with nulls are advertised as strings.
+        let mut types: Vec<Option<ColumnType>> = vec![None; columns.len()];
+        for f in &pending {
+            for (name, value) in &f.properties {
+                let i = column_index[name];
+                let t = match value {
+                    AttrValue::Null => continue,
+                    AttrValue::Bool(_) => ColumnType::Boolean,
+                    AttrValue::Int(_) => ColumnType::Integer,
+                    AttrValue::Float(_) => ColumnType::Number,
+                    AttrValue::Text(_) | AttrValue::Json(_) => ColumnType::String,
+                };
+                types[i] = Some(match (types[i], t) {
+                    (None, t) => t,
+                    (Some(a), b) if a == b => a,
+                    (Some(ColumnType::Integer | ColumnType::Number), ColumnType::Integer | ColumnType::Number) => ColumnType::Number,
+                    _ => ColumnType::String,
+                });
+            }
+        }
+        for (c, t) in columns.iter_mut().zip(types) {
+            c.kind = t.unwrap_or(ColumnType::String);
+        }
+
+        let rendered = render_lines(&pending, |_| None)?;
+        let mut features = Vec::with_capacity(pending.len());
+        let mut by_id = HashMap::with_capacity(pending.len());
+        let mut extent: Option<Rect<f64>> = None;
+        let mut boxes = Vec::with_capacity(pending.len());
+        for (i, (f, json)) in pending.into_iter().zip(rendered).enumerate() {
+            let index = u32::try_from(i).map_err(|_| ApiError::Internal("more than u32::MAX features".into()))?;
+            let bbox = f.geometry.bounding_rect().unwrap_or_else(|| Rect::new(Coord::zero(), Coord::zero()));
+            extent = Some(extent.map_or(bbox, |e| union_rect(e, bbox)));
+            boxes.push(GeomWithData::new(Rectangle::from_corners([bbox.min().x, bbox.min().y], [bbox.max().x, bbox.max().y]), index));
+            by_id.insert(f.id.to_string(), index);
+            let mut values = vec![AttrValue::Null; columns.len()];
+            for (name, value) in f.properties {
+                values[column_index[&name]] = value;
+            }
+            features.push(Feature { id: f.id, geometry: f.geometry, bbox, values, json });
+        }
+        Ok(Self { features, columns, geometry_type, extent, column_index, by_id, tree: RTree::bulk_load(boxes) })
+    }
+
+    /// The position of a feature by its id as text.
+    #[must_use]
+    pub fn position(&self, id: &str) -> Option<usize> {
+        self.by_id.get(id).map(|&i| i as usize)
+    }
+
+    /// The position of a column.
+    #[must_use]
+    pub fn column(&self, name: &str) -> Option<usize> {
+        self.column_index.get(name).copied()
+    }
+
+    /// Positions of the features whose geometry intersects `bbox` (CRS84), ascending; all
+    /// features when `bbox` is `None`.
+    ///
+    /// # Complexity
+    /// O(log n + k) for the R-tree; an exact test only for features whose box straddles the edge.
+    #[must_use]
+    pub fn intersecting(&self, bbox: Option<Rect<f64>>) -> Vec<u32> {
+        let Some(bbox) = bbox else {
+            return (0..u32::try_from(self.features.len()).unwrap_or(u32::MAX)).collect();
+        };
+        let envelope = AABB::from_corners([bbox.min().x, bbox.min().y], [bbox.max().x, bbox.max().y]);
+        let mut hits: Vec<u32> = self
+            .tree
+            .locate_in_envelope_intersecting(&envelope)
+            .filter(|entry| {
+                let f = &self.features[entry.data as usize];
+                contains_rect(bbox, f.bbox) || f.geometry.intersects(&bbox)
+            })
+            .map(|entry| entry.data)
+            .collect();
+        hits.sort_unstable();
+        hits
+    }
+}
+
+fn contains_rect(outer: Rect<f64>, inner: Rect<f64>) -> bool {
+    outer.min().x <= inner.min().x && outer.min().y <= inner.min().y && outer.max().x >= inner.max().x && outer.max().y >= inner.max().y
+}
+
+fn union_rect(a: Rect<f64>, b: Rect<f64>) -> Rect<f64> {
+    Rect::new(
+        Coord { x: a.min().x.min(b.min().x), y: a.min().y.min(b.min().y) },
+        Coord { x: a.max().x.max(b.max().x), y: a.max().y.max(b.max().y) },
+    )
+}
+
+/// Renders features as GeoJSON feature objects (with `id`), one byte string each, through the
+/// crate's streaming writer. `geometry_for` may replace a geometry (another output CRS).
+fn render_lines(
+    pending: &[PendingFeature],
+    geometry_for: impl Fn(usize) -> Option<Geometry<f64>> + Sync,
+) -> Result<Vec<Box<[u8]>>, ApiError> {
+    const CHUNK: usize = 2048;
+    let chunks: Vec<Result<Vec<Box<[u8]>>, ApiError>> = pending
+        .par_chunks(CHUNK)
+        .enumerate()
+        .map(|(c, chunk)| {
+            let features = chunk.iter().enumerate().map(|(j, f)| OutFeature {
+                geometry: geometry_for(c * CHUNK + j).unwrap_or_else(|| (*f.geometry).clone()),
+                properties: f.properties.clone(),
+            });
+            render_chunk(features, chunk.iter().map(|f| &f.id))
+        })
+        .collect();
+    let mut out = Vec::with_capacity(pending.len());
+    for chunk in chunks {
+        out.extend(chunk?);
+    }
+    Ok(out)
+}
+
+/// Writes `features` with the crate's GeoJSON writer and cuts the collection into one byte
+/// string per feature (the writer puts each feature on its own line), adding the `id` member.
+pub(crate) fn render_chunk<'a>(
+    features: impl Iterator<Item = OutFeature>,
+    ids: impl Iterator<Item = &'a FeatureId>,
+) -> Result<Vec<Box<[u8]>>, ApiError> {
+    const PREFIX: &[u8] = b"{\"type\":\"Feature\",";
+    let mut buffer = Vec::new();
+    crate::io::geojson::write_feature_collection_to(&mut buffer, features, None)
+        .map_err(|e| ApiError::Internal(format!("rendering GeoJSON: {e}")))?;
+    let mut out = Vec::new();
+    let mut ids = ids;
+    for line in buffer.split(|&b| b == b'\n').skip(1) {
+        let line = line.strip_suffix(b",").unwrap_or(line);
+        let Some(rest) = line.strip_prefix(PREFIX) else { continue };
+        let id = ids.next().ok_or_else(|| ApiError::Internal("more features than ids".into()))?;
+        let mut json = Vec::with_capacity(line.len() + 24);
+        json.extend_from_slice(PREFIX);
+        json.extend_from_slice(b"\"id\":");
+        json.extend_from_slice(id_json(id).as_bytes());
+        json.push(b',');
+        json.extend_from_slice(rest);
+        out.push(json.into_boxed_slice());
+    }
+    Ok(out)
+}
+
+/// A feature id as JSON: a number or a string.
+#[must_use]
+pub fn id_json(id: &FeatureId) -> String {
+    match id {
+        FeatureId::Int(n) => n.to_string(),
+        FeatureId::Text(s) => serde_json::Value::String(s.clone()).to_string(),
+    }
+}
+
+/// Coverage as of one year: the table and the year-dependent collections.
+#[derive(Debug)]
+pub struct YearView {
+    /// The year (`None`: every facility counts).
+    pub year: Option<i32>,
+    /// Facilities open in `year`, per kind.
+    pub index: FacilityIndex,
+    /// Estate × kind coverage.
+    pub table: CoverageTable,
+    /// Summaries per kind and district.
+    pub summary: Summary,
+    /// `estates` collection.
+    pub estates: Layer,
+    /// `gaps` collection.
+    pub gaps: Layer,
+    /// `districts` collection, when estates carry districts.
+    pub districts: Option<Layer>,
+}
+
+/// An output CRS the server offers.
+#[derive(Debug, Clone)]
+pub struct CrsOption {
+    /// OGC URI (`http://www.opengis.net/def/crs/EPSG/0/3857`).
+    pub uri: String,
+    /// Short name (`EPSG:3857`, `CRS84`).
+    pub name: String,
+    /// CRS84 → this CRS; `None` for CRS84 and EPSG:4326 (same datum and units).
+    pub from_crs84: Option<Transformer>,
+    /// This CRS → CRS84.
+    pub to_crs84: Option<Transformer>,
+    /// Axis order is latitude first (EPSG:4326, EPSG:4490).
+    pub lat_first: bool,
+}
+
+/// OGC URI of CRS84.
+pub const CRS84_URI: &str = "http://www.opengis.net/def/crs/OGC/1.3/CRS84";
+
+/// Everything one load produced; immutable except for the year cache.
+#[derive(Debug)]
+pub struct Dataset {
+    /// Bumped on every successful reload.
+    pub version: u64,
+    /// When this data was loaded.
+    pub loaded_at: SystemTime,
+    /// Metric CRS of `estates` and `facilities`.
+    pub working_crs: String,
+    /// Catalogue used.
+    pub catalogue: Catalogue,
+    /// Analysis parameters of the configured (current) view.
+    pub params: AnalysisParams,
+    /// Estates, working CRS, id order.
+    pub estates: Vec<Estate>,
+    /// Facilities, working CRS, load order (the coverage table refers to these positions).
+    pub facilities: Vec<Facility>,
+    /// The configured year's coverage.
+    pub current: Arc<YearView>,
+    /// `facilities` collection.
+    pub facilities_layer: Layer,
+    /// `service-areas` collection (configured year).
+    pub service_areas: Layer,
+    /// Output CRSs offered.
+    pub crs: Vec<CrsOption>,
+    /// CRS84 → working CRS.
+    pub to_working: Transformer,
+    /// Features rejected at load.
+    pub rejected: usize,
+    estate_geometries: Vec<Arc<Geometry<f64>>>,
+    estate_base: Vec<Attributes>,
+    years: Mutex<BTreeMap<i32, Arc<YearView>>>,
+    years_order: Mutex<Vec<i32>>,
+}
+
+impl Dataset {
+    /// The coverage view for `year`, if it is the current one or already cached.
+    #[must_use]
+    pub fn cached_year(&self, year: Option<i32>) -> Option<Arc<YearView>> {
+        if year == self.current.year || year.is_none() {
+            return Some(Arc::clone(&self.current));
+        }
+        let y = year?;
+        self.years.lock().ok()?.get(&y).cloned()
+    }
+
+    /// The coverage view for `year`, computing and caching it when needed. Blocking: call it
+    /// from `spawn_blocking`.
+    ///
+    /// # Errors
+    /// [`ApiError::Internal`] when the analysis fails.
+    pub fn year_view(&self, year: Option<i32>) -> Result<Arc<YearView>, ApiError> {
+        if let Some(view) = self.cached_year(year) {
+            return Ok(view);
+        }
+        let params = AnalysisParams { year, ..self.params };
+        let view = Arc::new(build_year_view(self, params)?);
+        if let Some(y) = year {
+            let mut cache = self.years.lock().map_err(|_| ApiError::Internal("year cache poisoned".into()))?;
+            let mut order = self.years_order.lock().map_err(|_| ApiError::Internal("year cache poisoned".into()))?;
+            if !cache.contains_key(&y) {
+                order.push(y);
+                if order.len() > YEAR_CACHE_LEN {
+                    let oldest = order.remove(0);
+                    cache.remove(&oldest);
+                }
+            }
+            cache.entry(y).or_insert_with(|| Arc::clone(&view));
+        }
+        Ok(view)
+    }
+
+    /// Number of years cached besides the current one.
+    #[must_use]
+    pub fn cached_years(&self) -> usize {
+        self.years.lock().map_or(0, |c| c.len())
+    }
+
+    /// The output CRS named by a URI or short name (`EPSG:3857`, `[EPSG:3857]`, `CRS84`).
+    #[must_use]
+    pub fn find_crs(&self, name: &str) -> Option<&CrsOption> {
+        let n = name.trim().trim_start_matches('[').trim_end_matches(']');
+        self.crs.iter().find(|c| c.uri == n || c.name.eq_ignore_ascii_case(n) || (c.name == "CRS84" && (n.eq_ignore_ascii_case("OGC:CRS84") || n == "http://www.opengis.net/def/crs/OGC/1.3/CRS84")))
+    }
+
+    /// Estate position by id text.
+    #[must_use]
+    pub fn estate_position(&self, id: &str) -> Option<usize> {
+        self.current.estates.position(id)
+    }
+}
+
+/// Loads the data a config names and builds the served dataset. Blocking (reads files, runs
+/// the analysis); call it from `spawn_blocking`.
+///
+/// # Errors
+/// [`ApiError::ReloadFailed`] naming the file or feature at fault.
+pub fn load_dataset(config: &Config, version: u64) -> Result<Dataset, ApiError> {
+    let fail = |e: &dyn std::fmt::Display| ApiError::ReloadFailed(e.to_string());
+    config.validate().map_err(|e| fail(&e))?;
+    let mut catalogue = crate::io::catalogue::load_catalogue(config.analysis.catalogue.as_deref()).map_err(|e| fail(&e))?;
+    for (kind, r) in &config.analysis.radius_m {
+        catalogue.set_radius(kind, *r).map_err(|e| fail(&format!("analysis.radius_m.{kind}: {e}")))?;
+    }
+    let estates_source = config.estates.as_ref().ok_or_else(|| fail(&"no estates source"))?;
+    let options = LoadOptions { catalogue: &catalogue, default_crs: None, working_crs: config.analysis.working_crs.as_deref() };
+    let loaded = crate::io::load::load(estates_source, &config.facilities, &options, &|m| tracing::debug!("{m}")).map_err(|e| fail(&e))?;
+    for w in &loaded.report.warnings {
+        tracing::warn!("{w}");
+    }
+    if loaded.report.has_rejections() {
+        for r in loaded.report.rejected.iter().take(20) {
+            tracing::warn!("rejected: {r}");
+        }
+        if config.analysis.on_invalid == OnInvalid::Abort {
+            return Err(fail(&format!(
+                "{} features were rejected (first: {}); fix them or set analysis.on_invalid = \"warn\"",
+                loaded.report.rejected.len(),
+                loaded.report.rejected[0]
+            )));
+        }
+    }
+    if loaded.estates.is_empty() {
+        return Err(fail(&format!("{}: no valid estates were loaded", estates_source.path.display())));
+    }
+    let params = AnalysisParams { distance_from: config.analysis.distance_from, year: config.analysis.year };
+    build_dataset(loaded.estates, loaded.facilities, catalogue, &loaded.working_crs, params, version, loaded.report.rejected.len())
+}
+
+/// Builds the dataset from loaded model values (working CRS).
+///
+/// # Errors
+/// [`ApiError::ReloadFailed`] for CRS problems, [`ApiError::Internal`] otherwise.
+pub fn build_dataset(
+    estates: Vec<Estate>,
+    facilities: Vec<Facility>,
+    catalogue: Catalogue,
+    working_crs: &str,
+    params: AnalysisParams,
+    version: u64,
+    rejected: usize,
+) -> Result<Dataset, ApiError> {
+    let crs_fail = |e: &dyn std::fmt::Display| ApiError::ReloadFailed(format!("working CRS {working_crs}: {e}"));
+    let working_spec: CrsSpec = working_crs.parse().map_err(|e| crs_fail(&e))?;
+    let to_working = Transformer::new(&CrsSpec::Crs84, working_crs).map_err(|e| crs_fail(&e))?;
+    let to_crs84 = Transformer::new(&working_spec, "CRS84").map_err(|e| crs_fail(&e))?;
+
+    // Estate geometries and own properties in CRS84, once; coverage properties come per year.
+    let index = FacilityIndex::build(&facilities, catalogue.len(), params.year);
+    let table = analysis::compute_coverage(&estates, &facilities, &index, &catalogue, params, &RecordedHouseholds, &())
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let results = Results { estates: &estates, facilities: &facilities, table: &table, catalogue: &catalogue, working_crs };
+    let out = estate_features(&results).map_err(|e| crs_fail(&e))?;
+    let mut estate_geometries = Vec::with_capacity(out.len());
+    let mut estate_base = Vec::with_capacity(out.len());
+    for (estate, feature) in estates.iter().zip(out) {
+        let own = 7 + estate.extra.len();
+        let mut props = feature.properties;
+        props.truncate(own);
+        estate_geometries.push(Arc::new(feature.geometry));
+        estate_base.push(props);
+    }
+
+    let facilities_layer = build_facilities_layer(&facilities, &catalogue, &to_crs84)?;
+    let service_areas = build_service_areas(&facilities, &catalogue, params.year, &to_crs84)?;
+    let crs = crs_options(working_crs)?;
+    let mut dataset = Dataset {
+        version,
+        loaded_at: SystemTime::now(),
+        working_crs: working_crs.to_owned(),
+        catalogue,
+        params,
+        estates,
+        facilities,
+        current: Arc::new(YearView {
+            year: params.year,
+            index: FacilityIndex::build(&[], 0, None),
+            table: table.clone(),
+            summary: Summary { params, overall: Vec::new(), districts: Vec::new() },
+            estates: Layer::build(Vec::new(), "MultiPolygon")?,
+            gaps: Layer::build(Vec::new(), "MultiPolygon")?,
+            districts: None,
+        }),
+        facilities_layer,
+        service_areas,
+        crs,
+        to_working,
+        rejected,
+        estate_geometries,
+        estate_base,
+        years: Mutex::new(BTreeMap::new()),
+        years_order: Mutex::new(Vec::new()),
+    };
+    dataset.current = Arc::new(year_view_from(&dataset, index, table)?);
+    Ok(dataset)
+}
+
+fn crs_options(working_crs: &str) -> Result<Vec<CrsOption>, ApiError> {
+    let mut names = vec!["CRS84", "EPSG:4326", "EPSG:3857", "EPSG:4490"];
+    if !names.iter().any(|n| n.eq_ignore_ascii_case(working_crs)) && epsg_code(working_crs).is_some() {
+        names.push(working_crs);
+    }
+    names
+        .into_iter()
+        .map(|name| {
+            let fail = |e: &dyn std::fmt::Display| ApiError::ReloadFailed(format!("output CRS {name}: {e}"));
+            let (uri, transforms, lat_first) = match name {
+                "CRS84" => (CRS84_URI.to_owned(), false, false),
+                "EPSG:4326" => (epsg_uri("4326"), false, true),
+                "EPSG:4490" => (epsg_uri("4490"), true, true),
+                other => (epsg_uri(epsg_code(other).unwrap_or_default()), true, false),
+            };
+            let (from_crs84, to_crs84) = if transforms {
+                let spec: CrsSpec = name.parse().map_err(|e| fail(&e))?;
+                (
+                    Some(Transformer::new(&CrsSpec::Crs84, name).map_err(|e| fail(&e))?),
+                    Some(Transformer::new(&spec, "CRS84").map_err(|e| fail(&e))?),
+                )
+            } else {
+                (None, None)
+            };
+            Ok(CrsOption { uri, name: name.to_ascii_uppercase(), from_crs84, to_crs84, lat_first })
+        })
+        .collect()
+}
+
+fn epsg_code(name: &str) -> Option<&str> {
+    let code = name.strip_prefix("EPSG:").or_else(|| name.strip_prefix("epsg:"))?;
+    code.bytes().all(|b| b.is_ascii_digit()).then_some(code)
+}
+
+fn epsg_uri(code: &str) -> String {
+    format!("http://www.opengis.net/def/crs/EPSG/0/{code}")
+}
+
+fn build_facilities_layer(facilities: &[Facility], catalogue: &Catalogue, to_crs84: &Transformer) -> Result<Layer, ApiError> {
+    let mut coords: Vec<Coord<f64>> = facilities.iter().map(|f| f.location.0).collect();
+    to_crs84.apply(&mut coords).map_err(|e| ApiError::ReloadFailed(e.to_string()))?;
+    let mut order: Vec<usize> = (0..facilities.len()).collect();
+    order.sort_by(|&a, &b| facilities[a].id.cmp(&facilities[b].id));
+    let pending = order
+        .into_iter()
+        .map(|i| {
+            let f = &facilities[i];
+            let spec = catalogue.spec(f.kind);
+            let mut p: Attributes = vec![
+                ("id".into(), id_value(&f.id)),
+                ("kind".into(), AttrValue::Text(spec.key.clone())),
+                ("kind_label_zh".into(), AttrValue::Text(spec.label_zh.clone())),
+                ("kind_label_en".into(), AttrValue::Text(spec.label_en.clone())),
+                ("name".into(), opt_text(f.name.as_ref())),
+                ("capacity".into(), f.capacity.map_or(AttrValue::Null, AttrValue::Float)),
+                ("capacity_unit".into(), opt_text(spec.capacity_unit.as_ref())),
+                ("opened_year".into(), f.opened_year.map_or(AttrValue::Null, |y| AttrValue::Int(i64::from(y)))),
+                ("district".into(), opt_text(f.district.as_ref())),
+            ];
+            p.extend(f.extra.iter().cloned());
+            PendingFeature { id: f.id.clone(), geometry: Arc::new(Geometry::Point(geo::Point(coords[i]))), properties: p }
+        })
+        .collect();
+    Layer::build(pending, "Point")
+}
+
+fn build_service_areas(facilities: &[Facility], catalogue: &Catalogue, year: Option<i32>, to_crs84: &Transformer) -> Result<Layer, ApiError> {
+    let areas: Vec<(usize, MultiPolygon<f64>, usize)> = (0..catalogue.len())
+        .into_par_iter()
+        .map(|k| {
+            let kind = KindId(u16::try_from(k).expect("validated catalogue"));
+            let radius = catalogue.kinds[k].radius_m;
+            let points: Vec<geo::Point<f64>> = facilities.iter().filter(|f| f.kind == kind && f.open_in(year)).map(|f| f.location).collect();
+            let count = points.len();
+            (k, dissolve_circles(&points, radius), count)
+        })
+        .collect();
+    let mut pending = Vec::with_capacity(areas.len());
+    for (k, area, count) in areas {
+        let spec = &catalogue.kinds[k];
+        let area_m2 = area.unsigned_area();
+        let area = transform_geometry(&Geometry::MultiPolygon(area), Some(to_crs84), false).map_err(|e| ApiError::ReloadFailed(e.to_string()))?;
+        pending.push(PendingFeature {
+            id: FeatureId::Text(spec.key.clone()),
+            geometry: Arc::new(area),
+            properties: vec![
+                ("kind".into(), AttrValue::Text(spec.key.clone())),
+                ("kind_label_zh".into(), AttrValue::Text(spec.label_zh.clone())),
+                ("kind_label_en".into(), AttrValue::Text(spec.label_en.clone())),
+                ("radius_m".into(), AttrValue::Float(spec.radius_m)),
+                ("facilities".into(), AttrValue::Int(i64::try_from(count).unwrap_or(i64::MAX))),
+                ("area_m2".into(), AttrValue::Float((area_m2 * 10.0).round() / 10.0)),
+                ("year".into(), year.map_or(AttrValue::Null, |y| AttrValue::Int(i64::from(y)))),
+            ],
+        });
+    }
+    Layer::build(pending, "MultiPolygon")
+}
+
+/// The union of circles of `radius_m` around `points` (working CRS).
+///
+/// Points are grouped into square tiles of a few radii, each tile's circles are unioned in
+/// parallel, and the tile results are unioned last: the sweep over all circles at once is
+/// O(n log n) too, but tiling keeps each sweep small and uses every core.
+fn dissolve_circles(points: &[geo::Point<f64>], radius_m: f64) -> MultiPolygon<f64> {
+    if points.is_empty() {
+        return MultiPolygon::new(Vec::new());
+    }
+    let style = geo::algorithm::buffer::BufferStyle::new(radius_m)
+        .line_cap(geo::algorithm::buffer::LineCap::Round(std::f64::consts::TAU / CIRCLE_SEGMENTS));
+    let tile = radius_m * 8.0;
+    let mut tiles: BTreeMap<(i64, i64), Vec<geo::Point<f64>>> = BTreeMap::new();
+    for p in points {
+        #[expect(clippy::cast_possible_truncation, reason = "tile indices of city-sized extents")]
+        let key = ((p.x() / tile).floor() as i64, (p.y() / tile).floor() as i64);
+        tiles.entry(key).or_default().push(*p);
+    }
+    let parts: Vec<MultiPolygon<f64>> = tiles
+        .into_par_iter()
+        .map(|(_, pts)| MultiPoint::new(pts).buffer_with_style(style.clone()))
+        .collect();
+    if parts.len() == 1 {
+        return parts.into_iter().next().unwrap_or_else(|| MultiPolygon::new(Vec::new()));
+    }
+    geo::unary_union(parts.iter())
+}
+
+fn build_year_view(dataset: &Dataset, params: AnalysisParams) -> Result<YearView, ApiError> {
+    let index = FacilityIndex::build(&dataset.facilities, dataset.catalogue.len(), params.year);
+    let table = analysis::compute_coverage(&dataset.estates, &dataset.facilities, &index, &dataset.catalogue, params, &RecordedHouseholds, &())
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    year_view_from(dataset, index, table)
+}
+
+fn year_view_from(dataset: &Dataset, index: FacilityIndex, table: CoverageTable) -> Result<YearView, ApiError> {
+    let catalogue = &dataset.catalogue;
+    let results = Results {
+        estates: &dataset.estates,
+        facilities: &dataset.facilities,
+        table: &table,
+        catalogue,
+        working_crs: &dataset.working_crs,
+    };
+    let year = table.params.year;
+    let year_value = year.map_or(AttrValue::Null, |y| AttrValue::Int(i64::from(y)));
+    let keys: Vec<&str> = catalogue.keys().collect();
+    let estates_pending = dataset
+        .estates
+        .iter()
+        .enumerate()
+        .map(|(i, estate)| {
+            let mut p = dataset.estate_base[i].clone();
+            p.push(("year".into(), year_value.clone()));
+            for (k, key) in keys.iter().enumerate() {
+                p.extend(kind_properties(&results, i, k, key));
+            }
+            PendingFeature { id: estate.id.clone(), geometry: Arc::clone(&dataset.estate_geometries[i]), properties: p }
+        })
+        .collect();
+    let estates = Layer::build(estates_pending, "MultiPolygon")?;
+
+    let mut gaps_pending = Vec::new();
+    for (i, estate) in dataset.estates.iter().enumerate() {
+        for (k, spec) in catalogue.kinds.iter().enumerate() {
+            let cell = table.get(i, KindId(u16::try_from(k).expect("validated catalogue")));
+            if cell.covered {
+                continue;
+            }
+            let nearest = cell.nearest.map(|n| &dataset.facilities[n.facility as usize]);
+            gaps_pending.push(PendingFeature {
+                id: FeatureId::Text(format!("{}:{}", estate.id, spec.key)),
+                geometry: Arc::clone(&dataset.estate_geometries[i]),
+                properties: vec![
+                    ("estate_id".into(), id_value(&estate.id)),
+                    ("estate_name".into(), opt_text(estate.name.as_ref())),
+                    ("district".into(), opt_text(estate.district.as_ref())),
+                    ("households".into(), estate.households.map_or(AttrValue::Null, |h| AttrValue::Int(i64::from(h)))),
+                    ("kind".into(), AttrValue::Text(spec.key.clone())),
+                    ("kind_label_zh".into(), AttrValue::Text(spec.label_zh.clone())),
+                    ("kind_label_en".into(), AttrValue::Text(spec.label_en.clone())),
+                    ("radius_m".into(), AttrValue::Float(table.radii_m[k])),
+                    ("nearest_id".into(), nearest.map_or(AttrValue::Null, |f| id_value(&f.id))),
+                    ("nearest_name".into(), nearest.map_or(AttrValue::Null, |f| opt_text(f.name.as_ref()))),
+                    ("distance_m".into(), cell.nearest.map_or(AttrValue::Null, |n| AttrValue::Float((n.distance_m * 1000.0).round() / 1000.0))),
+                    ("shortfall".into(), cell.shortfall.map_or(AttrValue::Null, AttrValue::Float)),
+                    ("distance_from".into(), AttrValue::Text(table.params.distance_from.as_str().to_owned())),
+                    ("year".into(), year_value.clone()),
+                ],
+            });
+        }
+    }
+    let gaps = Layer::build(gaps_pending, "MultiPolygon")?;
+
+    let summary = analysis::summarize(&dataset.estates, &dataset.facilities, &table, catalogue);
+    let districts = if summary.districts.is_empty() {
+        None
+    } else {
+        let mut hulls: BTreeMap<&str, Vec<Coord<f64>>> = BTreeMap::new();
+        for (i, estate) in dataset.estates.iter().enumerate() {
+            if let (Some(d), Geometry::MultiPolygon(mp)) = (estate.district.as_deref(), &*dataset.estate_geometries[i]) {
+                hulls.entry(d).or_default().extend(mp.iter().flat_map(|p| p.exterior().0.iter().copied()));
+            }
+        }
+        let pending = summary
+            .districts
+            .iter()
+            .map(|d| {
+                let points: MultiPoint<f64> = hulls.remove(d.district.as_str()).unwrap_or_default().into_iter().map(geo::Point).collect();
+                let hull = points.convex_hull();
+                let mut p: Attributes = vec![
+                    ("district".into(), AttrValue::Text(d.district.clone())),
+                    ("estates".into(), AttrValue::Int(d.kinds.first().map_or(0, |k| i64::try_from(k.estates).unwrap_or(i64::MAX)))),
+                    ("households".into(), AttrValue::Int(d.kinds.first().map_or(0, |k| i64::try_from(k.households).unwrap_or(i64::MAX)))),
+                    ("year".into(), year_value.clone()),
+                ];
+                for k in &d.kinds {
+                    let n = |x: usize| AttrValue::Int(i64::try_from(x).unwrap_or(i64::MAX));
+                    p.push((format!("{}_facilities", k.kind), n(k.facilities)));
+                    p.push((format!("{}_estates_covered", k.kind), n(k.estates_covered)));
+                    p.push((format!("{}_estates_covered_pct", k.kind), AttrValue::Float(round2(k.estates_covered_pct))));
+                    p.push((format!("{}_households_covered_pct", k.kind), AttrValue::Float(round2(k.households_covered_pct))));
+                    p.push((format!("{}_estates_short", k.kind), n(k.estates_short)));
+                    p.push((format!("{}_shortfall_total", k.kind), AttrValue::Float(k.shortfall_total)));
+                }
+                PendingFeature { id: FeatureId::Text(d.district.clone()), geometry: Arc::new(Geometry::Polygon(hull)), properties: p }
+            })
+            .collect();
+        Some(Layer::build(pending, "Polygon")?)
+    };
+    Ok(YearView { year, index, table, summary, estates, gaps, districts })
+}
+
+/// `geometry` converted by `transformer` (when given), axes swapped when `swap` (latitude-first
+/// CRSs).
+///
+/// # Errors
+/// [`ApiError::Internal`] when PROJ rejects a coordinate.
+pub(crate) fn transform_geometry(geometry: &Geometry<f64>, transformer: Option<&Transformer>, swap: bool) -> Result<Geometry<f64>, ApiError> {
+    let mut out = geometry.clone();
+    if let Some(t) = transformer {
+        let mut coords: Vec<Coord<f64>> = Vec::new();
+        visit_coords(&mut out, &mut |c| coords.push(*c));
+        t.apply(&mut coords).map_err(|e| ApiError::Internal(e.to_string()))?;
+        let mut next = coords.into_iter();
+        visit_coords(&mut out, &mut |c| {
+            if let Some(n) = next.next() {
+                *c = n;
+            }
+        });
+    }
+    if swap {
+        visit_coords(&mut out, &mut |c| std::mem::swap(&mut c.x, &mut c.y));
+    }
+    Ok(out)
+}
+
+/// Calls `f` on every coordinate of `geometry`, in a fixed order.
+fn visit_coords(geometry: &mut Geometry<f64>, f: &mut dyn FnMut(&mut Coord<f64>)) {
+    fn ring(ls: &mut geo::LineString<f64>, f: &mut dyn FnMut(&mut Coord<f64>)) {
+        ls.0.iter_mut().for_each(|c| f(c));
+    }
+    fn polygon(p: &mut geo::Polygon<f64>, f: &mut dyn FnMut(&mut Coord<f64>)) {
+        p.exterior_mut(|r| ring(r, f));
+        p.interiors_mut(|holes| holes.iter_mut().for_each(|h| ring(h, f)));
+    }
+    match geometry {
+        Geometry::Point(p) => f(&mut p.0),
+        Geometry::MultiPoint(mp) => mp.0.iter_mut().for_each(|p| f(&mut p.0)),
+        Geometry::Line(l) => {
+            f(&mut l.start);
+            f(&mut l.end);
+        }
+        Geometry::LineString(ls) => ring(ls, f),
+        Geometry::MultiLineString(mls) => mls.0.iter_mut().for_each(|ls| ring(ls, f)),
+        Geometry::Polygon(p) => polygon(p, f),
+        Geometry::MultiPolygon(mp) => mp.0.iter_mut().for_each(|p| polygon(p, f)),
+        Geometry::GeometryCollection(gc) => gc.0.iter_mut().for_each(|g| visit_coords(g, f)),
+        Geometry::Rect(r) => {
+            let mut p = r.to_polygon();
+            polygon(&mut p, f);
+            *geometry = Geometry::Polygon(p);
+        }
+        Geometry::Triangle(t) => {
+            let mut p = t.to_polygon();
+            polygon(&mut p, f);
+            *geometry = Geometry::Polygon(p);
+        }
+    }
+}
+
+fn round2(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
+}
+
+fn opt_text(s: Option<&String>) -> AttrValue {
+    s.map_or(AttrValue::Null, |s| AttrValue::Text(s.clone()))
+}
+
+/// A feature id as a property value.
+#[must_use]
+pub fn id_value(id: &FeatureId) -> AttrValue {
+    match id {
+        FeatureId::Int(n) => AttrValue::Int(*n),
+        FeatureId::Text(s) => AttrValue::Text(s.clone()),
+    }
+}
+
+/// RFC 3339 UTC timestamp with seconds (`2024-05-01T12:00:00Z`).
+#[must_use]
+pub fn rfc3339(t: SystemTime) -> String {
+    let secs = t.duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let days = i64::try_from(secs / 86_400).unwrap_or(0);
+    let rem = secs % 86_400;
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_are_rfc3339() {
+        assert_eq!(rfc3339(SystemTime::UNIX_EPOCH), "1970-01-01T00:00:00Z");
+        let t = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_709_251_199);
+        assert_eq!(rfc3339(t), "2024-02-29T23:59:59Z");
+    }
+
+    #[test]
+    fn circles_dissolve_into_one_area() {
+        let points = vec![geo::Point::new(0.0, 0.0), geo::Point::new(100.0, 0.0), geo::Point::new(5000.0, 0.0)];
+        let area = dissolve_circles(&points, 100.0);
+        assert_eq!(area.0.len(), 2);
+        let expected = 3.0 * std::f64::consts::PI * 100.0 * 100.0;
+        assert!(area.unsigned_area() < expected && area.unsigned_area() > 0.5 * expected);
+    }
+}

@@ -1,0 +1,108 @@
+//! Shared server state: the current [`Dataset`] snapshot behind an atomic pointer, the serve
+//! settings, the config to reload from and the metrics.
+//!
+//! Handlers take the snapshot once per request (the middleware stores it in the request's
+//! extensions), so a reload swapping the pointer mid-request never mixes two datasets.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+
+use super::error::ApiError;
+use super::ops::Metrics;
+use super::snapshot::{load_dataset, Dataset};
+use crate::config::{Config, ServeConfig};
+
+/// State shared by every handler; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    inner: Arc<Shared>,
+}
+
+struct Shared {
+    dataset: ArcSwap<Dataset>,
+    config: Config,
+    next_version: AtomicU64,
+    reload_lock: tokio::sync::Mutex<()>,
+    metrics: Metrics,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState").field("version", &self.dataset().version).finish_non_exhaustive()
+    }
+}
+
+impl AppState {
+    /// State serving `dataset`; `config` is what reloads read (and `[serve]` its settings).
+    #[must_use]
+    pub fn new(config: Config, dataset: Dataset) -> Self {
+        let next = dataset.version + 1;
+        Self {
+            inner: Arc::new(Shared {
+                dataset: ArcSwap::from_pointee(dataset),
+                config,
+                next_version: AtomicU64::new(next),
+                reload_lock: tokio::sync::Mutex::new(()),
+                metrics: Metrics::default(),
+            }),
+        }
+    }
+
+    /// The current snapshot.
+    #[must_use]
+    pub fn dataset(&self) -> Arc<Dataset> {
+        self.inner.dataset.load_full()
+    }
+
+    /// The `[serve]` settings.
+    #[must_use]
+    pub fn serve(&self) -> &ServeConfig {
+        &self.inner.config.serve
+    }
+
+    /// The config data is loaded from.
+    #[must_use]
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    /// Request and reload counters.
+    #[must_use]
+    pub fn metrics(&self) -> &Metrics {
+        &self.inner.metrics
+    }
+
+    /// Loads the data again off the executor and swaps it in atomically. On failure the
+    /// previous snapshot keeps serving. Reloads are serialised.
+    ///
+    /// # Errors
+    /// [`ApiError::ReloadFailed`] naming what could not be loaded.
+    pub async fn reload(&self) -> Result<Arc<Dataset>, ApiError> {
+        let _guard = self.inner.reload_lock.lock().await;
+        let version = self.inner.next_version.load(Ordering::SeqCst);
+        let config = self.inner.config.clone();
+        let started = std::time::Instant::now();
+        let result = tokio::task::spawn_blocking(move || load_dataset(&config, version)).await;
+        let outcome = match result {
+            Ok(Ok(dataset)) => {
+                self.inner.next_version.store(version + 1, Ordering::SeqCst);
+                let dataset = Arc::new(dataset);
+                self.inner.dataset.store(Arc::clone(&dataset));
+                tracing::info!(version, elapsed_ms = started.elapsed().as_millis(), "data reloaded");
+                Ok(dataset)
+            }
+            Ok(Err(e)) => Err(e),
+            Err(e) => Err(ApiError::ReloadFailed(format!("the loader stopped: {e}"))),
+        };
+        match &outcome {
+            Ok(_) => self.inner.metrics.reloads.fetch_add(1, Ordering::Relaxed),
+            Err(e) => {
+                tracing::error!("reload failed, keeping data version {}: {e}", self.dataset().version);
+                self.inner.metrics.reload_failures.fetch_add(1, Ordering::Relaxed)
+            }
+        };
+        outcome
+    }
+}
