@@ -1,16 +1,16 @@
 //! Estate × kind coverage.
 //!
-//! For each estate and kind, two R-tree queries:
-//! 1. the nearest facility: rstar's best-first nearest-neighbour iterator walks outward from the
-//!    estate's [`Anchor`] in order of straight-line distance, each candidate measured exactly with
-//!    the [`DistanceMetric`], until the next candidate's lower bound (`|anchor - p| - reach`)
-//!    exceeds the best exact distance — usually after one or two candidates;
-//! 2. only when that nearest lies within the radius (otherwise nothing does): a plain traversal
-//!    of the circle of `radius + reach` around the anchor, where a candidate whose upper bound
-//!    (`|anchor - p| + gap`) is within the radius counts without an exact distance.
+//! For each estate and kind, two R-tree queries around the estate's [`Anchor`]:
+//! 1. rstar's `nearest_neighbor` (branch and bound, no heap) finds the facility nearest the
+//!    anchor; its exact distance from the estate (the [`DistanceMetric`]) bounds the answer;
+//! 2. a plain traversal of the circle `max(bound, radius) + reach` around the anchor, which holds
+//!    every facility that could be nearer or within the radius. Per candidate the bounds
+//!    `|anchor - p| - reach <= d <= |anchor - p| + gap` settle most cases; the exact distance is
+//!    computed only where they leave the answer open.
 //!
-//! A single best-first walk could answer both, but it pays a heap operation per candidate in
-//! the radius; with dense parking or chargers that was 3× slower on the 300,000-estate bench.
+//! A best-first iterator (`nearest_neighbor_iter`) answering both in one walk pays a heap
+//! operation per candidate; with dense parking or chargers that was about twice as slow on the
+//! 300,000-estate bench.
 //! Estates are processed in parallel with rayon; results are estate-major.
 
 use rayon::prelude::*;
@@ -237,42 +237,39 @@ fn cover_one<M: DistanceMetric>(
     let mut cell = KindCoverage::EMPTY;
     let tree = index.tree(kind);
     let query = [anchor.xy.x, anchor.xy.y];
+    let exact = |xy: [f64; 2]| metric.distance_m(estate, anchor, geo::coord! { x: xy[0], y: xy[1] });
 
-    // Nearest: walk outward until the lower bound passes the best exact distance.
-    let mut best: Option<Nearest> = None;
-    for (candidate, d_sq) in tree.nearest_neighbor_iter_with_distance_2(&query) {
-        if best.is_some_and(|b| d_sq.sqrt() - anchor.reach_m > b.distance_m) {
-            break;
-        }
-        let [x, y] = *candidate.geom();
-        let distance_m = metric.distance_m(estate, anchor, geo::coord! { x: x, y: y });
-        // Ties go to the lower slice position, so results do not depend on tree layout.
-        let better = best.is_none_or(|b| {
-            distance_m < b.distance_m || (distance_m == b.distance_m && candidate.data < b.facility)
-        });
-        if better {
-            best = Some(Nearest { facility: candidate.data, distance_m });
-        }
-    }
-    cell.nearest = best;
-    cell.covered = best.is_some_and(|b| b.distance_m <= radius_m);
-    if !cell.covered {
-        return cell; // nothing lies within the radius
-    }
-
-    // Within the radius: a plain tree traversal over the circle that can hold them; the exact
-    // distance is needed only where the bounds straddle the radius.
-    let reach_m = radius_m + anchor.reach_m;
-    for candidate in tree.locate_within_distance(query, reach_m * reach_m) {
-        let [x, y] = *candidate.geom();
-        let d_anchor_m = (x - anchor.xy.x).hypot(y - anchor.xy.y);
-        let within = d_anchor_m + anchor.gap_m <= radius_m
-            || (d_anchor_m - anchor.reach_m <= radius_m
-                && metric.distance_m(estate, anchor, geo::coord! { x: x, y: y }) <= radius_m);
+    // The facility nearest the anchor bounds the answer from above: anything nearer to the
+    // estate, or within the radius, lies within `max(bound, radius) + reach` of the anchor.
+    let Some(first) = tree.nearest_neighbor(&query) else {
+        return cell;
+    };
+    let mut best = Nearest { facility: first.data, distance_m: exact(*first.geom()) };
+    let search_m = best.distance_m.max(radius_m) + anchor.reach_m;
+    for candidate in tree.locate_within_distance(query, search_m * search_m) {
+        let xy = *candidate.geom();
+        let d_anchor_m = (xy[0] - anchor.xy.x).hypot(xy[1] - anchor.xy.y);
+        let lower_m = d_anchor_m - anchor.reach_m;
+        let upper_m = d_anchor_m + anchor.gap_m;
+        // The exact distance is needed only where the bounds leave the answer open.
+        let within = if lower_m <= best.distance_m || (lower_m <= radius_m && upper_m > radius_m) {
+            let distance_m = exact(xy);
+            // Ties go to the lower slice position, so results do not depend on tree layout.
+            if distance_m < best.distance_m
+                || (distance_m == best.distance_m && candidate.data < best.facility)
+            {
+                best = Nearest { facility: candidate.data, distance_m };
+            }
+            distance_m <= radius_m
+        } else {
+            upper_m <= radius_m
+        };
         if within {
             cell.count_within += 1;
             cell.capacity_within += facilities[candidate.data as usize].capacity.unwrap_or(0.0);
         }
     }
+    cell.nearest = Some(best);
+    cell.covered = best.distance_m <= radius_m;
     cell
 }

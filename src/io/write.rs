@@ -9,6 +9,7 @@ use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use geo::Geometry;
+use rayon::prelude::*;
 use serde::Serialize;
 
 use super::crs::Transformer;
@@ -88,35 +89,48 @@ pub fn write_coverage_csv(path: &Path, results: &Results<'_>) -> Result<(), Writ
     let io_err = |source| WriteError::Io { path: path.to_owned(), source };
     write_atomically(path, |w| {
         writeln!(w, "{COVERAGE_CSV_HEADER}").map_err(io_err)?;
-        let mut line = String::with_capacity(128);
-        for &e in &order {
-            let estate = &results.estates[e];
-            for &(k, key) in &kinds {
-                let cell = results.table.get(e, KindId(u16::try_from(k).expect("validated catalogue")));
-                line.clear();
-                push_csv_id(&mut line, &estate.id);
-                line.push(',');
-                line.push_str(key);
-                line.push(',');
-                if let Some(n) = cell.nearest {
-                    let _ = write!(line, "{:.4}", n.distance_m);
-                }
-                line.push_str(if cell.covered { ",true," } else { ",false," });
-                if let Some(n) = cell.nearest {
-                    push_csv_id(&mut line, &results.facilities[n.facility as usize].id);
-                }
-                let _ = write!(line, ",{},", cell.count_within);
-                push_number(&mut line, cell.capacity_within);
-                line.push(',');
-                if let Some(s) = cell.shortfall {
-                    push_number(&mut line, s);
-                }
-                line.push('\n');
-                w.write_all(line.as_bytes()).map_err(io_err)?;
+        // Rows are rendered in parallel, a block of estates at a time, and written in order.
+        for block in order.chunks(16_384) {
+            let rendered: Vec<String> = block
+                .par_chunks(512)
+                .map(|estates| {
+                    let mut text = String::with_capacity(estates.len() * kinds.len() * 64);
+                    for &e in estates {
+                        for &(k, key) in &kinds {
+                            push_csv_row(&mut text, results, e, k, key);
+                        }
+                    }
+                    text
+                })
+                .collect();
+            for text in rendered {
+                w.write_all(text.as_bytes()).map_err(io_err)?;
             }
         }
         Ok(())
     })
+}
+
+fn push_csv_row(line: &mut String, results: &Results<'_>, e: usize, k: usize, key: &str) {
+    let cell = results.table.get(e, KindId(u16::try_from(k).expect("validated catalogue")));
+    push_csv_id(line, &results.estates[e].id);
+    line.push(',');
+    line.push_str(key);
+    line.push(',');
+    if let Some(n) = cell.nearest {
+        let _ = write!(line, "{:.4}", n.distance_m);
+    }
+    line.push_str(if cell.covered { ",true," } else { ",false," });
+    if let Some(n) = cell.nearest {
+        push_csv_id(line, &results.facilities[n.facility as usize].id);
+    }
+    let _ = write!(line, ",{},", cell.count_within);
+    push_number(line, cell.capacity_within);
+    line.push(',');
+    if let Some(s) = cell.shortfall {
+        push_number(line, s);
+    }
+    line.push('\n');
 }
 
 /// Appends a number with at most 4 decimals and no trailing zeros.

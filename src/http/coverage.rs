@@ -1,0 +1,231 @@
+//! Point and estate coverage queries: which facilities serve a place, per kind.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, RawQuery};
+use axum::http::HeaderMap;
+use axum::response::Response;
+use axum::routing::get;
+use axum::{Extension, Router};
+use geo::Coord;
+use serde_json::{json, Value};
+
+use super::error::ApiError;
+use super::html;
+use super::params::{self, negotiate, Format, Lang, QueryPairs};
+use super::snapshot::{id_value, Dataset, YearView};
+use super::state::AppState;
+use super::Snapshot;
+use crate::analysis::{BoundaryDistance, CentroidDistance, DistanceFrom, DistanceMetric};
+use crate::model::{AttrValue, KindId};
+
+/// Routes of this module.
+pub fn routes() -> Router<AppState> {
+    Router::new().route("/coverage", get(get_coverage)).route("/estates/{estate}/coverage", get(get_estate_coverage))
+}
+
+fn attr_json(v: &AttrValue) -> Value {
+    match v {
+        AttrValue::Null => Value::Null,
+        AttrValue::Bool(b) => json!(b),
+        AttrValue::Int(n) => json!(n),
+        AttrValue::Float(x) => json!(x),
+        AttrValue::Text(s) => json!(s),
+        AttrValue::Json(s) => serde_json::from_str(s).unwrap_or(Value::Null),
+    }
+}
+
+fn facility_json(dataset: &Dataset, position: u32, distance_m: f64) -> Value {
+    let f = &dataset.facilities[position as usize];
+    json!({
+        "id": attr_json(&id_value(&f.id)),
+        "name": f.name,
+        "capacity": f.capacity,
+        "opened_year": f.opened_year,
+        "distance_m": (distance_m * 1000.0).round() / 1000.0,
+    })
+}
+
+fn year_param(pairs: &QueryPairs, dataset: &Dataset) -> Result<Option<i32>, ApiError> {
+    pairs.get("year").map_or(Ok(dataset.params.year), |s| params::parse_year(s).map(Some))
+}
+
+/// Facilities of each kind serving the point `xy` (working CRS), nearest first.
+fn point_coverage(dataset: &Dataset, view: &YearView, xy: Coord<f64>) -> Vec<Value> {
+    dataset
+        .catalogue
+        .kinds
+        .iter()
+        .enumerate()
+        .map(|(k, spec)| {
+            let kind = KindId(u16::try_from(k).expect("validated catalogue"));
+            let mut within: Vec<(u32, f64)> = view
+                .index
+                .within(kind, xy, spec.radius_m)
+                .map(|f| (f.data, (f.geom()[0] - xy.x).hypot(f.geom()[1] - xy.y)))
+                .collect();
+            within.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
+            let nearest = view.index.nearest(kind, xy);
+            json!({
+                "kind": spec.key,
+                "label_zh": spec.label_zh,
+                "label_en": spec.label_en,
+                "radius_m": spec.radius_m,
+                "covered": !within.is_empty(),
+                "facilities": within.iter().map(|&(i, d)| facility_json(dataset, i, d)).collect::<Vec<_>>(),
+                "nearest": nearest.map(|(i, d)| facility_json(dataset, i, d)),
+            })
+        })
+        .collect()
+}
+
+fn kinds_html(kinds: &[Value]) -> String {
+    let rows: Vec<Vec<String>> = kinds
+        .iter()
+        .map(|k| {
+            let list = k["facilities"].as_array().map_or(String::new(), |fs| {
+                fs.iter().map(|f| format!("{} ({} m)", html::escape(&text(&f["name"]).unwrap_or_else(|| text(&f["id"]).unwrap_or_default())), f["distance_m"])).collect::<Vec<_>>().join(", ")
+            });
+            vec![
+                html::escape(&format!("{} {}", text(&k["label_zh"]).unwrap_or_default(), text(&k["kind"]).unwrap_or_default())),
+                k["radius_m"].to_string(),
+                if k["covered"].as_bool() == Some(true) { "✔ covered 已覆盖".into() } else { "✘ gap 缺口".into() },
+                html::escape(&k.get("distance_m").or_else(|| k["nearest"].get("distance_m")).map_or(String::new(), ToString::to_string)),
+                list,
+            ]
+        })
+        .collect();
+    html::table(&["kind 类别".into(), "radius m".into(), "coverage".into(), "nearest m".into(), "facilities within radius".into()], &rows)
+}
+
+fn text(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Null => None,
+        other => Some(other.to_string()),
+    }
+}
+
+async fn get_coverage(Extension(Snapshot(dataset)): Extension<Snapshot>, headers: HeaderMap, RawQuery(q): RawQuery) -> Result<Response, ApiError> {
+    let pairs = QueryPairs::parse(q.as_deref())?;
+    pairs.only(&["f", "lon", "lat", "year"])?;
+    let format = negotiate(&pairs, &headers)?;
+    let coordinate = |name: &str, limit: f64| -> Result<f64, ApiError> {
+        let s = pairs.get(name).ok_or_else(|| ApiError::bad(name, "is required (CRS84 degrees)"))?;
+        match s.trim().parse::<f64>() {
+            Ok(v) if v.is_finite() && v.abs() <= limit => Ok(v),
+            _ => Err(ApiError::bad(name, format!("`{s}` is not a number within ±{limit}"))),
+        }
+    };
+    let (lon, lat) = (coordinate("lon", 180.0)?, coordinate("lat", 90.0)?);
+    let year = year_param(&pairs, &dataset)?;
+    let lang = Lang::from_headers(&headers);
+    tokio::task::spawn_blocking(move || {
+        let view = dataset.year_view(year)?;
+        let mut xy = [Coord { x: lon, y: lat }];
+        dataset.to_working.apply(&mut xy).map_err(|e| ApiError::bad("lon", format!("cannot convert the point to {}: {e}", dataset.working_crs)))?;
+        let kinds = point_coverage(&dataset, &view, xy[0]);
+        if format == Format::Html {
+            let body = format!("<p>lon {lon}, lat {lat}{}</p>{}", year.map_or(String::new(), |y| format!(", facilities open by {y}")), kinds_html(&kinds));
+            return Ok(html::response(html::page("Point coverage 点位覆盖", lang.tag(), &body)));
+        }
+        Ok(super::ogc::json_ok(&json!({
+            "lon": lon,
+            "lat": lat,
+            "year": year,
+            "working_crs": dataset.working_crs,
+            "distance": "straight line from the point",
+            "kinds": kinds,
+        })))
+    })
+    .await?
+}
+
+async fn get_estate_coverage(
+    Extension(Snapshot(dataset)): Extension<Snapshot>,
+    Path(estate_id): Path<String>,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+) -> Result<Response, ApiError> {
+    let pairs = QueryPairs::parse(q.as_deref())?;
+    pairs.only(&["f", "year"])?;
+    let format = negotiate(&pairs, &headers)?;
+    let year = year_param(&pairs, &dataset)?;
+    let position = dataset
+        .estate_position(&estate_id)
+        .ok_or_else(|| ApiError::NoFeature { collection: "estates".into(), id: estate_id.clone() })?;
+    let lang = Lang::from_headers(&headers);
+    tokio::task::spawn_blocking(move || {
+        let view = dataset.year_view(year)?;
+        let kinds = estate_coverage(&dataset, &view, position);
+        let estate = &dataset.estates[position];
+        if format == Format::Html {
+            let body = format!(
+                "<p>{} · {} · {} households · distances from the {}{}</p>{}",
+                html::escape(estate.name.as_deref().unwrap_or("")),
+                html::escape(estate.district.as_deref().unwrap_or("")),
+                estate.households.map_or_else(|| "?".to_owned(), |h| h.to_string()),
+                view.table.params.distance_from.as_str(),
+                year.map_or(String::new(), |y| format!(", facilities open by {y}")),
+                kinds_html(&kinds)
+            );
+            return Ok(html::response(html::page(&format!("Estate {estate_id} coverage 小区覆盖"), lang.tag(), &body)));
+        }
+        Ok(super::ogc::json_ok(&json!({
+            "estate": {
+                "id": attr_json(&id_value(&estate.id)),
+                "name": estate.name,
+                "district": estate.district,
+                "households": estate.households,
+            },
+            "year": year,
+            "distance_from": view.table.params.distance_from.as_str(),
+            "working_crs": dataset.working_crs,
+            "kinds": kinds,
+        })))
+    })
+    .await?
+}
+
+/// Per kind: the coverage cell plus every facility within the radius, nearest first.
+fn estate_coverage(dataset: &Arc<Dataset>, view: &YearView, position: usize) -> Vec<Value> {
+    let estate = &dataset.estates[position];
+    let metric: &dyn DistanceMetric = match view.table.params.distance_from {
+        DistanceFrom::Boundary => &BoundaryDistance,
+        DistanceFrom::Centroid => &CentroidDistance,
+    };
+    let anchor = metric.anchor(estate);
+    dataset
+        .catalogue
+        .kinds
+        .iter()
+        .enumerate()
+        .map(|(k, spec)| {
+            let kind = KindId(u16::try_from(k).expect("validated catalogue"));
+            let cell = view.table.get(position, kind);
+            let radius = view.table.radii_m[k];
+            let mut within: Vec<(u32, f64)> = anchor.map_or_else(Vec::new, |a| {
+                view.index
+                    .within(kind, a.xy, radius + a.reach_m)
+                    .map(|f| (f.data, metric.distance_m(estate, &a, Coord { x: f.geom()[0], y: f.geom()[1] })))
+                    .filter(|(_, d)| *d <= radius)
+                    .collect()
+            });
+            within.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
+            json!({
+                "kind": spec.key,
+                "label_zh": spec.label_zh,
+                "label_en": spec.label_en,
+                "radius_m": radius,
+                "covered": cell.covered,
+                "distance_m": cell.nearest.map(|n| (n.distance_m * 1000.0).round() / 1000.0),
+                "nearest": cell.nearest.map(|n| facility_json(dataset, n.facility, n.distance_m)),
+                "count_within": cell.count_within,
+                "capacity_within": cell.capacity_within,
+                "required": cell.required,
+                "shortfall": cell.shortfall,
+                "facilities": within.iter().map(|&(i, d)| facility_json(dataset, i, d)).collect::<Vec<_>>(),
+            })
+        })
+        .collect()
+}

@@ -1,0 +1,165 @@
+//! `/api`: the OpenAPI 3.0 definition, listing every path and every parameter it accepts
+//! (one items path per collection, so clients see each collection's property filters).
+
+use axum::extract::{RawQuery, State};
+use axum::http::{header, HeaderMap, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Extension, Router};
+use serde_json::{json, Map, Value};
+
+use super::error::ApiError;
+use super::html;
+use super::ogc::{Collection, GEOJSON};
+use super::params::{negotiate, Format, Lang, QueryPairs};
+use super::snapshot::{ColumnType, Dataset};
+use super::state::AppState;
+use super::{base_url, Snapshot};
+
+/// Routes of this module.
+pub fn routes() -> Router<AppState> {
+    Router::new().route("/api", get(get_api))
+}
+
+fn query_param(name: &str, description: &str, schema: &Value) -> Value {
+    json!({ "name": name, "in": "query", "required": false, "description": description, "schema": schema, "style": "form", "explode": false })
+}
+
+fn error_responses() -> Value {
+    let body = json!({ "application/json": { "schema": { "$ref": "#/components/schemas/exception" } } });
+    json!({
+        "400": { "description": "An unknown parameter or a bad value", "content": body },
+        "404": { "description": "No such collection or feature", "content": body },
+        "500": { "description": "Internal error", "content": body },
+    })
+}
+
+fn ok(description: &str, media: &str) -> Value {
+    json!({ "description": description, "content": { media: { "schema": { "type": "object" } }, "text/html": { "schema": { "type": "string" } } } })
+}
+
+fn get_op(summary: &str, params: Vec<Value>, response: Value) -> Value {
+    let mut responses = error_responses();
+    responses["200"] = response;
+    responses["304"] = json!({ "description": "Not modified (If-None-Match matched the ETag)" });
+    json!({ "get": { "summary": summary, "parameters": params, "responses": responses } })
+}
+
+fn f_param() -> Value {
+    query_param("f", "Response format; default from the Accept header.", &json!({ "type": "string", "enum": ["json", "html"] }))
+}
+
+fn year_param() -> Value {
+    query_param("year", "Recompute coverage counting only facilities opened in or before this year.", &json!({ "type": "integer", "minimum": 1000, "maximum": 3000 }))
+}
+
+/// The OpenAPI document for this dataset and settings.
+#[must_use]
+pub fn document(dataset: &Dataset, state: &AppState, base: &str) -> Value {
+    let serve = state.serve();
+    let crs_uris: Vec<&str> = dataset.crs.iter().map(|o| o.uri.as_str()).collect();
+    let mut paths = Map::new();
+    paths.insert("/".into(), get_op("Landing page", vec![f_param()], ok("Links to the API", "application/json")));
+    paths.insert("/conformance".into(), get_op("Conformance classes", vec![f_param()], ok("Conformance classes", "application/json")));
+    paths.insert("/api".into(), get_op("This API definition", vec![f_param()], ok("OpenAPI 3.0", "application/vnd.oai.openapi+json;version=3.0")));
+    paths.insert("/collections".into(), get_op("Collections", vec![f_param()], ok("Collections", "application/json")));
+    for c in Collection::ALL {
+        let Some(layer) = c.layer(dataset, &dataset.current) else { continue };
+        let id = c.id();
+        let mut params = vec![
+            f_param(),
+            query_param("bbox", "Only features intersecting minx,miny,maxx,maxy (in bbox-crs, default CRS84).", &json!({ "type": "array", "minItems": 4, "maxItems": 6, "items": { "type": "number" } })),
+            query_param("bbox-crs", "CRS of bbox.", &json!({ "type": "string", "format": "uri", "enum": crs_uris })),
+            query_param("limit", "Features per page.", &json!({ "type": "integer", "minimum": 1, "maximum": serve.max_limit, "default": serve.default_limit })),
+            query_param("offset", "Features to skip (next/prev links carry it).", &json!({ "type": "integer", "minimum": 0, "default": 0 })),
+            query_param("crs", "CRS of the response geometries.", &json!({ "type": "string", "format": "uri", "enum": crs_uris })),
+            query_param("filter", "CQL2-text filter over the queryables.", &json!({ "type": "string" })),
+            query_param("filter-lang", "Filter language.", &json!({ "type": "string", "enum": ["cql2-text"], "default": "cql2-text" })),
+            query_param("filter-crs", "CRS of geometry literals in filter.", &json!({ "type": "string", "format": "uri", "enum": [super::snapshot::CRS84_URI] })),
+            query_param("sortby", "Comma-separated properties, `-` prefix for descending.", &json!({ "type": "string" })),
+        ];
+        if c.by_year() {
+            params.push(year_param());
+        }
+        if c == Collection::Facilities {
+            params.push(query_param("datetime", "Facilities whose opening year intersects this RFC 3339 instant or interval (`..` for open ends).", &json!({ "type": "string" })));
+        }
+        for p in c.property_params() {
+            let t = layer.column(p).map_or(ColumnType::String, |i| layer.columns[i].kind);
+            params.push(query_param(p, &format!("Only features whose `{p}` equals this value."), &json!({ "type": t.json_type() })));
+        }
+        paths.insert(format!("/collections/{id}"), get_op(&format!("{id}: metadata"), vec![f_param()], ok("Collection", "application/json")));
+        paths.insert(format!("/collections/{id}/items"), get_op(&format!("{id}: features"), params, ok("A page of features", GEOJSON)));
+        let mut item_params = vec![
+            json!({ "name": "featureId", "in": "path", "required": true, "schema": { "type": "string" } }),
+            f_param(),
+            query_param("crs", "CRS of the response geometry.", &json!({ "type": "string", "format": "uri", "enum": crs_uris })),
+        ];
+        if c.by_year() {
+            item_params.push(year_param());
+        }
+        paths.insert(format!("/collections/{id}/items/{{featureId}}"), get_op(&format!("{id}: one feature"), item_params, ok("A feature", GEOJSON)));
+        paths.insert(format!("/collections/{id}/queryables"), get_op(&format!("{id}: queryables"), vec![f_param()], ok("JSON Schema of the queryable properties", "application/schema+json")));
+    }
+    let lonlat = |name: &str, max: f64| json!({ "name": name, "in": "query", "required": true, "schema": { "type": "number", "minimum": -max, "maximum": max } });
+    paths.insert("/coverage".into(), get_op("Facilities of each kind serving a point (CRS84)", vec![lonlat("lon", 180.0), lonlat("lat", 90.0), year_param(), f_param()], ok("Coverage per kind", "application/json")));
+    paths.insert(
+        "/estates/{estateId}/coverage".into(),
+        get_op("Coverage of one estate per kind, with the facilities within the radius", vec![json!({ "name": "estateId", "in": "path", "required": true, "schema": { "type": "string" } }), year_param(), f_param()], ok("Coverage per kind", "application/json")),
+    );
+    paths.insert("/health".into(), get_op("Liveness and data version", vec![], ok("Status", "application/json")));
+    paths.insert("/metrics".into(), get_op("Prometheus metrics", vec![], ok("Metrics", "text/plain")));
+    paths.insert(
+        "/admin/reload".into(),
+        json!({ "post": {
+            "summary": "Reload the data (atomically; on failure the old data keeps serving)",
+            "security": [{ "bearer": [] }],
+            "responses": {
+                "200": { "description": "Reloaded" },
+                "401": { "description": "Missing or wrong bearer token" },
+                "422": { "description": "Reload failed; the previous data is still served" },
+            },
+        } }),
+    );
+    json!({
+        "openapi": "3.0.3",
+        "info": {
+            "title": "gapmap",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "Facility coverage of residential estates (GB 50180-2018) as OGC API – Features, Parts 1, 2 and 3.",
+        },
+        "servers": [{ "url": base }],
+        "paths": paths,
+        "components": {
+            "schemas": { "exception": { "type": "object", "required": ["code"], "properties": { "code": { "type": "string" }, "description": { "type": "string" } } } },
+            "securitySchemes": { "bearer": { "type": "http", "scheme": "bearer" } },
+        },
+    })
+}
+
+async fn get_api(State(state): State<AppState>, Extension(Snapshot(dataset)): Extension<Snapshot>, headers: HeaderMap, RawQuery(q): RawQuery) -> Result<Response, ApiError> {
+    let pairs = QueryPairs::parse(q.as_deref())?;
+    pairs.only(&["f"])?;
+    let doc = document(&dataset, &state, &base_url(&state, &headers));
+    if negotiate(&pairs, &headers)? == Format::Html {
+        let mut body = String::from("<p>OpenAPI 3.0 definition: <a href=\"/api?f=json\">JSON</a>.</p>");
+        if let Some(paths) = doc["paths"].as_object() {
+            for (path, ops) in paths {
+                for (method, op) in ops.as_object().into_iter().flatten() {
+                    body.push_str(&format!("<h2>{} {}</h2><p>{}</p>", html::escape(&method.to_ascii_uppercase()), html::escape(path), html::escape(op["summary"].as_str().unwrap_or(""))));
+                    let rows: Vec<Vec<String>> = op["parameters"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .map(|p| vec![html::escape(p["name"].as_str().unwrap_or("")), html::escape(p["in"].as_str().unwrap_or("")), html::escape(&p["schema"].to_string()), html::escape(p["description"].as_str().unwrap_or(""))])
+                        .collect();
+                    if !rows.is_empty() {
+                        body.push_str(&html::table(&["parameter".into(), "in".into(), "schema".into(), "description".into()], &rows));
+                    }
+                }
+            }
+        }
+        return Ok(html::response(html::page("API", Lang::from_headers(&headers).tag(), &body)));
+    }
+    Ok(([(header::CONTENT_TYPE, HeaderValue::from_static("application/vnd.oai.openapi+json;version=3.0"))], doc.to_string()).into_response())
+}
