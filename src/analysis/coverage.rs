@@ -1,16 +1,16 @@
 //! Estate × kind coverage.
 //!
-//! For each estate and kind, two R-tree queries around the estate's [`Anchor`]:
-//! 1. rstar's `nearest_neighbor` (branch and bound, no heap) finds the facility nearest the
-//!    anchor; its exact distance from the estate (the [`DistanceMetric`]) bounds the answer;
-//! 2. a plain traversal of the circle `max(bound, radius) + reach` around the anchor, which holds
-//!    every facility that could be nearer or within the radius. Per candidate the bounds
-//!    `|anchor - p| - reach <= d <= |anchor - p| + gap` settle most cases; the exact distance is
-//!    computed only where they leave the answer open.
+//! For each estate and kind, plain R-tree traversals (`locate_within_distance`) around the
+//! estate's [`Anchor`]:
+//! 1. the circle `radius + reach` holds every facility within the radius; if one is found, the
+//!    nearest facility is in there too — the common, covered case costs one traversal;
+//! 2. otherwise rstar's `nearest_neighbor` finds the facility nearest the anchor, whose exact
+//!    distance from the estate bounds the answer, and the circle `bound + reach` is scanned.
 //!
-//! A best-first iterator (`nearest_neighbor_iter`) answering both in one walk pays a heap
-//! operation per candidate; with dense parking or chargers that was about twice as slow on the
-//! 300,000-estate bench.
+//! Per candidate, the bounds `|anchor - p| - reach <= d <= |anchor - p| + gap` settle most cases;
+//! the exact [`DistanceMetric`] distance is computed only where they leave the answer open.
+//! Best-first searches (`nearest_neighbor`, `nearest_neighbor_iter`) pay heap operations per
+//! node; on the 300,000-estate bench running them for every estate × kind took twice as long.
 //! Estates are processed in parallel with rayon; results are estate-major.
 
 use rayon::prelude::*;
@@ -236,30 +236,69 @@ fn cover_one<M: DistanceMetric>(
 ) -> KindCoverage {
     let mut cell = KindCoverage::EMPTY;
     let tree = index.tree(kind);
-    let query = [anchor.xy.x, anchor.xy.y];
-    let exact = |xy: [f64; 2]| metric.distance_m(estate, anchor, geo::coord! { x: xy[0], y: xy[1] });
-
-    // The facility nearest the anchor bounds the answer from above: anything nearer to the
-    // estate, or within the radius, lies within `max(bound, radius) + reach` of the anchor.
-    let Some(first) = tree.nearest_neighbor(&query) else {
+    if tree.size() == 0 {
         return cell;
-    };
-    let mut best = Nearest { facility: first.data, distance_m: exact(*first.geom()) };
-    let search_m = best.distance_m.max(radius_m) + anchor.reach_m;
+    }
+    let query = [anchor.xy.x, anchor.xy.y];
+    let mut best: Option<Nearest> = None;
+
+    // Pass 1, the circle `radius + reach` around the anchor: it holds every facility within the
+    // radius, and when one is found the nearest facility is among them too (anything nearer to
+    // the estate lies within the circle).
+    let search_m = radius_m + anchor.reach_m;
+    scan(estate, anchor, facilities, tree, query, search_m, radius_m, metric, &mut best, &mut cell);
+
+    // Pass 2, only for an uncovered estate: the facility nearest the anchor bounds the answer;
+    // anything nearer lies within `bound + reach` of the anchor.
+    if best.is_none_or(|b| b.distance_m > radius_m) {
+        let first = tree.nearest_neighbor(&query).expect("the tree is not empty");
+        let xy = *first.geom();
+        let bound_m = metric.distance_m(estate, anchor, geo::coord! { x: xy[0], y: xy[1] });
+        consider(&mut best, first.data, bound_m);
+        let mut ignored = KindCoverage::EMPTY;
+        let search_m = bound_m + anchor.reach_m;
+        scan(estate, anchor, facilities, tree, query, search_m, radius_m, metric, &mut best, &mut ignored);
+    }
+    cell.nearest = best;
+    cell.covered = best.is_some_and(|b| b.distance_m <= radius_m);
+    cell
+}
+
+/// Ties go to the lower slice position, so results do not depend on tree layout.
+fn consider(best: &mut Option<Nearest>, facility: u32, distance_m: f64) {
+    let better = best.is_none_or(|b| {
+        distance_m < b.distance_m || (distance_m == b.distance_m && facility < b.facility)
+    });
+    if better {
+        *best = Some(Nearest { facility, distance_m });
+    }
+}
+
+/// Visits the facilities within `search_m` of the anchor: refines `best` and counts those within
+/// `radius_m` into `cell`. Per candidate the bounds `|anchor - p| - reach <= d <= |anchor - p| + gap`
+/// settle most cases; the exact distance is computed only where they leave the answer open.
+#[expect(clippy::too_many_arguments, reason = "the inner loop's state, kept out of a struct for speed")]
+fn scan<M: DistanceMetric>(
+    estate: &Estate,
+    anchor: &Anchor,
+    facilities: &[Facility],
+    tree: &rstar::RTree<crate::index::IndexedFacility>,
+    query: [f64; 2],
+    search_m: f64,
+    radius_m: f64,
+    metric: &M,
+    best: &mut Option<Nearest>,
+    cell: &mut KindCoverage,
+) {
     for candidate in tree.locate_within_distance(query, search_m * search_m) {
         let xy = *candidate.geom();
         let d_anchor_m = (xy[0] - anchor.xy.x).hypot(xy[1] - anchor.xy.y);
         let lower_m = d_anchor_m - anchor.reach_m;
         let upper_m = d_anchor_m + anchor.gap_m;
-        // The exact distance is needed only where the bounds leave the answer open.
-        let within = if lower_m <= best.distance_m || (lower_m <= radius_m && upper_m > radius_m) {
-            let distance_m = exact(xy);
-            // Ties go to the lower slice position, so results do not depend on tree layout.
-            if distance_m < best.distance_m
-                || (distance_m == best.distance_m && candidate.data < best.facility)
-            {
-                best = Nearest { facility: candidate.data, distance_m };
-            }
+        let best_m = best.map_or(f64::INFINITY, |b| b.distance_m);
+        let within = if lower_m <= best_m || (lower_m <= radius_m && upper_m > radius_m) {
+            let distance_m = metric.distance_m(estate, anchor, geo::coord! { x: xy[0], y: xy[1] });
+            consider(best, candidate.data, distance_m);
             distance_m <= radius_m
         } else {
             upper_m <= radius_m
@@ -269,7 +308,4 @@ fn cover_one<M: DistanceMetric>(
             cell.capacity_within += facilities[candidate.data as usize].capacity.unwrap_or(0.0);
         }
     }
-    cell.nearest = Some(best);
-    cell.covered = best.distance_m <= radius_m;
-    cell
 }

@@ -52,9 +52,7 @@ impl Expr {
             }
             Self::Not(inner) => inner.truth(feature).map(|b| !b),
             Self::Bool(b) => Some(*b),
-            Self::Compare { left, op, right } => {
-                compare(&left.value(feature), *op, &right.value(feature))
-            }
+            Self::Compare { left, op, right } => compare(&left.value(feature), *op, &right.value(feature)),
             Self::Like { operand, pattern, negated } => {
                 let value = operand.value(feature);
                 let pattern = pattern.value(feature);
@@ -90,12 +88,8 @@ impl Expr {
                 }
                 found.map(|b| b != *negated)
             }
-            Self::IsNull { operand, negated } => {
-                Some((*operand.value(feature) == Value::Null) != *negated)
-            }
-            Self::Intersects { geometry, .. } => {
-                feature.geometry().map(|g| g.intersects(geometry))
-            }
+            Self::IsNull { operand, negated } => Some((*operand.value(feature) == Value::Null) != *negated),
+            Self::Intersects { geometry, .. } => feature.geometry().map(|g| g.intersects(geometry)),
         }
     }
 }
@@ -167,9 +161,7 @@ fn relate(a: &Value, b: &Value) -> Relation {
         (Bool(x), Text(t)) | (Text(t), Bool(x)) => {
             Relation::Unordered { equal: t.eq_ignore_ascii_case(if *x { "true" } else { "false" }) }
         }
-        (Bool(_), Int(_) | Float(_)) | (Int(_) | Float(_), Bool(_)) => {
-            Relation::Unordered { equal: false }
-        }
+        (Bool(_), Int(_) | Float(_)) | (Int(_) | Float(_), Bool(_)) => Relation::Unordered { equal: false },
     }
 }
 

@@ -140,10 +140,33 @@ pub(crate) fn is_reserved(word: &str) -> bool {
 /// Words printed quoted as property names: reserved words plus function and geometry names,
 /// which read as properties only in some positions.
 const KEYWORDS: &[&str] = &[
-    "AND", "OR", "NOT", "LIKE", "BETWEEN", "IN", "IS", "NULL", "TRUE", "FALSE", "CASEI",
-    "ACCENTI", "S_INTERSECTS", "BBOX", "ENVELOPE", "POINT", "LINESTRING", "POLYGON",
-    "MULTIPOINT", "MULTILINESTRING", "MULTIPOLYGON", "GEOMETRYCOLLECTION", "Z", "EMPTY", "DATE",
-    "TIMESTAMP", "INTERVAL",
+    "AND",
+    "OR",
+    "NOT",
+    "LIKE",
+    "BETWEEN",
+    "IN",
+    "IS",
+    "NULL",
+    "TRUE",
+    "FALSE",
+    "CASEI",
+    "ACCENTI",
+    "S_INTERSECTS",
+    "BBOX",
+    "ENVELOPE",
+    "POINT",
+    "LINESTRING",
+    "POLYGON",
+    "MULTIPOINT",
+    "MULTILINESTRING",
+    "MULTIPOLYGON",
+    "GEOMETRYCOLLECTION",
+    "Z",
+    "EMPTY",
+    "DATE",
+    "TIMESTAMP",
+    "INTERVAL",
 ];
 
 fn is_keyword(word: &str) -> bool {
@@ -153,9 +176,8 @@ fn is_keyword(word: &str) -> bool {
 /// Writes a property name bare when it reads back as the same name, else double-quoted.
 pub(crate) fn write_property(f: &mut dyn fmt::Write, name: &str) -> fmt::Result {
     let mut chars = name.chars();
-    let bare = chars.next().is_some_and(is_identifier_start)
-        && chars.all(is_identifier_part)
-        && !is_keyword(name);
+    let bare =
+        chars.next().is_some_and(is_identifier_start) && chars.all(is_identifier_part) && !is_keyword(name);
     if bare {
         f.write_str(name)
     } else {
@@ -372,6 +394,38 @@ impl Expr {
         names
     }
 
+    /// The properties named as geometries in `S_INTERSECTS` (a subset of
+    /// [`Expr::property_names`]), so the service can insist they name its geometry property:
+    /// evaluation always uses [`super::FeatureView::geometry`], whatever the name.
+    ///
+    /// # Examples
+    /// ```
+    /// let filter = gapmap::filter::parse_cql2_text("S_INTERSECTS(id, POINT(0 0)) OR id = 1")?;
+    /// assert_eq!(filter.geometry_property_names().into_iter().collect::<Vec<_>>(), ["id"]);
+    /// # Ok::<(), gapmap::filter::FilterError>(())
+    /// ```
+    #[must_use]
+    pub fn geometry_property_names(&self) -> BTreeSet<String> {
+        let mut names = BTreeSet::new();
+        self.collect_geometry_properties(&mut names);
+        names
+    }
+
+    fn collect_geometry_properties(&self, names: &mut BTreeSet<String>) {
+        match self {
+            Self::And(items) | Self::Or(items) => {
+                for item in items {
+                    item.collect_geometry_properties(names);
+                }
+            }
+            Self::Not(inner) => inner.collect_geometry_properties(names),
+            Self::Intersects { property, .. } => {
+                names.insert(property.clone());
+            }
+            _ => {}
+        }
+    }
+
     fn collect_properties(&self, names: &mut BTreeSet<String>) {
         match self {
             Self::And(items) | Self::Or(items) => {
@@ -428,15 +482,12 @@ impl Expr {
     pub fn spatial_bounds(&self) -> Option<Rect<f64>> {
         match self {
             Self::Intersects { geometry, .. } => geometry.bounding_rect(),
-            Self::And(items) => items
-                .iter()
-                .filter_map(Self::spatial_bounds)
-                .min_by(|a, b| area(a).total_cmp(&area(b))),
-            Self::Or(items) if !items.is_empty() => items
-                .iter()
-                .map(Self::spatial_bounds)
-                .reduce(|a, b| Some(union(a?, b?)))
-                .flatten(),
+            Self::And(items) => {
+                items.iter().filter_map(Self::spatial_bounds).min_by(|a, b| area(a).total_cmp(&area(b)))
+            }
+            Self::Or(items) if !items.is_empty() => {
+                items.iter().map(Self::spatial_bounds).reduce(|a, b| Some(union(a?, b?))).flatten()
+            }
             _ => None,
         }
     }

@@ -66,9 +66,11 @@ pub(crate) fn quote_source(text: &str) -> String {
     }
 }
 
-/// Whether `c` may start a bare identifier (CQL2 `identifierStart`).
+/// Whether `c` may start a bare identifier (CQL2 `identifierStart`, less the whitespace in
+/// those ranges such as U+1680, which would otherwise split or vanish).
 pub(crate) fn is_identifier_start(c: char) -> bool {
-    matches!(c,
+    !c.is_whitespace()
+        && matches!(c,
         ':' | '_' | 'A'..='Z' | 'a'..='z'
         | '\u{C0}'..='\u{D6}' | '\u{D8}'..='\u{F6}' | '\u{F8}'..='\u{2FF}'
         | '\u{370}'..='\u{37D}' | '\u{37F}'..='\u{1FFE}' | '\u{200C}'..='\u{200D}'
@@ -189,9 +191,8 @@ pub(crate) fn tokenize(source: &str) -> Result<Vec<Token<'_>>, FilterError> {
                     .ok_or_else(|| unexpected_char(start, c))?;
                 i += len;
                 let text = &source[bytes[start]..bytes[i]];
-                let value = number_value(text).ok_or_else(|| {
-                    FilterError::syntax(start, format!("number `{text}` is out of range"))
-                })?;
+                let value = number_value(text)
+                    .ok_or_else(|| FilterError::syntax(start, format!("number `{text}` is out of range")))?;
                 TokenKind::Number(value)
             }
             c if is_identifier_start(c) => {

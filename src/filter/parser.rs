@@ -26,8 +26,15 @@ pub(crate) fn parse(text: &str) -> Result<Expr> {
 }
 
 const GEOMETRY_TAGS: &[&str] = &[
-    "POINT", "LINESTRING", "POLYGON", "MULTIPOINT", "MULTILINESTRING", "MULTIPOLYGON",
-    "GEOMETRYCOLLECTION", "BBOX", "ENVELOPE",
+    "POINT",
+    "LINESTRING",
+    "POLYGON",
+    "MULTIPOINT",
+    "MULTILINESTRING",
+    "MULTIPOLYGON",
+    "GEOMETRYCOLLECTION",
+    "BBOX",
+    "ENVELOPE",
 ];
 
 fn is_geometry_tag(word: &str) -> bool {
@@ -50,7 +57,7 @@ fn unsupported_function(word: &str) -> Option<&'static str> {
     } else if upper.starts_with("A_") {
         Some("array functions are not supported")
     } else if upper == "ACCENTI" {
-        Some("`ACCENTI` is not supported")
+        Some("accent-insensitive comparison is not supported")
     } else if is_geometry_tag(&upper) {
         Some("geometry literals are only allowed inside `S_INTERSECTS`")
     } else {
@@ -200,7 +207,9 @@ impl<'t, 's> Parser<'t, 's> {
             TokenKind::Text(text) => Operand::Literal(Value::Text(text.clone())),
             TokenKind::QuotedName(name) => Operand::Property(name.clone()),
             TokenKind::Word(word) if word.eq_ignore_ascii_case("TRUE") => Operand::Literal(Value::Bool(true)),
-            TokenKind::Word(word) if word.eq_ignore_ascii_case("FALSE") => Operand::Literal(Value::Bool(false)),
+            TokenKind::Word(word) if word.eq_ignore_ascii_case("FALSE") => {
+                Operand::Literal(Value::Bool(false))
+            }
             TokenKind::Word(word) if word.eq_ignore_ascii_case("NULL") => {
                 return Err(FilterError::syntax(
                     token.position,
@@ -574,7 +583,11 @@ mod tests {
         assert_eq!(p("false OR TRUE"), Expr::Or(vec![Expr::Bool(false), Expr::Bool(true)]));
         assert_eq!(
             p("TRUE = flag"),
-            Expr::Compare { left: Operand::Literal(Value::Bool(true)), op: CompareOp::Eq, right: prop("flag") }
+            Expr::Compare {
+                left: Operand::Literal(Value::Bool(true)),
+                op: CompareOp::Eq,
+                right: prop("flag")
+            }
         );
     }
 
@@ -598,7 +611,10 @@ mod tests {
         );
         assert_eq!(
             p("S_INTERSECTS(bbox, BBOX(0, 0, -5, 1, 1, 5))"),
-            Expr::Intersects { property: "bbox".into(), geometry: Geometry::Rect(Rect::new((0., 0.), (1., 1.))) }
+            Expr::Intersects {
+                property: "bbox".into(),
+                geometry: Geometry::Rect(Rect::new((0., 0.), (1., 1.)))
+            }
         );
     }
 

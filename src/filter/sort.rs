@@ -78,7 +78,10 @@ pub fn parse_sortby(text: &str) -> Result<Vec<SortKey>, FilterError> {
             None => return Ok(keys),
             Some(',') => i += 1,
             Some(c) => {
-                return Err(FilterError::syntax(i, format_args!("expected `,` or the end of sortby, found `{c}`")))
+                return Err(FilterError::syntax(
+                    i,
+                    format_args!("expected `,` or the end of sortby, found `{c}`"),
+                ))
             }
         }
     }
@@ -102,10 +105,7 @@ fn read_quoted(chars: &[char], i: &mut usize) -> Result<String, FilterError> {
     loop {
         match chars.get(*i) {
             None => {
-                return Err(FilterError::syntax(
-                    start,
-                    "unterminated property name: expected a closing `\"`",
-                ))
+                return Err(FilterError::syntax(start, "unterminated property name: expected a closing `\"`"))
             }
             Some('"') if chars.get(*i + 1) == Some(&'"') => {
                 name.push('"');

@@ -1,5 +1,6 @@
 //! OGC API – Features: landing page, conformance, collections, items, single features and
 //! queryables (Parts 1, 2 and 3).
+#![expect(clippy::doc_markdown, reason = "GeoJSON, OpenAPI and CRS84 are names, not code")]
 
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -485,29 +486,29 @@ fn crs_index(dataset: &Dataset, param: &str, name: &str) -> Result<usize, ApiErr
 /// Converts a bbox given in an offered CRS (its own axis order) to a CRS84 rectangle: the
 /// envelope of the densified edges, so curved edges in CRS84 are covered.
 fn bbox_to_crs84(dataset: &Dataset, crs: usize, b: [f64; 4]) -> Result<Rect<f64>, ApiError> {
+    const STEPS: u32 = 8;
     let option = &dataset.crs[crs];
     let (min, max) = if option.lat_first {
         (Coord { x: b[1], y: b[0] }, Coord { x: b[3], y: b[2] })
     } else {
         (Coord { x: b[0], y: b[1] }, Coord { x: b[2], y: b[3] })
     };
-    let Some(t) = &option.to_crs84 else {
+    let Some(transformer) = &option.to_crs84 else {
         if min.y < -90.0 || max.y > 90.0 {
             return Err(ApiError::bad(if crs == 0 { "bbox" } else { "bbox-crs" }, "latitudes must lie within -90..90; is the axis order right?"));
         }
         return Ok(Rect::new(min, max));
     };
-    const STEPS: u32 = 8;
     let mut ring = Vec::new();
-    for i in 0..=STEPS {
-        let f = f64::from(i) / f64::from(STEPS);
-        let x = min.x + (max.x - min.x) * f;
-        let y = min.y + (max.y - min.y) * f;
+    for step in 0..=STEPS {
+        let fraction = f64::from(step) / f64::from(STEPS);
+        let x = min.x + (max.x - min.x) * fraction;
+        let y = min.y + (max.y - min.y) * fraction;
         ring.extend([Coord { x, y: min.y }, Coord { x, y: max.y }, Coord { x: min.x, y }, Coord { x: max.x, y }]);
     }
-    t.apply(&mut ring).map_err(|e| ApiError::bad("bbox", format!("cannot convert it from {}: {e}", option.uri)))?;
-    let rect = ring.iter().fold(Rect::new(ring[0], ring[0]), |r, c| {
-        Rect::new(Coord { x: r.min().x.min(c.x), y: r.min().y.min(c.y) }, Coord { x: r.max().x.max(c.x), y: r.max().y.max(c.y) })
+    transformer.apply(&mut ring).map_err(|e| ApiError::bad("bbox", format!("cannot convert it from {}: {e}", option.uri)))?;
+    let rect = ring.iter().fold(Rect::new(ring[0], ring[0]), |acc, c| {
+        Rect::new(Coord { x: acc.min().x.min(c.x), y: acc.min().y.min(c.y) }, Coord { x: acc.max().x.max(c.x), y: acc.max().y.max(c.y) })
     });
     Ok(rect)
 }
@@ -546,6 +547,7 @@ fn filter_value(v: &AttrValue) -> FilterValue {
 }
 
 /// Whether a property value equals a `name=value` query parameter.
+#[expect(clippy::float_cmp, reason = "a property filter asks for this exact value")]
 fn value_matches(v: &AttrValue, wanted: &str) -> bool {
     match v {
         AttrValue::Null => false,
@@ -592,23 +594,9 @@ fn select(layer: &Layer, q: &ItemsQuery, datetime_column: Option<usize>) -> Vec<
         });
     }
     if !q.sortby.is_empty() {
-        let keys: Vec<(Option<usize>, &SortKey)> = q.sortby.iter().map(|k| (layer.column(&k.property), k)).collect();
-        let value = |i: u32, col: Option<usize>| -> Option<FilterValue> {
-            let f = &layer.features[i as usize];
-            match col {
-                Some(c) => Some(filter_value(&f.values[c])),
-                None => View { layer, feature: f }.property("id"),
-            }
-        };
         hits.sort_by(|&a, &b| {
-            for (col, key) in &keys {
-                let ord = filter::compare_values(&value(a, *col), &value(b, *col));
-                let ord = if key.descending { ord.reverse() } else { ord };
-                if ord.is_ne() {
-                    return ord;
-                }
-            }
-            a.cmp(&b)
+            let view = |i: u32| View { layer, feature: &layer.features[i as usize] };
+            filter::compare_features(&q.sortby, &view(a), &view(b)).then(a.cmp(&b))
         });
     }
     hits

@@ -1,5 +1,8 @@
 //! `/api`: the OpenAPI 3.0 definition, listing every path and every parameter it accepts
 //! (one items path per collection, so clients see each collection's property filters).
+#![expect(clippy::doc_markdown, reason = "GeoJSON, OpenAPI and CRS84 are names, not code")]
+
+use std::fmt::Write as _;
 
 use axum::extract::{RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue};
@@ -38,7 +41,7 @@ fn ok(description: &str, media: &str) -> Value {
     json!({ "description": description, "content": { media: { "schema": { "type": "object" } }, "text/html": { "schema": { "type": "string" } } } })
 }
 
-fn get_op(summary: &str, params: Vec<Value>, response: Value) -> Value {
+fn get_op(summary: &str, params: &[Value], response: Value) -> Value {
     let mut responses = error_responses();
     responses["200"] = response;
     responses["304"] = json!({ "description": "Not modified (If-None-Match matched the ETag)" });
@@ -59,10 +62,10 @@ pub fn document(dataset: &Dataset, state: &AppState, base: &str) -> Value {
     let serve = state.serve();
     let crs_uris: Vec<&str> = dataset.crs.iter().map(|o| o.uri.as_str()).collect();
     let mut paths = Map::new();
-    paths.insert("/".into(), get_op("Landing page", vec![f_param()], ok("Links to the API", "application/json")));
-    paths.insert("/conformance".into(), get_op("Conformance classes", vec![f_param()], ok("Conformance classes", "application/json")));
-    paths.insert("/api".into(), get_op("This API definition", vec![f_param()], ok("OpenAPI 3.0", "application/vnd.oai.openapi+json;version=3.0")));
-    paths.insert("/collections".into(), get_op("Collections", vec![f_param()], ok("Collections", "application/json")));
+    paths.insert("/".into(), get_op("Landing page", &[f_param()], ok("Links to the API", "application/json")));
+    paths.insert("/conformance".into(), get_op("Conformance classes", &[f_param()], ok("Conformance classes", "application/json")));
+    paths.insert("/api".into(), get_op("This API definition", &[f_param()], ok("OpenAPI 3.0", "application/vnd.oai.openapi+json;version=3.0")));
+    paths.insert("/collections".into(), get_op("Collections", &[f_param()], ok("Collections", "application/json")));
     for c in Collection::ALL {
         let Some(layer) = c.layer(dataset, &dataset.current) else { continue };
         let id = c.id();
@@ -88,8 +91,8 @@ pub fn document(dataset: &Dataset, state: &AppState, base: &str) -> Value {
             let t = layer.column(p).map_or(ColumnType::String, |i| layer.columns[i].kind);
             params.push(query_param(p, &format!("Only features whose `{p}` equals this value."), &json!({ "type": t.json_type() })));
         }
-        paths.insert(format!("/collections/{id}"), get_op(&format!("{id}: metadata"), vec![f_param()], ok("Collection", "application/json")));
-        paths.insert(format!("/collections/{id}/items"), get_op(&format!("{id}: features"), params, ok("A page of features", GEOJSON)));
+        paths.insert(format!("/collections/{id}"), get_op(&format!("{id}: metadata"), &[f_param()], ok("Collection", "application/json")));
+        paths.insert(format!("/collections/{id}/items"), get_op(&format!("{id}: features"), &params, ok("A page of features", GEOJSON)));
         let mut item_params = vec![
             json!({ "name": "featureId", "in": "path", "required": true, "schema": { "type": "string" } }),
             f_param(),
@@ -98,17 +101,17 @@ pub fn document(dataset: &Dataset, state: &AppState, base: &str) -> Value {
         if c.by_year() {
             item_params.push(year_param());
         }
-        paths.insert(format!("/collections/{id}/items/{{featureId}}"), get_op(&format!("{id}: one feature"), item_params, ok("A feature", GEOJSON)));
-        paths.insert(format!("/collections/{id}/queryables"), get_op(&format!("{id}: queryables"), vec![f_param()], ok("JSON Schema of the queryable properties", "application/schema+json")));
+        paths.insert(format!("/collections/{id}/items/{{featureId}}"), get_op(&format!("{id}: one feature"), &item_params, ok("A feature", GEOJSON)));
+        paths.insert(format!("/collections/{id}/queryables"), get_op(&format!("{id}: queryables"), &[f_param()], ok("JSON Schema of the queryable properties", "application/schema+json")));
     }
     let lonlat = |name: &str, max: f64| json!({ "name": name, "in": "query", "required": true, "schema": { "type": "number", "minimum": -max, "maximum": max } });
-    paths.insert("/coverage".into(), get_op("Facilities of each kind serving a point (CRS84)", vec![lonlat("lon", 180.0), lonlat("lat", 90.0), year_param(), f_param()], ok("Coverage per kind", "application/json")));
+    paths.insert("/coverage".into(), get_op("Facilities of each kind serving a point (CRS84)", &[lonlat("lon", 180.0), lonlat("lat", 90.0), year_param(), f_param()], ok("Coverage per kind", "application/json")));
     paths.insert(
         "/estates/{estateId}/coverage".into(),
-        get_op("Coverage of one estate per kind, with the facilities within the radius", vec![json!({ "name": "estateId", "in": "path", "required": true, "schema": { "type": "string" } }), year_param(), f_param()], ok("Coverage per kind", "application/json")),
+        get_op("Coverage of one estate per kind, with the facilities within the radius", &[json!({ "name": "estateId", "in": "path", "required": true, "schema": { "type": "string" } }), year_param(), f_param()], ok("Coverage per kind", "application/json")),
     );
-    paths.insert("/health".into(), get_op("Liveness and data version", vec![], ok("Status", "application/json")));
-    paths.insert("/metrics".into(), get_op("Prometheus metrics", vec![], ok("Metrics", "text/plain")));
+    paths.insert("/health".into(), get_op("Liveness and data version", &[], ok("Status", "application/json")));
+    paths.insert("/metrics".into(), get_op("Prometheus metrics", &[], ok("Metrics", "text/plain")));
     paths.insert(
         "/admin/reload".into(),
         json!({ "post": {
@@ -146,7 +149,7 @@ async fn get_api(State(state): State<AppState>, Extension(Snapshot(dataset)): Ex
         if let Some(paths) = doc["paths"].as_object() {
             for (path, ops) in paths {
                 for (method, op) in ops.as_object().into_iter().flatten() {
-                    body.push_str(&format!("<h2>{} {}</h2><p>{}</p>", html::escape(&method.to_ascii_uppercase()), html::escape(path), html::escape(op["summary"].as_str().unwrap_or(""))));
+                    let _ = write!(body, "<h2>{} {}</h2><p>{}</p>", html::escape(&method.to_ascii_uppercase()), html::escape(path), html::escape(op["summary"].as_str().unwrap_or("")));
                     let rows: Vec<Vec<String>> = op["parameters"]
                         .as_array()
                         .into_iter()

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
@@ -137,11 +137,11 @@ async fn post_reload(State(state): State<AppState>, headers: HeaderMap, RawQuery
 }
 
 /// Files whose change triggers a reload: the config's data sources and catalogue.
-fn watched_files(state: &AppState, config_path: Option<&PathBuf>) -> Vec<PathBuf> {
+fn watched_files(state: &AppState, config_path: Option<&Path>) -> Vec<PathBuf> {
     let c = state.config();
     let mut files: Vec<PathBuf> = c.estates.iter().map(|s| s.path.clone()).chain(c.facilities.iter().map(|s| s.path.clone())).collect();
     files.extend(c.analysis.catalogue.clone());
-    files.extend(config_path.cloned());
+    files.extend(config_path.map(Path::to_path_buf));
     files.into_iter().map(|p| std::fs::canonicalize(&p).unwrap_or(p)).collect()
 }
 
@@ -150,9 +150,9 @@ fn watched_files(state: &AppState, config_path: Option<&PathBuf>) -> Vec<PathBuf
 ///
 /// # Errors
 /// When the platform watcher cannot be set up.
-pub fn spawn_watcher(state: AppState, config_path: Option<PathBuf>) -> Result<notify::RecommendedWatcher, notify::Error> {
+pub fn spawn_watcher(state: AppState, config_path: Option<&Path>) -> Result<notify::RecommendedWatcher, notify::Error> {
     use notify::Watcher as _;
-    let files = watched_files(&state, config_path.as_ref());
+    let files = watched_files(&state, config_path);
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<()>();
     let wanted = files.clone();
     let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
@@ -163,7 +163,7 @@ pub fn spawn_watcher(state: AppState, config_path: Option<PathBuf>) -> Result<no
             }
         }
     })?;
-    let mut dirs: Vec<PathBuf> = files.iter().filter_map(|f| f.parent().map(std::path::Path::to_path_buf)).collect();
+    let mut dirs: Vec<PathBuf> = files.iter().filter_map(|f| f.parent().map(Path::to_path_buf)).collect();
     dirs.sort();
     dirs.dedup();
     for d in &dirs {

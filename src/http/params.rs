@@ -1,5 +1,8 @@
 //! Strict query parsing: every parameter is known, given once and well formed, or the request
 //! gets a 400 naming the parameter and what is accepted.
+#![expect(clippy::doc_markdown, reason = "GeoJSON, OpenAPI and CRS84 are names, not code")]
+
+use std::fmt::Write as _;
 
 use axum::http::{header, HeaderMap};
 
@@ -59,7 +62,7 @@ impl QueryPairs {
         let mut pairs: Vec<(String, String)> = self.pairs.clone();
         for (name, value) in changes {
             match (pairs.iter().position(|(n, _)| n == name), value) {
-                (Some(i), Some(v)) => pairs[i].1 = (*v).to_owned(),
+                (Some(i), Some(v)) => (*v).clone_into(&mut pairs[i].1),
                 (Some(i), None) => {
                     pairs.remove(i);
                 }
@@ -127,7 +130,7 @@ pub fn encode(s: &str) -> String {
         if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
             out.push(char::from(b));
         } else {
-            out.push_str(&format!("%{b:02X}"));
+            let _ = write!(out, "%{b:02X}");
         }
     }
     out
@@ -233,8 +236,7 @@ pub fn parse_bbox(param: &str, s: &str) -> Result<[f64; 4], ApiError> {
     let usage = "expected four comma-separated numbers minx,miny,maxx,maxy (or six with heights)";
     let values = values.map_err(|_| ApiError::bad(param, format!("`{s}`: {usage}")))?;
     let b = match values.as_slice() {
-        [a, b, c, d] => [*a, *b, *c, *d],
-        [a, b, _, d, e, _] => [*a, *b, *d, *e],
+        [x0, y0, x1, y1] | [x0, y0, _, x1, y1, _] => [*x0, *y0, *x1, *y1],
         _ => return Err(ApiError::bad(param, format!("`{s}`: {usage}"))),
     };
     if b.iter().any(|v| !v.is_finite()) {
@@ -304,18 +306,15 @@ pub fn parse_datetime(s: &str) -> Result<YearRange, ApiError> {
         }
         part[..4].parse::<i32>().map(Some).map_err(|_| bad())
     };
-    let range = match s.split_once('/') {
-        Some((a, b)) => {
-            let r = YearRange { start: year_of(a)?, end: year_of(b)? };
-            if r.start.is_none() && r.end.is_none() && !(a.trim() == ".." || b.trim() == "..") {
-                return Err(bad());
-            }
-            r
+    let range = if let Some((from, to)) = s.split_once('/') {
+        let r = YearRange { start: year_of(from)?, end: year_of(to)? };
+        if r.start.is_none() && r.end.is_none() && !(from.trim() == ".." || to.trim() == "..") {
+            return Err(bad());
         }
-        None => {
-            let y = year_of(s)?.ok_or_else(bad)?;
-            YearRange { start: Some(y), end: Some(y) }
-        }
+        r
+    } else {
+        let y = year_of(s)?.ok_or_else(bad)?;
+        YearRange { start: Some(y), end: Some(y) }
     };
     if let (Some(a), Some(b)) = (range.start, range.end) {
         if a > b {
@@ -326,9 +325,9 @@ pub fn parse_datetime(s: &str) -> Result<YearRange, ApiError> {
 }
 
 fn is_rfc3339_date_or_time(s: &str) -> bool {
-    let b = s.as_bytes();
-    let digits = |r: std::ops::Range<usize>| b.get(r).is_some_and(|d| d.iter().all(u8::is_ascii_digit));
-    let date = b.len() >= 10 && digits(0..4) && b[4] == b'-' && digits(5..7) && b[7] == b'-' && digits(8..10);
+    let bytes = s.as_bytes();
+    let digits = |range: std::ops::Range<usize>| bytes.get(range).is_some_and(|d| d.iter().all(u8::is_ascii_digit));
+    let date = bytes.len() >= 10 && digits(0..4) && bytes[4] == b'-' && digits(5..7) && bytes[7] == b'-' && digits(8..10);
     if !date {
         return false;
     }
@@ -337,16 +336,15 @@ fn is_rfc3339_date_or_time(s: &str) -> bool {
     if !(1..=12).contains(&month) || !(1..=31).contains(&day) {
         return false;
     }
-    if b.len() == 10 {
+    if bytes.len() == 10 {
         return true;
     }
-    let t = b[10];
-    (t == b'T' || t == b't' || t == b' ')
-        && b.len() >= 19
+    matches!(bytes[10], b'T' | b't' | b' ')
+        && bytes.len() >= 19
         && digits(11..13)
-        && b[13] == b':'
+        && bytes[13] == b':'
         && digits(14..16)
-        && b[16] == b':'
+        && bytes[16] == b':'
         && digits(17..19)
         && (s.ends_with('Z') || s.ends_with('z') || s[19..].contains(['+', '-']))
 }

@@ -6,6 +6,7 @@
 //! then an R-tree query, a filter and a concatenation of bytes; only other output CRSs render
 //! on request. Coverage for other years (`year=`) is computed on first use and cached per year
 //! ([`Dataset::year_view`]), so the executor never waits for an analysis.
+#![expect(clippy::doc_markdown, reason = "GeoJSON, OpenAPI and CRS84 are names, not code")]
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -615,8 +616,6 @@ fn dissolve_circles(points: &[geo::Point<f64>], radius_m: f64) -> MultiPolygon<f
     if points.is_empty() {
         return MultiPolygon::new(Vec::new());
     }
-    let style = geo::algorithm::buffer::BufferStyle::new(radius_m)
-        .line_cap(geo::algorithm::buffer::LineCap::Round(std::f64::consts::TAU / CIRCLE_SEGMENTS));
     let tile = radius_m * 8.0;
     let mut tiles: BTreeMap<(i64, i64), Vec<geo::Point<f64>>> = BTreeMap::new();
     for p in points {
@@ -626,7 +625,12 @@ fn dissolve_circles(points: &[geo::Point<f64>], radius_m: f64) -> MultiPolygon<f
     }
     let parts: Vec<MultiPolygon<f64>> = tiles
         .into_par_iter()
-        .map(|(_, pts)| MultiPoint::new(pts).buffer_with_style(style.clone()))
+        .map(|(_, pts)| {
+            // Built per task: the style holds an `Rc` and cannot cross threads.
+            let style = geo::algorithm::buffer::BufferStyle::new(radius_m)
+                .line_cap(geo::algorithm::buffer::LineCap::Round(std::f64::consts::TAU / CIRCLE_SEGMENTS));
+            MultiPoint::new(pts).buffer_with_style(style)
+        })
         .collect();
     if parts.len() == 1 {
         return parts.into_iter().next().unwrap_or_else(|| MultiPolygon::new(Vec::new()));
@@ -766,7 +770,9 @@ pub(crate) fn transform_geometry(geometry: &Geometry<f64>, transformer: Option<&
 /// Calls `f` on every coordinate of `geometry`, in a fixed order.
 fn visit_coords(geometry: &mut Geometry<f64>, f: &mut dyn FnMut(&mut Coord<f64>)) {
     fn ring(ls: &mut geo::LineString<f64>, f: &mut dyn FnMut(&mut Coord<f64>)) {
-        ls.0.iter_mut().for_each(|c| f(c));
+        for c in &mut ls.0 {
+            f(c);
+        }
     }
     fn polygon(p: &mut geo::Polygon<f64>, f: &mut dyn FnMut(&mut Coord<f64>)) {
         p.exterior_mut(|r| ring(r, f));

@@ -10,7 +10,7 @@
 
 use std::collections::HashMap;
 
-use rayon::iter::{IntoParallelRefIterator, ParallelExtend, ParallelIterator};
+use rayon::iter::{ParallelDrainRange, ParallelExtend, ParallelIterator};
 use std::path::{Path, PathBuf};
 
 use geo::{BoundingRect, Coord, Geometry, MultiPolygon, Point, Polygon, Rect, Validation};
@@ -199,7 +199,7 @@ fn read_converted<T: Send, E: Send>(
     role: Role,
     options: &LoadOptions<'_>,
     report: &mut LoadReport,
-    convert: &(dyn Fn(&RawFeature) -> Result<T, E> + Sync),
+    convert: &(dyn Fn(RawFeature) -> Result<T, (Option<String>, E)> + Sync),
 ) -> Result<(Vec<(usize, Result<T, (Option<String>, E)>)>, ReadMeta), LoadError> {
     let name = source.path.file_name().map(|n| n.to_string_lossy().to_lowercase()).unwrap_or_default();
     let osm = is_osm(&source.path);
@@ -227,8 +227,7 @@ fn read_converted<T: Send, E: Send>(
     let mut converted = Vec::new();
     let mut buffer: Vec<RawFeature> = Vec::with_capacity(CONVERT_CHUNK);
     let flush = |buffer: &mut Vec<RawFeature>, converted: &mut Vec<_>| {
-        converted.par_extend(buffer.par_iter().map(|raw| (raw.index, convert(raw).map_err(|e| (raw_id(raw, source), e)))));
-        buffer.clear();
+        converted.par_extend(buffer.par_drain(..).map(|raw| (raw.index, convert(raw))));
     };
     let mut filtered_out = 0usize;
     let info: SourceInfo = reader.read(report, &mut |f| {
@@ -352,8 +351,23 @@ fn year_field(raw: &RawFeature, field: &str) -> Result<Option<i32>, String> {
     Ok(int_field(raw, field, 1000.0, 3000.0)?.map(|y| i32::try_from(y).expect("range-checked")))
 }
 
-fn extra_properties(raw: &RawFeature, mapped: &[&str]) -> Attributes {
-    raw.properties.iter().filter(|(k, _)| !mapped.contains(&k.as_str())).cloned().collect()
+/// Removes a text property and returns it trimmed, `None` when absent, null or blank.
+fn take_text(raw: &mut RawFeature, field: &str) -> Option<String> {
+    let position = raw.properties.iter().position(|(k, _)| k == field)?;
+    match raw.properties.remove(position).1 {
+        AttrValue::Null => None,
+        AttrValue::Text(s) if s.trim().is_empty() => None,
+        AttrValue::Text(s) if s.trim().len() == s.len() => Some(s),
+        AttrValue::Text(s) => Some(s.trim().to_owned()),
+        other => Some(other.to_string()),
+    }
+}
+
+/// The feature's properties without the mapped ones, in source order.
+fn remaining_properties(raw: RawFeature, mapped: &[&str]) -> Attributes {
+    let mut properties = raw.properties;
+    properties.retain(|(k, _)| !mapped.contains(&k.as_str()));
+    properties
 }
 
 fn check_coords<'a>(coords: impl Iterator<Item = &'a Coord<f64>>, geographic: bool) -> Result<(), String> {
@@ -372,12 +386,12 @@ fn check_coords<'a>(coords: impl Iterator<Item = &'a Coord<f64>>, geographic: bo
     Ok(())
 }
 
-fn estate_geometry(geometry: Option<&Geometry<f64>>) -> Result<MultiPolygon<f64>, String> {
+fn estate_geometry(geometry: Option<Geometry<f64>>) -> Result<MultiPolygon<f64>, String> {
     let mp = match geometry {
         None => return Err("missing or null geometry".to_owned()),
-        Some(Geometry::Polygon(p)) => MultiPolygon(vec![p.clone()]),
-        Some(Geometry::MultiPolygon(mp)) => mp.clone(),
-        Some(other) => return Err(format!("wrong geometry type {}: estates must be Polygon or MultiPolygon", geometry_name(other))),
+        Some(Geometry::Polygon(p)) => MultiPolygon(vec![p]),
+        Some(Geometry::MultiPolygon(mp)) => mp,
+        Some(other) => return Err(format!("wrong geometry type {}: estates must be Polygon or MultiPolygon", geometry_name(&other))),
     };
     if mp.0.is_empty() || mp.0.iter().all(|p| p.exterior().0.is_empty()) {
         return Err("empty geometry".to_owned());
@@ -418,21 +432,20 @@ fn geometry_name(g: &Geometry<f64>) -> &'static str {
     }
 }
 
-fn estate_from_raw(raw: &RawFeature, source: &SourceConfig) -> Result<Estate, String> {
-    let geometry = estate_geometry(raw.geometry.as_ref())?;
+fn estate_from_raw(mut raw: RawFeature, source: &SourceConfig) -> Result<Estate, (Option<String>, String)> {
     let f = &source.fields;
-    let id = feature_id(raw, source)?.ok_or_else(|| format!("no id: the `{}` property is missing; map the id field with [estates.fields] id = \"…\"", f.get("id")))?;
-    let households = int_field(raw, f.get("households"), 0.0, f64::from(u32::MAX))?.map(|h| u32::try_from(h).expect("range-checked"));
-    Ok(Estate {
-        id,
-        name: text_field(raw, f.get("name")),
-        district: text_field(raw, f.get("district")),
-        households,
-        built_year: year_field(raw, f.get("built_year"))?,
-        renovation_year: year_field(raw, f.get("renovation_year"))?,
-        geometry,
-        extra: extra_properties(raw, &[f.get("id"), f.get("name"), f.get("district"), f.get("households"), f.get("built_year"), f.get("renovation_year")]),
-    })
+    let checked = (|| {
+        let id = feature_id(&raw, source)?.ok_or_else(|| format!("no id: the `{}` property is missing; map the id field with [estates.fields] id = \"…\"", f.get("id")))?;
+        let geometry = estate_geometry(raw.geometry.take())?;
+        let households = int_field(&raw, f.get("households"), 0.0, f64::from(u32::MAX))?.map(|h| u32::try_from(h).expect("range-checked"));
+        Ok((id, geometry, households, year_field(&raw, f.get("built_year"))?, year_field(&raw, f.get("renovation_year"))?))
+    })();
+    let (id, geometry, households, built_year, renovation_year) = checked.map_err(|reason| (raw_id(&raw, source), reason))?;
+    // Mapped fields are moved out; whatever remains passes through as extra properties.
+    let name = take_text(&mut raw, f.get("name"));
+    let district = take_text(&mut raw, f.get("district"));
+    let extra = remaining_properties(raw, &[f.get("id"), f.get("households"), f.get("built_year"), f.get("renovation_year")]);
+    Ok(Estate { id, name, district, households, built_year, renovation_year, geometry, extra })
 }
 
 /// Rejects duplicate ids, or merges them when the source says pieces share ids; sorts by id.
@@ -496,46 +509,44 @@ impl From<String> for FacilityProblem {
 }
 
 fn facility_from_raw(
-    raw: &RawFeature,
+    mut raw: RawFeature,
     source: &SourceConfig,
     osm: bool,
     catalogue: &Catalogue,
-) -> Result<(Facility, bool), FacilityProblem> {
+) -> Result<(Facility, bool), (Option<String>, FacilityProblem)> {
     let f = &source.fields;
-    let kind = if osm {
-        osm_kind(raw, catalogue).ok_or(FacilityProblem::NoKindOsm)?
-    } else {
-        resolve_kind(raw, source, catalogue)?
-    };
-    let location = match raw.geometry.as_ref() {
-        None => return Err("missing or null geometry".to_owned().into()),
-        Some(Geometry::Point(p)) => *p,
-        Some(Geometry::MultiPoint(mp)) if mp.0.len() == 1 => mp.0[0],
-        Some(Geometry::MultiPoint(mp)) if mp.0.is_empty() => return Err("empty geometry".to_owned().into()),
-        Some(other) => return Err(format!("wrong geometry type {}: facilities must be Points", geometry_name(other)).into()),
-    };
-    check_coords(std::iter::once(&location.0), false)?;
-    let (id, fallback) = match feature_id(raw, source)? {
-        Some(id) => (id, raw.property(f.get("id")).is_none_or(|v| *v == AttrValue::Null)),
-        None => (FeatureId::Int(i64::try_from(raw.index).unwrap_or(i64::MAX)), true),
-    };
-    let capacity = number_field(raw, f.get("capacity"))?;
-    if let Some(c) = capacity.filter(|c| *c < 0.0) {
-        return Err(format!("`{}` is {c}; capacity cannot be negative", f.get("capacity")).into());
-    }
-    Ok((
-        Facility {
-            id,
-            kind,
-            name: text_field(raw, f.get("name")),
-            capacity,
-            opened_year: year_field(raw, f.get("opened_year"))?,
-            district: text_field(raw, f.get("district")),
-            location,
-            extra: extra_properties(raw, &[f.get("id"), f.get("kind"), f.get("name"), f.get("capacity"), f.get("opened_year"), f.get("district")]),
-        },
-        fallback,
-    ))
+    let checked = (|| {
+        let kind = if osm {
+            osm_kind(&raw, catalogue).ok_or(FacilityProblem::NoKindOsm)?
+        } else {
+            resolve_kind(&raw, source, catalogue)?
+        };
+        let location = match raw.geometry.as_ref() {
+            None => return Err("missing or null geometry".to_owned().into()),
+            Some(Geometry::Point(p)) => *p,
+            Some(Geometry::MultiPoint(mp)) if mp.0.len() == 1 => mp.0[0],
+            Some(Geometry::MultiPoint(mp)) if mp.0.is_empty() => return Err("empty geometry".to_owned().into()),
+            Some(other) => return Err(format!("wrong geometry type {}: facilities must be Points", geometry_name(other)).into()),
+        };
+        check_coords(std::iter::once(&location.0), false)?;
+        let (id, fallback) = match feature_id(&raw, source)? {
+            Some(id) => (id, raw.property(f.get("id")).is_none_or(|v| *v == AttrValue::Null)),
+            None => (FeatureId::Int(i64::try_from(raw.index).unwrap_or(i64::MAX)), true),
+        };
+        let capacity = number_field(&raw, f.get("capacity"))?;
+        if let Some(c) = capacity.filter(|c| *c < 0.0) {
+            return Err(format!("`{}` is {c}; capacity cannot be negative", f.get("capacity")).into());
+        }
+        Ok((kind, location, id, fallback, capacity, year_field(&raw, f.get("opened_year"))?))
+    })();
+    let (kind, location, id, fallback, capacity, opened_year) =
+        checked.map_err(|problem: FacilityProblem| (raw_id(&raw, source), problem))?;
+    // Mapped fields are moved out; whatever remains passes through as extra properties.
+    let name = take_text(&mut raw, f.get("name"));
+    let district = take_text(&mut raw, f.get("district"));
+    let mapped: &[&str] = if source.kind.is_some() || osm { &[f.get("id"), f.get("capacity"), f.get("opened_year")] } else { &[f.get("id"), f.get("kind"), f.get("capacity"), f.get("opened_year")] };
+    let extra = remaining_properties(raw, mapped);
+    Ok((Facility { id, kind, name, capacity, opened_year, district, location, extra }, fallback))
 }
 
 fn resolve_kind(raw: &RawFeature, source: &SourceConfig, catalogue: &Catalogue) -> Result<KindId, String> {

@@ -1,0 +1,214 @@
+//! `gapmap serve`: coverage layers over OGC API – Features (Parts 1, 2 and 3), point and
+//! estate coverage queries, and operations endpoints.
+//!
+//! The data is loaded and analysed once, off the executor, into an immutable
+//! [`Dataset`](snapshot::Dataset) held by [`AppState`] behind an atomic pointer; handlers read
+//! the snapshot a middleware took at the start of the request ([`Snapshot`]). A reload builds a
+//! whole new dataset and swaps the pointer, so no request ever sees half a dataset, and a failed
+//! reload leaves the old one serving.
+//!
+//! Middleware, outermost first: tracing, panic → JSON 500, CORS (configured origins only), gzip
+//! (when the client asks), request timeout (408), body limit; then, per matched route: the
+//! snapshot, `ETag` / `If-None-Match` (304 before any work), `X-Gapmap-Data-Version` and
+//! metrics.
+
+pub mod coverage;
+pub mod error;
+pub mod html;
+pub mod ogc;
+pub mod openapi;
+pub mod ops;
+pub mod params;
+pub mod snapshot;
+pub mod state;
+
+use std::hash::{Hash as _, Hasher as _};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::compression::CompressionLayer;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+pub use error::ApiError;
+pub use snapshot::{load_dataset, Dataset};
+pub use state::AppState;
+
+use crate::config::Config;
+
+/// The response header carrying the served data version.
+pub const DATA_VERSION_HEADER: &str = "x-gapmap-data-version";
+
+/// The dataset snapshot a request works on, taken once when it starts.
+#[derive(Debug, Clone)]
+pub struct Snapshot(pub Arc<Dataset>);
+
+/// The whole application: every route and middleware, with `state`.
+pub fn router(state: AppState) -> Router {
+    let serve = state.serve().clone();
+    let mut app = Router::new()
+        .merge(ogc::routes())
+        .merge(openapi::routes())
+        .merge(coverage::routes())
+        .merge(ops::routes())
+        .route_layer(middleware::from_fn_with_state(state.clone(), track))
+        .fallback(fallback)
+        .with_state(state)
+        .layer(RequestBodyLimitLayer::new(serve.body_limit_bytes))
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, Duration::from_secs(serve.request_timeout_s)))
+        .layer(CompressionLayer::new());
+    if !serve.cors_origins.is_empty() {
+        let origins: Vec<HeaderValue> = serve.cors_origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()).collect();
+        app = app.layer(
+            CorsLayer::new()
+                .allow_origin(AllowOrigin::list(origins))
+                .allow_methods([Method::GET, Method::HEAD, Method::POST, Method::OPTIONS])
+                .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::IF_NONE_MATCH, header::ACCEPT, header::ACCEPT_LANGUAGE])
+                .expose_headers([header::ETAG, HeaderName::from_static(DATA_VERSION_HEADER), HeaderName::from_static("content-crs")]),
+        );
+    }
+    app.layer(CatchPanicLayer::custom(panic_response)).layer(TraceLayer::new_for_http())
+}
+
+#[expect(clippy::needless_pass_by_value, reason = "the signature CatchPanicLayer::custom requires")]
+fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let detail = panic
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+        .unwrap_or_else(|| "unknown panic".to_owned());
+    tracing::error!("handler panicked: {detail}");
+    ApiError::Internal(format!("panic: {detail}")).into_response()
+}
+
+async fn fallback(uri: axum::http::Uri) -> ApiError {
+    ApiError::NoRoute(uri.path().to_owned())
+}
+
+/// Absolute URL prefix for links: `serve.base_url`, else `http://` + the `Host` header.
+#[must_use]
+pub fn base_url(state: &AppState, headers: &HeaderMap) -> String {
+    if let Some(b) = &state.serve().base_url {
+        return b.trim_end_matches('/').to_owned();
+    }
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).filter(|h| !h.is_empty() && !h.contains(['/', ' ', '"', '<', '>'])).unwrap_or("localhost");
+    format!("http://{host}")
+}
+
+/// Per-route middleware: snapshot, conditional requests, data version header, metrics and
+/// logging of internal errors.
+async fn track(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let dataset = state.dataset();
+    let route = request.extensions().get::<MatchedPath>().map_or_else(|| "unmatched".to_owned(), |m| m.as_str().to_owned());
+    let cacheable = matches!(*request.method(), Method::GET | Method::HEAD) && !matches!(route.as_str(), "/health" | "/metrics") && !route.starts_with("/admin");
+    let etag = cacheable.then(|| entity_tag(&dataset, &request));
+    let version = HeaderValue::from(dataset.version);
+    let response = match etag.as_deref() {
+        Some(tag) if if_none_match(request.headers(), tag) => {
+            state.metrics().not_modified.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let mut r = StatusCode::NOT_MODIFIED.into_response();
+            if let Ok(v) = HeaderValue::from_str(tag) {
+                r.headers_mut().insert(header::ETAG, v);
+            }
+            r
+        }
+        _ => {
+            request.extensions_mut().insert(Snapshot(dataset));
+            let mut r = next.run(request).await;
+            if r.status() == StatusCode::OK {
+                if let Some(v) = etag.as_deref().and_then(|t| HeaderValue::from_str(t).ok()) {
+                    r.headers_mut().insert(header::ETAG, v);
+                    r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+                }
+            }
+            r
+        }
+    };
+    let mut response = response;
+    response.headers_mut().insert(HeaderName::from_static(DATA_VERSION_HEADER), version);
+    if let Some(detail) = response.extensions().get::<error::InternalDetail>() {
+        tracing::error!(route, "{}", detail.0);
+    }
+    state.metrics().record(&route, response.status().as_u16(), started.elapsed());
+    response
+}
+
+/// A strong entity tag from the data version and everything that shapes the representation:
+/// the URI, `Accept`, `Accept-Language` and `Host` (links are absolute).
+fn entity_tag(dataset: &Dataset, request: &Request) -> String {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    request.uri().hash(&mut h);
+    for name in [header::ACCEPT, header::ACCEPT_LANGUAGE, header::HOST] {
+        request.headers().get(&name).map(HeaderValue::as_bytes).hash(&mut h);
+    }
+    let loaded = dataset.loaded_at.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+    format!("\"{:x}-{}-{:016x}\"", loaded, dataset.version, h.finish())
+}
+
+fn if_none_match(headers: &HeaderMap, tag: &str) -> bool {
+    headers.get_all(header::IF_NONE_MATCH).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(',')).any(|t| {
+        let t = t.trim();
+        t == "*" || t.trim_start_matches("W/") == tag
+    })
+}
+
+/// Loads the data (off the executor), listens on `bind` (port 0 picks one), prints
+/// `listening on http://ADDR` to stderr, optionally watches the data files, and serves until
+/// Ctrl-C or SIGTERM, letting requests in flight finish.
+///
+/// # Errors
+/// A failed load ([`ApiError::ReloadFailed`]) or an address that cannot be bound.
+pub async fn serve(config: Config, config_path: Option<PathBuf>, bind: SocketAddr) -> Result<(), ApiError> {
+    let started = Instant::now();
+    let load_config = config.clone();
+    let dataset = tokio::task::spawn_blocking(move || load_dataset(&load_config, 1)).await??;
+    tracing::info!(estates = dataset.estates.len(), facilities = dataset.facilities.len(), elapsed_ms = started.elapsed().as_millis(), "data loaded");
+    let watch = config.serve.watch;
+    let state = AppState::new(config, dataset);
+    let listener = tokio::net::TcpListener::bind(bind).await.map_err(|e| ApiError::Internal(format!("cannot listen on {bind}: {e}")))?;
+    let local = listener.local_addr().map_err(|e| ApiError::Internal(format!("no local address: {e}")))?;
+    eprintln!("listening on http://{local}");
+    let _watcher = if watch {
+        Some(ops::spawn_watcher(state.clone(), config_path.as_deref()).map_err(|e| ApiError::Internal(format!("cannot watch the data files: {e}")))?)
+    } else {
+        None
+    };
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .map_err(|e| ApiError::Internal(format!("server stopped: {e}")))?;
+    tracing::info!("shut down");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}

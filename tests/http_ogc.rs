@@ -1,0 +1,629 @@
+//! In-process tests of `gapmap serve`: every endpoint and every error answer through
+//! `router(state).oneshot(request)`, on a small generated city.
+#![expect(clippy::unwrap_used, clippy::cast_possible_truncation, reason = "tests panic on unexpected errors; counts are small")]
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use axum::body::Body;
+use axum::http::{header, HeaderMap, Request, StatusCode};
+use gapmap::config::{Config, SourceConfig};
+use gapmap::generate::{generate_city, CityParams};
+use gapmap::http::{load_dataset, router, AppState, DATA_VERSION_HEADER};
+use geo::{BoundingRect, Contains, Intersects};
+use http_body_util::BodyExt as _;
+use serde_json::Value;
+use tower::ServiceExt as _;
+
+const TOKEN: &str = "test-token-0123456789";
+
+/// Writes a generated city to `dir`.
+fn write_city(dir: &Path, estates: usize, facilities: usize) {
+    let city = generate_city(&CityParams { estates, facilities, seed: 11, ..CityParams::default() });
+    gapmap::io::geojson::write_feature_collection(&dir.join("estates.geojson"), &city.estates, Some("estates")).unwrap();
+    gapmap::io::geojson::write_feature_collection(&dir.join("facilities.geojson"), &city.facilities, Some("facilities")).unwrap();
+}
+
+fn config_for(dir: &Path) -> Config {
+    let mut config = Config {
+        estates: Some(SourceConfig::from_path(dir.join("estates.geojson"))),
+        facilities: vec![SourceConfig::from_path(dir.join("facilities.geojson"))],
+        ..Config::default()
+    };
+    config.serve.admin_token = Some(TOKEN.to_owned());
+    config
+}
+
+/// The shared city's directory (generated once per test binary).
+fn city_dir() -> &'static PathBuf {
+    static DIR: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
+    &DIR.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        write_city(dir.path(), 150, 450);
+        let path = dir.path().to_owned();
+        (dir, path)
+    })
+    .1
+}
+
+/// The shared state (read-only tests).
+fn state() -> AppState {
+    static STATE: OnceLock<AppState> = OnceLock::new();
+    STATE
+        .get_or_init(|| {
+            let config = config_for(city_dir());
+            AppState::new(config.clone(), load_dataset(&config, 1).unwrap())
+        })
+        .clone()
+}
+
+fn state_with(edit: impl FnOnce(&mut Config)) -> AppState {
+    let mut config = config_for(city_dir());
+    edit(&mut config);
+    AppState::new(config.clone(), load_dataset(&config, 1).unwrap())
+}
+
+struct Answer {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: Vec<u8>,
+}
+
+impl Answer {
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
+    }
+
+    fn text(&self) -> String {
+        String::from_utf8(self.body.clone()).unwrap()
+    }
+
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).map(|v| v.to_str().unwrap())
+    }
+
+    /// Asserts an OGC exception with this status whose description mentions `needle`.
+    fn assert_error(&self, status: StatusCode, needle: &str) {
+        assert_eq!(self.status, status, "{}", self.text());
+        assert_eq!(self.header("content-type"), Some("application/json"));
+        let body = self.json();
+        assert!(body["code"].is_string(), "{body}");
+        let description = body["description"].as_str().unwrap();
+        assert!(description.contains(needle), "`{description}` should mention `{needle}`");
+    }
+}
+
+async fn send(state: &AppState, request: Request<Body>) -> Answer {
+    let response = router(state.clone()).oneshot(request).await.unwrap();
+    let status = response.status();
+    let headers = response.headers().clone();
+    let body = response.into_body().collect().await.unwrap().to_bytes().to_vec();
+    Answer { status, headers, body }
+}
+
+async fn get(uri: &str) -> Answer {
+    send(&state(), Request::get(uri).body(Body::empty()).unwrap()).await
+}
+
+async fn get_with(state: &AppState, uri: &str, headers: &[(&str, &str)]) -> Answer {
+    let mut request = Request::get(uri);
+    for (k, v) in headers {
+        request = request.header(*k, *v);
+    }
+    send(state, request.body(Body::empty()).unwrap()).await
+}
+
+async fn get_json(uri: &str) -> Value {
+    let a = get(uri).await;
+    assert_eq!(a.status, StatusCode::OK, "{uri}: {}", a.text());
+    a.json()
+}
+
+fn features(page: &Value) -> &Vec<Value> {
+    page["features"].as_array().unwrap()
+}
+
+fn ids(page: &Value) -> Vec<String> {
+    features(page).iter().map(|f| f["id"].to_string()).collect()
+}
+
+fn link<'a>(doc: &'a Value, rel: &str) -> Option<&'a str> {
+    doc["links"].as_array().unwrap().iter().find(|l| l["rel"] == rel).map(|l| l["href"].as_str().unwrap())
+}
+
+/// Path and query of an absolute link.
+fn local(href: &str) -> String {
+    let rest = href.strip_prefix("http://").unwrap();
+    rest[rest.find('/').unwrap()..].to_owned()
+}
+
+fn geometry(feature: &Value) -> geo::Geometry<f64> {
+    let g: geojson::Geometry = serde_json::from_value(feature["geometry"].clone()).unwrap();
+    g.try_into().unwrap()
+}
+
+/// Every feature of a collection (one big page).
+async fn all(collection: &str, extra: &str) -> Value {
+    get_json(&format!("/collections/{collection}/items?limit=10000{extra}")).await
+}
+
+#[tokio::test]
+async fn landing_page_links_and_html() {
+    let doc = get_json("/").await;
+    for rel in ["self", "service-desc", "service-doc", "conformance", "data"] {
+        assert!(link(&doc, rel).is_some(), "missing {rel}: {doc}");
+    }
+    assert!(link(&doc, "service-desc").unwrap().ends_with("/api"));
+    for html in [get("/?f=html").await, get_with(&state(), "/", &[("accept", "text/html,application/xhtml+xml")]).await] {
+        assert_eq!(html.status, StatusCode::OK);
+        assert!(html.header("content-type").unwrap().starts_with("text/html"));
+        assert!(html.text().contains("<a href=\"/collections?f=html\">"));
+    }
+    get("/?f=xml").await.assert_error(StatusCode::BAD_REQUEST, "f");
+    get("/?limit=3").await.assert_error(StatusCode::BAD_REQUEST, "limit");
+}
+
+#[tokio::test]
+async fn conformance_classes() {
+    let doc = get_json("/conformance").await;
+    let classes: Vec<&str> = doc["conformsTo"].as_array().unwrap().iter().map(|c| c.as_str().unwrap()).collect();
+    for c in ["conf/core", "conf/geojson", "conf/oas30", "conf/html", "features-2/1.0/conf/crs", "conf/queryables", "conf/features-filter", "cql2-text", "basic-spatial-functions"] {
+        assert!(classes.iter().any(|x| x.contains(c)), "{c} missing");
+    }
+    assert!(get("/conformance?f=html").await.text().contains("ogcapi-features-1/1.0/conf/core"));
+}
+
+#[tokio::test]
+async fn openapi_lists_every_parameter() {
+    let a = get("/api").await;
+    assert_eq!(a.status, StatusCode::OK);
+    assert!(a.header("content-type").unwrap().starts_with("application/vnd.oai.openapi+json"));
+    let doc = a.json();
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3.0"));
+    let params: Vec<&str> = doc["paths"]["/collections/facilities/items"]["get"]["parameters"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
+    for p in ["f", "bbox", "bbox-crs", "limit", "offset", "crs", "filter", "filter-lang", "sortby", "datetime", "kind", "district"] {
+        assert!(params.contains(&p), "{p} missing from {params:?}");
+    }
+    let limit = doc["paths"]["/collections/estates/items"]["get"]["parameters"].as_array().unwrap().iter().find(|p| p["name"] == "limit").unwrap();
+    assert_eq!(limit["schema"]["maximum"], 10_000);
+    assert_eq!(limit["schema"]["default"], 100);
+    for path in ["/coverage", "/estates/{estateId}/coverage", "/collections/gaps/items/{featureId}", "/collections/estates/queryables", "/health"] {
+        assert!(doc["paths"][path].is_object(), "{path} missing");
+    }
+    assert!(get("/api?f=html").await.text().contains("/collections/estates/items"));
+}
+
+#[tokio::test]
+async fn collections_in_both_languages() {
+    let doc = get_json("/collections").await;
+    let list = doc["collections"].as_array().unwrap();
+    let names: Vec<&str> = list.iter().map(|c| c["id"].as_str().unwrap()).collect();
+    assert_eq!(names, ["estates", "facilities", "gaps", "service-areas", "districts"]);
+    for c in list {
+        for key in ["title_zh", "title_en", "description_zh", "description_en"] {
+            assert!(!c[key].as_str().unwrap().is_empty());
+        }
+        assert!(c["links"].as_array().unwrap().iter().any(|l| l["rel"] == "items"));
+        assert_eq!(c["extent"]["spatial"]["bbox"][0].as_array().unwrap().len(), 4);
+    }
+    let zh = get_with(&state(), "/collections/estates", &[("accept-language", "zh-CN,zh;q=0.9")]).await.json();
+    assert_eq!(zh["title"], "小区及其设施覆盖");
+    let en = get_json("/collections/estates").await;
+    assert_eq!(en["title"], "Estates and their facility coverage");
+    assert!(en["crs"].as_array().unwrap().iter().any(|c| c == "http://www.opengis.net/def/crs/EPSG/0/3857"));
+    assert!(get("/collections?f=html").await.text().contains("service-areas"));
+    assert!(get("/collections/gaps?f=html").await.text().contains("覆盖缺口"));
+    assert!(get_json("/collections/facilities").await["extent"]["temporal"]["interval"].is_array());
+    get("/collections/schools").await.assert_error(StatusCode::NOT_FOUND, "schools");
+    get("/collections/schools/items").await.assert_error(StatusCode::NOT_FOUND, "schools");
+}
+
+#[tokio::test]
+async fn paging_through_next_returns_every_feature_once() {
+    let first = get_json("/collections/facilities/items?limit=70&kind=parking").await;
+    let matched = first["numberMatched"].as_u64().unwrap();
+    assert!(matched > 70, "{matched}");
+    assert!(first["timeStamp"].as_str().unwrap().ends_with('Z'));
+    assert!(link(&first, "prev").is_none());
+    let mut seen = ids(&first);
+    let mut page = first;
+    let mut pages = 1;
+    while let Some(next) = link(&page, "next") {
+        assert!(next.contains("kind=parking") && next.contains("limit=70"), "{next}");
+        page = get_json(&local(next)).await;
+        assert!(link(&page, "prev").is_some());
+        assert_eq!(page["numberReturned"].as_u64().unwrap() as usize, features(&page).len());
+        seen.extend(ids(&page));
+        pages += 1;
+        assert!(pages < 100);
+    }
+    assert_eq!(seen.len() as u64, matched);
+    let unique: std::collections::BTreeSet<_> = seen.iter().collect();
+    assert_eq!(unique.len(), seen.len());
+    // Default limit and order by id.
+    let default = get_json("/collections/estates/items").await;
+    assert_eq!(default["numberReturned"], 100);
+    assert_eq!(default["numberMatched"], 150);
+    let numbers: Vec<i64> = features(&default).iter().map(|f| f["id"].as_i64().unwrap()).collect();
+    assert!(numbers.windows(2).all(|w| w[0] < w[1]));
+    let prev = get_json("/collections/estates/items?offset=100&limit=30").await;
+    assert_eq!(local(link(&prev, "prev").unwrap()), "/collections/estates/items?offset=70&limit=30&f=json");
+}
+
+#[tokio::test]
+async fn limit_and_offset_values() {
+    get("/collections/estates/items?limit=0").await.assert_error(StatusCode::BAD_REQUEST, "limit");
+    get("/collections/estates/items?limit=abc").await.assert_error(StatusCode::BAD_REQUEST, "limit");
+    get("/collections/estates/items?offset=-1").await.assert_error(StatusCode::BAD_REQUEST, "offset");
+    get("/collections/estates/items?limit=1&limit=2").await.assert_error(StatusCode::BAD_REQUEST, "more than once");
+    get("/collections/estates/items?colour=red").await.assert_error(StatusCode::BAD_REQUEST, "colour");
+    let capped = state_with(|c| {
+        c.serve.max_limit = 20;
+        c.serve.default_limit = 10;
+    });
+    let page = get_with(&capped, "/collections/estates/items?limit=500", &[]).await.json();
+    assert_eq!(page["numberReturned"], 20);
+    let past = get_json("/collections/estates/items?offset=1000").await;
+    assert_eq!(past["numberReturned"], 0);
+    assert_eq!(past["numberMatched"], 150);
+}
+
+#[tokio::test]
+async fn bbox_matches_a_brute_force_intersection() {
+    let everything = all("estates", "").await;
+    let extent = geo::Rect::new((114.49, 38.03), (114.52, 38.05));
+    let expected: Vec<String> = features(&everything).iter().filter(|f| geometry(f).intersects(&extent)).map(|f| f["id"].to_string()).collect();
+    assert!(!expected.is_empty() && expected.len() < 150, "{}", expected.len());
+    let page = all("estates", "&bbox=114.49,38.03,114.52,38.05").await;
+    assert_eq!(ids(&page), expected);
+    assert_eq!(page["numberMatched"].as_u64().unwrap() as usize, expected.len());
+    for bad in ["1,2,3", "a,b,c,d", "10,10,0,0", "0,0,1,NaN"] {
+        get(&format!("/collections/estates/items?bbox={bad}")).await.assert_error(StatusCode::BAD_REQUEST, "bbox");
+    }
+    get("/collections/estates/items?bbox-crs=http://www.opengis.net/def/crs/EPSG/0/3857").await.assert_error(StatusCode::BAD_REQUEST, "bbox-crs");
+}
+
+#[tokio::test]
+async fn bbox_crs_and_output_crs() {
+    let crs84 = all("facilities", "&bbox=114.49,38.03,114.52,38.05").await;
+    // The same box in Web Mercator (axes map one to one, so the same features).
+    let (x0, y0) = (114.49_f64.to_radians() * 6_378_137.0, (std::f64::consts::FRAC_PI_4 + 38.03_f64.to_radians() / 2.0).tan().ln() * 6_378_137.0);
+    let (x1, y1) = (114.52_f64.to_radians() * 6_378_137.0, (std::f64::consts::FRAC_PI_4 + 38.05_f64.to_radians() / 2.0).tan().ln() * 6_378_137.0);
+    let mercator = all("facilities", &format!("&bbox={x0},{y0},{x1},{y1}&bbox-crs=http://www.opengis.net/def/crs/EPSG/0/3857")).await;
+    assert_eq!(ids(&mercator), ids(&crs84));
+    // EPSG:4326 is latitude first.
+    let latlon = all("facilities", "&bbox=38.03,114.49,38.05,114.52&bbox-crs=http://www.opengis.net/def/crs/EPSG/0/4326").await;
+    assert_eq!(ids(&latlon), ids(&crs84));
+
+    let plain = get("/collections/facilities/items?limit=3").await;
+    assert_eq!(plain.header("content-crs"), Some("<http://www.opengis.net/def/crs/OGC/1.3/CRS84>"));
+    let lonlat = plain.json()["features"][0]["geometry"]["coordinates"].clone();
+    let a = get("/collections/facilities/items?limit=3&crs=http://www.opengis.net/def/crs/EPSG/0/4326").await;
+    assert_eq!(a.header("content-crs"), Some("<http://www.opengis.net/def/crs/EPSG/0/4326>"));
+    let swapped = a.json()["features"][0]["geometry"]["coordinates"].clone();
+    assert_eq!((swapped[0].clone(), swapped[1].clone()), (lonlat[1].clone(), lonlat[0].clone()));
+    let m = get("/collections/facilities/items?limit=3&crs=EPSG:3857").await;
+    assert_eq!(m.header("content-crs"), Some("<http://www.opengis.net/def/crs/EPSG/0/3857>"));
+    let xy = m.json()["features"][0]["geometry"]["coordinates"].clone();
+    let expected_x = lonlat[0].as_f64().unwrap().to_radians() * 6_378_137.0;
+    assert!((xy[0].as_f64().unwrap() - expected_x).abs() < 0.01, "{xy} vs {expected_x}");
+    let gk = get_json("/collections/estates/items?limit=2&crs=http://www.opengis.net/def/crs/EPSG/0/4547").await;
+    assert!(gk["features"][0]["geometry"]["coordinates"][0][0][0][0].as_f64().unwrap() > 100_000.0);
+    let one = get("/collections/estates/items/1?crs=http://www.opengis.net/def/crs/EPSG/0/4490").await;
+    assert_eq!(one.status, StatusCode::OK);
+    assert!(one.json()["geometry"]["coordinates"][0][0][0][0].as_f64().unwrap() < 60.0, "latitude first");
+    get("/collections/estates/items?crs=EPSG:9999").await.assert_error(StatusCode::BAD_REQUEST, "crs");
+    get("/collections/estates/items?bbox=0,0,1,1&bbox-crs=EPSG:1").await.assert_error(StatusCode::BAD_REQUEST, "bbox-crs");
+}
+
+#[tokio::test]
+async fn property_filters_and_datetime() {
+    let everything = all("facilities", "").await;
+    let markets = all("facilities", "&kind=market").await;
+    let expected = features(&everything).iter().filter(|f| f["properties"]["kind"] == "market").count();
+    assert_eq!(features(&markets).len(), expected);
+    assert!(expected > 0);
+    let range = all("facilities", "&datetime=2010-01-01T00:00:00Z/2015-12-31T23:59:59Z").await;
+    let expected: Vec<String> = features(&everything)
+        .iter()
+        .filter(|f| f["properties"]["opened_year"].as_i64().is_some_and(|y| (2010..=2015).contains(&y)))
+        .map(|f| f["id"].to_string())
+        .collect();
+    assert_eq!(ids(&range), expected);
+    let open = all("facilities", "&datetime=../2000-06-01").await;
+    assert!(features(&open).iter().all(|f| f["properties"]["opened_year"].as_i64().unwrap() <= 2000));
+    let instant = all("facilities", "&datetime=2012-05-01").await;
+    assert!(features(&instant).iter().all(|f| f["properties"]["opened_year"] == 2012));
+    get("/collections/facilities/items?datetime=last-year").await.assert_error(StatusCode::BAD_REQUEST, "datetime");
+    get("/collections/estates/items?datetime=2012-05-01").await.assert_error(StatusCode::BAD_REQUEST, "datetime");
+    let district = features(&all("estates", "").await)[0]["properties"]["district"].as_str().unwrap().to_owned();
+    let in_district = all("estates", &format!("&district={}", gapmap::http::params::encode(&district))).await;
+    assert!(features(&in_district).iter().all(|f| f["properties"]["district"] == district.as_str()));
+}
+
+#[tokio::test]
+async fn cql2_filters() {
+    let everything = all("facilities", "").await;
+    let count = |pred: &dyn Fn(&Value) -> bool| features(&everything).iter().filter(|f| pred(&f["properties"])).count();
+    let cases: Vec<(&str, usize)> = vec![
+        ("kind = 'market' AND capacity > 50", count(&|p| p["kind"] == "market" && p["capacity"].as_f64().unwrap() > 50.0)),
+        ("kind IN ('market','parking') OR opened_year < 1995", count(&|p| p["kind"] == "market" || p["kind"] == "parking" || p["opened_year"].as_i64().unwrap() < 1995)),
+        ("NOT kind = 'parking' AND capacity BETWEEN 10 AND 100", count(&|p| p["kind"] != "parking" && (10.0..=100.0).contains(&p["capacity"].as_f64().unwrap()))),
+        ("name LIKE '%幼儿园'", count(&|p| p["name"].as_str().unwrap().ends_with("幼儿园"))),
+    ];
+    for (filter, expected) in cases {
+        let page = all("facilities", &format!("&filter={}", gapmap::http::params::encode(filter))).await;
+        assert_eq!(page["numberMatched"].as_u64().unwrap() as usize, expected, "{filter}");
+        assert!(expected > 0, "{filter} matches nothing");
+    }
+    let spatial = all("estates", &format!("&filter={}&filter-lang=cql2-text", gapmap::http::params::encode("S_INTERSECTS(geometry, BBOX(114.49,38.03,114.52,38.05))"))).await;
+    assert_eq!(ids(&spatial), ids(&all("estates", "&bbox=114.49,38.03,114.52,38.05").await));
+    let polygon = all("estates", &format!("&filter={}", gapmap::http::params::encode("S_INTERSECTS(geometry, POLYGON((114.49 38.03,114.52 38.03,114.52 38.05,114.49 38.05,114.49 38.03)))"))).await;
+    assert_eq!(ids(&polygon), ids(&spatial));
+    get("/collections/facilities/items?filter=kind%20%3D").await.assert_error(StatusCode::BAD_REQUEST, "filter");
+    get("/collections/facilities/items?filter=colour%3D'red'").await.assert_error(StatusCode::BAD_REQUEST, "colour");
+    get("/collections/facilities/items?filter=kind%3D'x'&filter-lang=cql2-json").await.assert_error(StatusCode::BAD_REQUEST, "filter-lang");
+    get("/collections/facilities/items?filter-lang=cql2-text").await.assert_error(StatusCode::BAD_REQUEST, "filter");
+}
+
+#[tokio::test]
+async fn sortby_orders_pages() {
+    let page = get_json("/collections/facilities/items?limit=200&sortby=-capacity,id").await;
+    let caps: Vec<f64> = features(&page).iter().map(|f| f["properties"]["capacity"].as_f64().unwrap()).collect();
+    assert!(caps.windows(2).all(|w| w[0] >= w[1]));
+    let next = get_json(&local(link(&page, "next").unwrap())).await;
+    assert!(next["features"][0]["properties"]["capacity"].as_f64().unwrap() <= *caps.last().unwrap());
+    let by_kind = get_json("/collections/facilities/items?limit=50&sortby=%2Bkind").await;
+    let kinds: Vec<&str> = features(&by_kind).iter().map(|f| f["properties"]["kind"].as_str().unwrap()).collect();
+    assert!(kinds.windows(2).all(|w| w[0] <= w[1]));
+    get("/collections/facilities/items?sortby=colour").await.assert_error(StatusCode::BAD_REQUEST, "colour");
+    get("/collections/facilities/items?sortby=-").await.assert_error(StatusCode::BAD_REQUEST, "sortby");
+}
+
+#[tokio::test]
+async fn single_features_and_404s() {
+    let f = get("/collections/estates/items/7").await;
+    assert_eq!(f.status, StatusCode::OK);
+    assert_eq!(f.header("content-type"), Some("application/geo+json"));
+    let doc = f.json();
+    assert_eq!(doc["id"], 7);
+    assert_eq!(doc["type"], "Feature");
+    assert!(doc["properties"]["market_covered"].is_boolean());
+    assert!(link(&doc, "collection").is_some());
+    let gaps = get_json("/collections/gaps/items?limit=1").await;
+    let gap_id = gaps["features"][0]["id"].as_str().unwrap().to_owned();
+    let gap = get_json(&format!("/collections/gaps/items/{}", gapmap::http::params::encode(&gap_id))).await;
+    assert_eq!(gap["id"], gap_id.as_str());
+    for key in ["kind", "radius_m", "nearest_id", "distance_m"] {
+        assert!(gap["properties"].get(key).is_some(), "{key}");
+    }
+    assert!(get("/collections/estates/items/7?f=html").await.text().contains("<table>"));
+    get("/collections/estates/items/999999").await.assert_error(StatusCode::NOT_FOUND, "999999");
+    get("/collections/nope/items/1").await.assert_error(StatusCode::NOT_FOUND, "nope");
+    get("/collections/estates/items/7?bbox=0,0,1,1").await.assert_error(StatusCode::BAD_REQUEST, "bbox");
+    get("/no/such/path").await.assert_error(StatusCode::NOT_FOUND, "/no/such/path");
+}
+
+#[tokio::test]
+async fn queryables_describe_columns() {
+    let a = get("/collections/facilities/queryables").await;
+    assert_eq!(a.header("content-type"), Some("application/schema+json"));
+    let doc = a.json();
+    assert_eq!(doc["type"], "object");
+    assert_eq!(doc["properties"]["kind"]["type"], "string");
+    assert_eq!(doc["properties"]["opened_year"]["type"], "integer");
+    assert_eq!(doc["properties"]["capacity"]["type"], "number");
+    assert!(doc["properties"]["geometry"]["format"].as_str().unwrap().contains("point"));
+    let estates = get_json("/collections/estates/queryables").await;
+    assert_eq!(estates["properties"]["market_covered"]["type"], "boolean");
+    assert!(get("/collections/estates/queryables?f=html").await.text().contains("market_covered"));
+    get("/collections/nope/queryables").await.assert_error(StatusCode::NOT_FOUND, "nope");
+}
+
+#[tokio::test]
+async fn html_items_pages_escape_and_link() {
+    let a = get_with(&state(), "/collections/facilities/items?limit=5", &[("accept", "text/html")]).await;
+    assert_eq!(a.status, StatusCode::OK);
+    let text = a.text();
+    assert!(text.contains("<table>") && text.contains("rel=\"next\""), "{text}");
+    assert!(!text.contains("<script"));
+    assert_eq!(gapmap::http::html::escape("<a href=\"x\">&'"), "&lt;a href=&quot;x&quot;&gt;&amp;&#39;");
+}
+
+#[tokio::test]
+async fn service_areas_cover_their_facilities() {
+    let areas = all("service-areas", "").await;
+    let facilities = all("facilities", "").await;
+    assert_eq!(features(&areas).len(), 11);
+    for area in features(&areas) {
+        let kind = area["properties"]["kind"].as_str().unwrap();
+        let shape = geometry(area);
+        assert!(matches!(shape, geo::Geometry::MultiPolygon(_)));
+        let members: Vec<_> = features(&facilities).iter().filter(|f| f["properties"]["kind"] == kind).collect();
+        assert_eq!(area["properties"]["facilities"].as_u64().unwrap() as usize, members.len());
+        for f in members {
+            assert!(shape.contains(&geometry(f)), "{kind}: facility {} outside its own service area", f["id"]);
+        }
+    }
+}
+
+#[tokio::test]
+async fn districts_summarise_coverage() {
+    let districts = all("districts", "").await;
+    let estates = all("estates", "").await;
+    let total: i64 = features(&districts).iter().map(|d| d["properties"]["estates"].as_i64().unwrap()).sum();
+    assert_eq!(total, 150);
+    let d = &features(&districts)[0];
+    let name = d["properties"]["district"].as_str().unwrap();
+    let members: Vec<_> = features(&estates).iter().filter(|e| e["properties"]["district"] == name).collect();
+    let covered = members.iter().filter(|e| e["properties"]["market_covered"] == true).count();
+    assert_eq!(d["properties"]["market_estates_covered"].as_u64().unwrap() as usize, covered);
+    assert!(geometry(d).bounding_rect().is_some());
+}
+
+#[tokio::test]
+async fn year_recomputes_coverage() {
+    let now = all("gaps", "").await["numberMatched"].as_u64().unwrap();
+    let then = all("gaps", "&year=1995").await;
+    assert!(then["numberMatched"].as_u64().unwrap() > now, "fewer facilities in 1995 must leave more gaps");
+    assert_eq!(then["features"][0]["properties"]["year"], 1995);
+    let estate_then = get_json("/collections/estates/items/1?year=1995").await;
+    assert_eq!(estate_then["properties"]["year"], 1995);
+    let cached = get_json("/collections/estates/items?limit=1&year=1995").await;
+    assert_eq!(cached["features"][0]["properties"]["year"], 1995);
+    let districts = get_json("/collections/districts/items?year=1995").await;
+    assert_eq!(districts["features"][0]["properties"]["year"], 1995);
+    get("/collections/estates/items?year=nineteen").await.assert_error(StatusCode::BAD_REQUEST, "year");
+    get("/collections/estates/items?year=99999").await.assert_error(StatusCode::BAD_REQUEST, "year");
+    get("/collections/facilities/items?year=2000").await.assert_error(StatusCode::BAD_REQUEST, "year");
+}
+
+#[tokio::test]
+async fn point_and_estate_coverage() {
+    let estate = get_json("/collections/estates/items/3").await;
+    let detail = get_json("/estates/3/coverage").await;
+    assert_eq!(detail["estate"]["id"], 3);
+    let kinds = detail["kinds"].as_array().unwrap();
+    assert_eq!(kinds.len(), 11);
+    for k in kinds {
+        let key = k["kind"].as_str().unwrap();
+        assert_eq!(k["covered"], estate["properties"][format!("{key}_covered")], "{key}");
+        assert_eq!(k["facilities"].as_array().unwrap().len() as u64, estate["properties"][format!("{key}_count_within")].as_u64().unwrap(), "{key}");
+    }
+    let older = get_json("/estates/3/coverage?year=1990").await;
+    assert_eq!(older["year"], 1990);
+    assert!(get("/estates/3/coverage?f=html").await.text().contains("<table>"));
+    get("/estates/999999/coverage").await.assert_error(StatusCode::NOT_FOUND, "999999");
+    get("/estates/3/coverage?lon=1").await.assert_error(StatusCode::BAD_REQUEST, "lon");
+
+    // A point at a facility is served by it at distance 0.
+    let facility = &get_json("/collections/facilities/items?limit=1&kind=market").await["features"][0];
+    let (lon, lat) = (facility["geometry"]["coordinates"][0].as_f64().unwrap(), facility["geometry"]["coordinates"][1].as_f64().unwrap());
+    let point = get_json(&format!("/coverage?lon={lon}&lat={lat}")).await;
+    let market = point["kinds"].as_array().unwrap().iter().find(|k| k["kind"] == "market").unwrap();
+    assert_eq!(market["covered"], true);
+    assert!(market["facilities"].as_array().unwrap().iter().any(|f| f["id"] == facility["id"] && f["distance_m"].as_f64().unwrap() < 0.05));
+    assert!(get(&format!("/coverage?lon={lon}&lat={lat}&f=html")).await.text().contains("<table>"));
+    get("/coverage?lon=114.5").await.assert_error(StatusCode::BAD_REQUEST, "lat");
+    get("/coverage?lon=114.5&lat=95").await.assert_error(StatusCode::BAD_REQUEST, "lat");
+    get("/coverage?lon=east&lat=38").await.assert_error(StatusCode::BAD_REQUEST, "lon");
+    get("/coverage?lon=114.5&lat=38&radius=3").await.assert_error(StatusCode::BAD_REQUEST, "radius");
+}
+
+#[tokio::test]
+async fn etag_and_conditional_requests() {
+    let a = get("/collections/estates/items?limit=5").await;
+    let tag = a.header("etag").unwrap().to_owned();
+    assert_eq!(a.header(DATA_VERSION_HEADER), Some("1"));
+    let again = get_with(&state(), "/collections/estates/items?limit=5", &[("if-none-match", &tag)]).await;
+    assert_eq!(again.status, StatusCode::NOT_MODIFIED);
+    assert!(again.body.is_empty());
+    assert_eq!(again.header("etag"), Some(tag.as_str()));
+    let other = get("/collections/estates/items?limit=6").await;
+    assert_ne!(other.header("etag").unwrap(), tag);
+    let stale = get_with(&state(), "/collections/estates/items?limit=5", &[("if-none-match", "\"something-else\"")]).await;
+    assert_eq!(stale.status, StatusCode::OK);
+    assert!(get("/health").await.header("etag").is_none());
+}
+
+#[tokio::test]
+async fn gzip_only_when_asked() {
+    let plain = get("/collections/estates/items?limit=50").await;
+    assert!(plain.header("content-encoding").is_none());
+    let gz = get_with(&state(), "/collections/estates/items?limit=50", &[("accept-encoding", "gzip")]).await;
+    assert_eq!(gz.header("content-encoding"), Some("gzip"));
+    assert!(gz.body.len() * 3 < plain.body.len(), "{} vs {}", gz.body.len(), plain.body.len());
+}
+
+#[tokio::test]
+async fn cors_only_for_configured_origins() {
+    let closed = get_with(&state(), "/collections", &[("origin", "https://maps.example.org")]).await;
+    assert!(closed.header("access-control-allow-origin").is_none());
+    let open = state_with(|c| c.serve.cors_origins = vec!["https://maps.example.org".into()]);
+    let allowed = get_with(&open, "/collections", &[("origin", "https://maps.example.org")]).await;
+    assert_eq!(allowed.header("access-control-allow-origin"), Some("https://maps.example.org"));
+    let other = get_with(&open, "/collections", &[("origin", "https://evil.example")]).await;
+    assert!(other.header("access-control-allow-origin").is_none());
+    let preflight = send(
+        &open,
+        Request::options("/collections/estates/items")
+            .header("origin", "https://maps.example.org")
+            .header("access-control-request-method", "GET")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(preflight.header("access-control-allow-origin"), Some("https://maps.example.org"));
+}
+
+#[tokio::test]
+async fn health_and_metrics() {
+    let health = get_json("/health").await;
+    assert_eq!(health["status"], "ok");
+    assert_eq!(health["estates"], 150);
+    assert_eq!(health["data_version"], 1);
+    let _ = get("/collections").await;
+    let m = get("/metrics").await;
+    assert!(m.header("content-type").unwrap().starts_with("text/plain"));
+    let text = m.text();
+    for needle in ["gapmap_http_requests_total{route=\"/collections\",status=\"200\"}", "gapmap_http_request_duration_seconds_bucket{le=\"+Inf\"}", "gapmap_data_version 1", "gapmap_estates 150"] {
+        assert!(text.contains(needle), "{needle} missing:\n{text}");
+    }
+    get("/health?verbose=1").await.assert_error(StatusCode::BAD_REQUEST, "verbose");
+}
+
+async fn reload(state: &AppState, token: Option<&str>) -> Answer {
+    let mut r = Request::post("/admin/reload");
+    if let Some(t) = token {
+        r = r.header(header::AUTHORIZATION, format!("Bearer {t}"));
+    }
+    send(state, r.body(Body::empty()).unwrap()).await
+}
+
+#[tokio::test]
+async fn admin_reload_swaps_or_keeps_the_data() {
+    let dir = tempfile::tempdir().unwrap();
+    write_city(dir.path(), 40, 120);
+    let config = config_for(dir.path());
+    let state = AppState::new(config.clone(), load_dataset(&config, 1).unwrap());
+
+    let denied = reload(&state, None).await;
+    denied.assert_error(StatusCode::UNAUTHORIZED, "Bearer");
+    assert_eq!(denied.header("www-authenticate"), Some("Bearer"));
+    reload(&state, Some("wrong-token-0123456789")).await.assert_error(StatusCode::UNAUTHORIZED, "Bearer");
+    assert_eq!(get_with(&state, "/health", &[]).await.json()["data_version"], 1);
+
+    write_city(dir.path(), 60, 180);
+    let ok = reload(&state, Some(TOKEN)).await;
+    assert_eq!(ok.status, StatusCode::OK, "{}", ok.text());
+    assert_eq!(ok.json()["data_version"], 2);
+    let after = get_with(&state, "/collections/estates/items?limit=1", &[]).await;
+    assert_eq!(after.header(DATA_VERSION_HEADER), Some("2"));
+    assert_eq!(after.json()["numberMatched"], 60);
+
+    std::fs::write(dir.path().join("estates.geojson"), "{\"type\": \"FeatureCollection\", \"features\": [").unwrap();
+    let failed = reload(&state, Some(TOKEN)).await;
+    failed.assert_error(StatusCode::UNPROCESSABLE_ENTITY, "estates.geojson");
+    let still = get_with(&state, "/collections/estates/items?limit=1", &[]).await;
+    assert_eq!(still.status, StatusCode::OK);
+    assert_eq!(still.header(DATA_VERSION_HEADER), Some("2"));
+    assert_eq!(still.json()["numberMatched"], 60);
+    let metrics = get_with(&state, "/metrics", &[]).await.text();
+    assert!(metrics.contains("gapmap_reload_failures_total 1") && metrics.contains("gapmap_reloads_total 1"), "{metrics}");
+
+    let disabled = state_with(|c| c.serve.admin_token = None);
+    reload(&disabled, Some(TOKEN)).await.assert_error(StatusCode::UNAUTHORIZED, "disabled");
+    let get_reload = get_with(&state, "/admin/reload", &[]).await;
+    assert_eq!(get_reload.status, StatusCode::METHOD_NOT_ALLOWED);
+}
+
+#[tokio::test]
+async fn body_limit_applies() {
+    let small = state_with(|c| c.serve.body_limit_bytes = 16);
+    let r = send(
+        &small,
+        Request::post("/admin/reload").header(header::AUTHORIZATION, format!("Bearer {TOKEN}")).header(header::CONTENT_LENGTH, "64").body(Body::from(vec![b'x'; 64])).unwrap(),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE);
+}
