@@ -273,8 +273,10 @@ impl Config {
         let text = std::fs::read_to_string(path)
             .map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
         let mut config = Self::from_toml(&text, path)?;
+        // Absolute, so `--print-config` output works from any directory.
         let base = path.parent().unwrap_or_else(|| Path::new("."));
-        config.resolve_paths(base);
+        let base = std::path::absolute(base).unwrap_or_else(|_| base.to_owned());
+        config.resolve_paths(&base);
         Ok(config)
     }
 

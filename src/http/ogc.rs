@@ -650,8 +650,10 @@ fn items_page(dataset: &Dataset, c: Collection, q: &ItemsQuery, pairs: &QueryPai
     if q.format == Format::Html {
         return Ok(html::response(items_html(layer, c, &page, matched, start, next.as_deref(), prev.as_deref(), lang)));
     }
-    let rendered = render_page(layer, &page, dataset, q.crs)?;
-    let mut body = Vec::with_capacity(rendered.iter().map(|r| r.len() + 1).sum::<usize>() + 1024);
+    // CRS84 pages concatenate the pre-rendered bytes without copying them twice.
+    let rendered = if crs.from_crs84.is_none() && !crs.lat_first { Vec::new() } else { render_page(layer, &page, dataset, q.crs)? };
+    let pieces: Vec<&[u8]> = if rendered.is_empty() { page.iter().map(|f| &*f.json).collect() } else { rendered.iter().map(|r| &**r).collect() };
+    let mut body = Vec::with_capacity(pieces.iter().map(|r| r.len() + 1).sum::<usize>() + 2048);
     let _ = write!(
         VecWriter(&mut body),
         "{{\"type\":\"FeatureCollection\",\"numberMatched\":{matched},\"numberReturned\":{},\"timeStamp\":\"{}\",\"links\":{},\"features\":[",
@@ -659,11 +661,11 @@ fn items_page(dataset: &Dataset, c: Collection, q: &ItemsQuery, pairs: &QueryPai
         rfc3339(std::time::SystemTime::now()),
         Value::Array(links)
     );
-    for (i, r) in rendered.iter().enumerate() {
+    for (i, piece) in pieces.iter().enumerate() {
         if i > 0 {
             body.push(b',');
         }
-        body.extend_from_slice(r);
+        body.extend_from_slice(piece);
     }
     body.extend_from_slice(b"]}");
     Ok(geojson_response(body, &crs.uri))
