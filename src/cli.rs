@@ -366,6 +366,9 @@ fn analyze(args: &AnalyzeArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Rejections listed on stderr; the rest are in the load report file.
+const SHOWN: usize = 20;
+
 fn handle_report(report: &LoadReport, on_invalid: OnInvalid, out: &Path) -> anyhow::Result<()> {
     for w in &report.warnings {
         tracing::warn!("{w}");
@@ -376,7 +379,6 @@ fn handle_report(report: &LoadReport, on_invalid: OnInvalid, out: &Path) -> anyh
     }
     let report_path = io::load::report_path_for(out);
     io::write::write_json(&report_path, report).with_context(|| format!("writing the load report {}", report_path.display()))?;
-    const SHOWN: usize = 20;
     for r in report.rejected.iter().take(SHOWN) {
         eprintln!("rejected: {r}");
     }

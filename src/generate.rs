@@ -892,7 +892,7 @@ fn shuffled_kinds(rng: &mut ChaCha8Rng, count: usize) -> Vec<u8> {
     }
     let mut kinds = Vec::with_capacity(count);
     for (k, &n) in counts.iter().enumerate() {
-        kinds.extend(std::iter::repeat(u8::try_from(k).expect("few kinds")).take(n));
+        kinds.extend(std::iter::repeat_n(u8::try_from(k).expect("few kinds"), n));
     }
     // Fisher–Yates with u64 indices: `SliceRandom::shuffle` samples `usize`, which differs
     // between 32- and 64-bit targets.

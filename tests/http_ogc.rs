@@ -627,3 +627,23 @@ async fn body_limit_applies() {
     .await;
     assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watching_reloads_changed_files() {
+    let dir = tempfile::tempdir().unwrap();
+    write_city(dir.path(), 30, 90);
+    let config = config_for(dir.path());
+    let state = AppState::new(config.clone(), load_dataset(&config, 1).unwrap());
+    let _watcher = gapmap::http::ops::spawn_watcher(state.clone(), None).unwrap();
+    write_city(dir.path(), 45, 135);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let health = get_with(&state, "/health", &[]).await.json();
+        if health["data_version"] == 2 {
+            assert_eq!(health["estates"], 45);
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "no reload after the files changed: {health}");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}

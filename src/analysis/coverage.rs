@@ -265,6 +265,7 @@ fn cover_one<M: DistanceMetric>(
 }
 
 /// Ties go to the lower slice position, so results do not depend on tree layout.
+#[expect(clippy::float_cmp, reason = "an exact tie is what the slice position breaks")]
 fn consider(best: &mut Option<Nearest>, facility: u32, distance_m: f64) {
     let better = best.is_none_or(|b| {
         distance_m < b.distance_m || (distance_m == b.distance_m && facility < b.facility)

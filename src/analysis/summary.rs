@@ -162,9 +162,9 @@ fn summarize_set(
                     s.shortfall_total += short;
                 }
             }
-            s.estates_covered_pct = pct(s.estates_covered as f64, s.estates as f64);
-            #[expect(clippy::cast_precision_loss, reason = "household totals are far below 2^52")]
+            #[expect(clippy::cast_precision_loss, reason = "estate and household totals are far below 2^52")]
             {
+                s.estates_covered_pct = pct(s.estates_covered as f64, s.estates as f64);
                 s.households_covered_pct = pct(s.households_covered as f64, s.households as f64);
             }
             s

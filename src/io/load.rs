@@ -115,65 +115,85 @@ pub fn load(
     let mut seen_ids: HashMap<FeatureId, (PathBuf, usize)> = HashMap::new();
     for source in facilities {
         progress(&format!("reading {}", source.path.display()));
-        let osm = is_osm(&source.path);
-        let (converted, read) = read_converted(source, Role::Facilities, options, &mut report, &|raw| {
-            facility_from_raw(raw, source, osm, options.catalogue)
-        })?;
-        let qualify_fallback_ids = facilities.len() > 1;
-        let mut batch = Vec::new();
-        let mut unmatched_osm = 0usize;
-        let mut fallback_ids = 0usize;
-        for (index, result) in converted {
-            let result = result.and_then(|(f, fallback)| {
-                if read.geographic {
-                    check_coords(std::iter::once(&f.location.0), true)
-                        .map_err(|reason| (Some(f.id.to_string()), FacilityProblem::Invalid(reason)))?;
-                }
-                Ok((f, fallback))
-            });
-            match result {
-                Ok((mut f, id_from_fallback)) => {
-                    if id_from_fallback {
-                        fallback_ids += 1;
-                        if qualify_fallback_ids {
-                            let stem = source.path.file_stem().map_or_else(String::new, |s| s.to_string_lossy().into_owned());
-                            f.id = FeatureId::Text(format!("{stem}:{}", f.id));
-                        }
-                    }
-                    if let Some((first_path, first_index)) = seen_ids.get(&f.id) {
-                        report.reject(&source.path, index, Some(f.id.to_string()), format!(
-                            "duplicate facility id {} (first at {} feature {first_index})", f.id, first_path.display()));
-                    } else {
-                        seen_ids.insert(f.id.clone(), (source.path.clone(), index));
-                        batch.push((index, f));
-                    }
-                }
-                Err((_, FacilityProblem::NoKindOsm)) => unmatched_osm += 1,
-                Err((id, FacilityProblem::Invalid(reason))) => report.reject(&source.path, index, id, reason),
-            }
-        }
-        if unmatched_osm > 0 {
-            report.warn(format!("{}: {unmatched_osm} OSM features match no catalogue kind's `osm` tags and were skipped", source.path.display()));
-        }
-        if fallback_ids > 0 {
-            report.warn(format!("{}: {fallback_ids} facilities have no `{}` value; their feature id or position is used as id", source.path.display(), source.fields.get("id")));
-        }
-        let bbox = bbox_of(batch.iter().map(|(_, f)| Some(Rect::new(f.location.0, f.location.0))));
-        if let Some(w) = bbox.and_then(|b| crs::extent_warning(&read.crs, b)) {
-            report.warn(format!("{}: {w}", source.path.display()));
-        }
-        progress(&format!("reprojecting {}", source.path.display()));
-        let transformer = Transformer::new(&read.crs, &working_crs)?;
-        let mut coords: Vec<Coord<f64>> = batch.iter().map(|(_, f)| f.location.0).collect();
-        transformer.apply(&mut coords)?;
-        report.accepted.push((source.path.clone(), batch.len()));
-        facility_list.extend(batch.into_iter().zip(coords).map(|((_, mut f), c)| {
-            f.location = Point(c);
-            f
-        }));
+        let context = FacilityContext { options, working_crs: &working_crs, qualify_fallback_ids: facilities.len() > 1 };
+        load_facility_source(source, &context, &mut seen_ids, &mut report, &mut facility_list)?;
     }
 
     Ok(Loaded { estates: estate_list, facilities: facility_list, working_crs, report })
+}
+
+/// What every facility source of one load shares.
+struct FacilityContext<'a> {
+    options: &'a LoadOptions<'a>,
+    working_crs: &'a str,
+    /// Several sources: ids that came from row numbers are prefixed with the file stem.
+    qualify_fallback_ids: bool,
+}
+
+/// Reads, validates, de-duplicates (across sources, via `seen_ids`) and reprojects one facility
+/// source into `out`.
+fn load_facility_source(
+    source: &SourceConfig,
+    context: &FacilityContext<'_>,
+    seen_ids: &mut HashMap<FeatureId, (PathBuf, usize)>,
+    report: &mut LoadReport,
+    out: &mut Vec<Facility>,
+) -> Result<(), LoadError> {
+    let osm = is_osm(&source.path);
+    let (converted, read) = read_converted(source, Role::Facilities, context.options, report, &|raw| {
+        facility_from_raw(raw, source, osm, context.options.catalogue)
+    })?;
+    let mut batch = Vec::new();
+    let mut unmatched_osm = 0usize;
+    let mut fallback_ids = 0usize;
+    for (index, result) in converted {
+        let result = result.and_then(|(f, fallback)| {
+            if read.geographic {
+                check_coords(std::iter::once(&f.location.0), true)
+                    .map_err(|reason| (Some(f.id.to_string()), FacilityProblem::Invalid(reason)))?;
+            }
+            Ok((f, fallback))
+        });
+        match result {
+            Ok((mut f, id_from_fallback)) => {
+                if id_from_fallback {
+                    fallback_ids += 1;
+                    if context.qualify_fallback_ids {
+                        let stem = source.path.file_stem().map_or_else(String::new, |s| s.to_string_lossy().into_owned());
+                        f.id = FeatureId::Text(format!("{stem}:{}", f.id));
+                    }
+                }
+                if let Some((first_path, first_index)) = seen_ids.get(&f.id) {
+                    report.reject(&source.path, index, Some(f.id.to_string()), format!(
+                        "duplicate facility id {} (first at {} feature {first_index})", f.id, first_path.display()));
+                } else {
+                    seen_ids.insert(f.id.clone(), (source.path.clone(), index));
+                    batch.push((index, f));
+                }
+            }
+            Err((_, FacilityProblem::NoKindOsm)) => unmatched_osm += 1,
+            Err((id, FacilityProblem::Invalid(reason))) => report.reject(&source.path, index, id, reason),
+        }
+    }
+    if unmatched_osm > 0 {
+        report.warn(format!("{}: {unmatched_osm} OSM features match no catalogue kind's `osm` tags and were skipped", source.path.display()));
+    }
+    if fallback_ids > 0 {
+        report.warn(format!("{}: {fallback_ids} facilities have no `{}` value; their feature id or position is used as id", source.path.display(), source.fields.get("id")));
+    }
+    let bbox = bbox_of(batch.iter().map(|(_, f)| Some(Rect::new(f.location.0, f.location.0))));
+    if let Some(w) = bbox.and_then(|b| crs::extent_warning(&read.crs, b)) {
+        report.warn(format!("{}: {w}", source.path.display()));
+    }
+    let transformer = Transformer::new(&read.crs, context.working_crs)?;
+    let mut coords: Vec<Coord<f64>> = batch.iter().map(|(_, f)| f.location.0).collect();
+    transformer.apply(&mut coords)?;
+    report.accepted.push((source.path.clone(), batch.len()));
+    out.extend(batch.into_iter().zip(coords).map(|((_, mut f), c)| {
+        f.location = Point(c);
+        f
+    }));
+    Ok(())
 }
 
 /// What a read learned about its source.
@@ -182,6 +202,7 @@ struct ReadMeta {
     geographic: bool,
 }
 
+#[expect(clippy::case_sensitive_file_extension_comparisons, reason = "the name is lowercased first")]
 fn is_osm(path: &Path) -> bool {
     let name = path.file_name().map(|n| n.to_string_lossy().to_lowercase()).unwrap_or_default();
     name.ends_with(".pbf") || name.ends_with(".osm")
@@ -194,6 +215,7 @@ const CONVERT_CHUNK: usize = 32_768;
 /// Reads a source and converts each feature with `convert`, in parallel per chunk. Returns
 /// `(index, result)` in source order; a failed conversion carries the feature's id for messages.
 #[expect(clippy::type_complexity, reason = "a private helper's natural shape")]
+#[expect(clippy::case_sensitive_file_extension_comparisons, reason = "the name is lowercased first")]
 fn read_converted<T: Send, E: Send>(
     source: &SourceConfig,
     role: Role,

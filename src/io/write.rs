@@ -139,7 +139,7 @@ fn push_csv_row(line: &mut String, results: &Results<'_>, e: usize, k: usize, ke
 /// exact float formatting (`{:.4}`) was a tenth of the whole analysis on the 300,000-estate bench.
 fn push_fixed4(out: &mut String, x: f64) {
     let scaled = (x.abs() * 10_000.0).round();
-    if !(scaled < 9.0e15) {
+    if !scaled.is_finite() || scaled >= 9.0e15 {
         let _ = write!(out, "{x:.4}"); // non-finite or beyond exact integers: rare, let std do it
         return;
     }

@@ -112,7 +112,6 @@ pub fn read_slice(
     };
     // Parsed in parallel a chunk at a time, so the sink can convert (and free) each chunk before
     // the next is built: a million parsed features never coexist.
-    const CHUNK: usize = 32_768;
     for (c, chunk) in features.chunks(CHUNK).enumerate() {
         let parsed: Vec<Result<RawFeature, (Option<String>, String)>> = chunk
             .par_iter()
@@ -128,6 +127,9 @@ pub fn read_slice(
     }
     Ok(SourceInfo { declared_crs, format: "GeoJSON".to_owned(), layer: None })
 }
+
+/// Features parsed per parallel batch.
+const CHUNK: usize = 32_768;
 
 fn json_error(path: &Path, e: &serde_json::Error) -> LoadError {
     LoadError::Json {
