@@ -613,8 +613,7 @@ async fn admin_reload_swaps_or_keeps_the_data() {
 
     let disabled = state_with(|c| c.serve.admin_token = None);
     reload(&disabled, Some(TOKEN)).await.assert_error(StatusCode::UNAUTHORIZED, "disabled");
-    let get_reload = get_with(&state, "/admin/reload", &[]).await;
-    assert_eq!(get_reload.status, StatusCode::METHOD_NOT_ALLOWED);
+    get_with(&state, "/admin/reload", &[]).await.assert_error(StatusCode::METHOD_NOT_ALLOWED, "POST");
 }
 
 #[tokio::test]
@@ -625,7 +624,7 @@ async fn body_limit_applies() {
         Request::post("/admin/reload").header(header::AUTHORIZATION, format!("Bearer {TOKEN}")).header(header::CONTENT_LENGTH, "64").body(Body::from(vec![b'x'; 64])).unwrap(),
     )
     .await;
-    assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE);
+    r.assert_error(StatusCode::PAYLOAD_TOO_LARGE, "too large");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

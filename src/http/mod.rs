@@ -66,6 +66,7 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
         .layer(RequestBodyLimitLayer::new(serve.body_limit_bytes))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, Duration::from_secs(serve.request_timeout_s)))
+        .layer(middleware::map_response(exception_body))
         .layer(CompressionLayer::new());
     if !serve.cors_origins.is_empty() {
         let origins: Vec<HeaderValue> = serve.cors_origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()).collect();
@@ -89,6 +90,29 @@ fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
         .unwrap_or_else(|| "unknown panic".to_owned());
     tracing::error!("handler panicked: {detail}");
     ApiError::Internal(format!("panic: {detail}")).into_response()
+}
+
+/// Gives the bare or plain-text answers of the routing and limit layers (405, 408, 413) the OGC
+/// exception body.
+async fn exception_body(response: Response) -> Response {
+    let status = response.status();
+    let plain = response.headers().get(header::CONTENT_TYPE).is_none_or(|t| t.as_bytes().starts_with(b"text/plain"));
+    if !(status.is_client_error() || status.is_server_error()) || !plain {
+        return response;
+    }
+    let description = match status {
+        StatusCode::METHOD_NOT_ALLOWED => "this method is not allowed here; resources are read with GET, reloads are POST /admin/reload",
+        StatusCode::REQUEST_TIMEOUT => "the request took too long and was stopped",
+        StatusCode::PAYLOAD_TOO_LARGE => "the request body is too large",
+        _ => status.canonical_reason().unwrap_or("error"),
+    };
+    let mut out = (status, [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], serde_json::json!({ "code": status.as_u16().to_string(), "description": description }).to_string()).into_response();
+    for name in [header::ALLOW, HeaderName::from_static(DATA_VERSION_HEADER)] {
+        if let Some(v) = response.headers().get(&name) {
+            out.headers_mut().insert(name, v.clone());
+        }
+    }
+    out
 }
 
 async fn fallback(uri: axum::http::Uri) -> ApiError {
