@@ -239,3 +239,54 @@ fn gcj02_input_is_shifted_to_wgs84() {
     let shift_m = geo::Distance::distance(&geo::Euclidean, a, b);
     assert!((100.0..1000.0).contains(&shift_m), "GCJ-02 offsets are hundreds of metres, got {shift_m}");
 }
+
+#[test]
+fn field_names_and_kind_values_are_mapped() {
+    let facilities = SourceConfig {
+        fields: gapmap::config::FieldMap {
+            id: Some("ID".into()),
+            kind: Some("类别".into()),
+            name: Some("NAME".into()),
+            capacity: Some("床位".into()),
+            opened_year: Some("开业年份".into()),
+            ..Default::default()
+        },
+        kind_values: [("养老驿站".to_owned(), "day_care".to_owned())].into(),
+        ..SourceConfig::from_path(fixture("renamed_fields"))
+    };
+    let loaded = load_pair(SourceConfig::from_path(fixture("valid_estates")), facilities).expect("loads");
+    assert!(loaded.report.rejected.is_empty(), "{:?}", loaded.report.rejected);
+    let catalogue = builtin_catalogue();
+    let f = &loaded.facilities;
+    assert_eq!(f[0].id, FeatureId::Text("F-1".into()));
+    assert_eq!(f[0].kind, catalogue.kind_id("day_care").expect("listed"), "kind_values");
+    assert_eq!((f[0].name.as_deref(), f[0].capacity, f[0].opened_year), (Some("槐中养老驿站"), Some(30.0), Some(2019)));
+    assert_eq!(f[1].kind, catalogue.kind_id("kindergarten").expect("listed"), "a catalogue keyword");
+    assert_eq!((f[1].capacity, f[1].opened_year), (None, Some(2008)));
+    assert_eq!(f[2].kind, catalogue.kind_id("kindergarten").expect("listed"), "an AMap type path");
+    assert!(f[0].extra.is_empty(), "mapped fields are not repeated as extras: {:?}", f[0].extra);
+}
+
+#[test]
+fn osm_estates_and_facilities_come_from_tags() {
+    let osm = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/gdal/small.osm");
+    let loaded = load_pair(SourceConfig::from_path(&osm), SourceConfig::from_path(&osm)).expect("loads");
+    assert!(loaded.report.rejected.is_empty(), "{:?}", loaded.report.rejected);
+    assert_eq!(ids(&loaded), ["way/101", "way/102"], "landuse=residential areas only");
+    let catalogue = builtin_catalogue();
+    let mut kinds: Vec<(String, &str)> = loaded
+        .facilities
+        .iter()
+        .map(|f| (f.id.to_string(), catalogue.spec(f.kind).key.as_str()))
+        .collect();
+    kinds.sort();
+    assert_eq!(kinds, [("node/17".to_owned(), "kindergarten"), ("node/18".to_owned(), "day_care"), ("way/104".to_owned(), "parking")]);
+    let kindergarten = loaded.facilities.iter().find(|f| f.id.to_string() == "node/17").expect("node 17");
+    assert_eq!(kindergarten.capacity, Some(120.0), "OSM capacity tag");
+    assert!(
+        loaded.report.warnings.iter().any(|w| w.contains("match no catalogue kind")),
+        "unmatched OSM features are counted, not silently dropped: {:?}",
+        loaded.report.warnings
+    );
+    assert_eq!(loaded.working_crs, "EPSG:4549", "121.47°E lies in the zone of 120°E");
+}
