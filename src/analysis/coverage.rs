@@ -187,31 +187,43 @@ fn cover_all<M: DistanceMetric>(
     demand: &dyn Demand,
     progress: &dyn Progress,
 ) -> Vec<KindCoverage> {
-    estates
-        .par_chunks(CHUNK)
-        .flat_map_iter(|chunk| {
-            let mut out = Vec::with_capacity(chunk.len() * catalogue.len());
-            for estate in chunk {
-                let households = demand.households(estate);
-                let anchor = metric.anchor(estate);
-                for (k, spec) in catalogue.kinds.iter().enumerate() {
-                    let kind = KindId(u16::try_from(k).expect("validated: < 65536 kinds"));
-                    let mut cell = match &anchor {
-                        Some(anchor) => cover_one(estate, anchor, facilities, index, kind, spec.radius_m, metric),
-                        None => KindCoverage::EMPTY,
-                    };
-                    if let (Some(ratio), Some(h)) = (spec.ratio, households) {
-                        let required = ratio.required(h, catalogue.residents_per_household);
-                        cell.required = Some(required);
-                        cell.shortfall = Some((required - cell.capacity_within).max(0.0));
-                    }
-                    out.push(cell);
-                }
-            }
-            progress.advance(chunk.len() as u64);
-            out
-        })
-        .collect()
+    let anchors: Vec<Option<Anchor>> = estates.par_iter().map(|e| metric.anchor(e)).collect();
+    let kinds = catalogue.len();
+    let mut cells = vec![KindCoverage::EMPTY; estates.len() * kinds];
+    // Kind by kind: one kind's tree stays hot in cache while every estate queries it; cycling
+    // through all trees per estate evicts them (measured on the 300,000-estate bench).
+    for (k, spec) in catalogue.kinds.iter().enumerate() {
+        let kind = KindId(u16::try_from(k).expect("validated: < 65536 kinds"));
+        let column: Vec<KindCoverage> = estates
+            .par_chunks(CHUNK)
+            .zip(anchors.par_chunks(CHUNK))
+            .flat_map_iter(|(chunk, chunk_anchors)| {
+                let out: Vec<KindCoverage> = chunk
+                    .iter()
+                    .zip(chunk_anchors)
+                    .map(|(estate, anchor)| {
+                        let mut cell = match anchor {
+                            Some(anchor) => cover_one(estate, anchor, facilities, index, kind, spec.radius_m, metric),
+                            None => KindCoverage::EMPTY,
+                        };
+                        if let (Some(ratio), Some(h)) = (spec.ratio, demand.households(estate)) {
+                            let required = ratio.required(h, catalogue.residents_per_household);
+                            cell.required = Some(required);
+                            cell.shortfall = Some((required - cell.capacity_within).max(0.0));
+                        }
+                        cell
+                    })
+                    .collect();
+                out
+            })
+            .collect();
+        for (e, cell) in column.into_iter().enumerate() {
+            cells[e * kinds + k] = cell;
+        }
+        // Progress counts estate-kind pairs as fractions of estates.
+        progress.advance((estates.len() / kinds.max(1)) as u64);
+    }
+    cells
 }
 
 impl KindCoverage {
