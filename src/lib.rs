@@ -10,3 +10,4 @@ pub mod config;
 pub mod generate;
 pub mod filter;
 pub mod http;
+pub mod report;

@@ -220,8 +220,9 @@ fn cover_all<M: DistanceMetric>(
         for (e, cell) in column.into_iter().enumerate() {
             cells[e * kinds + k] = cell;
         }
-        // Progress counts estate-kind pairs as fractions of estates.
-        progress.advance((estates.len() / kinds.max(1)) as u64);
+        // Progress is in estates: each kind finished is 1/kinds of every estate.
+        let done = |kinds_done: usize| (estates.len() * kinds_done / kinds) as u64;
+        progress.advance(done(k + 1) - done(k));
     }
     cells
 }

@@ -8,6 +8,7 @@ mod demand;
 mod distance;
 mod error;
 mod summary;
+mod trend;
 
 pub use coverage::{compute_coverage, AnalysisParams, CoverageTable, KindCoverage, Nearest, Progress};
 pub use demand::{Demand, RecordedHouseholds};
@@ -17,3 +18,7 @@ pub use distance::{
 };
 pub use error::AnalysisError;
 pub use summary::{summarize, DistrictSummary, KindSummary, Summary};
+pub use trend::{
+    compute_trend, DistrictTrend, FacilityTarget, Gap, KindYear, RenovationTarget, RenovationYear, Targets, Trend,
+    TrendError, TrendKind, TrendParams, DEFAULT_RENOVATION_BUILT_BEFORE, MAX_YEARS,
+};

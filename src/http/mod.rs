@@ -21,6 +21,7 @@ pub mod ops;
 pub mod params;
 pub mod snapshot;
 pub mod state;
+pub mod tiles;
 
 use std::hash::{Hash as _, Hasher as _};
 use std::net::SocketAddr;
@@ -61,6 +62,7 @@ pub fn router(state: AppState) -> Router {
         .merge(openapi::routes())
         .merge(coverage::routes())
         .merge(ops::routes())
+        .merge(tiles::routes())
         .route_layer(middleware::from_fn_with_state(state.clone(), track))
         .fallback(fallback)
         .with_state(state)

@@ -277,7 +277,11 @@ fn read_converted<T: Send, E: Send>(
             "CRS84".to_owned()
         }
     };
-    let crs: CrsSpec = crs_text.parse()?;
+    // Name the file: a bad CRS is a whole-source problem the user fixes in that file or source.
+    let crs: CrsSpec = crs_text.parse().map_err(|e| match e {
+        LoadError::Crs { crs, message } => LoadError::Crs { crs, message: format!("{message} (the CRS of {})", source.path.display()) },
+        other => other,
+    })?;
     let geographic = crs.is_geographic();
     Ok((converted, ReadMeta { crs, geographic }))
 }
@@ -294,9 +298,13 @@ fn csv_lonlat_fields(source: &SourceConfig) -> Result<(String, String), LoadErro
     if let (Some(lon), Some(lat)) = (&source.lon_field, &source.lat_field) {
         return Ok((lon.clone(), lat.clone()));
     }
-    let text = std::fs::read(&source.path).map_err(|e| LoadError::Read { path: source.path.clone(), source: e })?;
-    let text = text.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&text);
-    let header = String::from_utf8_lossy(text.split(|&b| b == b'\n').next().unwrap_or_default()).into_owned();
+    // Only the header line is read: the file may be gigabytes.
+    let read_error = |e| LoadError::Read { path: source.path.clone(), source: e };
+    let file = std::fs::File::open(&source.path).map_err(read_error)?;
+    let mut first = Vec::new();
+    std::io::BufRead::read_until(&mut std::io::Read::take(std::io::BufReader::new(file), 1 << 20), b'\n', &mut first).map_err(read_error)?;
+    let text = first.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&first);
+    let header = String::from_utf8_lossy(text.strip_suffix(b"\n").unwrap_or(text)).into_owned();
     let columns: Vec<String> = header.split(',').map(|c| c.trim().trim_matches('"').to_owned()).collect();
     let find = |configured: &Option<String>, candidates: &[&str]| {
         configured.clone().or_else(|| {

@@ -18,13 +18,13 @@ const SIZES: [usize; 3] = [1_000, 10_000, 100_000];
 /// Queries per iteration of `nearest` and `within`.
 const QUERIES: usize = 1_000;
 
-/// `(kind, point, radius)` queries from estates spread evenly over the id order (ids grow
-/// outwards from the centre, so this samples the whole city).
+/// [`QUERIES`] `(kind, point, radius)` queries from estates spread evenly over the id order
+/// (ids grow outwards from the centre, so this samples the whole city; small cities repeat
+/// estates, with other kinds).
 fn queries(estates: &[Estate], catalogue: &Catalogue) -> Vec<(KindId, geo::Coord<f64>, f64)> {
-    let n = QUERIES.min(estates.len());
-    (0..n)
+    (0..QUERIES)
         .map(|i| {
-            let estate = &estates[i * estates.len() / n];
+            let estate = &estates[i * estates.len() / QUERIES];
             let k = i % catalogue.len();
             let kind = KindId(u16::try_from(k).expect("few kinds"));
             let centre = estate.bounds().expect("generated estates are not empty").center();

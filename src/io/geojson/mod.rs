@@ -4,5 +4,5 @@
 mod read;
 mod write;
 
-pub use read::GeoJsonSource;
+pub use read::{read_reader, read_slice, GeoJsonSource};
 pub use write::{write_feature_collection, write_feature_collection_to};

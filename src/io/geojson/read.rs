@@ -1,16 +1,24 @@
 //! GeoJSON reading.
 //!
-//! The document is parsed in two passes over one in-memory buffer: first the top level, with
-//! each feature kept as an unparsed [`RawValue`] slice (serde_json validates the syntax and gives
-//! line/column for any error), then every feature is parsed on its own, in parallel. A feature
-//! that is well-formed JSON but not a usable GeoJSON feature is therefore *rejected* with its
-//! index and reason, rather than failing the whole file.
+//! The document is streamed: a [`DeserializeSeed`] walks the top-level object and visits the
+//! `features` array element by element, keeping each feature as an unparsed [`RawValue`]
+//! (serde_json checks its syntax and gives line/column for any error, counted over the whole
+//! file). Features are gathered into bounded batches (at most [`CHUNK`] features or
+//! [`CHUNK_BYTES`] bytes) and each batch is parsed in parallel and handed on before the next is
+//! read, so a file of several gigabytes is never held whole: memory is one batch plus what the
+//! caller keeps. A feature that is well-formed JSON but not a usable GeoJSON feature is
+//! therefore *rejected* with its index and reason, rather than failing the whole file.
+//!
+//! Files go through [`read_reader`] (a `BufReader` over the file); [`read_slice`] reads a
+//! buffer already in memory through the same code, borrowing instead of copying.
 //!
 //! JSON has no NaN or infinity: a file containing them is malformed and fails with its line and
 //! column. Unclosed rings are rejected here (RFC 7946 §3.1.6: "the first and last positions are
 //! equivalent"), because `geo` would silently close them.
 
 use std::fmt;
+use std::io::{BufRead, BufReader};
+use std::ops::Deref;
 use std::path::{Path, PathBuf};
 
 use geo::{Coord, Geometry, LineString, MultiPolygon, Point, Polygon};
@@ -38,19 +46,6 @@ impl GeoJsonSource {
 }
 
 #[derive(Deserialize)]
-struct TopLevel<'a> {
-    #[serde(rename = "type")]
-    kind: Option<String>,
-    #[serde(borrow)]
-    features: Option<Vec<&'a RawValue>>,
-    #[serde(borrow)]
-    crs: Option<&'a RawValue>,
-    // A single Feature document:
-    #[serde(borrow)]
-    geometry: Option<&'a RawValue>,
-}
-
-#[derive(Deserialize)]
 struct LegacyCrs {
     properties: Option<LegacyCrsProperties>,
 }
@@ -66,11 +61,14 @@ impl FeatureSource for GeoJsonSource {
         report: &mut LoadReport,
         sink: &mut dyn FnMut(RawFeature),
     ) -> Result<SourceInfo, LoadError> {
-        let bytes = std::fs::read(&self.path)
+        let file = std::fs::File::open(&self.path)
             .map_err(|source| LoadError::Read { path: self.path.clone(), source })?;
-        read_slice(&self.path, &bytes, report, sink)
+        read_reader(&self.path, BufReader::with_capacity(READ_BUFFER, file), report, sink)
     }
 }
+
+/// Bytes read from the file at a time.
+const READ_BUFFER: usize = 1 << 20;
 
 /// Reads GeoJSON from memory; `path` is used in messages only.
 ///
@@ -84,10 +82,62 @@ pub fn read_slice(
 ) -> Result<SourceInfo, LoadError> {
     // A UTF-8 BOM is not JSON but editors on Windows write it.
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-    let top: TopLevel<'_> = serde_json::from_slice(bytes).map_err(|e| json_error(path, &e))?;
+    utf16_error(path, bytes)?;
+    read_document::<_, &RawValue>(path, serde_json::Deserializer::from_slice(bytes), report, sink)
+}
+
+/// Reads GeoJSON from a stream, holding one batch of features at a time; `path` is used in
+/// messages only.
+///
+/// # Errors
+/// An I/O error ([`LoadError::Read`]), malformed JSON (with line and column) or a document that
+/// is not a Feature or FeatureCollection.
+pub fn read_reader<R: BufRead>(
+    path: &Path,
+    mut reader: R,
+    report: &mut LoadReport,
+    sink: &mut dyn FnMut(RawFeature),
+) -> Result<SourceInfo, LoadError> {
+    let read_error = |source| LoadError::Read { path: path.to_owned(), source };
+    // A UTF-8 BOM is not JSON but editors on Windows write it. `fill_buf` may return fewer than
+    // three bytes only at the end of a (tiny) file, which is then not GeoJSON anyway.
+    let start = reader.fill_buf().map_err(read_error)?;
+    utf16_error(path, start)?;
+    if start.starts_with(b"\xEF\xBB\xBF") {
+        reader.consume(3);
+    }
+    read_document::<_, Box<RawValue>>(path, serde_json::Deserializer::from_reader(reader), report, sink)
+        .map_err(|e| match e {
+            // serde_json reports a failed `read` as a JSON error; keep it an I/O problem.
+            LoadError::Json { message, .. } if message.starts_with("io error") => LoadError::Read {
+                path: path.to_owned(),
+                source: std::io::Error::other(message),
+            },
+            other => other,
+        })
+}
+
+/// The streaming core shared by [`read_slice`] and [`read_reader`]: `T` is `&RawValue` when
+/// borrowing from a slice, `Box<RawValue>` when copying out of a stream.
+fn read_document<'de, R, T>(
+    path: &Path,
+    mut de: serde_json::Deserializer<R>,
+    report: &mut LoadReport,
+    sink: &mut dyn FnMut(RawFeature),
+) -> Result<SourceInfo, LoadError>
+where
+    R: serde_json::de::Read<'de>,
+    T: Deserialize<'de> + Deref<Target = RawValue> + Sync,
+{
+    let mut batches = Batches { path, report, sink, next_index: 0 };
+    let top = TopSeed::<T> { batches: &mut batches, marker: std::marker::PhantomData }
+        .deserialize(&mut de)
+        .and_then(|top| de.end().map(|()| top))
+        .map_err(|e| json_error(path, &e))?;
     let not_geojson = |message: String| LoadError::NotGeoJson { path: path.to_owned(), message };
-    let declared_crs = match top.crs {
+    let declared_crs = match &top.crs {
         None => None,
+        Some(raw) if raw.get() == "null" => None,
         Some(raw) => {
             let legacy: LegacyCrs = serde_json::from_str(raw.get()).map_err(|e| {
                 not_geojson(format!("the `crs` member is not a named CRS ({e}); remove it (RFC 7946 data is CRS84) or write {{\"type\":\"name\",\"properties\":{{\"name\":\"EPSG:4490\"}}}}"))
@@ -95,13 +145,28 @@ pub fn read_slice(
             legacy.properties.and_then(|p| p.name)
         }
     };
-    let features: Vec<&RawValue> = match top.kind.as_deref() {
-        Some("FeatureCollection") => top.features.ok_or_else(|| {
-            not_geojson("a FeatureCollection without a `features` array".to_owned())
-        })?,
+    match top.kind.as_deref() {
+        Some("FeatureCollection") => {
+            if !top.features {
+                return Err(not_geojson("a FeatureCollection without a `features` array".to_owned()));
+            }
+        }
+        Some("Feature") if top.features => {
+            return Err(not_geojson("a Feature with a `features` member; expected a FeatureCollection".to_owned()));
+        }
         Some("Feature") => {
-            let _ = top.geometry;
-            vec![serde_json::from_slice(bytes).map_err(|e| json_error(path, &e))?]
+            // A single-Feature document: its members were kept unparsed; reassemble and parse.
+            let member = |v: &Option<T>| v.as_ref().map_or("null", |r| r.get()).to_owned();
+            let id = top.id.as_ref().map_or(String::new(), |r| format!(",\"id\":{}", r.get()));
+            let text = format!(
+                "{{\"type\":\"Feature\"{id},\"geometry\":{},\"properties\":{}}}",
+                member(&top.geometry),
+                member(&top.properties)
+            );
+            match parse_feature(0, &text) {
+                Ok(feature) => (batches.sink)(feature),
+                Err((id, reason)) => batches.report.reject(path, 0, id, reason),
+            }
         }
         Some(other) => {
             return Err(not_geojson(format!(
@@ -109,35 +174,163 @@ pub fn read_slice(
             )))
         }
         None => return Err(not_geojson("no top-level `type`; expected a FeatureCollection".to_owned())),
-    };
-    // Parsed in parallel a chunk at a time, so the sink can convert (and free) each chunk before
-    // the next is built: a million parsed features never coexist.
-    for (c, chunk) in features.chunks(CHUNK).enumerate() {
-        let parsed: Vec<Result<RawFeature, (Option<String>, String)>> = chunk
-            .par_iter()
-            .enumerate()
-            .map(|(i, raw)| parse_feature(c * CHUNK + i, raw.get()))
-            .collect();
-        for (i, result) in parsed.into_iter().enumerate() {
-            match result {
-                Ok(feature) => sink(feature),
-                Err((id, reason)) => report.reject(path, c * CHUNK + i, id, reason),
-            }
-        }
     }
     Ok(SourceInfo { declared_crs, format: "GeoJSON".to_owned(), layer: None })
 }
 
-/// Features parsed per parallel batch.
+/// Where parsed features go, and the running feature index.
+struct Batches<'a> {
+    path: &'a Path,
+    report: &'a mut LoadReport,
+    sink: &'a mut dyn FnMut(RawFeature),
+    next_index: usize,
+}
+
+impl Batches<'_> {
+    /// Parses one batch in parallel and hands the results on in source order.
+    fn flush<T: Deref<Target = RawValue> + Sync>(&mut self, batch: &mut Vec<T>) {
+        let first = self.next_index;
+        let parsed: Vec<Result<RawFeature, (Option<String>, String)>> = batch
+            .par_iter()
+            .enumerate()
+            .map(|(i, raw)| parse_feature(first + i, raw.get()))
+            .collect();
+        batch.clear();
+        self.next_index += parsed.len();
+        for (i, result) in parsed.into_iter().enumerate() {
+            match result {
+                Ok(feature) => (self.sink)(feature),
+                Err((id, reason)) => self.report.reject(self.path, first + i, id, reason),
+            }
+        }
+    }
+}
+
+/// The top-level members gapmap looks at; a single-Feature document keeps its own members.
+struct Top<T> {
+    kind: Option<String>,
+    /// Whether a `features` member was seen (its elements went straight to the sink).
+    features: bool,
+    crs: Option<T>,
+    id: Option<T>,
+    geometry: Option<T>,
+    properties: Option<T>,
+}
+
+struct TopSeed<'b, 'a, T> {
+    batches: &'b mut Batches<'a>,
+    marker: std::marker::PhantomData<T>,
+}
+
+impl<'de, T> DeserializeSeed<'de> for TopSeed<'_, '_, T>
+where
+    T: Deserialize<'de> + Deref<Target = RawValue> + Sync,
+{
+    type Value = Top<T>;
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Top<T>, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de, T> Visitor<'de> for TopSeed<'_, '_, T>
+where
+    T: Deserialize<'de> + Deref<Target = RawValue> + Sync,
+{
+    type Value = Top<T>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a GeoJSON object (a FeatureCollection)")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Top<T>, A::Error> {
+        let mut top = Top { kind: None, features: false, crs: None, id: None, geometry: None, properties: None };
+        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+            match &*key {
+                "type" => top.kind = map.next_value()?,
+                "features" => {
+                    if top.features {
+                        return Err(de::Error::duplicate_field("features"));
+                    }
+                    top.features = map.next_value_seed(FeaturesSeed::<T> { batches: &mut *self.batches, marker: std::marker::PhantomData })?;
+                }
+                "crs" => top.crs = Some(map.next_value()?),
+                "id" => top.id = Some(map.next_value()?),
+                "geometry" => top.geometry = Some(map.next_value()?),
+                "properties" => top.properties = Some(map.next_value()?),
+                _ => {
+                    map.next_value::<de::IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(top)
+    }
+}
+
+/// Visits the `features` array one element at a time; `null` counts as absent.
+struct FeaturesSeed<'b, 'a, T> {
+    batches: &'b mut Batches<'a>,
+    marker: std::marker::PhantomData<T>,
+}
+
+impl<'de, T> DeserializeSeed<'de> for FeaturesSeed<'_, '_, T>
+where
+    T: Deserialize<'de> + Deref<Target = RawValue> + Sync,
+{
+    type Value = bool;
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<bool, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de, T> Visitor<'de> for FeaturesSeed<'_, '_, T>
+where
+    T: Deserialize<'de> + Deref<Target = RawValue> + Sync,
+{
+    type Value = bool;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an array of features")
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<bool, E> {
+        Ok(false)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<bool, A::Error> {
+        let mut batch: Vec<T> = Vec::new();
+        let mut bytes = 0usize;
+        while let Some(raw) = seq.next_element::<T>()? {
+            bytes += raw.get().len();
+            batch.push(raw);
+            if batch.len() == CHUNK || bytes >= CHUNK_BYTES {
+                self.batches.flush(&mut batch);
+                bytes = 0;
+            }
+        }
+        self.batches.flush(&mut batch);
+        Ok(true)
+    }
+}
+
+/// Most features parsed per parallel batch.
 const CHUNK: usize = 32_768;
 
+/// Most feature text per batch: bounds memory when features are large.
+const CHUNK_BYTES: usize = 32 << 20;
+
 fn json_error(path: &Path, e: &serde_json::Error) -> LoadError {
-    LoadError::Json {
-        path: path.to_owned(),
-        line: e.line(),
-        column: e.column(),
-        message: e.to_string().split(" at line ").next().unwrap_or_default().to_owned(),
+    let mut message = e.to_string().split(" at line ").next().unwrap_or_default().to_owned();
+    if message == "invalid unicode code point" {
+        // Mostly GBK/GB18030 exports from older Chinese GIS tools.
+        message.push_str(" (the file is not UTF-8, which JSON requires; re-save it as UTF-8, e.g. iconv -f GB18030 -t UTF-8)");
     }
+    LoadError::Json { path: path.to_owned(), line: e.line(), column: e.column(), message }
+}
+
+/// A UTF-16 byte-order mark: JSON exchanged between systems must be UTF-8 (RFC 8259 §8.1).
+fn utf16_error(path: &Path, start: &[u8]) -> Result<(), LoadError> {
+    if start.starts_with(b"\xFF\xFE") || start.starts_with(b"\xFE\xFF") {
+        return Err(LoadError::NotGeoJson {
+            path: path.to_owned(),
+            message: "the file is UTF-16; GeoJSON must be UTF-8 (re-save it as UTF-8)".to_owned(),
+        });
+    }
+    Ok(())
 }
 
 #[derive(Deserialize)]
@@ -313,6 +506,7 @@ fn parse_geometry(text: &str) -> Result<Geometry<f64>, String> {
 fn position(c: &Coords) -> Result<Coord<f64>, String> {
     match c {
         Coords::Position(p) => Ok(*p),
+        Coords::List(items) if items.is_empty() => Err("empty position: a position needs at least two numbers".to_owned()),
         Coords::List(_) => Err("expected a position [x, y], found a nested array".to_owned()),
     }
 }
@@ -365,8 +559,26 @@ impl<'de> Deserialize<'de> for PropertiesDe {
                 Ok(PropertiesDe(Vec::new()))
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<PropertiesDe, A::Error> {
-                let mut out = Vec::with_capacity(map.size_hint().unwrap_or(8));
+                let mut out: Attributes = Vec::with_capacity(map.size_hint().unwrap_or(8));
+                // A repeated key is rejected: which value is meant is anyone's guess (RFC 8259
+                // §4), and keeping either would drop the other silently. A set takes over from
+                // the linear scan once a feature has many properties, so a hostile one with
+                // 100,000 keys costs O(n), not O(n²).
+                let mut seen: Option<std::collections::HashSet<String>> = None;
                 while let Some(key) = map.next_key::<String>()? {
+                    let repeated = match &mut seen {
+                        Some(set) => !set.insert(key.clone()),
+                        None => {
+                            let repeated = out.iter().any(|(k, _)| *k == key);
+                            if out.len() >= 32 {
+                                seen = Some(out.iter().map(|(k, _)| k.clone()).chain(std::iter::once(key.clone())).collect());
+                            }
+                            repeated
+                        }
+                    };
+                    if repeated {
+                        return Err(de::Error::custom(format_args!("property `{key}` is given more than once")));
+                    }
                     let value = map.next_value_seed(AttrSeed)?;
                     out.push((key, value));
                 }
