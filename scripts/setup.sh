@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
 # Installs what gapmap needs on Debian 12 and is missing: GDAL, PROJ, libclang and pkg-config to
-# build; gdal-bin (ogrinfo/ogr2ogr) and osmium-tool for the real-client tests.
-# Runs apt only when root; otherwise says exactly what to install.
+# build; gdal-bin (ogrinfo/ogr2ogr) and osmium-tool for the real-client tests; chromium and a
+# small CJK font for the web map's browser test, node for the style validator and playwright-core.
+# Then the npm packages of web/ (npm ci from the committed package-lock.json).
+# Runs apt only when root; otherwise says exactly what to install. Idempotent.
 set -euo pipefail
 
-packages=(libgdal-dev libproj-dev libclang-dev pkg-config gdal-bin osmium-tool)
+packages=(libgdal-dev libproj-dev libclang-dev pkg-config gdal-bin osmium-tool chromium fonts-wqy-microhei)
+# node ≥ 20 (playwright-core needs it); Debian's nodejs only when there is no node at all.
+command -v node >/dev/null || packages+=(nodejs npm)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -24,3 +28,19 @@ if ((${#missing[@]})); then
 fi
 
 command -v cargo >/dev/null || { echo "setup: cargo not found; install Rust from https://rustup.rs" >&2; exit 1; }
+
+# The web map's npm packages: the MapLibre style validator, playwright-core, maplibre-gl and the
+# glyph font (web/package-lock.json). Skipped when node_modules already matches the lock file.
+cd "$(dirname "$0")/../web"
+node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+if ((node_major < 20)); then
+  echo "setup: node $(node --version 2>/dev/null || echo missing) is too old; playwright-core needs node 20 or later" >&2
+  exit 1
+fi
+command -v npm >/dev/null || { echo "setup: npm not found; install it (apt-get install npm) and try again" >&2; exit 1; }
+lock_sum=$(sha256sum package-lock.json | cut -d' ' -f1)
+if [[ ! -f node_modules/.gapmap-lock-sha256 || $(cat node_modules/.gapmap-lock-sha256) != "$lock_sum" ]]; then
+  echo "setup: installing the web map's npm packages (npm ci in web/)" >&2
+  npm ci --no-audit --no-fund --loglevel=error >&2
+  echo "$lock_sum" > node_modules/.gapmap-lock-sha256
+fi

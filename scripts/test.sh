@@ -7,5 +7,7 @@ if [[ ! -d ../shared/realdata ]]; then
   echo "test: ../shared/realdata is missing; the real-data tests read it from beside the repository" >&2
   exit 1
 fi
+# --all-targets includes tests/styles.rs (MapLibre's style validator) and tests/browser.rs (the web
+# map in headless chromium), which need what setup.sh installed: node, web/node_modules, chromium.
 cargo test --locked --all-targets
 cargo test --locked --doc

@@ -439,7 +439,17 @@ fn serve(args: &ServeArgs) -> anyhow::Result<()> {
     }
     config.validate()?;
     let bind: std::net::SocketAddr = config.serve.bind.parse().with_context(|| format!("serve.bind / --bind `{}`", config.serve.bind))?;
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
+    // Pages are rendered on blocking threads. The default (up to 512, each dropped after 10 s
+    // idle) let 64 connections keep ~65 threads coming and going; every dataset a reload
+    // replaced was then freed across their allocator heaps and RSS climbed under load
+    // (tests/bench/load_and_fault.sh). A few per core, kept alive, serve as fast and stay flat.
+    let cores = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .max_blocking_threads(cores * 4)
+        .thread_keep_alive(std::time::Duration::from_secs(300))
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
     runtime.block_on(crate::http::serve(config, Some(args.config_path()), bind))?;
     Ok(())
 }

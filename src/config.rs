@@ -40,8 +40,12 @@
 //! watch = false                 # reload when a data file changes
 //! request_timeout_s = 30
 //! body_limit_bytes = 65536
+//! max_query_bytes = 32768      # longer query strings are answered 414
+//! # max_bbox_area_km2 = 10000   # larger `bbox` areas are answered 400 (default: no limit)
 //! # admin_token = "…"           # bearer token for POST /admin/reload (or GAPMAP_ADMIN_TOKEN)
 //! # base_url = "https://maps.example.org/gapmap"  # absolute URL prefix of links
+//! # basemap_url = "https://tiles.example.org/{z}/{x}/{y}.png"  # raster basemap under the maps (default: none, offline)
+//! # basemap_attribution = "© …"
 //! ```
 
 use std::collections::BTreeMap;
@@ -225,9 +229,22 @@ pub struct ServeConfig {
     pub request_timeout_s: u64,
     /// Largest accepted request body.
     pub body_limit_bytes: usize,
+    /// Longest accepted query string (bytes, as sent: percent-encoded); longer is answered 414.
+    pub max_query_bytes: usize,
+    /// Largest `bbox` area accepted on items requests, km² (approximate, on the sphere);
+    /// unset: no limit.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_bbox_area_km2: Option<u64>,
     /// Absolute URL prefix used in links (default: `http://` + the request's `Host`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub base_url: Option<String>,
+    /// Raster basemap tile URL template (`https://tiles.example.org/{z}/{x}/{y}.png`) drawn under
+    /// the map styles; unset (the default) keeps the web map and styles free of remote requests.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub basemap_url: Option<String>,
+    /// Attribution shown with the basemap.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub basemap_attribution: Option<String>,
 }
 
 impl Default for ServeConfig {
@@ -241,7 +258,12 @@ impl Default for ServeConfig {
             watch: false,
             request_timeout_s: 30,
             body_limit_bytes: 64 * 1024,
+            // Four times the longest filter (8 KiB), which percent-encoding may triple.
+            max_query_bytes: 32 * 1024,
+            max_bbox_area_km2: None,
             base_url: None,
+            basemap_url: None,
+            basemap_attribution: None,
         }
     }
 }
@@ -376,6 +398,12 @@ impl ServeConfig {
         if self.default_limit == 0 || self.default_limit > self.max_limit {
             return invalid("default_limit", format!("{} must be between 1 and max_limit ({})", self.default_limit, self.max_limit));
         }
+        if self.max_query_bytes < 256 {
+            return invalid("max_query_bytes", format!("{} is too small for the links gapmap itself writes; use at least 256", self.max_query_bytes));
+        }
+        if self.max_bbox_area_km2 == Some(0) {
+            return invalid("max_bbox_area_km2", "must be at least 1; remove the key for no limit".into());
+        }
         if self.request_timeout_s == 0 {
             return invalid("request_timeout_s", "must be at least 1 second".into());
         }
@@ -392,6 +420,11 @@ impl ServeConfig {
         if let Some(b) = &self.base_url {
             if !(b.starts_with("http://") || b.starts_with("https://")) {
                 return invalid("base_url", format!("`{b}` must start with http:// or https://"));
+            }
+        }
+        if let Some(b) = &self.basemap_url {
+            if !(b.starts_with("http://") || b.starts_with("https://")) || !["{z}", "{x}", "{y}"].iter().all(|t| b.contains(t)) {
+                return invalid("basemap_url", format!("`{b}` must be an http(s) tile URL with {{z}}, {{x}} and {{y}}"));
             }
         }
         Ok(())

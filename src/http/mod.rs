@@ -21,7 +21,9 @@ pub mod ops;
 pub mod params;
 pub mod snapshot;
 pub mod state;
+pub mod styles;
 pub mod tiles;
+pub mod webmap;
 
 use std::hash::{Hash as _, Hasher as _};
 use std::net::SocketAddr;
@@ -63,10 +65,15 @@ pub fn router(state: AppState) -> Router {
         .merge(coverage::routes())
         .merge(ops::routes())
         .merge(tiles::routes())
+        .merge(styles::routes())
+        .merge(webmap::routes())
+        // Browsers asking for `/` get the web map; JSON clients keep the OGC landing page.
+        .layer(middleware::from_fn(webmap::browser_landing))
         .route_layer(middleware::from_fn_with_state(state.clone(), track))
         .fallback(fallback)
         .with_state(state)
         .layer(RequestBodyLimitLayer::new(serve.body_limit_bytes))
+        .layer(middleware::from_fn_with_state(serve.max_query_bytes, limit_query))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, Duration::from_secs(serve.request_timeout_s)))
         .layer(middleware::map_response(exception_body))
         .layer(CompressionLayer::new());
@@ -115,6 +122,17 @@ async fn exception_body(response: Response) -> Response {
         }
     }
     out
+}
+
+/// Answers 414 to a query string longer than `serve.max_query_bytes`, before any parsing.
+async fn limit_query(State(max): State<usize>, request: Request, next: Next) -> Response {
+    let length = request.uri().query().map_or(0, str::len);
+    if length > max {
+        let description = format!("the query string is {length} bytes long; at most {max} are accepted (serve.max_query_bytes)");
+        let body = serde_json::json!({ "code": "URITooLong", "description": description }).to_string();
+        return (StatusCode::URI_TOO_LONG, [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], body).into_response();
+    }
+    next.run(request).await
 }
 
 async fn fallback(uri: axum::http::Uri) -> ApiError {
@@ -201,7 +219,10 @@ pub async fn serve(config: Config, config_path: Option<PathBuf>, bind: SocketAdd
     let dataset = tokio::task::spawn_blocking(move || load_dataset(&load_config, 1)).await??;
     tracing::info!(estates = dataset.estates.len(), facilities = dataset.facilities.len(), elapsed_ms = started.elapsed().as_millis(), "data loaded");
     let watch = config.serve.watch;
-    let state = AppState::new(config, dataset);
+    let state = match &config_path {
+        Some(path) => AppState::with_config_file(config, dataset, path.clone()),
+        None => AppState::new(config, dataset),
+    };
     let listener = tokio::net::TcpListener::bind(bind).await.map_err(|e| ApiError::Internal(format!("cannot listen on {bind}: {e}")))?;
     let local = listener.local_addr().map_err(|e| ApiError::Internal(format!("no local address: {e}")))?;
     eprintln!("listening on http://{local}");

@@ -421,7 +421,15 @@ impl ItemsQuery {
                     Some(name) => crs_index(dataset, "bbox-crs", name)?,
                     None => 0,
                 };
-                Some(bbox_to_crs84(dataset, bbox_crs, b)?)
+                let rect = bbox_to_crs84(dataset, bbox_crs, b)?;
+                if let Some(max) = serve.max_bbox_area_km2 {
+                    let area = area_km2(rect);
+                    #[expect(clippy::cast_precision_loss, reason = "a configured limit far below 2^52")]
+                    if area > max as f64 {
+                        return Err(ApiError::bad("bbox", format!("covers about {area:.0} km²; at most {max} km² are accepted (serve.max_bbox_area_km2): ask for smaller boxes")));
+                    }
+                }
+                Some(rect)
             }
             None if pairs.get("bbox-crs").is_some() => return Err(ApiError::bad("bbox-crs", "is only meaningful with bbox")),
             None => None,
@@ -481,6 +489,14 @@ fn crs_index(dataset: &Dataset, param: &str, name: &str) -> Result<usize, ApiErr
     dataset.crs.iter().position(|o| Some(&o.uri) == wanted.as_ref()).ok_or_else(|| {
         ApiError::bad(param, format!("`{name}` is not offered; use one of {}", dataset.crs.iter().map(|o| o.uri.as_str()).collect::<Vec<_>>().join(", ")))
     })
+}
+
+/// Area of a CRS84 rectangle on a sphere of the WGS84 authalic radius, km².
+fn area_km2(rect: Rect<f64>) -> f64 {
+    const R_KM: f64 = 6_371.007;
+    let (south, north) = (rect.min().y.clamp(-90.0, 90.0).to_radians(), rect.max().y.clamp(-90.0, 90.0).to_radians());
+    let width = (rect.max().x - rect.min().x).clamp(0.0, 360.0).to_radians();
+    R_KM * R_KM * width * (north.sin() - south.sin())
 }
 
 /// Converts a bbox given in an offered CRS (its own axis order) to a CRS84 rectangle: the
@@ -656,8 +672,11 @@ fn items_page(dataset: &Dataset, c: Collection, q: &ItemsQuery, pairs: &QueryPai
     let mut body = Vec::with_capacity(pieces.iter().map(|r| r.len() + 1).sum::<usize>() + 2048);
     let _ = write!(
         VecWriter(&mut body),
-        "{{\"type\":\"FeatureCollection\",\"numberMatched\":{matched},\"numberReturned\":{},\"timeStamp\":\"{}\",\"links\":{},\"features\":[",
+        "{{\"type\":\"FeatureCollection\",\"numberMatched\":{matched},\"numberReturned\":{},\"dataVersion\":{},\"timeStamp\":\"{}\",\"links\":{},\"features\":[",
         page.len(),
+        // The same snapshot's version as the `X-Gapmap-Data-Version` header: a client (and the
+        // load-and-fault test) can check that a page comes from one data version.
+        dataset.version,
         rfc3339(std::time::SystemTime::now()),
         Value::Array(links)
     );

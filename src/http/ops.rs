@@ -126,7 +126,9 @@ async fn post_reload(State(state): State<AppState>, headers: HeaderMap, RawQuery
         return Err(ApiError::Unauthorized("a valid `Authorization: Bearer <token>` header is required".into()));
     }
     QueryPairs::parse(q.as_deref())?.only(&[])?;
-    let dataset = state.reload().await?;
+    // Its own task: a client that hangs up, or the request timeout, must not cancel a reload
+    // half-way and throw away the data it loaded.
+    let dataset = tokio::spawn(async move { state.reload().await }).await??;
     Ok(super::ogc::json_ok(&json!({
         "status": "reloaded",
         "data_version": dataset.version,

@@ -4,6 +4,7 @@
 //! Handlers take the snapshot once per request (the middleware stores it in the request's
 //! extensions), so a reload swapping the pointer mid-request never mixes two datasets.
 
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -22,7 +23,10 @@ pub struct AppState {
 
 struct Shared {
     dataset: ArcSwap<Dataset>,
+    /// The config as started: `[serve]` settings never change while serving.
     config: Config,
+    /// The config file that reloads read the data sources and analysis settings from again.
+    config_path: Option<PathBuf>,
     next_version: AtomicU64,
     reload_lock: tokio::sync::Mutex<()>,
     metrics: Metrics,
@@ -43,11 +47,23 @@ impl AppState {
             inner: Arc::new(Shared {
                 dataset: ArcSwap::from_pointee(dataset),
                 config,
+                config_path: None,
                 next_version: AtomicU64::new(next),
                 reload_lock: tokio::sync::Mutex::new(()),
                 metrics: Metrics::default(),
             }),
         }
+    }
+
+    /// Like [`AppState::new`], but each reload reads `config_path` again (its data sources and
+    /// `[analysis]`; `[serve]` keeps the values the server started with).
+    #[must_use]
+    pub fn with_config_file(config: Config, dataset: Dataset, config_path: PathBuf) -> Self {
+        let mut state = Self::new(config, dataset);
+        if let Some(shared) = Arc::get_mut(&mut state.inner) {
+            shared.config_path = Some(config_path);
+        }
+        state
     }
 
     /// The current snapshot.
@@ -82,7 +98,18 @@ impl AppState {
     pub async fn reload(&self) -> Result<Arc<Dataset>, ApiError> {
         let _guard = self.inner.reload_lock.lock().await;
         let version = self.inner.next_version.load(Ordering::SeqCst);
-        let config = self.inner.config.clone();
+        let mut config = self.inner.config.clone();
+        if let Some(path) = &self.inner.config_path {
+            // Re-read the file: "reload data and config". Bind address, token, limits and
+            // CORS stay as started; changing them needs a restart.
+            let path = path.clone();
+            let reread = tokio::task::spawn_blocking(move || crate::config::Config::from_file(&path)).await;
+            match reread {
+                Ok(Ok(file)) => config = Config { serve: config.serve, ..file },
+                Ok(Err(e)) => return self.failed(ApiError::ReloadFailed(e.to_string())),
+                Err(e) => return self.failed(ApiError::ReloadFailed(format!("the config reader stopped: {e}"))),
+            }
+        }
         let started = std::time::Instant::now();
         let result = tokio::task::spawn_blocking(move || load_dataset(&config, version)).await;
         let outcome = match result {
@@ -96,13 +123,19 @@ impl AppState {
             Ok(Err(e)) => Err(e),
             Err(e) => Err(ApiError::ReloadFailed(format!("the loader stopped: {e}"))),
         };
-        match &outcome {
-            Ok(_) => self.inner.metrics.reloads.fetch_add(1, Ordering::Relaxed),
-            Err(e) => {
-                tracing::error!("reload failed, keeping data version {}: {e}", self.dataset().version);
-                self.inner.metrics.reload_failures.fetch_add(1, Ordering::Relaxed)
+        match outcome {
+            Ok(dataset) => {
+                self.inner.metrics.reloads.fetch_add(1, Ordering::Relaxed);
+                Ok(dataset)
             }
-        };
-        outcome
+            Err(e) => self.failed(e),
+        }
+    }
+
+    /// Counts and logs a failed reload; the previous snapshot keeps serving.
+    fn failed(&self, e: ApiError) -> Result<Arc<Dataset>, ApiError> {
+        tracing::error!("reload failed, keeping data version {}: {e}", self.dataset().version);
+        self.inner.metrics.reload_failures.fetch_add(1, Ordering::Relaxed);
+        Err(e)
     }
 }

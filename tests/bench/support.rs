@@ -26,10 +26,12 @@ pub const FACILITIES_PER_ESTATE: usize = 3;
 const TEST_MODE_MAX: usize = 1_000;
 
 /// Whether criterion is measuring: `cargo bench` passes `--bench`, while `cargo test
-/// --all-targets` runs each closure once without it (criterion's test mode).
+/// --all-targets` runs each closure once without it (criterion's test mode, also chosen by
+/// `cargo bench -- --test`).
 #[must_use]
 pub fn measuring() -> bool {
-    std::env::args().any(|a| a == "--bench")
+    let flag = |name: &str| std::env::args().any(|a| a == name);
+    flag("--bench") && !flag("--test")
 }
 
 /// The sizes to run: all of them when measuring; in test mode one small size (the smallest,

@@ -4,5 +4,5 @@
 mod read;
 mod write;
 
-pub use read::{read_reader, read_slice, GeoJsonSource};
+pub use read::{read_reader, read_slice, GeoJsonSource, STREAM_ABOVE_BYTES};
 pub use write::{write_feature_collection, write_feature_collection_to};

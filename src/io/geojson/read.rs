@@ -9,8 +9,10 @@
 //! caller keeps. A feature that is well-formed JSON but not a usable GeoJSON feature is
 //! therefore *rejected* with its index and reason, rather than failing the whole file.
 //!
-//! Files go through [`read_reader`] (a `BufReader` over the file); [`read_slice`] reads a
-//! buffer already in memory through the same code, borrowing instead of copying.
+//! Files above [`STREAM_ABOVE_BYTES`] go through [`read_reader`] (a `BufReader` over the file);
+//! smaller ones are read whole and go through [`read_slice`], the same code borrowing from the
+//! buffer instead of copying each feature out of the stream, which serde_json scans about twice
+//! as fast. While one batch is parsed (on the rayon pool) the next is read.
 //!
 //! JSON has no NaN or infinity: a file containing them is malformed and fails with its line and
 //! column. Unclosed rings are rejected here (RFC 7946 §3.1.6: "the first and last positions are
@@ -35,13 +37,20 @@ use crate::model::{AttrValue, Attributes, FeatureId};
 pub struct GeoJsonSource {
     /// The file.
     pub path: PathBuf,
+    /// Files larger than this are streamed ([`read_reader`]); smaller ones are read whole
+    /// ([`read_slice`]), which is about twice as fast.
+    pub stream_above_bytes: u64,
 }
+
+/// Default of [`GeoJsonSource::stream_above_bytes`]: a file this size costs that much memory
+/// for the moment it is read, far below what its features take once loaded.
+pub const STREAM_ABOVE_BYTES: u64 = 256 << 20;
 
 impl GeoJsonSource {
     /// A source reading `path`.
     #[must_use]
     pub fn new(path: impl Into<PathBuf>) -> Self {
-        Self { path: path.into() }
+        Self { path: path.into(), stream_above_bytes: STREAM_ABOVE_BYTES }
     }
 }
 
@@ -61,9 +70,16 @@ impl FeatureSource for GeoJsonSource {
         report: &mut LoadReport,
         sink: &mut dyn FnMut(RawFeature),
     ) -> Result<SourceInfo, LoadError> {
-        let file = std::fs::File::open(&self.path)
-            .map_err(|source| LoadError::Read { path: self.path.clone(), source })?;
-        read_reader(&self.path, BufReader::with_capacity(READ_BUFFER, file), report, sink)
+        let read_error = |source| LoadError::Read { path: self.path.clone(), source };
+        let mut file = std::fs::File::open(&self.path).map_err(read_error)?;
+        let size = file.metadata().map_err(read_error)?.len();
+        if size > self.stream_above_bytes {
+            return read_reader(&self.path, BufReader::with_capacity(READ_BUFFER, file), report, sink);
+        }
+        // serde_json scans a slice about twice as fast as a stream.
+        let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0).saturating_add(1));
+        std::io::Read::read_to_end(&mut file, &mut bytes).map_err(read_error)?;
+        read_slice(&self.path, &bytes, report, sink)
     }
 }
 
@@ -100,21 +116,13 @@ pub fn read_reader<R: BufRead>(
 ) -> Result<SourceInfo, LoadError> {
     let read_error = |source| LoadError::Read { path: path.to_owned(), source };
     // A UTF-8 BOM is not JSON but editors on Windows write it. `fill_buf` may return fewer than
-    // three bytes only at the end of a (tiny) file, which is then not GeoJSON anyway.
-    let start = reader.fill_buf().map_err(read_error)?;
-    utf16_error(path, start)?;
-    if start.starts_with(b"\xEF\xBB\xBF") {
+    // three bytes only at the end of a (tiny) file, which is then not GeoJSON anyway. The
+    // UTF-16 check comes after it, as in `read_slice` (fuzzing found the two disagreeing).
+    if reader.fill_buf().map_err(read_error)?.starts_with(b"\xEF\xBB\xBF") {
         reader.consume(3);
     }
+    utf16_error(path, reader.fill_buf().map_err(read_error)?)?;
     read_document::<_, Box<RawValue>>(path, serde_json::Deserializer::from_reader(reader), report, sink)
-        .map_err(|e| match e {
-            // serde_json reports a failed `read` as a JSON error; keep it an I/O problem.
-            LoadError::Json { message, .. } if message.starts_with("io error") => LoadError::Read {
-                path: path.to_owned(),
-                source: std::io::Error::other(message),
-            },
-            other => other,
-        })
 }
 
 /// The streaming core shared by [`read_slice`] and [`read_reader`]: `T` is `&RawValue` when
@@ -127,13 +135,50 @@ fn read_document<'de, R, T>(
 ) -> Result<SourceInfo, LoadError>
 where
     R: serde_json::de::Read<'de>,
-    T: Deserialize<'de> + Deref<Target = RawValue> + Sync,
+    T: Deserialize<'de> + Deref<Target = RawValue> + Send + Sync,
 {
-    let mut batches = Batches { path, report, sink, next_index: 0 };
-    let top = TopSeed::<T> { batches: &mut batches, marker: std::marker::PhantomData }
-        .deserialize(&mut de)
-        .and_then(|top| de.end().map(|()| top))
-        .map_err(|e| json_error(path, &e))?;
+    // From the second batch on, a scoped thread parses batch k (in parallel, on the rayon pool)
+    // while this thread reads batch k + 1, so reading and parsing overlap. A document of one
+    // batch (most files, and every small one) is parsed here without a thread.
+    let top = std::thread::scope(|scope| {
+        let start_parser = move || {
+            let (to_parser, batches_in) = std::sync::mpsc::sync_channel::<(usize, Vec<T>)>(1);
+            let (parsed_out, from_parser) = std::sync::mpsc::channel::<(usize, Vec<Parsed>)>();
+            scope.spawn(move || {
+                for (first, batch) in batches_in {
+                    if parsed_out.send((first, parse_batch(first, &batch))).is_err() {
+                        break;
+                    }
+                }
+            });
+            (to_parser, from_parser)
+        };
+        let mut batches = Batches {
+            path,
+            report: &mut *report,
+            sink: &mut *sink,
+            next_index: 0,
+            start_parser: Some(Box::new(start_parser)),
+            first_batch: None,
+            parser: None,
+            in_flight: 0,
+        };
+        let top = TopSeed::<T> { batches: &mut batches, marker: std::marker::PhantomData }
+            .deserialize(&mut de)
+            .and_then(|top| de.end().map(|()| top));
+        if top.is_ok() {
+            batches.finish();
+        }
+        top
+    })
+    .map_err(|e| {
+        // A failed `read` of the stream is an I/O problem, not malformed JSON.
+        if e.is_io() {
+            LoadError::Read { path: path.to_owned(), source: e.into() }
+        } else {
+            json_error(path, &e)
+        }
+    })?;
     let not_geojson = |message: String| LoadError::NotGeoJson { path: path.to_owned(), message };
     let declared_crs = match &top.crs {
         None => None,
@@ -164,8 +209,8 @@ where
                 member(&top.properties)
             );
             match parse_feature(0, &text) {
-                Ok(feature) => (batches.sink)(feature),
-                Err((id, reason)) => batches.report.reject(path, 0, id, reason),
+                Ok(feature) => sink(feature),
+                Err((id, reason)) => report.reject(path, 0, id, reason),
             }
         }
         Some(other) => {
@@ -178,25 +223,106 @@ where
     Ok(SourceInfo { declared_crs, format: "GeoJSON".to_owned(), layer: None })
 }
 
-/// Where parsed features go, and the running feature index.
-struct Batches<'a> {
+/// A parsed feature, or its id for messages and why it was rejected.
+type Parsed = Result<RawFeature, (Option<String>, String)>;
+
+/// Parses one batch of features in parallel.
+fn parse_batch<T: Deref<Target = RawValue> + Sync>(first: usize, batch: &[T]) -> Vec<Parsed> {
+    batch.par_iter().enumerate().map(|(i, raw)| parse_feature(first + i, raw.get())).collect()
+}
+
+/// The channels to and from the parsing thread.
+type Parser<T> = (std::sync::mpsc::SyncSender<(usize, Vec<T>)>, std::sync::mpsc::Receiver<(usize, Vec<Parsed>)>);
+
+/// Where features go: the first batch is held back; with a second, the parsing thread starts
+/// and both are sent to it; what comes back is handed to the sink (or the report) in source
+/// order.
+struct Batches<'a, T> {
     path: &'a Path,
     report: &'a mut LoadReport,
     sink: &'a mut dyn FnMut(RawFeature),
+    /// Index of the next feature read.
     next_index: usize,
+    /// Starts the parsing thread (taken when it is started).
+    start_parser: Option<Box<dyn FnOnce() -> Parser<T> + 'a>>,
+    /// The first batch, until a second one arrives or the document ends.
+    first_batch: Option<(usize, Vec<T>)>,
+    parser: Option<Parser<T>>,
+    /// Batches sent to the parser and not yet handed on.
+    in_flight: usize,
 }
 
-impl Batches<'_> {
-    /// Parses one batch in parallel and hands the results on in source order.
-    fn flush<T: Deref<Target = RawValue> + Sync>(&mut self, batch: &mut Vec<T>) {
+impl<T: Deref<Target = RawValue> + Sync> Batches<'_, T> {
+    /// Queues one batch, then hands on all but the newest parsed batch, so at most two batches
+    /// are parsed or waiting while a third is read.
+    fn flush(&mut self, batch: Vec<T>) {
+        if batch.is_empty() {
+            return;
+        }
         let first = self.next_index;
-        let parsed: Vec<Result<RawFeature, (Option<String>, String)>> = batch
-            .par_iter()
-            .enumerate()
-            .map(|(i, raw)| parse_feature(first + i, raw.get()))
-            .collect();
-        batch.clear();
-        self.next_index += parsed.len();
+        self.next_index += batch.len();
+        if self.parser.is_none() {
+            match (self.first_batch.take(), self.start_parser.take()) {
+                (None, start) => {
+                    self.first_batch = Some((first, batch));
+                    self.start_parser = start;
+                    return;
+                }
+                (Some(held), Some(start)) => {
+                    self.parser = Some(start());
+                    self.send(held);
+                }
+                // Not reached (the parser starts when the starter is taken); parse here anyway.
+                (Some((held_first, held)), None) => {
+                    for (f, b) in [(held_first, held), (first, batch)] {
+                        let parsed = parse_batch(f, &b);
+                        self.hand_on(f, parsed);
+                    }
+                    return;
+                }
+            }
+        }
+        self.send((first, batch));
+        while self.in_flight > 1 {
+            self.hand_on_one();
+        }
+    }
+
+    fn send(&mut self, batch: (usize, Vec<T>)) {
+        // A send fails only when the parser thread has died, whose panic the scope re-raises.
+        if let Some((to_parser, _)) = &self.parser {
+            if to_parser.send(batch).is_ok() {
+                self.in_flight += 1;
+            }
+        }
+    }
+
+    /// Hands on every batch: the held one, parsed here, or those still with the parser.
+    fn finish(&mut self) {
+        if let Some((first, batch)) = self.first_batch.take() {
+            let parsed = parse_batch(first, &batch);
+            drop(batch);
+            self.hand_on(first, parsed);
+        }
+        let Some((to_parser, from_parser)) = self.parser.take() else { return };
+        drop(to_parser);
+        for (first, parsed) in from_parser.iter().take(self.in_flight) {
+            self.hand_on(first, parsed);
+        }
+        self.in_flight = 0;
+    }
+
+    fn hand_on_one(&mut self) {
+        let received = self.parser.as_ref().and_then(|(_, from_parser)| from_parser.recv().ok());
+        let Some((first, parsed)) = received else {
+            self.in_flight = 0;
+            return;
+        };
+        self.in_flight -= 1;
+        self.hand_on(first, parsed);
+    }
+
+    fn hand_on(&mut self, first: usize, parsed: Vec<Parsed>) {
         for (i, result) in parsed.into_iter().enumerate() {
             match result {
                 Ok(feature) => (self.sink)(feature),
@@ -218,13 +344,13 @@ struct Top<T> {
 }
 
 struct TopSeed<'b, 'a, T> {
-    batches: &'b mut Batches<'a>,
+    batches: &'b mut Batches<'a, T>,
     marker: std::marker::PhantomData<T>,
 }
 
 impl<'de, T> DeserializeSeed<'de> for TopSeed<'_, '_, T>
 where
-    T: Deserialize<'de> + Deref<Target = RawValue> + Sync,
+    T: Deserialize<'de> + Deref<Target = RawValue> + Send + Sync,
 {
     type Value = Top<T>;
     fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Top<T>, D::Error> {
@@ -234,7 +360,7 @@ where
 
 impl<'de, T> Visitor<'de> for TopSeed<'_, '_, T>
 where
-    T: Deserialize<'de> + Deref<Target = RawValue> + Sync,
+    T: Deserialize<'de> + Deref<Target = RawValue> + Send + Sync,
 {
     type Value = Top<T>;
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -266,13 +392,13 @@ where
 
 /// Visits the `features` array one element at a time; `null` counts as absent.
 struct FeaturesSeed<'b, 'a, T> {
-    batches: &'b mut Batches<'a>,
+    batches: &'b mut Batches<'a, T>,
     marker: std::marker::PhantomData<T>,
 }
 
 impl<'de, T> DeserializeSeed<'de> for FeaturesSeed<'_, '_, T>
 where
-    T: Deserialize<'de> + Deref<Target = RawValue> + Sync,
+    T: Deserialize<'de> + Deref<Target = RawValue> + Send + Sync,
 {
     type Value = bool;
     fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<bool, D::Error> {
@@ -282,7 +408,7 @@ where
 
 impl<'de, T> Visitor<'de> for FeaturesSeed<'_, '_, T>
 where
-    T: Deserialize<'de> + Deref<Target = RawValue> + Sync,
+    T: Deserialize<'de> + Deref<Target = RawValue> + Send + Sync,
 {
     type Value = bool;
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -298,11 +424,11 @@ where
             bytes += raw.get().len();
             batch.push(raw);
             if batch.len() == CHUNK || bytes >= CHUNK_BYTES {
-                self.batches.flush(&mut batch);
+                self.batches.flush(std::mem::take(&mut batch));
                 bytes = 0;
             }
         }
-        self.batches.flush(&mut batch);
+        self.batches.flush(batch);
         Ok(true)
     }
 }
@@ -311,7 +437,7 @@ where
 const CHUNK: usize = 32_768;
 
 /// Most feature text per batch: bounds memory when features are large.
-const CHUNK_BYTES: usize = 32 << 20;
+const CHUNK_BYTES: usize = 8 << 20;
 
 fn json_error(path: &Path, e: &serde_json::Error) -> LoadError {
     let mut message = e.to_string().split(" at line ").next().unwrap_or_default().to_owned();
@@ -566,15 +692,14 @@ impl<'de> Deserialize<'de> for PropertiesDe {
                 // 100,000 keys costs O(n), not O(n²).
                 let mut seen: Option<std::collections::HashSet<String>> = None;
                 while let Some(key) = map.next_key::<String>()? {
-                    let repeated = match &mut seen {
-                        Some(set) => !set.insert(key.clone()),
-                        None => {
-                            let repeated = out.iter().any(|(k, _)| *k == key);
-                            if out.len() >= 32 {
-                                seen = Some(out.iter().map(|(k, _)| k.clone()).chain(std::iter::once(key.clone())).collect());
-                            }
-                            repeated
+                    let repeated = if let Some(set) = &mut seen {
+                        !set.insert(key.clone())
+                    } else {
+                        let repeated = out.iter().any(|(k, _)| *k == key);
+                        if out.len() >= 32 {
+                            seen = Some(out.iter().map(|(k, _)| k.clone()).chain(std::iter::once(key.clone())).collect());
                         }
+                        repeated
                     };
                     if repeated {
                         return Err(de::Error::custom(format_args!("property `{key}` is given more than once")));

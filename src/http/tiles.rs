@@ -1,0 +1,851 @@
+//! Vector tiles: `/tiles/{collection}/{z}/{x}/{y}.mvt` (Mapbox Vector Tile 2.1, Web Mercator
+//! XYZ) for estates, facilities, gaps, service areas and districts, each with a TileJSON 3.0 at
+//! `/tiles/{collection}.json`.
+//!
+//! Tiles are cut on request from the served [`Dataset`]: the layer's R-tree finds the features
+//! that touch the tile and its buffer, their CRS84 coordinates are projected to tile units,
+//! polygons are clipped to the buffered tile (Sutherland–Hodgman: the clip window is a
+//! rectangle, so the simple algorithm is exact), simplified with Ramer–Douglas–Peucker at half
+//! a pixel of a 512-pixel tile, and written with the hand-rolled encoder in [`mvt`]. Nothing is
+//! precomputed beyond what the items endpoints already hold, so a reload or a new `year=` costs
+//! no tile generation; the `ETag` the routing middleware derives from the data version and the
+//! URL lets browsers revalidate instead of downloading again.
+//!
+//! Polygons smaller than a pixel at a zoom become one-pixel squares, one per pixel, so a whole
+//! city of small estates still shows at city zoom without sending every estate. Tiles carry only
+//! what the styles draw with — per kind `{kind}_covered`, `{kind}_distance_m` (whole metres) and
+//! `{kind}_shortfall` (only when positive) for estates, and the ids to fetch the full feature
+//! from `/collections/{collection}/items/{id}` on a click.
+//!
+//! `?year=` gives coverage as of that year (estates, gaps, districts), leaves out facilities
+//! opened later, and dissolves the service areas of the facilities open then (built once per
+//! year and kept while the dataset is served); `?kind=` keeps one facility kind.
+
+pub mod mvt;
+
+use std::collections::HashSet;
+use std::fmt::Write as _;
+use std::sync::{Arc, Mutex, Weak};
+
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{header, HeaderMap, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Extension, Router};
+use geo::{Coord, Geometry, Rect, Simplify as _};
+use rstar::primitives::{GeomWithData, Rectangle};
+use rstar::{RTree, AABB};
+use serde_json::{json, Value};
+
+use super::error::ApiError;
+use super::ogc::Collection;
+use super::params::{self, Lang, QueryPairs};
+use super::snapshot::{transform_geometry, Dataset, Feature, Layer, PendingFeature};
+use super::state::AppState;
+use super::{base_url, Snapshot};
+use crate::io::crs::{CrsSpec, Transformer};
+use crate::model::{AttrValue, FeatureId, KindId};
+
+/// Tile units per tile side.
+pub const EXTENT: u32 = 4096;
+
+/// The largest zoom the TileJSONs advertise; clients over-zoom beyond it.
+pub const MAX_ZOOM: u8 = 16;
+
+/// The largest zoom a tile may be requested at.
+pub const MAX_REQUEST_ZOOM: u8 = 22;
+
+/// Zoom from which names (labels) are included.
+pub const LABEL_ZOOM: u8 = 14;
+
+/// Media type of a tile.
+pub const MVT: &str = "application/vnd.mapbox-vector-tile";
+
+/// Buffer around the tile, in tile units (1/64 of the tile), so strokes and labels that cross
+/// the edge join up.
+const BUFFER: f64 = 64.0;
+
+/// Simplification tolerance in tile units: half a pixel of a 512-pixel tile.
+const SIMPLIFY: f64 = 0.5 * EXTENT as f64 / 512.0;
+
+/// One pixel of a 512-pixel tile in tile units: polygons smaller than this become a square of
+/// this size; facilities closer than two of these share one point below [`LABEL_ZOOM`].
+const PIXEL: f64 = EXTENT as f64 / 512.0;
+
+/// Years of service areas kept per process, across datasets; the oldest goes first.
+const KEEP: usize = 16;
+
+/// Zoom below which estate distances are rounded to a tenth of the radius.
+pub const COARSE_ZOOM: u8 = 12;
+
+/// Routes of this module.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/tiles", get(get_tilesets))
+        .route("/tiles/{tileset}", get(get_tilejson))
+        .route("/tiles/{collection}/{z}/{x}/{tile}", get(get_tile))
+}
+
+/// A tile address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TileId {
+    /// Zoom.
+    pub z: u8,
+    /// Column, 0 at 180° W.
+    pub x: u32,
+    /// Row, 0 at the north edge (XYZ scheme).
+    pub y: u32,
+}
+
+impl TileId {
+    /// Parses `z`, `x` and `y` (with or without `.mvt`) from a request path.
+    ///
+    /// # Errors
+    /// [`ApiError::BadParameter`] naming the part that is out of range or not a number.
+    pub fn parse(z: &str, x: &str, y: &str) -> Result<Self, ApiError> {
+        let y = y.strip_suffix(".mvt").or_else(|| y.strip_suffix(".pbf")).unwrap_or(y);
+        let z: u8 = z.parse().ok().filter(|z| *z <= MAX_REQUEST_ZOOM).ok_or_else(|| ApiError::bad("z", format!("`{z}` is not a zoom between 0 and {MAX_REQUEST_ZOOM}")))?;
+        let n = 1_u64 << z;
+        let coord = |name: &str, s: &str| -> Result<u32, ApiError> {
+            s.parse::<u32>().ok().filter(|v| u64::from(*v) < n).ok_or_else(|| ApiError::bad(name, format!("`{s}` is not a tile {name} between 0 and {} at zoom {z}", n - 1)))
+        };
+        Ok(Self { z, x: coord("x", x)?, y: coord("y", y)? })
+    }
+
+    /// The tile's extent in CRS84 with `buffer` tile units around it.
+    #[must_use]
+    pub fn bounds_lonlat(self, buffer: f64) -> Rect<f64> {
+        let n = f64::from(1_u32 << self.z.min(31));
+        let pad = buffer / f64::from(EXTENT);
+        let x0 = (f64::from(self.x) - pad) / n;
+        let x1 = (f64::from(self.x) + 1.0 + pad) / n;
+        let y0 = (f64::from(self.y) - pad) / n;
+        let y1 = (f64::from(self.y) + 1.0 + pad) / n;
+        let lon = |x: f64| x.clamp(0.0, 1.0) * 360.0 - 180.0;
+        let lat = |y: f64| (std::f64::consts::PI * (1.0 - 2.0 * y.clamp(0.0, 1.0))).sinh().atan().to_degrees();
+        Rect::new(Coord { x: lon(x0), y: lat(y1) }, Coord { x: lon(x1), y: lat(y0) })
+    }
+}
+
+/// Projects CRS84 coordinates into one tile's units.
+#[derive(Debug, Clone, Copy)]
+struct Projector {
+    scale: f64,
+    x0: f64,
+    y0: f64,
+}
+
+impl Projector {
+    fn new(tile: TileId) -> Self {
+        let n = f64::from(1_u32 << tile.z.min(31));
+        Self { scale: n * f64::from(EXTENT), x0: f64::from(tile.x) * f64::from(EXTENT), y0: f64::from(tile.y) * f64::from(EXTENT) }
+    }
+
+    /// Spherical Web Mercator (EPSG:3857) to tile units.
+    fn project(self, c: Coord<f64>) -> Coord<f64> {
+        const MAX_LAT: f64 = 85.051_128_779_806_59;
+        let x = (c.x + 180.0) / 360.0;
+        let sin = c.y.clamp(-MAX_LAT, MAX_LAT).to_radians().sin();
+        let y = 0.5 - ((1.0 + sin) / (1.0 - sin)).ln() / (4.0 * std::f64::consts::PI);
+        Coord { x: x * self.scale - self.x0, y: y * self.scale - self.y0 }
+    }
+}
+
+/// What a tile request asks for besides its address.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TileQuery {
+    /// Coverage as of this year (estates, gaps, districts); facilities opened later are left out.
+    pub year: Option<i32>,
+    /// Only this facility kind (a catalogue key): its properties for estates and districts, its
+    /// features for facilities, gaps and service areas.
+    pub kind: Option<String>,
+}
+
+impl TileQuery {
+    /// Parameters a collection's tiles accept.
+    #[must_use]
+    pub fn accepted(c: Collection) -> &'static [&'static str] {
+        let _ = c;
+        &["year", "kind"]
+    }
+
+    /// Parses and checks the query of a tile or TileJSON request.
+    ///
+    /// # Errors
+    /// [`ApiError::BadParameter`] for an unknown parameter, a bad year or an unknown kind.
+    pub fn parse(pairs: &QueryPairs, c: Collection, dataset: &Dataset) -> Result<Self, ApiError> {
+        pairs.only(Self::accepted(c))?;
+        let year = match pairs.get("year") {
+            Some(s) => Some(params::parse_year(s)?),
+            None => dataset.params.year,
+        };
+        let kind = match pairs.get("kind") {
+            Some(k) if dataset.catalogue.kind_id(k).is_some() => Some(k.to_owned()),
+            Some(k) => return Err(ApiError::bad("kind", format!("`{k}` is not a facility kind; use one of {}", dataset.catalogue.keys().collect::<Vec<_>>().join(", ")))),
+            None => None,
+        };
+        Ok(Self { year, kind })
+    }
+
+    /// The canonical query string (`?year=…&kind=…`), empty when nothing is set.
+    fn query_string(&self, c: Collection) -> String {
+        let mut parts = Vec::new();
+        let _ = c;
+        if let Some(y) = self.year {
+            parts.push(format!("year={y}"));
+        }
+        if let Some(k) = &self.kind {
+            parts.push(format!("kind={}", params::encode(k)));
+        }
+        if parts.is_empty() {
+            String::new()
+        } else {
+            format!("?{}", parts.join("&"))
+        }
+    }
+}
+
+/// The tiled collection named in a path.
+fn tiled_collection(dataset: &Dataset, id: &str) -> Result<Collection, ApiError> {
+    match Collection::parse(id) {
+        Some(Collection::Districts) if dataset.current.districts.is_none() => Err(ApiError::NoCollection(id.to_owned())),
+        Some(c) => Ok(c),
+        None => Err(ApiError::NoCollection(id.to_owned())),
+    }
+}
+
+/// How a column becomes a tile property.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Conversion {
+    /// As it is.
+    Keep,
+    /// Rounded to a whole number (distances in metres: keeps the value table small).
+    Whole,
+    /// A distance in whole metres, and below [`COARSE_ZOOM`] in steps of this many metres (a
+    /// tenth of the kind's radius: finer than the styles' ramp shows at that scale, and it
+    /// makes city-wide tiles a third smaller).
+    Distance(f64),
+    /// Rounded to 0.1 and left out unless positive (shortfalls).
+    Positive,
+}
+
+/// A column carried into tiles.
+#[derive(Debug, Clone)]
+struct TileColumn {
+    index: usize,
+    name: String,
+    conversion: Conversion,
+    min_zoom: u8,
+}
+
+/// The columns of `layer` that tiles of `c` carry, in order.
+fn tile_columns(layer: &Layer, c: Collection, dataset: &Dataset, query: &TileQuery) -> Vec<TileColumn> {
+    let mut wanted: Vec<(String, Conversion, u8)> = Vec::new();
+    let kinds: Vec<&str> = match &query.kind {
+        Some(k) => vec![k.as_str()],
+        None => dataset.catalogue.keys().collect(),
+    };
+    match c {
+        Collection::Estates => {
+            wanted.push(("name".into(), Conversion::Keep, LABEL_ZOOM));
+            for k in &kinds {
+                let step = dataset.catalogue.kind_id(k).map_or(1.0, |id| (dataset.catalogue.spec(id).radius_m / 10.0).max(1.0));
+                wanted.push((format!("{k}_covered"), Conversion::Keep, 0));
+                wanted.push((format!("{k}_distance_m"), Conversion::Distance(step), 0));
+                wanted.push((format!("{k}_shortfall"), Conversion::Positive, 0));
+            }
+        }
+        Collection::Facilities => {
+            for (name, conversion, zoom) in [("kind", Conversion::Keep, 0), ("opened_year", Conversion::Keep, 0), ("capacity", Conversion::Keep, 0), ("name", Conversion::Keep, LABEL_ZOOM)] {
+                wanted.push((name.into(), conversion, zoom));
+            }
+        }
+        Collection::Gaps => {
+            for (name, conversion, zoom) in [
+                ("estate_id", Conversion::Keep, 0),
+                ("kind", Conversion::Keep, 0),
+                ("radius_m", Conversion::Whole, 0),
+                ("distance_m", Conversion::Whole, 0),
+                ("shortfall", Conversion::Positive, 0),
+                ("estate_name", Conversion::Keep, LABEL_ZOOM),
+            ] {
+                wanted.push((name.into(), conversion, zoom));
+            }
+        }
+        Collection::ServiceAreas => {
+            for (name, conversion) in [("kind", Conversion::Keep), ("radius_m", Conversion::Whole), ("facilities", Conversion::Keep)] {
+                wanted.push((name.into(), conversion, 0));
+            }
+        }
+        Collection::Districts => {
+            wanted.push(("district".into(), Conversion::Keep, 0));
+            wanted.push(("estates".into(), Conversion::Keep, 0));
+            for k in &kinds {
+                wanted.push((format!("{k}_estates_covered_pct"), Conversion::Keep, 0));
+                wanted.push((format!("{k}_households_covered_pct"), Conversion::Keep, 0));
+            }
+        }
+    }
+    wanted
+        .into_iter()
+        .filter_map(|(name, conversion, min_zoom)| layer.column(&name).map(|index| TileColumn { index, name, conversion, min_zoom }))
+        .collect()
+}
+
+/// A property value as a tile value; `None` leaves the property out.
+fn tile_value(v: &AttrValue, conversion: Conversion, z: u8) -> Option<mvt::Value<'_>> {
+    #[expect(clippy::cast_possible_truncation, reason = "rounded metres of a city fit an i64")]
+    let whole = |x: f64| mvt::Value::Int(x.round() as i64);
+    match (v, conversion) {
+        (AttrValue::Float(x), Conversion::Distance(step)) if z < COARSE_ZOOM => x.is_finite().then(|| whole((x / step).round() * step)),
+        (AttrValue::Float(x), Conversion::Distance(_)) => x.is_finite().then(|| whole(*x)),
+        (AttrValue::Null, _) => None,
+        (AttrValue::Float(x), Conversion::Positive) => (*x > 0.0 && x.is_finite()).then(|| mvt::Value::Double((x * 10.0).round() / 10.0)),
+        (AttrValue::Int(n), Conversion::Positive) => (*n > 0).then_some(mvt::Value::Int(*n)),
+        (AttrValue::Float(x), Conversion::Whole) => x.is_finite().then(|| whole(*x)),
+        (AttrValue::Float(x), _) => x.is_finite().then_some(mvt::Value::Double(*x)),
+        (AttrValue::Bool(b), _) => Some(mvt::Value::Bool(*b)),
+        (AttrValue::Int(n), _) => Some(mvt::Value::Int(*n)),
+        (AttrValue::Text(s) | AttrValue::Json(s), _) => Some(mvt::Value::Str(s)),
+    }
+}
+
+/// Renders one tile of a collection: an MVT with one layer named after the collection (an empty
+/// body when nothing falls in the tile). Blocking: computing a year's coverage the first time
+/// takes a while, so call it from `spawn_blocking`.
+///
+/// # Errors
+/// [`ApiError::NoCollection`] for districts when estates carry none, [`ApiError::Internal`]
+/// when a year's coverage cannot be computed.
+pub fn render_tile(dataset: &Arc<Dataset>, c: Collection, tile: TileId, query: &TileQuery) -> Result<Vec<u8>, ApiError> {
+    let view = if c.by_year() { year_view(dataset, query.year)? } else { Arc::clone(&dataset.current) };
+    let areas = if c == Collection::ServiceAreas { Some(service_areas(dataset, query.year)?) } else { None };
+    let layer = match areas.as_ref().and_then(|a| a.layer.as_deref()) {
+        Some(layer) => layer,
+        None => c.layer(dataset, &view).ok_or_else(|| ApiError::NoCollection(c.id().to_owned()))?,
+    };
+    let bbox = tile.bounds_lonlat(BUFFER);
+    // (feature, its polygons that touch the tile; `None`: the whole geometry).
+    let candidates: Vec<(u32, Option<Vec<u32>>)> = match &areas {
+        Some(a) => {
+            let envelope = AABB::from_corners([bbox.min().x, bbox.min().y], [bbox.max().x, bbox.max().y]);
+            let mut by_feature: std::collections::BTreeMap<u32, Vec<u32>> = std::collections::BTreeMap::new();
+            for part in a.parts.locate_in_envelope_intersecting(&envelope) {
+                by_feature.entry(part.data.0).or_default().push(part.data.1);
+            }
+            by_feature.into_iter().map(|(f, mut parts)| {
+                parts.sort_unstable();
+                (f, Some(parts))
+            }).collect()
+        }
+        None => layer.intersecting(Some(bbox)).into_iter().map(|f| (f, None)).collect(),
+    };
+    let columns: Vec<TileColumn> = tile_columns(layer, c, dataset, query).into_iter().filter(|col| tile.z >= col.min_zoom).collect();
+    let kind_column = layer.column("kind").filter(|_| matches!(c, Collection::Facilities | Collection::Gaps | Collection::ServiceAreas));
+    let year_column = layer.column("opened_year").filter(|_| c == Collection::Facilities);
+    let kind_group = |f: &Feature| -> u32 {
+        kind_column
+            .and_then(|k| match &f.values[k] {
+                AttrValue::Text(s) => dataset.catalogue.kind_id(s).map(|id| u32::from(id.0)),
+                _ => None,
+            })
+            .unwrap_or(0)
+    };
+
+    let projector = Projector::new(tile);
+    let mut grid = HashSet::new();
+    let mut builder = mvt::LayerBuilder::new(c.id(), EXTENT);
+    let mut properties: Vec<(&str, mvt::Value<'_>)> = Vec::with_capacity(columns.len() + 1);
+    for (position, parts) in candidates {
+        let feature = &layer.features[position as usize];
+        if let (Some(k), Some(wanted)) = (kind_column, &query.kind) {
+            if !matches!(&feature.values[k], AttrValue::Text(s) if s == wanted) {
+                continue;
+            }
+        }
+        if let (Some(col), Some(year)) = (year_column, query.year) {
+            if matches!(feature.values[col], AttrValue::Int(opened) if opened > i64::from(year)) {
+                continue;
+            }
+        }
+        let geometry = match (&parts, &*feature.geometry) {
+            (Some(parts), Geometry::MultiPolygon(mp)) => tile_polygons(parts.iter().filter_map(|&j| mp.0.get(j as usize)), projector, kind_group(feature), &mut grid),
+            _ => tile_geometry(&feature.geometry, projector, tile.z, kind_group(feature), &mut grid),
+        };
+        let Some(geometry) = geometry else { continue };
+        properties.clear();
+        let id_value = match &feature.id {
+            FeatureId::Int(n) => mvt::Value::Int(*n),
+            FeatureId::Text(s) => mvt::Value::Str(s),
+        };
+        if !matches!(c, Collection::Gaps | Collection::ServiceAreas | Collection::Districts) {
+            properties.push(("id", id_value));
+        }
+        for col in &columns {
+            if let Some(v) = tile_value(&feature.values[col.index], col.conversion, tile.z) {
+                properties.push((col.name.as_str(), v));
+            }
+        }
+        let id = match feature.id {
+            FeatureId::Int(n) => u64::try_from(n).ok(),
+            FeatureId::Text(_) => None,
+        };
+        builder.add(id, &geometry, &properties);
+    }
+    let mut out = Vec::new();
+    if !builder.is_empty() {
+        builder.write_to(&mut out);
+    }
+    Ok(out)
+}
+
+/// Coverage as of `year`, computed once however many tiles ask for it at the same moment: a
+/// map asks for a dozen tiles of a new year together, and [`Dataset::year_view`] alone would run
+/// the whole analysis for each of them at once. Blocking.
+fn year_view(dataset: &Dataset, year: Option<i32>) -> Result<Arc<super::snapshot::YearView>, ApiError> {
+    static COMPUTING: Mutex<()> = Mutex::new(());
+    if let Some(view) = dataset.cached_year(year) {
+        return Ok(view);
+    }
+    let _computing = COMPUTING.lock().map_err(|_| ApiError::Internal("year lock poisoned".into()))?;
+    dataset.year_view(year)
+}
+
+/// A polygon's bounding box (CRS84) with its (feature, polygon) positions.
+type PartBox = GeomWithData<Rectangle<[f64; 2]>, (u32, u32)>;
+
+/// Service areas of one year with an R-tree over their polygons: each kind's area is one
+/// feature spanning the city, so the layer's own R-tree cannot narrow a tile down.
+struct AreaTiles {
+    /// The year's layer; `None` for the configured year (the served collection).
+    layer: Option<Arc<Layer>>,
+    /// Bounding boxes of every polygon, with (feature, polygon) positions.
+    parts: RTree<PartBox>,
+}
+
+impl AreaTiles {
+    fn new(layer: Option<Arc<Layer>>, served: &Layer) -> Self {
+        let source = layer.as_deref().unwrap_or(served);
+        let mut boxes = Vec::new();
+        for (i, f) in source.features.iter().enumerate() {
+            if let Geometry::MultiPolygon(mp) = &*f.geometry {
+                for (j, p) in mp.0.iter().enumerate() {
+                    if let Some(b) = bounds(&p.exterior().0) {
+                        let ids = (u32::try_from(i).unwrap_or(u32::MAX), u32::try_from(j).unwrap_or(u32::MAX));
+                        boxes.push(GeomWithData::new(Rectangle::from_corners([b.min().x, b.min().y], [b.max().x, b.max().y]), ids));
+                    }
+                }
+            }
+        }
+        Self { layer, parts: RTree::bulk_load(boxes) }
+    }
+}
+
+/// Service areas as of `year`: the served collection for the configured year, else the circles
+/// of the facilities open in `year`, dissolved per kind as the `service-areas` collection is;
+/// built on first use and kept while the dataset lives (up to `KEEP` years).
+fn service_areas(dataset: &Arc<Dataset>, year: Option<i32>) -> Result<Arc<AreaTiles>, ApiError> {
+    type Cache = Vec<(Weak<Dataset>, Option<i32>, Arc<AreaTiles>)>;
+    static CACHE: Mutex<Cache> = Mutex::new(Vec::new());
+    static BUILDING: Mutex<()> = Mutex::new(());
+    let year = year.filter(|y| Some(*y) != dataset.params.year);
+    let weak = Arc::downgrade(dataset);
+    {
+        let mut cache = CACHE.lock().map_err(|_| ApiError::Internal("service-area cache poisoned".into()))?;
+        // A dead weak pointer keeps its allocation, so a live dataset never shares its address.
+        cache.retain(|(d, _, _)| d.strong_count() > 0);
+        if let Some((_, _, tiles)) = cache.iter().find(|(d, cached, _)| d.ptr_eq(&weak) && *cached == year) {
+            return Ok(Arc::clone(tiles));
+        }
+    }
+    // One build at a time: the tiles of a new year arrive together, and each would otherwise
+    // dissolve the same circles.
+    let _building = BUILDING.lock().map_err(|_| ApiError::Internal("service-area build lock poisoned".into()))?;
+    if let Some((_, _, tiles)) = CACHE.lock().map_err(|_| ApiError::Internal("service-area cache poisoned".into()))?.iter().find(|(d, cached, _)| d.ptr_eq(&weak) && *cached == year) {
+        return Ok(Arc::clone(tiles));
+    }
+    let layer = year.map(|y| build_service_areas(dataset, y)).transpose()?.map(Arc::new);
+    let tiles = Arc::new(AreaTiles::new(layer, &dataset.service_areas));
+    let mut cache = CACHE.lock().map_err(|_| ApiError::Internal("service-area cache poisoned".into()))?;
+    if cache.len() >= KEEP {
+        cache.remove(0);
+    }
+    cache.push((weak, year, Arc::clone(&tiles)));
+    Ok(tiles)
+}
+
+fn build_service_areas(dataset: &Dataset, year: i32) -> Result<Layer, ApiError> {
+    use rayon::prelude::*;
+    let fail = |e: &dyn std::fmt::Display| ApiError::Internal(format!("service areas as of {year}: {e}"));
+    let working: CrsSpec = dataset.working_crs.parse().map_err(|e| fail(&e))?;
+    let to_crs84 = Transformer::new(&working, "CRS84").map_err(|e| fail(&e))?;
+    let catalogue = &dataset.catalogue;
+    let areas: Vec<(geo::MultiPolygon<f64>, usize)> = (0..catalogue.len())
+        .into_par_iter()
+        .map(|k| {
+            let kind = KindId(u16::try_from(k).expect("validated catalogue"));
+            let points: Vec<geo::Point<f64>> = dataset.facilities.iter().filter(|f| f.kind == kind && f.open_in(Some(year))).map(|f| f.location).collect();
+            let count = points.len();
+            (dissolve_circles(&points, catalogue.kinds[k].radius_m), count)
+        })
+        .collect();
+    let mut pending = Vec::with_capacity(areas.len());
+    for (spec, (area, count)) in catalogue.kinds.iter().zip(areas) {
+        let area = transform_geometry(&Geometry::MultiPolygon(area), Some(&to_crs84), false)?;
+        pending.push(PendingFeature {
+            id: FeatureId::Text(spec.key.clone()),
+            geometry: Arc::new(area),
+            properties: vec![
+                ("kind".into(), AttrValue::Text(spec.key.clone())),
+                ("kind_label_zh".into(), AttrValue::Text(spec.label_zh.clone())),
+                ("kind_label_en".into(), AttrValue::Text(spec.label_en.clone())),
+                ("radius_m".into(), AttrValue::Float(spec.radius_m)),
+                ("facilities".into(), AttrValue::Int(i64::try_from(count).unwrap_or(i64::MAX))),
+                ("year".into(), AttrValue::Int(i64::from(year))),
+            ],
+        });
+    }
+    Layer::build(pending, "MultiPolygon")
+}
+
+/// The union of circles of `radius_m` around `points` (working CRS), in square groups of a few
+/// radii unioned in parallel, then together — as the `service-areas` collection is built.
+fn dissolve_circles(points: &[geo::Point<f64>], radius_m: f64) -> geo::MultiPolygon<f64> {
+    use geo::Buffer as _;
+    use rayon::prelude::*;
+    const SEGMENTS: f64 = 48.0;
+    if points.is_empty() {
+        return geo::MultiPolygon::new(Vec::new());
+    }
+    let cell = radius_m * 8.0;
+    let mut groups: std::collections::BTreeMap<(i64, i64), Vec<geo::Point<f64>>> = std::collections::BTreeMap::new();
+    for p in points {
+        #[expect(clippy::cast_possible_truncation, reason = "cell indices of city-sized extents")]
+        let key = ((p.x() / cell).floor() as i64, (p.y() / cell).floor() as i64);
+        groups.entry(key).or_default().push(*p);
+    }
+    let parts: Vec<geo::MultiPolygon<f64>> = groups
+        .into_par_iter()
+        .map(|(_, pts)| {
+            let style = geo::algorithm::buffer::BufferStyle::new(radius_m).line_cap(geo::algorithm::buffer::LineCap::Round(std::f64::consts::TAU / SEGMENTS));
+            geo::MultiPoint::new(pts).buffer_with_style(style)
+        })
+        .collect();
+    if parts.len() == 1 {
+        return parts.into_iter().next().unwrap_or_else(|| geo::MultiPolygon::new(Vec::new()));
+    }
+    geo::unary_union(parts.iter())
+}
+
+/// A CRS84 geometry in tile units: clipped, simplified, tiny polygons as pixel squares (one per
+/// pixel and `group`), points thinned below [`LABEL_ZOOM`]. `None` when nothing is left.
+fn tile_geometry(geometry: &Geometry<f64>, projector: Projector, z: u8, group: u32, grid: &mut HashSet<(u32, i32, i32)>) -> Option<mvt::Geometry> {
+    match geometry {
+        Geometry::Point(p) => tile_points(std::iter::once(p.0), projector, z, group, grid),
+        Geometry::MultiPoint(mp) => tile_points(mp.0.iter().map(|p| p.0), projector, z, group, grid),
+        Geometry::Polygon(p) => tile_polygons(std::slice::from_ref(p), projector, group, grid),
+        Geometry::MultiPolygon(mp) => tile_polygons(&mp.0, projector, group, grid),
+        Geometry::Rect(r) => tile_polygons(&[r.to_polygon()], projector, group, grid),
+        Geometry::Triangle(t) => tile_polygons(&[t.to_polygon()], projector, group, grid),
+        Geometry::Line(_) | Geometry::LineString(_) | Geometry::MultiLineString(_) | Geometry::GeometryCollection(_) => None,
+    }
+}
+
+#[expect(clippy::cast_possible_truncation, reason = "tile units after clipping lie within a few thousand of the tile")]
+fn round(c: Coord<f64>) -> mvt::TilePoint {
+    [c.x.round() as i32, c.y.round() as i32]
+}
+
+fn tile_points(points: impl Iterator<Item = Coord<f64>>, projector: Projector, z: u8, group: u32, grid: &mut HashSet<(u32, i32, i32)>) -> Option<mvt::Geometry> {
+    let limit = f64::from(EXTENT) + BUFFER;
+    let out: Vec<mvt::TilePoint> = points
+        .map(|c| projector.project(c))
+        .filter(|c| c.x >= -BUFFER && c.x <= limit && c.y >= -BUFFER && c.y <= limit)
+        .filter(|c| {
+            if z >= LABEL_ZOOM {
+                return true;
+            }
+            #[expect(clippy::cast_possible_truncation, reason = "cells of a tile")]
+            let cell = (group, (c.x / (2.0 * PIXEL)).floor() as i32, (c.y / (2.0 * PIXEL)).floor() as i32);
+            grid.insert(cell)
+        })
+        .map(round)
+        .collect();
+    (!out.is_empty()).then_some(mvt::Geometry::Points(out))
+}
+
+fn tile_polygons<'a>(polygons: impl IntoIterator<Item = &'a geo::Polygon<f64>>, projector: Projector, group: u32, grid: &mut HashSet<(u32, i32, i32)>) -> Option<mvt::Geometry> {
+    let (min, max) = (-BUFFER, f64::from(EXTENT) + BUFFER);
+    let mut out = Vec::new();
+    for polygon in polygons {
+        let exterior: Vec<Coord<f64>> = polygon.exterior().0.iter().map(|c| projector.project(*c)).collect();
+        let Some(bbox) = bounds(&exterior) else { continue };
+        if bbox.max().x < min || bbox.min().x > max || bbox.max().y < min || bbox.min().y > max {
+            continue;
+        }
+        if bbox.width() < PIXEL && bbox.height() < PIXEL {
+            let centre = bbox.center();
+            #[expect(clippy::cast_possible_truncation, reason = "cells of a tile")]
+            let cell = (group, (centre.x / PIXEL).floor() as i32, (centre.y / PIXEL).floor() as i32);
+            if centre.x < min || centre.x > max || centre.y < min || centre.y > max || !grid.insert(cell) {
+                continue;
+            }
+            let h = PIXEL / 2.0;
+            let square = [(-h, -h), (h, -h), (h, h), (-h, h)].map(|(dx, dy)| round(Coord { x: centre.x + dx, y: centre.y + dy }));
+            out.push(vec![square.to_vec()]);
+            continue;
+        }
+        let inside = bbox.min().x >= min && bbox.max().x <= max && bbox.min().y >= min && bbox.max().y <= max;
+        let Some(shell) = tile_ring(exterior, inside, true) else { continue };
+        let mut rings = vec![shell];
+        for hole in polygon.interiors() {
+            let projected: Vec<Coord<f64>> = hole.0.iter().map(|c| projector.project(*c)).collect();
+            if bounds(&projected).is_some_and(|b| b.width() >= PIXEL || b.height() >= PIXEL) {
+                rings.extend(tile_ring(projected, inside, false));
+            }
+        }
+        out.push(rings);
+    }
+    (!out.is_empty()).then_some(mvt::Geometry::Polygons(out))
+}
+
+/// Clips (unless `inside`), simplifies, rounds and orients one projected ring (exterior rings
+/// clockwise on screen, holes counter-clockwise); `None` when it collapses.
+fn tile_ring(mut ring: Vec<Coord<f64>>, inside: bool, exterior: bool) -> Option<Vec<mvt::TilePoint>> {
+    if ring.len() > 1 && ring.first() == ring.last() {
+        ring.pop();
+    }
+    if !inside {
+        ring = clip_ring(&ring, -BUFFER, f64::from(EXTENT) + BUFFER);
+    }
+    if ring.len() < 3 {
+        return None;
+    }
+    if ring.len() > 4 {
+        ring.push(ring[0]);
+        let simplified = geo::Polygon::new(geo::LineString(ring), Vec::new()).simplify(SIMPLIFY);
+        let (exterior_ring, _) = simplified.into_inner();
+        ring = exterior_ring.0;
+        ring.pop();
+    }
+    let mut points: Vec<mvt::TilePoint> = Vec::with_capacity(ring.len());
+    for c in ring {
+        let p = round(c);
+        if points.last() != Some(&p) {
+            points.push(p);
+        }
+    }
+    while points.len() > 1 && points.first() == points.last() {
+        points.pop();
+    }
+    if points.len() < 3 {
+        return None;
+    }
+    let area = mvt::ring_area(&points);
+    if area == 0 {
+        return None;
+    }
+    if (area > 0) != exterior {
+        points.reverse();
+    }
+    Some(points)
+}
+
+fn bounds(coords: &[Coord<f64>]) -> Option<Rect<f64>> {
+    let first = *coords.first()?;
+    let (mut lo, mut hi) = (first, first);
+    for c in coords {
+        lo.x = lo.x.min(c.x);
+        lo.y = lo.y.min(c.y);
+        hi.x = hi.x.max(c.x);
+        hi.y = hi.y.max(c.y);
+    }
+    Some(Rect::new(lo, hi))
+}
+
+/// Sutherland–Hodgman clipping of an open ring to the square `[min, max]²`.
+fn clip_ring(ring: &[Coord<f64>], min: f64, max: f64) -> Vec<Coord<f64>> {
+    let mut out = ring.to_vec();
+    for edge in 0..4 {
+        let input = std::mem::take(&mut out);
+        let Some(&last) = input.last() else { break };
+        let inside = |c: Coord<f64>| match edge {
+            0 => c.x >= min,
+            1 => c.x <= max,
+            2 => c.y >= min,
+            _ => c.y <= max,
+        };
+        let cross = |a: Coord<f64>, b: Coord<f64>| match edge {
+            0 | 1 => {
+                let x = if edge == 0 { min } else { max };
+                Coord { x, y: a.y + (x - a.x) * (b.y - a.y) / (b.x - a.x) }
+            }
+            _ => {
+                let y = if edge == 2 { min } else { max };
+                Coord { x: a.x + (y - a.y) * (b.x - a.x) / (b.y - a.y), y }
+            }
+        };
+        let mut previous = last;
+        for &current in &input {
+            if inside(current) {
+                if !inside(previous) {
+                    out.push(cross(previous, current));
+                }
+                out.push(current);
+            } else if inside(previous) {
+                out.push(cross(previous, current));
+            }
+            previous = current;
+        }
+    }
+    out
+}
+
+/// The TileJSON of a collection's tiles.
+fn tilejson(dataset: &Dataset, c: Collection, query: &TileQuery, base: &str, lang: Lang) -> Value {
+    let layer = c.layer(dataset, &dataset.current);
+    let bounds = layer.and_then(|l| l.extent).map_or_else(|| vec![-180.0, -85.0, 180.0, 85.0], |e| vec![e.min().x, e.min().y, e.max().x, e.max().y]);
+    let centre = [(bounds[0] + bounds[2]) / 2.0, (bounds[1] + bounds[3]) / 2.0];
+    let mut fields = serde_json::Map::new();
+    if let Some(layer) = layer {
+        if !matches!(c, Collection::Gaps | Collection::ServiceAreas | Collection::Districts) {
+            fields.insert("id".into(), json!("feature id: fetch the feature from /collections/{collection}/items/{id}"));
+        }
+        for col in tile_columns(layer, c, dataset, query) {
+            let kind = layer.columns[col.index].kind.json_type();
+            let note = match col.conversion {
+                Conversion::Keep => kind.to_owned(),
+                Conversion::Whole => format!("{kind}, rounded to whole metres"),
+                Conversion::Distance(step) => format!("{kind}, rounded to whole metres (below zoom {COARSE_ZOOM} to {step} m)"),
+                Conversion::Positive => format!("{kind}, rounded to 0.1; left out when not positive"),
+            };
+            let note = if col.min_zoom > 0 { format!("{note}; from zoom {}", col.min_zoom) } else { note };
+            fields.insert(col.name, json!(note));
+        }
+    }
+    json!({
+        "tilejson": "3.0.0",
+        "name": format!("gapmap {}", c.id()),
+        "description": c.description(lang),
+        "version": "1.0.0",
+        "attribution": "gapmap",
+        "scheme": "xyz",
+        "tiles": [format!("{base}/tiles/{}/{{z}}/{{x}}/{{y}}.mvt{}", c.id(), query.query_string(c))],
+        "minzoom": 0,
+        "maxzoom": MAX_ZOOM,
+        "bounds": bounds,
+        "center": [centre[0], centre[1], 12],
+        "vector_layers": [{ "id": c.id(), "description": c.title(lang), "minzoom": 0, "maxzoom": MAX_ZOOM, "fields": fields }],
+    })
+}
+
+fn json_response(value: &Value) -> Response {
+    ([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], value.to_string()).into_response()
+}
+
+/// Collections with tiles in this dataset.
+fn tiled_collections(dataset: &Dataset) -> Vec<Collection> {
+    Collection::ALL.into_iter().filter(|c| *c != Collection::Districts || dataset.current.districts.is_some()).collect()
+}
+
+async fn get_tilesets(State(state): State<AppState>, Extension(Snapshot(dataset)): Extension<Snapshot>, headers: HeaderMap, RawQuery(q): RawQuery) -> Result<Response, ApiError> {
+    QueryPairs::parse(q.as_deref())?.only(&[])?;
+    let base = base_url(&state, &headers);
+    let lang = Lang::from_headers(&headers);
+    let sets: Vec<Value> = tiled_collections(&dataset)
+        .into_iter()
+        .map(|c| {
+            json!({
+                "id": c.id(),
+                "title": c.title(lang),
+                "tilejson": format!("{base}/tiles/{}.json", c.id()),
+                "tiles": format!("{base}/tiles/{}/{{z}}/{{x}}/{{y}}.mvt", c.id()),
+                "parameters": TileQuery::accepted(c),
+            })
+        })
+        .collect();
+    Ok(json_response(&json!({ "tilesets": sets })))
+}
+
+async fn get_tilejson(
+    State(state): State<AppState>,
+    Extension(Snapshot(dataset)): Extension<Snapshot>,
+    Path(tileset): Path<String>,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+) -> Result<Response, ApiError> {
+    let Some(id) = tileset.strip_suffix(".json") else {
+        return Err(ApiError::NoRoute(format!("/tiles/{tileset}")));
+    };
+    let c = tiled_collection(&dataset, id)?;
+    let query = TileQuery::parse(&QueryPairs::parse(q.as_deref())?, c, &dataset)?;
+    let base = base_url(&state, &headers);
+    Ok(json_response(&tilejson(&dataset, c, &query, &base, Lang::from_headers(&headers))))
+}
+
+async fn get_tile(Extension(Snapshot(dataset)): Extension<Snapshot>, Path((collection, zoom, column, row)): Path<(String, String, String, String)>, RawQuery(q): RawQuery) -> Result<Response, ApiError> {
+    let c = tiled_collection(&dataset, &collection)?;
+    let tile = TileId::parse(&zoom, &column, &row)?;
+    let query = TileQuery::parse(&QueryPairs::parse(q.as_deref())?, c, &dataset)?;
+    let started = std::time::Instant::now();
+    let body = tokio::task::spawn_blocking(move || render_tile(&dataset, c, tile, &query)).await??;
+    let mut timing = String::new();
+    let _ = write!(timing, "render;dur={:.1}", started.elapsed().as_secs_f64() * 1000.0);
+    let mut response = ([(header::CONTENT_TYPE, HeaderValue::from_static(MVT))], body).into_response();
+    if let Ok(v) = HeaderValue::from_str(&timing) {
+        response.headers_mut().insert("server-timing", v);
+    }
+    Ok(response)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tile_bounds_and_projection_agree() {
+        let tile = TileId { z: 12, x: 3347, y: 1552 };
+        let b = tile.bounds_lonlat(0.0);
+        let p = Projector::new(tile);
+        let nw = p.project(Coord { x: b.min().x, y: b.max().y });
+        let se = p.project(Coord { x: b.max().x, y: b.min().y });
+        assert!(nw.x.abs() < 1e-6 && nw.y.abs() < 1e-6, "{nw:?}");
+        assert!((se.x - f64::from(EXTENT)).abs() < 1e-6 && (se.y - f64::from(EXTENT)).abs() < 1e-6, "{se:?}");
+    }
+
+    #[test]
+    fn tile_ids_are_checked() {
+        assert_eq!(TileId::parse("2", "3", "1.mvt").ok(), Some(TileId { z: 2, x: 3, y: 1 }));
+        assert!(TileId::parse("2", "4", "1.mvt").is_err());
+        assert!(TileId::parse("23", "0", "0.mvt").is_err());
+        assert!(TileId::parse("a", "0", "0").is_err());
+    }
+
+    #[test]
+    fn clipping_a_square_to_the_window() {
+        let ring: Vec<Coord<f64>> = [(-10.0, -10.0), (10.0, -10.0), (10.0, 10.0), (-10.0, 10.0)].iter().map(|&(x, y)| Coord { x, y }).collect();
+        let clipped = clip_ring(&ring, 0.0, 100.0);
+        let b = bounds(&clipped).expect("not empty");
+        assert_eq!((b.min().x, b.min().y, b.max().x, b.max().y), (0.0, 0.0, 10.0, 10.0));
+        assert!(clip_ring(&ring, 20.0, 100.0).is_empty());
+    }
+
+    #[test]
+    fn rings_are_oriented_and_tiny_polygons_become_pixels() {
+        let ccw: Vec<Coord<f64>> = [(0.0, 0.0), (0.0, 100.0), (100.0, 100.0), (100.0, 0.0), (0.0, 0.0)].iter().map(|&(x, y)| Coord { x, y }).collect();
+        let shell = tile_ring(ccw.clone(), true, true).expect("a ring");
+        assert!(mvt::ring_area(&shell) > 0);
+        let hole = tile_ring(ccw, true, false).expect("a ring");
+        assert!(mvt::ring_area(&hole) < 0);
+
+        // Two estates a metre apart at zoom 8 share one pixel square.
+        let tile = TileId { z: 8, x: 209, y: 97 };
+        let b = tile.bounds_lonlat(0.0);
+        let c = b.center();
+        let square = |dx: f64| geo::Polygon::new(geo::LineString::from(vec![(c.x + dx, c.y), (c.x + dx + 1e-5, c.y), (c.x + dx + 1e-5, c.y + 1e-5), (c.x + dx, c.y)]), vec![]);
+        let mut grid = HashSet::new();
+        let p = Projector::new(tile);
+        assert!(tile_polygons(&[square(0.0)], p, 0, &mut grid).is_some());
+        assert!(tile_polygons(&[square(1e-5)], p, 0, &mut grid).is_none());
+    }
+}

@@ -1,0 +1,106 @@
+//! The web map: `/map` (and `/` for browsers), its assets under `/map/`, and `/map/config.json`.
+//!
+//! The page, its script and style (`web/src`) and MapLibre GL JS's prebuilt ES modules and CSS
+//! (the `maplibre-gl` npm package, BSD-3-Clause) are copied into `web/dist` by `web/build.mjs`,
+//! committed, and compiled into the binary with `include_bytes!`: `cargo build` needs neither
+//! node nor the network, the server needs no files beside it, and browsers load nothing from a
+//! CDN. A test (`tests/styles.rs`) runs `node web/build.mjs --check` so the committed copy stays
+//! equal to the sources and the locked maplibre-gl version.
+//!
+//! `/` stays the OGC API landing page for clients that ask for JSON (QGIS, GDAL, curl: no
+//! `Accept: text/html`) and for `?f=json` / `?f=html`; a browser asking for `/` without `f=`
+//! gets the web map, which links to the HTML landing page and the collections.
+
+use axum::extract::Request;
+use axum::http::{header, HeaderValue, Method};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Extension, Router};
+use serde_json::{json, Value};
+
+use super::error::ApiError;
+use super::params::{negotiate, Format, QueryPairs};
+use super::snapshot::Dataset;
+use super::state::AppState;
+use super::Snapshot;
+
+/// The web map's page.
+pub const INDEX_HTML: &str = include_str!("../../web/dist/index.html");
+
+/// The web map's files under `/map/`: `(name, media type, bytes)`.
+pub const ASSETS: &[(&str, &str, &[u8])] = &[
+    ("app.js", "text/javascript; charset=utf-8", include_bytes!("../../web/dist/app.js")),
+    ("app.css", "text/css; charset=utf-8", include_bytes!("../../web/dist/app.css")),
+    ("maplibre-gl.mjs", "text/javascript; charset=utf-8", include_bytes!("../../web/dist/maplibre-gl.mjs")),
+    ("maplibre-gl-worker.mjs", "text/javascript; charset=utf-8", include_bytes!("../../web/dist/maplibre-gl-worker.mjs")),
+    ("maplibre-gl.css", "text/css; charset=utf-8", include_bytes!("../../web/dist/maplibre-gl.css")),
+    ("maplibre-gl-LICENSE.txt", "text/plain; charset=utf-8", include_bytes!("../../web/dist/maplibre-gl-LICENSE.txt")),
+    ("VERSIONS.txt", "text/plain; charset=utf-8", include_bytes!("../../web/dist/VERSIONS.txt")),
+];
+
+/// Routes of this module.
+pub fn routes() -> Router<AppState> {
+    Router::new().route("/map", get(get_map)).route("/map/{file}", get(get_asset))
+}
+
+fn page() -> Response {
+    ([(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"))], INDEX_HTML).into_response()
+}
+
+async fn get_map(axum::extract::RawQuery(q): axum::extract::RawQuery) -> Result<Response, ApiError> {
+    QueryPairs::parse(q.as_deref())?.only(&[])?;
+    Ok(page())
+}
+
+/// Middleware on the routes: a browser's `GET /` (HTML preferred, no `f=`) gets the web map
+/// instead of the OGC landing page. Everything else passes through.
+pub async fn browser_landing(request: Request, next: Next) -> Response {
+    if request.uri().path() == "/" && matches!(*request.method(), Method::GET | Method::HEAD) {
+        if let Ok(pairs) = QueryPairs::parse(request.uri().query()) {
+            if pairs.iter().next().is_none() && negotiate(&pairs, request.headers()).is_ok_and(|f| f == Format::Html) {
+                return page();
+            }
+        }
+    }
+    next.run(request).await
+}
+
+/// What the web map needs to know about the data: kinds with labels and radii, the range of
+/// opening years, the extent, whether districts exist.
+#[must_use]
+pub fn map_config(dataset: &Dataset) -> Value {
+    let kinds: Vec<Value> = dataset
+        .catalogue
+        .kinds
+        .iter()
+        .map(|k| json!({ "key": k.key, "label_zh": k.label_zh, "label_en": k.label_en, "radius_m": k.radius_m, "capacity_unit": k.capacity_unit }))
+        .collect();
+    let years = dataset.facilities.iter().filter_map(|f| f.opened_year);
+    let (min, max) = years.fold((None::<i32>, None::<i32>), |(lo, hi), y| (Some(lo.map_or(y, |l| l.min(y))), Some(hi.map_or(y, |h| h.max(y)))));
+    let configured = dataset.params.year;
+    let min = min.or(configured).unwrap_or(2000);
+    let max = max.max(configured).unwrap_or(min).max(min);
+    let bounds = dataset.current.estates.extent.map(|e| [e.min().x, e.min().y, e.max().x, e.max().y]);
+    json!({
+        "kinds": kinds,
+        "years": { "min": min, "max": max, "configured": configured },
+        "bounds": bounds,
+        "districts": dataset.current.districts.is_some(),
+        "estates": dataset.estates.len(),
+        "facilities": dataset.facilities.len(),
+        "data_version": dataset.version,
+    })
+}
+
+async fn get_asset(
+    Extension(Snapshot(dataset)): Extension<Snapshot>,
+    axum::extract::Path(file): axum::extract::Path<String>,
+) -> Result<Response, ApiError> {
+    // Query strings are ignored here: MapLibre loads its worker with `?v=<version>`.
+    if file == "config.json" {
+        return Ok(([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], map_config(&dataset).to_string()).into_response());
+    }
+    let (_, media, bytes) = ASSETS.iter().find(|(name, _, _)| *name == file).ok_or_else(|| ApiError::NoRoute(format!("/map/{file}")))?;
+    Ok(([(header::CONTENT_TYPE, HeaderValue::from_static(media))], *bytes).into_response())
+}

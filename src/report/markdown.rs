@@ -1,0 +1,220 @@
+//! Markdown: headline sentences, then the tables (compact columns; the gap list cut to the
+//! first rows of each kind — CSV, XLSX and JSON carry all of it).
+
+use std::fmt::Write as _;
+
+use super::table::{self, fmt_grouped, group_int, Table};
+use super::Report;
+
+/// Gap rows per kind shown in Markdown and HTML.
+pub(crate) const GAPS_SHOWN: usize = 10;
+
+/// One headline: a label (kind or "Renovation"), the kind key, and the sentence stating its
+/// figures.
+pub(crate) struct Headline {
+    pub label: String,
+    pub key: Option<String>,
+    pub text: String,
+}
+
+fn signed_pp(x: f64) -> String {
+    format!("{} pp", table::signed(x))
+}
+
+/// Capacity units as people write them.
+fn unit_text(unit: Option<&str>) -> &str {
+    match unit {
+        Some("m2") => "m²",
+        Some(u) => u,
+        None => "units",
+    }
+}
+
+fn count(n: u64) -> String {
+    group_int(i64::try_from(n).unwrap_or(i64::MAX))
+}
+
+/// `1 estate`, `2 estates`.
+fn estates(n: u64) -> String {
+    format!("{} estate{}", count(n), if n == 1 { "" } else { "s" })
+}
+
+/// The report year's figures in sentences: each kind that opened facilities or had a target,
+/// then renovation.
+pub(crate) fn headlines(report: &Report) -> Vec<Headline> {
+    let mut out = Vec::new();
+    for (spec, r) in report.trend.kinds.iter().zip(report.trend.overall.iter().filter(|r| r.year == report.year)) {
+        let has_target = r.target_new_facilities.is_some()
+            || r.target_capacity_added.is_some()
+            || r.target_coverage_estates_pct.is_some()
+            || r.target_coverage_households_pct.is_some();
+        if r.opened == 0 && !has_target {
+            continue;
+        }
+        let unit = unit_text(spec.capacity_unit.as_deref());
+        let mut text = format!("{} opened", count(r.opened));
+        if let Some(t) = r.target_new_facilities {
+            let _ = write!(text, " (target {}", count(t));
+            if let Some(a) = r.new_facilities_achieved_pct {
+                let _ = write!(text, ": {} %", fmt_grouped(a, 1));
+            }
+            text.push(')');
+        }
+        let _ = write!(text, ", {} {unit} added", fmt_grouped(r.capacity_added, 2));
+        if let Some(t) = r.target_capacity_added {
+            let _ = write!(text, " (target {}", fmt_grouped(t, 2));
+            if let Some(a) = r.capacity_added_achieved_pct {
+                let _ = write!(text, ": {} %", fmt_grouped(a, 1));
+            }
+            text.push(')');
+        }
+        let _ = write!(
+            text,
+            "; {} open at year end. Estates covered: {} % ({}",
+            count(r.facilities_total),
+            fmt_grouped(r.estates_covered_pct, 1),
+            signed_pp(r.estates_covered_pct_change)
+        );
+        if let (Some(t), Some(met)) = (r.target_coverage_estates_pct, r.coverage_estates_met) {
+            let _ = write!(text, "; target {} %: {}", fmt_grouped(t, 1), if met { "met" } else { "not met" });
+        }
+        let _ = write!(text, "), households covered: {} %", fmt_grouped(r.households_covered_pct, 1));
+        if let (Some(t), Some(met)) = (r.target_coverage_households_pct, r.coverage_households_met) {
+            let _ = write!(text, " (target {} %: {})", fmt_grouped(t, 1), if met { "met" } else { "not met" });
+        }
+        let _ = write!(text, "; {} not covered within {} m.", estates(r.estates_uncovered), fmt_grouped(spec.radius_m, 0));
+        out.push(Headline { label: spec.label_en.clone(), key: Some(spec.key.clone()), text });
+    }
+    if let Some(r) = report.trend.renovation_row(report.year) {
+        let mut text = format!("{} ({} households) renovated", estates(r.estates_renovated), count(r.households_renovated));
+        let mut targets = Vec::new();
+        if let Some(t) = r.target_estates {
+            let achieved = r.estates_achieved_pct.map_or(String::new(), |a| format!(": {} %", fmt_grouped(a, 1)));
+            targets.push(format!("{}{achieved}", estates(t)));
+        }
+        if let Some(t) = r.target_households {
+            let achieved = r.households_achieved_pct.map_or(String::new(), |a| format!(": {} %", fmt_grouped(a, 1)));
+            targets.push(format!("{} households{achieved}", count(t)));
+        }
+        if !targets.is_empty() {
+            let _ = write!(text, " (target {})", targets.join("; "));
+        }
+        if report.from < report.year {
+            let _ = write!(
+                text,
+                "; {}–{}: {}, {} households",
+                report.from,
+                report.year,
+                estates(r.estates_cumulative),
+                count(r.households_cumulative)
+            );
+        }
+        let _ = write!(
+            text,
+            "; {} of the {} estates built before {} ({} %) renovated by year end.",
+            count(r.stock_done_estates),
+            count(r.stock_estates),
+            report.trend.params.renovation_built_before,
+            fmt_grouped(r.stock_done_estates_pct, 1)
+        );
+        out.push(Headline { label: "Renovation".to_owned(), key: None, text });
+    }
+    out
+}
+
+/// The line under the title: period, data, method.
+pub(crate) fn byline(report: &Report) -> String {
+    let period = if report.from == report.year { report.year.to_string() } else { format!("{}–{}", report.from, report.year) };
+    format!(
+        "{period} · {} estates, {} facilities · distances from the estate {} in {}, radii of {} · targets: {}",
+        group_int(i64::try_from(report.estates).unwrap_or(i64::MAX)),
+        group_int(i64::try_from(report.facilities).unwrap_or(i64::MAX)),
+        report.trend.params.distance_from.as_str(),
+        report.working_crs,
+        report.catalogue,
+        report.targets_source.as_deref().unwrap_or("none"),
+    )
+}
+
+/// What the columns mean.
+pub(crate) const NOTES: [&str; 5] = [
+    "Opened: facilities whose `opened_year` is the year; open at year end: `opened_year` ≤ year (facilities without an opening year always count).",
+    "Covered: an estate with a facility of the kind within the kind's service radius at year end; change is against the previous year's end, in percentage points (pp).",
+    "Districts: openings count by the facility's district, coverage and renovation by the estate's.",
+    "Achieved %: actual ÷ target × 100; a coverage target is met when the share covered reaches it.",
+    "Renovation stock: estates built before the stock year; done: renovated by year end, in any year.",
+];
+
+fn escape(s: &str) -> String {
+    s.replace('|', "\\|").replace('\n', " ")
+}
+
+fn push_table(out: &mut String, table: &Table) {
+    let _ = writeln!(out, "## {}\n", table.title);
+    if table.rows.is_empty() {
+        out.push_str("None.\n\n");
+        return;
+    }
+    let numeric: Vec<bool> = (0..table.columns.len())
+        .map(|c| table.rows.iter().all(|r| !matches!(r[c], table::Cell::Text(_))))
+        .collect();
+    out.push('|');
+    for c in &table.columns {
+        let _ = write!(out, " {} |", escape(c.header));
+    }
+    out.push_str("\n|");
+    for &n in &numeric {
+        out.push_str(if n { "---:|" } else { "---|" });
+    }
+    out.push('\n');
+    for row in &table.rows {
+        out.push('|');
+        for cell in row {
+            let _ = write!(out, " {} |", escape(&cell.display()));
+        }
+        out.push('\n');
+    }
+    out.push('\n');
+}
+
+/// Renders the report as Markdown.
+#[must_use]
+pub fn render_markdown(report: &Report) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "# {}\n\n{}\n", report.title, byline(report));
+    let _ = writeln!(out, "## {} at a glance\n", report.year);
+    for h in headlines(report) {
+        let key = h.key.map_or(String::new(), |k| format!(" (`{k}`)"));
+        let _ = writeln!(out, "- **{}**{key}: {}", h.label, h.text);
+    }
+    out.push('\n');
+    if !report.trend.unmatched_targets.is_empty() {
+        out.push_str("Targets that match nothing:\n\n");
+        for t in &report.trend.unmatched_targets {
+            let _ = writeln!(out, "- {t}");
+        }
+        out.push('\n');
+    }
+    push_table(&mut out, &table::summary_table(report).compact());
+    push_table(&mut out, &table::kinds_table(report).compact());
+    push_table(&mut out, &table::renovation_table(report).compact());
+    push_table(&mut out, &table::districts_table(report).compact());
+    push_table(&mut out, &table::renovation_districts_table(report).compact());
+    let gaps = table::gaps_table(report, Some(GAPS_SHOWN));
+    let total = report.trend.gaps.len();
+    push_table(&mut out, &gaps);
+    if total > gaps.rows.len() {
+        let _ = writeln!(
+            out,
+            "The {GAPS_SHOWN} estates with most households per kind; all {} are in the CSV, XLSX and JSON outputs.\n",
+            group_int(i64::try_from(total).unwrap_or(i64::MAX))
+        );
+    }
+    push_table(&mut out, &table::kinds_legend_table(report));
+    out.push_str("## Notes\n\n");
+    for n in NOTES {
+        let _ = writeln!(out, "- {n}");
+    }
+    let _ = writeln!(out, "\n{}", report.generator);
+    out
+}

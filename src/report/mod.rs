@@ -1,0 +1,202 @@
+//! The annual facility-target report (`gapmap report`, `GET /reports/{year}`): per year of a
+//! period and per facility kind, what opened, the cumulative stock, targets against actuals and
+//! coverage at year end — city-wide and per district — with renovation progress, charts and a
+//! map of the report year's gaps.
+//!
+//! [`build_report`] computes a [`Report`] (figures from [`compute_trend`], the map picture from
+//! the estates' working-CRS footprints); the `render_*` functions turn it into Markdown, CSV,
+//! JSON, self-contained HTML or XLSX without recomputing anything, so every format states the
+//! same figures. All renderers work from one set of [`table`] definitions, except JSON, which
+//! serialises the report itself.
+
+mod chart;
+mod csv;
+mod html;
+mod json;
+mod map;
+mod markdown;
+pub mod table;
+pub mod targets;
+mod xlsx;
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+pub use self::csv::render_csv;
+pub use self::html::render_html;
+pub use self::json::{render_json, to_json_value};
+pub use self::map::GapMap;
+pub use self::markdown::render_markdown;
+pub use self::xlsx::render_xlsx;
+use crate::analysis::{compute_trend, Targets, Trend, TrendError, TrendParams};
+use crate::model::{Catalogue, Estate, Facility};
+
+/// Everything [`build_report`] needs: loaded data (working CRS), the catalogue and the period.
+#[derive(Debug, Clone, Copy)]
+pub struct ReportInput<'a> {
+    /// Estates, geometry in the working CRS.
+    pub estates: &'a [Estate],
+    /// Facilities, location in the working CRS.
+    pub facilities: &'a [Facility],
+    /// The catalogue the facilities' kinds index.
+    pub catalogue: &'a Catalogue,
+    /// Name of the working CRS (`EPSG:4547`), stated in the report.
+    pub working_crs: &'a str,
+    /// Period and conventions.
+    pub params: TrendParams,
+    /// The city's targets (empty: actuals only).
+    pub targets: &'a Targets,
+    /// Where the targets came from (a file name), stated in the report.
+    pub targets_source: Option<&'a str>,
+    /// Title; default `Facility targets and coverage {year}`.
+    pub title: Option<&'a str>,
+}
+
+/// A computed report, ready to render.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Report {
+    /// Title.
+    pub title: String,
+    /// Tool and version.
+    pub generator: String,
+    /// Report year (the period's last year).
+    pub year: i32,
+    /// First year of the period.
+    pub from: i32,
+    /// Catalogue title.
+    pub catalogue: String,
+    /// Working CRS distances were measured in.
+    pub working_crs: String,
+    /// Estates analysed.
+    pub estates: usize,
+    /// Facilities loaded (all years).
+    pub facilities: usize,
+    /// Where the targets came from.
+    pub targets_source: Option<String>,
+    /// The figures.
+    pub trend: Trend,
+    /// The map picture of the report year's gaps (not part of the JSON document).
+    #[serde(skip)]
+    pub map: GapMap,
+}
+
+/// Why a report cannot be made or written.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    /// The figures cannot be computed.
+    #[error(transparent)]
+    Trend(#[from] TrendError),
+    /// The targets file is unusable.
+    #[error(transparent)]
+    Targets(#[from] targets::TargetsError),
+    /// An output cannot be written.
+    #[error("cannot write {path}: {source}")]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The XLSX workbook cannot be assembled.
+    #[error("cannot build the XLSX workbook: {0}")]
+    Xlsx(String),
+}
+
+/// An output format of the report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, clap::ValueEnum)]
+pub enum Format {
+    /// One self-contained HTML file with charts and map (prints on A4).
+    Html,
+    /// Markdown.
+    Md,
+    /// An Excel workbook, one sheet per table.
+    Xlsx,
+    /// One CSV file per table.
+    Csv,
+    /// The whole report as JSON.
+    Json,
+}
+
+impl Format {
+    /// All formats.
+    pub const ALL: [Self; 5] = [Self::Html, Self::Md, Self::Xlsx, Self::Csv, Self::Json];
+}
+
+/// Computes a report.
+///
+/// # Errors
+/// [`ReportError::Trend`] for an invalid period or catalogue.
+///
+/// # Complexity
+/// That of [`compute_trend`], plus O(vertices) for the map.
+pub fn build_report(input: &ReportInput<'_>) -> Result<Report, ReportError> {
+    let trend = compute_trend(input.estates, input.facilities, input.catalogue, input.params, input.targets)?;
+    let year = input.params.to;
+    Ok(Report {
+        title: input.title.map_or_else(|| format!("Facility targets and coverage {year}"), str::to_owned),
+        generator: format!("gapmap {}", env!("CARGO_PKG_VERSION")),
+        year,
+        from: input.params.from,
+        catalogue: input.catalogue.name.clone(),
+        working_crs: input.working_crs.to_owned(),
+        estates: input.estates.len(),
+        facilities: input.facilities.len(),
+        targets_source: input.targets_source.map(str::to_owned),
+        map: GapMap::new(input.estates),
+        trend,
+    })
+}
+
+/// The file name of a single-file format in the output directory (`report-2021.html`); CSV
+/// files are named per table by [`render_csv`].
+#[must_use]
+pub fn file_name(year: i32, format: Format) -> String {
+    let ext = match format {
+        Format::Html => "html",
+        Format::Md => "md",
+        Format::Xlsx => "xlsx",
+        Format::Csv => "csv",
+        Format::Json => "json",
+    };
+    format!("report-{year}.{ext}")
+}
+
+/// Renders the report in each format and writes the files into `dir` (created if missing),
+/// each through a temporary file renamed into place.
+///
+/// # Errors
+/// [`ReportError::Write`] or [`ReportError::Xlsx`].
+pub fn write_report(report: &Report, formats: &[Format], dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
+    std::fs::create_dir_all(dir).map_err(|source| ReportError::Write { path: dir.to_owned(), source })?;
+    let mut written = Vec::new();
+    let mut formats = formats.to_vec();
+    formats.sort();
+    formats.dedup();
+    for format in formats {
+        let files: Vec<(String, Vec<u8>)> = match format {
+            Format::Html => vec![(file_name(report.year, format), render_html(report).into_bytes())],
+            Format::Md => vec![(file_name(report.year, format), render_markdown(report).into_bytes())],
+            Format::Json => vec![(file_name(report.year, format), render_json(report).into_bytes())],
+            Format::Xlsx => vec![(file_name(report.year, format), render_xlsx(report)?)],
+            Format::Csv => render_csv(report).into_iter().map(|(name, text)| (name, text.into_bytes())).collect(),
+        };
+        for (name, bytes) in files {
+            let path = dir.join(name);
+            write_file(&path, &bytes)?;
+            written.push(path);
+        }
+    }
+    Ok(written)
+}
+
+fn write_file(path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
+    let tmp = crate::io::write::temp_path_for(path);
+    let err = |source| ReportError::Write { path: path.to_owned(), source };
+    std::fs::write(&tmp, bytes).map_err(err)?;
+    std::fs::rename(&tmp, path).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        err(e)
+    })
+}

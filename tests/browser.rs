@@ -1,0 +1,85 @@
+//! The web map in a real browser: `gapmap serve` on a generated city, on loopback port 0, and
+//! `tests/browser/map.test.mjs` driving Debian's headless chromium through playwright-core
+//! against it (see that file for what is checked). The screenshot is saved as
+//! `target/test-artifacts/webmap.png`.
+//!
+//! Needs `/usr/bin/chromium`, node and `web/node_modules`: `bash scripts/setup.sh` installs them.
+#![expect(clippy::unwrap_used, reason = "tests panic on unexpected errors")]
+
+use std::io::{BufRead as _, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Kills the server when the test ends, however it ends.
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn gapmap(args: &[&str]) {
+    let out = Command::new(env!("CARGO_BIN_EXE_gapmap")).args(args).env_remove("RUST_LOG").output().unwrap();
+    assert!(out.status.success(), "gapmap {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// Starts `gapmap serve` on port 0 and returns it with its base URL.
+fn serve(config: &Path) -> (Server, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_gapmap"))
+        .args(["serve", "--config", config.to_str().unwrap(), "--bind", "127.0.0.1:0"])
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let server = Server(child);
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if let Some(url) = line.split("listening on ").nth(1) {
+                let _ = tx.send(url.trim().to_owned());
+            } else {
+                eprintln!("server: {line}");
+            }
+        }
+    });
+    let url = rx.recv_timeout(Duration::from_secs(120)).expect("gapmap serve did not start listening within 120 s");
+    (server, url)
+}
+
+#[test]
+fn web_map_in_chromium() {
+    let chromium = std::env::var("GAPMAP_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    assert!(Path::new(&chromium).exists(), "{chromium} is missing: run `bash scripts/setup.sh` (it installs Debian's chromium)");
+    assert!(root().join("web/node_modules/playwright-core").is_dir(), "web/node_modules is missing: run `bash scripts/setup.sh` (it runs `npm ci` in web/)");
+
+    let dir = tempfile::tempdir().unwrap();
+    let city = dir.path().to_str().unwrap();
+    gapmap(&["generate", "--estates", "600", "--facilities", "1800", "--seed", "7", "--out", city]);
+    let config = dir.path().join("gapmap.toml");
+    std::fs::write(&config, "[estates]\npath = \"estates.geojson\"\n\n[[facilities]]\npath = \"facilities.geojson\"\n").unwrap();
+    let (_server, url) = serve(&config);
+
+    let screenshot = root().join("target/test-artifacts/webmap.png");
+    let out = Command::new("node")
+        .arg(root().join("tests/browser/map.test.mjs"))
+        .arg(&url)
+        .arg(&screenshot)
+        .env("GAPMAP_CHROMIUM", &chromium)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run node ({e}): run `bash scripts/setup.sh`"));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    eprintln!("{stdout}{stderr}");
+    assert!(out.status.success(), "the browser test failed:\n{stdout}{stderr}");
+    assert!(screenshot.metadata().is_ok_and(|m| m.len() > 10_000), "no screenshot at {}", screenshot.display());
+}

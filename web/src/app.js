@@ -1,0 +1,323 @@
+// gapmap's web map: estates coloured by coverage for one facility kind, facilities and service
+// areas, a year slider, coverage per district, a legend, Chinese and English.
+//
+// Everything comes from the gapmap server it is served by: the styles (/styles/*.json), vector
+// tiles (/tiles/...), glyphs (/fonts/...), the feature API (/collections/...) and MapLibre GL JS
+// itself (/map/maplibre-gl.mjs). The kind is switched through the styles' `kind` global state,
+// so the tiles (which carry every kind's coverage) are not fetched again; a year re-points the
+// year-dependent sources at `?year=`.
+
+import * as maplibregl from '/map/maplibre-gl.mjs';
+
+const origin = window.location.origin;
+
+const TEXT = {
+  zh: {
+    kind: '设施类别', year: '年份', facilities: '设施', areas: '服务范围', legend: '图例',
+    byDistrict: '各区覆盖率', district: '区', estatesPct: '小区 %', householdsPct: '户数 %',
+    switchTo: 'English', allYears: '全部', city: '全市',
+    summary: (k, e, h) => `${k}：${e} 的小区、${h} 的户数在服务半径内有设施。`,
+    noDistricts: '数据中的小区没有行政区字段。',
+    radius: (r) => `服务半径 ${r} 米`,
+    facilityLegend: '设施（当前类别）', areaLegend: '服务范围（当前类别）',
+    estate: '小区', households: '户数', nearest: '最近距离', covered: '覆盖', shortfall: '缺口',
+    yes: '是', no: '否', none: '无', metres: '米', loading: '加载中…', failed: '加载失败：',
+    asOf: (y) => (y ? `截至 ${y} 年` : '全部设施'), details: '详情',
+    computing: (y) => `正在计算${y ? ` ${y} 年` : ''}的覆盖情况（每个年份首次需要一些时间）…`,
+  },
+  en: {
+    kind: 'Facility kind', year: 'Year', facilities: 'Facilities', areas: 'Service areas', legend: 'Legend',
+    byDistrict: 'Coverage by district', district: 'District', estatesPct: 'Estates %', householdsPct: 'Households %',
+    switchTo: '中文', allYears: 'all', city: 'City',
+    summary: (k, e, h) => `${k}: ${e} of estates and ${h} of households have one within the service radius.`,
+    noDistricts: 'The estates carry no district.',
+    radius: (r) => `service radius ${r} m`,
+    facilityLegend: 'Facilities (this kind)', areaLegend: 'Service area (this kind)',
+    estate: 'Estate', households: 'Households', nearest: 'Nearest', covered: 'Covered', shortfall: 'Shortfall',
+    yes: 'yes', no: 'no', none: 'none', metres: 'm', loading: 'Loading…', failed: 'Failed: ',
+    asOf: (y) => (y ? `as of ${y}` : 'all facilities'), details: 'details',
+    computing: (y) => `Computing coverage${y ? ` as of ${y}` : ''} (the first time for a year takes a while)…`,
+  },
+};
+
+const KIND_COLOURS = {
+  day_care: '#1f77b4', nursery: '#ff7f0e', kindergarten: '#2ca02c', health_station: '#d62728',
+  health_centre: '#9467bd', market: '#8c564b', parking: '#e377c2', ev_charger: '#17becf',
+  primary_school: '#bcbd22', middle_school: '#393b79', community_service: '#ad494a',
+};
+
+const state = {
+  lang: 'zh',
+  kind: null,
+  year: null,
+  config: null,
+  legend: [],
+  districts: null,
+};
+state.lang = localStorage.getItem('gapmap.lang') || ((navigator.language || 'zh').toLowerCase().startsWith('zh') ? 'zh' : 'en');
+
+const $ = (id) => document.getElementById(id);
+const t = (key, ...args) => {
+  const v = TEXT[state.lang][key];
+  return typeof v === 'function' ? v(...args) : v;
+};
+const escapeHtml = (s) => String(s ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]);
+const kindSpec = (key) => state.config.kinds.find((k) => k.key === key);
+const kindLabel = (k) => (state.lang === 'zh' ? k.label_zh : k.label_en);
+const pct = (x) => (Number.isFinite(x) ? `${x.toFixed(1)} %` : '–');
+
+async function getJson(path) {
+  const response = await fetch(origin + path, { headers: { Accept: 'application/json' } });
+  if (!response.ok) throw new Error(`${path}: ${response.status} ${await response.text()}`);
+  return response.json();
+}
+
+function status(text) {
+  $('status').textContent = text || '';
+}
+
+/** The year query for the year-dependent endpoints ('' = the server's configured year). */
+function yearQuery(prefix) {
+  return state.year == null ? '' : `${prefix}year=${state.year}`;
+}
+
+/** One style from the coverage, facilities and service-areas styles. */
+function mergeStyles(coverage, facilities, areas) {
+  const style = structuredClone(coverage);
+  style.sources = { ...areas.sources, ...facilities.sources, ...coverage.sources };
+  style.state = { ...areas.state, ...facilities.state, ...coverage.state };
+  const withoutBackground = (s) => s.layers.filter((l) => l.type !== 'background' && l.id !== 'basemap');
+  const base = coverage.layers.filter((l) => l.type === 'background' || l.id === 'basemap');
+  const estates = withoutBackground(coverage);
+  const labels = estates.filter((l) => l.type === 'symbol');
+  const fills = estates.filter((l) => l.type !== 'symbol');
+  const facilityLayers = withoutBackground(facilities).map((l) => ({ ...l, layout: { ...(l.layout || {}), visibility: 'visible' } }));
+  const areaLayers = withoutBackground(areas).map((l) => ({ ...l, layout: { ...(l.layout || {}), visibility: 'none' } }));
+  style.layers = [...base, ...fills, ...areaLayers, ...facilityLayers.filter((l) => l.type !== 'symbol'), ...labels, ...facilityLayers.filter((l) => l.type === 'symbol')];
+  return style;
+}
+
+function renderLegend() {
+  const items = [];
+  for (const item of state.legend) {
+    items.push(`<li><span class="swatch" style="background:${escapeHtml(item.color)}"></span>${escapeHtml(item[state.lang])}</li>`);
+  }
+  const spec = kindSpec(state.kind);
+  if ($('show-facilities').checked) {
+    items.push(`<li><span class="swatch dot" style="background:${KIND_COLOURS[state.kind] || '#555'}"></span>${escapeHtml(t('facilityLegend'))}</li>`);
+  }
+  if ($('show-areas').checked) {
+    items.push(`<li><span class="swatch" style="background:${KIND_COLOURS[state.kind] || '#555'};opacity:0.35"></span>${escapeHtml(t('areaLegend'))}</li>`);
+  }
+  if (spec) items.push(`<li class="note">${escapeHtml(kindLabel(spec))} — ${escapeHtml(t('radius', spec.radius_m))}</li>`);
+  $('legend').innerHTML = items.join('');
+}
+
+function renderDistricts() {
+  const body = $('districts').querySelector('tbody');
+  const spec = kindSpec(state.kind);
+  if (!state.districts) {
+    body.innerHTML = '';
+    $('summary').textContent = state.config.districts ? t('loading') : t('noDistricts');
+    return;
+  }
+  const k = state.kind;
+  let estates = 0;
+  let estatesCovered = 0;
+  let households = 0;
+  let householdsCovered = 0;
+  const rows = state.districts
+    .map((f) => f.properties)
+    .sort((a, b) => String(a.district).localeCompare(String(b.district), 'zh'))
+    .map((p) => {
+      const e = Number(p[`${k}_estates_covered_pct`]);
+      const h = Number(p[`${k}_households_covered_pct`]);
+      estates += Number(p.estates) || 0;
+      estatesCovered += Number(p[`${k}_estates_covered`]) || 0;
+      households += Number(p.households) || 0;
+      householdsCovered += ((Number(p.households) || 0) * (Number.isFinite(h) ? h : 0)) / 100;
+      const bar = Number.isFinite(e) ? `<span class="bar" style="width:${(e * 0.5).toFixed(1)}px"></span>` : '';
+      return `<tr><td>${escapeHtml(p.district)}</td><td class="num">${pct(e)}${bar}</td><td class="num">${pct(h)}</td></tr>`;
+    });
+  const cityE = estates ? (100 * estatesCovered) / estates : NaN;
+  const cityH = households ? (100 * householdsCovered) / households : NaN;
+  rows.push(`<tr><th>${escapeHtml(t('city'))}</th><th class="num">${pct(cityE)}</th><th class="num">${pct(cityH)}</th></tr>`);
+  body.innerHTML = rows.join('');
+  $('summary').textContent = `${t('summary', spec ? kindLabel(spec) : k, pct(cityE), pct(cityH))} (${t('asOf', state.year ?? state.config.years.configured)})`;
+}
+
+async function loadDistricts() {
+  if (!state.config.districts) {
+    state.districts = null;
+    renderDistricts();
+    return;
+  }
+  state.districts = null;
+  renderDistricts();
+  const page = await getJson(`/collections/districts/items?limit=1000${yearQuery('&')}`);
+  state.districts = page.features;
+  renderDistricts();
+}
+
+function renderTexts() {
+  document.documentElement.lang = state.lang;
+  for (const el of document.querySelectorAll('[data-i18n]')) el.textContent = t(el.dataset.i18n);
+  $('lang').textContent = t('switchTo');
+  const select = $('kind');
+  select.innerHTML = state.config.kinds.map((k) => `<option value="${escapeHtml(k.key)}">${escapeHtml(kindLabel(k))}</option>`).join('');
+  select.value = state.kind;
+  renderYear();
+  renderLegend();
+  renderDistricts();
+}
+
+function renderYear() {
+  const { max, configured } = state.config.years;
+  const y = state.year ?? configured;
+  $('year-value').textContent = y == null || (configured == null && y >= max) ? t('allYears') : String(y);
+}
+
+let map;
+
+function setKind(key) {
+  const spec = kindSpec(key);
+  if (!spec) return;
+  state.kind = key;
+  map.setGlobalStateProperty('kind', key);
+  map.setGlobalStateProperty('radius_m', spec.radius_m);
+  $('kind').value = key;
+  renderLegend();
+  renderDistricts();
+}
+
+let yearRequest = 0;
+
+async function setYear(year) {
+  const { max, configured } = state.config.years;
+  // With no configured year, the newest year is the same as "every facility": keep the server's
+  // precomputed view instead of asking for a year.
+  state.year = configured == null && year >= max ? null : year;
+  const request = ++yearRequest;
+  $('year').value = String(year);
+  renderYear();
+  renderLegend();
+  status(t('computing', state.year));
+  try {
+    // The server computes a year's coverage on first use: one request waits for it, then the
+    // tiles all find it ready instead of each waiting.
+    if (state.config.districts) await loadDistricts();
+    else await getJson(`/collections/estates/items?limit=1${yearQuery('&')}`);
+  } catch (e) {
+    status(t('failed') + e.message);
+    return;
+  }
+  if (request !== yearRequest) return;
+  map.once('idle', () => status(''));
+  for (const id of ['estates', 'facilities', 'service-areas']) {
+    const source = map.getSource(id);
+    if (source) source.setUrl(`${origin}/tiles/${id}.json${yearQuery('?')}`);
+  }
+}
+
+function setLang(lang) {
+  state.lang = lang;
+  localStorage.setItem('gapmap.lang', lang);
+  renderTexts();
+}
+
+function setVisible(prefix, visible) {
+  for (const layer of map.getStyle().layers) {
+    if (layer.id === prefix || layer.id.startsWith(`${prefix}-`)) map.setLayoutProperty(layer.id, 'visibility', visible ? 'visible' : 'none');
+  }
+  renderLegend();
+}
+
+async function showEstate(id, lngLat) {
+  const popup = new maplibregl.Popup({ maxWidth: '380px', className: 'estate-popup' }).setLngLat(lngLat).setHTML(`<div class="popup">${escapeHtml(t('loading'))}</div>`).addTo(map);
+  try {
+    const f = await getJson(`/collections/estates/items/${encodeURIComponent(id)}${yearQuery('?')}`);
+    const p = f.properties;
+    const rows = state.config.kinds.map((k) => {
+      const d = p[`${k.key}_distance_m`];
+      const covered = p[`${k.key}_covered`];
+      const s = p[`${k.key}_shortfall`];
+      const distance = d == null ? t('none') : `${Math.round(d)} ${t('metres')}`;
+      const shortfall = s == null ? '–' : `${Number(s).toFixed(s > 0 && s < 10 ? 1 : 0)}${k.capacity_unit ? ` ${escapeHtml(k.capacity_unit)}` : ''}`;
+      return `<tr class="${k.key === state.kind ? 'selected' : ''}" data-kind="${escapeHtml(k.key)}"><td>${escapeHtml(kindLabel(k))}</td><td class="num">${escapeHtml(distance)}</td>` +
+        `<td class="${covered ? 'yes' : 'no'}">${covered ? '✓ ' + t('yes') : '✗ ' + t('no')}</td><td class="num">${shortfall}</td></tr>`;
+    });
+    const title = p.name ? `${escapeHtml(p.name)} <small>#${escapeHtml(f.id)}</small>` : `${escapeHtml(t('estate'))} #${escapeHtml(f.id)}`;
+    const meta = [p.district, p.households != null ? `${t('households')} ${p.households}` : null, t('asOf', state.year ?? state.config.years.configured)].filter(Boolean).map(escapeHtml).join(' · ');
+    popup.setHTML(
+      `<div class="popup" data-estate="${escapeHtml(f.id)}"><h3>${title}</h3><p>${meta}</p>` +
+        `<table><thead><tr><th>${escapeHtml(t('kind'))}</th><th class="num">${escapeHtml(t('nearest'))}</th><th>${escapeHtml(t('covered'))}</th><th class="num">${escapeHtml(t('shortfall'))}</th></tr></thead>` +
+        `<tbody>${rows.join('')}</tbody></table>` +
+        `<p><a href="/estates/${encodeURIComponent(f.id)}/coverage?f=html" target="_blank" rel="noopener">${escapeHtml(t('details'))}</a></p></div>`,
+    );
+  } catch (e) {
+    popup.setHTML(`<div class="popup">${escapeHtml(t('failed') + e.message)}</div>`);
+  }
+}
+
+async function main() {
+  status(TEXT[state.lang].loading);
+  state.config = await getJson('/map/config.json');
+  const params = new URLSearchParams(window.location.hash.slice(1));
+  const wanted = params.get('kind');
+  state.kind = kindSpec(wanted) ? wanted : state.config.kinds[0].key;
+  const [coverage, facilities, areas] = await Promise.all(
+    ['coverage', 'facilities', 'service-areas'].map((name) => getJson(`/styles/${name}.json?kind=${encodeURIComponent(state.kind)}`)),
+  );
+  state.legend = coverage.metadata['gapmap:legend'] || [];
+  const style = mergeStyles(coverage, facilities, areas);
+
+  const { min, max, configured } = state.config.years;
+  const slider = $('year');
+  slider.min = String(min);
+  slider.max = String(max);
+  slider.disabled = min === max;
+  state.year = configured;
+  slider.value = String(configured ?? max);
+
+  map = new maplibregl.Map({
+    container: 'map',
+    style,
+    bounds: state.config.bounds,
+    fitBoundsOptions: { padding: 20 },
+    maxZoom: 19,
+    hash: false,
+    attributionControl: { compact: true },
+    localIdeographFontFamily: "'Noto Sans CJK SC', 'Source Han Sans SC', 'PingFang SC', 'Microsoft YaHei', 'WenQuanYi Micro Hei', sans-serif",
+    globalState: { kind: state.kind, radius_m: kindSpec(state.kind).radius_m },
+  });
+  map.addControl(new maplibregl.NavigationControl({ showCompass: false }), 'top-left');
+  map.addControl(new maplibregl.ScaleControl({ unit: 'metric' }), 'bottom-left');
+
+  map.on('click', 'estates-coverage', (e) => {
+    const f = e.features && e.features[0];
+    if (f && f.properties.id != null) showEstate(f.properties.id, e.lngLat);
+  });
+  map.on('mouseenter', 'estates-coverage', () => { map.getCanvas().style.cursor = 'pointer'; });
+  map.on('mouseleave', 'estates-coverage', () => { map.getCanvas().style.cursor = ''; });
+  map.on('error', (e) => status(t('failed') + (e.error && e.error.message ? e.error.message : 'map error')));
+  map.once('idle', () => status(''));
+
+  await new Promise((done) => (map.loaded() ? done() : map.once('load', done)));
+  $('kind').addEventListener('change', (e) => setKind(e.target.value));
+  slider.addEventListener('input', (e) => {
+    $('year-value').textContent = e.target.value;
+  });
+  slider.addEventListener('change', (e) => setYear(Number(e.target.value)));
+  $('show-facilities').addEventListener('change', (e) => setVisible('facilities', e.target.checked));
+  $('show-areas').addEventListener('change', (e) => setVisible('service-areas', e.target.checked));
+  $('lang').addEventListener('click', () => setLang(state.lang === 'zh' ? 'en' : 'zh'));
+
+  renderTexts();
+  window.gapmap = { map, setKind, setYear, setLang, state };
+  await loadDistricts();
+}
+
+main().catch((e) => {
+  status(TEXT[state.lang].failed + e.message);
+  console.error(e);
+});
