@@ -233,40 +233,70 @@ impl AnalyzeArgs {
     /// # Errors
     /// An unreadable or invalid config file.
     pub fn to_config(&self) -> anyhow::Result<Config> {
-        let mut config = match &self.config {
+        let mut config = DataFlags {
+            config: self.config.as_deref(),
+            estates: self.estates.as_deref(),
+            facilities: &self.facilities,
+            catalogue: self.catalogue.as_deref(),
+            radius: &self.radius,
+            distance_from: self.distance_from.as_deref(),
+            working_crs: self.working_crs.as_deref(),
+            on_invalid: self.on_invalid,
+        }
+        .to_config()?;
+        if self.year.is_some() {
+            config.analysis.year = self.year;
+        }
+        Ok(config)
+    }
+}
+
+/// The data and analysis flags `analyze` and `report` share.
+struct DataFlags<'a> {
+    config: Option<&'a Path>,
+    estates: Option<&'a Path>,
+    facilities: &'a [PathBuf],
+    catalogue: Option<&'a Path>,
+    radius: &'a [(String, f64)],
+    distance_from: Option<&'a str>,
+    working_crs: Option<&'a str>,
+    on_invalid: Option<OnInvalid>,
+}
+
+impl DataFlags<'_> {
+    /// The config file (if any) overridden by these flags.
+    fn to_config(&self) -> anyhow::Result<Config> {
+        let mut config = match self.config {
             Some(path) => Config::from_file(path)?,
             None => Config::default(),
         };
-        if let Some(path) = &self.estates {
+        if let Some(path) = self.estates {
             match &mut config.estates {
-                Some(e) => e.path.clone_from(path),
+                Some(e) => path.clone_into(&mut e.path),
                 None => config.estates = Some(SourceConfig::from_path(path)),
             }
         }
         if !self.facilities.is_empty() {
             // Same number of files as the config's sources: keep their field mappings.
             if self.facilities.len() == config.facilities.len() {
-                for (source, path) in config.facilities.iter_mut().zip(&self.facilities) {
+                for (source, path) in config.facilities.iter_mut().zip(self.facilities) {
                     source.path.clone_from(path);
                 }
             } else {
                 config.facilities = self.facilities.iter().map(SourceConfig::from_path).collect();
             }
         }
-        if let Some(c) = &self.catalogue {
-            config.analysis.catalogue = Some(c.clone());
+        if let Some(c) = self.catalogue {
+            config.analysis.catalogue = Some(c.to_owned());
         }
-        for (kind, r) in &self.radius {
+        for (kind, r) in self.radius {
             config.analysis.radius_m.insert(kind.clone(), *r);
         }
-        if self.year.is_some() {
-            config.analysis.year = self.year;
-        }
-        if let Some(d) = &self.distance_from {
+        if let Some(d) = self.distance_from {
             config.analysis.distance_from = d.parse::<DistanceFrom>().map_err(anyhow::Error::msg)?;
         }
-        if self.working_crs.is_some() {
-            config.analysis.working_crs.clone_from(&self.working_crs);
+        if let Some(w) = self.working_crs {
+            config.analysis.working_crs = Some(w.to_owned());
         }
         if let Some(o) = self.on_invalid {
             config.analysis.on_invalid = o;
@@ -558,41 +588,17 @@ impl ReportArgs {
     /// # Errors
     /// An unreadable or invalid config file.
     pub fn to_config(&self) -> anyhow::Result<Config> {
-        let mut config = match &self.config {
-            Some(path) => Config::from_file(path)?,
-            None => Config::default(),
-        };
-        if let Some(path) = &self.estates {
-            match &mut config.estates {
-                Some(e) => e.path.clone_from(path),
-                None => config.estates = Some(SourceConfig::from_path(path)),
-            }
+        DataFlags {
+            config: self.config.as_deref(),
+            estates: self.estates.as_deref(),
+            facilities: &self.facilities,
+            catalogue: self.catalogue.as_deref(),
+            radius: &self.radius,
+            distance_from: self.distance_from.as_deref(),
+            working_crs: self.working_crs.as_deref(),
+            on_invalid: self.on_invalid,
         }
-        if !self.facilities.is_empty() {
-            if self.facilities.len() == config.facilities.len() {
-                for (source, path) in config.facilities.iter_mut().zip(&self.facilities) {
-                    source.path.clone_from(path);
-                }
-            } else {
-                config.facilities = self.facilities.iter().map(SourceConfig::from_path).collect();
-            }
-        }
-        if let Some(c) = &self.catalogue {
-            config.analysis.catalogue = Some(c.clone());
-        }
-        for (kind, r) in &self.radius {
-            config.analysis.radius_m.insert(kind.clone(), *r);
-        }
-        if let Some(d) = &self.distance_from {
-            config.analysis.distance_from = d.parse::<DistanceFrom>().map_err(anyhow::Error::msg)?;
-        }
-        if self.working_crs.is_some() {
-            config.analysis.working_crs.clone_from(&self.working_crs);
-        }
-        if let Some(o) = self.on_invalid {
-            config.analysis.on_invalid = o;
-        }
-        Ok(config)
+        .to_config()
     }
 }
 
