@@ -172,7 +172,8 @@ fn summarize_set(
         .collect()
 }
 
-fn pct(part: f64, whole: f64) -> f64 {
+/// `part / whole × 100`, 0 when `whole` is 0: the percentage every coverage figure uses.
+pub(super) fn pct(part: f64, whole: f64) -> f64 {
     if whole > 0.0 {
         part / whole * 100.0
     } else {

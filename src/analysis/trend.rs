@@ -510,11 +510,7 @@ fn signed(n: u64) -> i64 {
 
 #[expect(clippy::cast_precision_loss, reason = "counts are far below 2^52")]
 fn pct(part: u64, whole: u64) -> f64 {
-    if whole == 0 {
-        0.0
-    } else {
-        part as f64 / whole as f64 * 100.0
-    }
+    super::summary::pct(part as f64, whole as f64)
 }
 
 fn achieved(actual: f64, target: Option<f64>) -> Option<f64> {
