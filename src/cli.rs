@@ -532,10 +532,10 @@ pub struct ReportArgs {
     /// Report year: the period's last year.
     #[arg(long, env = "GAPMAP_YEAR")]
     pub year: Option<i32>,
-    /// First year of the period (default: the report year).
+    /// First year of the period (default: report.from in the config when not after the year, else the report year).
     #[arg(long, env = "GAPMAP_FROM")]
     pub from: Option<i32>,
-    /// Targets file (.toml or .csv).
+    /// Targets file (.toml or .csv; default: report.targets in the config).
     #[arg(long, env = "GAPMAP_TARGETS")]
     pub targets: Option<PathBuf>,
     /// Config file (TOML); flags override it.
@@ -565,9 +565,9 @@ pub struct ReportArgs {
     /// Rejected features: `abort` or `warn`.
     #[arg(long, env = "GAPMAP_ON_INVALID", value_enum)]
     pub on_invalid: Option<OnInvalid>,
-    /// Estates built before this year form the renovation stock.
-    #[arg(long, env = "GAPMAP_RENOVATION_BUILT_BEFORE", default_value_t = analysis::DEFAULT_RENOVATION_BUILT_BEFORE)]
-    pub renovation_built_before: i32,
+    /// Estates built before this year form the renovation stock (default: report.renovation_built_before in the config, else 2000).
+    #[arg(long, env = "GAPMAP_RENOVATION_BUILT_BEFORE")]
+    pub renovation_built_before: Option<i32>,
     /// Report title (default "Facility targets and coverage YEAR").
     #[arg(long, env = "GAPMAP_TITLE")]
     pub title: Option<String>,
@@ -612,14 +612,15 @@ fn report(args: &ReportArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     let year = args.year.or(config.analysis.year).context("--year is required (or analysis.year in the config)")?;
-    let from = args.from.unwrap_or(year);
+    let from = args.from.unwrap_or_else(|| config.report.from_for(year));
     if from > year || year - from >= analysis::MAX_YEARS {
         bail!("--from {from} --year {year}: the first year must not be after the report year, and at most {} years are reported", analysis::MAX_YEARS);
     }
     let out_dir = args.out.as_deref().context("--out is required")?;
     config.validate()?;
     let catalogue = catalogue_for(&config)?;
-    let targets = match &args.targets {
+    let targets_path = args.targets.as_ref().or(config.report.targets.as_ref());
+    let targets = match targets_path {
         Some(path) => report::targets::load_targets(path, &catalogue)?,
         None => analysis::Targets::default(),
     };
@@ -641,7 +642,7 @@ fn report(args: &ReportArgs) -> anyhow::Result<()> {
 
     let started = std::time::Instant::now();
     let bar = spinner(&format!("computing coverage {}–{year}", from - 1));
-    let targets_source = args.targets.as_ref().map(|p| p.display().to_string());
+    let targets_source = targets_path.map(|p| p.display().to_string());
     let input = ReportInput {
         estates: &loaded.estates,
         facilities: &loaded.facilities,
@@ -651,11 +652,11 @@ fn report(args: &ReportArgs) -> anyhow::Result<()> {
             from,
             to: year,
             distance_from: config.analysis.distance_from,
-            renovation_built_before: args.renovation_built_before,
+            renovation_built_before: args.renovation_built_before.unwrap_or(config.report.renovation_built_before),
         },
         targets: &targets,
         targets_source: targets_source.as_deref(),
-        title: args.title.as_deref(),
+        title: args.title.as_deref().or(config.report.title.as_deref()),
     };
     let built = report::build_report(&input)?;
     tracing::info!(elapsed_s = started.elapsed().as_secs_f64(), "report computed");

@@ -32,6 +32,12 @@
 //! working_crs = "auto"          # or e.g. "EPSG:4547"
 //! on_invalid = "abort"          # or "warn"
 //!
+//! [report]                      # `gapmap report` and `GET /reports/{year}`
+//! targets = "targets.toml"      # the city's targets (.toml or .csv); none: actuals only
+//! from = 2018                   # first year of a report's period (default: the report year)
+//! renovation_built_before = 2000  # estates built before this year form the renovation stock
+//! # title = "…"                 # default "Facility targets and coverage YEAR"
+//!
 //! [serve]                       # `gapmap serve` (OGC API - Features)
 //! bind = "127.0.0.1:8080"
 //! default_limit = 100           # items per page when `limit` is not given
@@ -208,6 +214,39 @@ pub struct AnalysisConfig {
     pub on_invalid: OnInvalid,
 }
 
+/// Report settings (`[report]`), read by `gapmap report` (flags override them) and by
+/// `GET /reports/{year}` (query parameters override `from`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReportConfig {
+    /// The city's targets file (.toml or .csv); unset: actuals only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub targets: Option<PathBuf>,
+    /// First year of a report's period; a report for an earlier year starts at its own year.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub from: Option<i32>,
+    /// Estates built before this year form the renovation stock.
+    pub renovation_built_before: i32,
+    /// Report title; default "Facility targets and coverage YEAR".
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+}
+
+impl Default for ReportConfig {
+    fn default() -> Self {
+        Self { targets: None, from: None, renovation_built_before: crate::analysis::DEFAULT_RENOVATION_BUILT_BEFORE, title: None }
+    }
+}
+
+impl ReportConfig {
+    /// The first year of the period reported for `year`: `from` when it is not after `year`,
+    /// else `year` itself.
+    #[must_use]
+    pub fn from_for(&self, year: i32) -> i32 {
+        self.from.filter(|&f| f <= year).unwrap_or(year)
+    }
+}
+
 /// `gapmap serve` settings (`[serve]`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -281,6 +320,9 @@ pub struct Config {
     /// Analysis settings.
     #[serde(default)]
     pub analysis: AnalysisConfig,
+    /// `gapmap report` and `GET /reports/{year}` settings.
+    #[serde(default)]
+    pub report: ReportConfig,
     /// `gapmap serve` settings.
     #[serde(default)]
     pub serve: ServeConfig,
@@ -326,6 +368,9 @@ impl Config {
         if let Some(c) = &mut self.analysis.catalogue {
             resolve(c);
         }
+        if let Some(t) = &mut self.report.targets {
+            resolve(t);
+        }
     }
 
     /// The effective config as TOML (`--print-config`).
@@ -364,6 +409,11 @@ impl Config {
         if let Some(c) = &self.analysis.catalogue {
             if !c.exists() {
                 return invalid("analysis.catalogue".into(), format!("{} does not exist", c.display()));
+            }
+        }
+        if let Some(t) = &self.report.targets {
+            if !t.exists() {
+                return invalid("report.targets".into(), format!("{} does not exist", t.display()));
             }
         }
         for (kind, r) in &self.analysis.radius_m {

@@ -19,6 +19,7 @@ pub mod ogc;
 pub mod openapi;
 pub mod ops;
 pub mod params;
+pub mod report;
 pub mod snapshot;
 pub mod state;
 pub mod styles;
@@ -63,6 +64,7 @@ pub fn router(state: AppState) -> Router {
         .merge(ogc::routes())
         .merge(openapi::routes())
         .merge(coverage::routes())
+        .merge(report::routes())
         .merge(ops::routes())
         .merge(tiles::routes())
         .merge(styles::routes())

@@ -217,6 +217,7 @@ async fn get_landing(State(state): State<AppState>, headers: HeaderMap, RawQuery
         link(&format!("{base}/conformance"), "http://www.opengis.net/def/rel/ogc/1.0/conformance", "application/json", "conformance classes"),
         link(&format!("{base}/collections"), "data", "application/json", "collections"),
         link(&format!("{base}/collections"), "http://www.opengis.net/def/rel/ogc/1.0/data", "application/json", "collections"),
+        link(&format!("{base}/reports"), "related", "application/json", "annual facility-target reports"),
     ];
     if format == Format::Html {
         let body = format!(
@@ -227,6 +228,7 @@ async fn get_landing(State(state): State<AppState>, headers: HeaderMap, RawQuery
                 ("/conformance?f=html".into(), "Conformance 符合性".into()),
                 ("/api?f=html".into(), "API definition 接口定义".into()),
                 ("/coverage?f=html&lon=114.51&lat=38.04".into(), "Point coverage 点位覆盖查询".into()),
+                ("/reports?f=html".into(), "Annual reports 年度目标报告".into()),
                 ("/health".into(), "Health 健康检查".into()),
             ])
         );

@@ -110,6 +110,14 @@ pub fn document(dataset: &Dataset, state: &AppState, base: &str) -> Value {
         "/estates/{estateId}/coverage".into(),
         get_op("Coverage of one estate per kind, with the facilities within the radius", &[json!({ "name": "estateId", "in": "path", "required": true, "schema": { "type": "string" } }), year_param(), f_param()], ok("Coverage per kind", "application/json")),
     );
+    paths.insert("/reports".into(), get_op("Annual facility-target reports: the years with data, with links", &[f_param()], ok("Report years", "application/json")));
+    let report_year = json!({ "name": "year", "in": "path", "required": true, "description": "Report year: the period's last year.", "schema": { "type": "integer", "minimum": 1000, "maximum": 3000 } });
+    let report_from = query_param("from", "First year of the period (default: report.from in the config when not after the year, else the year).", &json!({ "type": "integer", "minimum": 1000, "maximum": 3000 }));
+    let report_f = query_param("f", "Report format; html and json also from the Accept header.", &json!({ "type": "string", "enum": ["json", "html", "md", "xlsx"] }));
+    let mut report_ok = ok("The report: openings, targets against actuals, coverage at year end, renovation progress", "application/json");
+    report_ok["content"]["text/markdown"] = json!({ "schema": { "type": "string" } });
+    report_ok["content"][super::report::XLSX] = json!({ "schema": { "type": "string", "format": "binary" } });
+    paths.insert("/reports/{year}".into(), get_op("The annual facility-target report for a year", &[report_year, report_from, report_f], report_ok));
     paths.insert("/health".into(), get_op("Liveness and data version", &[], ok("Status", "application/json")));
     paths.insert("/metrics".into(), get_op("Prometheus metrics", &[], ok("Metrics", "text/plain")));
     paths.insert(

@@ -340,6 +340,8 @@ pub struct Dataset {
     pub to_working: Transformer,
     /// Features rejected at load.
     pub rejected: usize,
+    /// Report settings, targets and computed reports (`/reports`).
+    pub reports: super::report::Reports,
     estate_geometries: Vec<Arc<Geometry<f64>>>,
     estate_base: Vec<Attributes>,
     years: Mutex<BTreeMap<i32, Arc<YearView>>>,
@@ -437,7 +439,10 @@ pub fn load_dataset(config: &Config, version: u64) -> Result<Dataset, ApiError> 
         return Err(fail(&format!("{}: no valid estates were loaded", estates_source.path.display())));
     }
     let params = AnalysisParams { distance_from: config.analysis.distance_from, year: config.analysis.year };
-    build_dataset(loaded.estates, loaded.facilities, catalogue, &loaded.working_crs, params, version, loaded.report.rejected.len())
+    let reports = super::report::Reports::load(&config.report, &catalogue).map_err(|e| fail(&e))?;
+    let mut dataset = build_dataset(loaded.estates, loaded.facilities, catalogue, &loaded.working_crs, params, version, loaded.report.rejected.len())?;
+    dataset.reports = reports;
+    Ok(dataset)
 }
 
 /// Builds the dataset from loaded model values (working CRS).
@@ -499,6 +504,7 @@ pub fn build_dataset(
         crs,
         to_working,
         rejected,
+        reports: super::report::Reports::default(),
         estate_geometries,
         estate_base,
         years: Mutex::new(BTreeMap::new()),
