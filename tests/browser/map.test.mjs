@@ -245,6 +245,18 @@ try {
   }, districtsBefore, { timeout: 30000 });
   step('the district panel follows the year');
 
+  // The report link follows the year and leads to that year's report.
+  const reportHref = await page.locator('#report-link').getAttribute('href');
+  if (reportHref !== `/reports/${minYear}?f=html`) fail(`the report link is ${reportHref}, not the ${minYear} report`);
+  const report = await page.evaluate(async (href) => {
+    const r = await fetch(href);
+    return { status: r.status, type: r.headers.get('content-type'), text: await r.text() };
+  }, reportHref);
+  if (report.status !== 200 || !report.type.startsWith('text/html') || !report.text.includes('<svg')) {
+    fail(`the report link answered ${report.status} ${report.type}`);
+  }
+  step(`the report link follows the year (${reportHref}) and answers the report`);
+
   const kindLabel = await page.locator('[data-i18n="kind"]').innerText();
   await page.locator('#lang').click();
   const switched = await page.locator('[data-i18n="kind"]').innerText();

@@ -175,6 +175,9 @@ function renderYear() {
   const { max, configured } = state.config.years;
   const y = state.year ?? configured;
   $('year-value').textContent = y == null || (configured == null && y >= max) ? t('allYears') : String(y);
+  // The annual report for the year shown (the newest year when every facility counts).
+  const reportYear = y ?? max;
+  $('report-link').href = reportYear == null ? '/reports?f=html' : `/reports/${reportYear}?f=html`;
 }
 
 let map;
