@@ -2,115 +2,22 @@
 //! `router(state).oneshot(request)`, on a small generated city.
 #![expect(clippy::unwrap_used, clippy::cast_possible_truncation, reason = "tests panic on unexpected errors; counts are small")]
 
-use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+mod common;
 
 use axum::body::Body;
-use axum::http::{header, HeaderMap, Request, StatusCode};
-use gapmap::config::{Config, SourceConfig};
-use gapmap::generate::{generate_city, CityParams};
-use gapmap::http::{load_dataset, router, AppState, DATA_VERSION_HEADER};
+use axum::http::{header, Request, StatusCode};
+use common::http::{get_with, send, write_city, Answer, SharedCity};
+use gapmap::http::{load_dataset, AppState, DATA_VERSION_HEADER};
 use geo::{BoundingRect, Contains, Intersects};
-use http_body_util::BodyExt as _;
 use serde_json::Value;
-use tower::ServiceExt as _;
 
 const TOKEN: &str = "test-token-0123456789";
 
-/// Writes a generated city to `dir`.
-fn write_city(dir: &Path, estates: usize, facilities: usize) {
-    let city = generate_city(&CityParams { estates, facilities, seed: 11, ..CityParams::default() });
-    gapmap::io::geojson::write_feature_collection(&dir.join("estates.geojson"), &city.estates, Some("estates")).unwrap();
-    gapmap::io::geojson::write_feature_collection(&dir.join("facilities.geojson"), &city.facilities, Some("facilities")).unwrap();
-}
-
-fn config_for(dir: &Path) -> Config {
-    let mut config = Config {
-        estates: Some(SourceConfig::from_path(dir.join("estates.geojson"))),
-        facilities: vec![SourceConfig::from_path(dir.join("facilities.geojson"))],
-        ..Config::default()
-    };
-    config.serve.admin_token = Some(TOKEN.to_owned());
-    config
-}
-
-/// The shared city's directory (generated once per test binary).
-fn city_dir() -> &'static PathBuf {
-    static DIR: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
-    &DIR.get_or_init(|| {
-        let dir = tempfile::tempdir().unwrap();
-        write_city(dir.path(), 150, 450);
-        let path = dir.path().to_owned();
-        (dir, path)
-    })
-    .1
-}
-
-/// The shared state (read-only tests).
-fn state() -> AppState {
-    static STATE: OnceLock<AppState> = OnceLock::new();
-    STATE
-        .get_or_init(|| {
-            let config = config_for(city_dir());
-            AppState::new(config.clone(), load_dataset(&config, 1).unwrap())
-        })
-        .clone()
-}
-
-fn state_with(edit: impl FnOnce(&mut Config)) -> AppState {
-    let mut config = config_for(city_dir());
-    edit(&mut config);
-    AppState::new(config.clone(), load_dataset(&config, 1).unwrap())
-}
-
-struct Answer {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: Vec<u8>,
-}
-
-impl Answer {
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
-    }
-
-    fn text(&self) -> String {
-        String::from_utf8(self.body.clone()).unwrap()
-    }
-
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).map(|v| v.to_str().unwrap())
-    }
-
-    /// Asserts an OGC exception with this status whose description mentions `needle`.
-    fn assert_error(&self, status: StatusCode, needle: &str) {
-        assert_eq!(self.status, status, "{}", self.text());
-        assert_eq!(self.header("content-type"), Some("application/json"));
-        let body = self.json();
-        assert!(body["code"].is_string(), "{body}");
-        let description = body["description"].as_str().unwrap();
-        assert!(description.contains(needle), "`{description}` should mention `{needle}`");
-    }
-}
-
-async fn send(state: &AppState, request: Request<Body>) -> Answer {
-    let response = router(state.clone()).oneshot(request).await.unwrap();
-    let status = response.status();
-    let headers = response.headers().clone();
-    let body = response.into_body().collect().await.unwrap().to_bytes().to_vec();
-    Answer { status, headers, body }
-}
+/// The shared city (generated once per test binary).
+static CITY: SharedCity = SharedCity::new(150, 450, 11, Some(TOKEN));
 
 async fn get(uri: &str) -> Answer {
-    send(&state(), Request::get(uri).body(Body::empty()).unwrap()).await
-}
-
-async fn get_with(state: &AppState, uri: &str, headers: &[(&str, &str)]) -> Answer {
-    let mut request = Request::get(uri);
-    for (k, v) in headers {
-        request = request.header(*k, *v);
-    }
-    send(state, request.body(Body::empty()).unwrap()).await
+    send(&CITY.state(), Request::get(uri).body(Body::empty()).unwrap()).await
 }
 
 async fn get_json(uri: &str) -> Value {
@@ -154,7 +61,7 @@ async fn landing_page_links_and_html() {
         assert!(link(&doc, rel).is_some(), "missing {rel}: {doc}");
     }
     assert!(link(&doc, "service-desc").unwrap().ends_with("/api"));
-    for html in [get("/?f=html").await, get_with(&state(), "/", &[("accept", "text/html,application/xhtml+xml")]).await] {
+    for html in [get("/?f=html").await, get_with(&CITY.state(), "/", &[("accept", "text/html,application/xhtml+xml")]).await] {
         assert_eq!(html.status, StatusCode::OK);
         assert!(html.header("content-type").unwrap().starts_with("text/html"));
         assert!(html.text().contains("<a href=\"/collections?f=html\">"));
@@ -206,7 +113,7 @@ async fn collections_in_both_languages() {
         assert!(c["links"].as_array().unwrap().iter().any(|l| l["rel"] == "items"));
         assert_eq!(c["extent"]["spatial"]["bbox"][0].as_array().unwrap().len(), 4);
     }
-    let zh = get_with(&state(), "/collections/estates", &[("accept-language", "zh-CN,zh;q=0.9")]).await.json();
+    let zh = get_with(&CITY.state(), "/collections/estates", &[("accept-language", "zh-CN,zh;q=0.9")]).await.json();
     assert_eq!(zh["title"], "小区及其设施覆盖");
     let en = get_json("/collections/estates").await;
     assert_eq!(en["title"], "Estates and their facility coverage");
@@ -257,7 +164,7 @@ async fn limit_and_offset_values() {
     get("/collections/estates/items?offset=-1").await.assert_error(StatusCode::BAD_REQUEST, "offset");
     get("/collections/estates/items?limit=1&limit=2").await.assert_error(StatusCode::BAD_REQUEST, "more than once");
     get("/collections/estates/items?colour=red").await.assert_error(StatusCode::BAD_REQUEST, "colour");
-    let capped = state_with(|c| {
+    let capped = CITY.state_with(|c| {
         c.serve.max_limit = 20;
         c.serve.default_limit = 10;
     });
@@ -422,7 +329,7 @@ async fn queryables_describe_columns() {
 
 #[tokio::test]
 async fn html_items_pages_escape_and_link() {
-    let a = get_with(&state(), "/collections/facilities/items?limit=5", &[("accept", "text/html")]).await;
+    let a = get_with(&CITY.state(), "/collections/facilities/items?limit=5", &[("accept", "text/html")]).await;
     assert_eq!(a.status, StatusCode::OK);
     let text = a.text();
     assert!(text.contains("<table>") && text.contains("rel=\"next\""), "{text}");
@@ -515,13 +422,13 @@ async fn etag_and_conditional_requests() {
     let a = get("/collections/estates/items?limit=5").await;
     let tag = a.header("etag").unwrap().to_owned();
     assert_eq!(a.header(DATA_VERSION_HEADER), Some("1"));
-    let again = get_with(&state(), "/collections/estates/items?limit=5", &[("if-none-match", &tag)]).await;
+    let again = get_with(&CITY.state(), "/collections/estates/items?limit=5", &[("if-none-match", &tag)]).await;
     assert_eq!(again.status, StatusCode::NOT_MODIFIED);
     assert!(again.body.is_empty());
     assert_eq!(again.header("etag"), Some(tag.as_str()));
     let other = get("/collections/estates/items?limit=6").await;
     assert_ne!(other.header("etag").unwrap(), tag);
-    let stale = get_with(&state(), "/collections/estates/items?limit=5", &[("if-none-match", "\"something-else\"")]).await;
+    let stale = get_with(&CITY.state(), "/collections/estates/items?limit=5", &[("if-none-match", "\"something-else\"")]).await;
     assert_eq!(stale.status, StatusCode::OK);
     assert!(get("/health").await.header("etag").is_none());
 }
@@ -530,16 +437,16 @@ async fn etag_and_conditional_requests() {
 async fn gzip_only_when_asked() {
     let plain = get("/collections/estates/items?limit=50").await;
     assert!(plain.header("content-encoding").is_none());
-    let gz = get_with(&state(), "/collections/estates/items?limit=50", &[("accept-encoding", "gzip")]).await;
+    let gz = get_with(&CITY.state(), "/collections/estates/items?limit=50", &[("accept-encoding", "gzip")]).await;
     assert_eq!(gz.header("content-encoding"), Some("gzip"));
     assert!(gz.body.len() * 3 < plain.body.len(), "{} vs {}", gz.body.len(), plain.body.len());
 }
 
 #[tokio::test]
 async fn cors_only_for_configured_origins() {
-    let closed = get_with(&state(), "/collections", &[("origin", "https://maps.example.org")]).await;
+    let closed = get_with(&CITY.state(), "/collections", &[("origin", "https://maps.example.org")]).await;
     assert!(closed.header("access-control-allow-origin").is_none());
-    let open = state_with(|c| c.serve.cors_origins = vec!["https://maps.example.org".into()]);
+    let open = CITY.state_with(|c| c.serve.cors_origins = vec!["https://maps.example.org".into()]);
     let allowed = get_with(&open, "/collections", &[("origin", "https://maps.example.org")]).await;
     assert_eq!(allowed.header("access-control-allow-origin"), Some("https://maps.example.org"));
     let other = get_with(&open, "/collections", &[("origin", "https://evil.example")]).await;
@@ -583,8 +490,8 @@ async fn reload(state: &AppState, token: Option<&str>) -> Answer {
 #[tokio::test]
 async fn admin_reload_swaps_or_keeps_the_data() {
     let dir = tempfile::tempdir().unwrap();
-    write_city(dir.path(), 40, 120);
-    let config = config_for(dir.path());
+    write_city(dir.path(), 40, 120, 11);
+    let config = CITY.config_for(dir.path());
     let state = AppState::new(config.clone(), load_dataset(&config, 1).unwrap());
 
     let denied = reload(&state, None).await;
@@ -593,7 +500,7 @@ async fn admin_reload_swaps_or_keeps_the_data() {
     reload(&state, Some("wrong-token-0123456789")).await.assert_error(StatusCode::UNAUTHORIZED, "Bearer");
     assert_eq!(get_with(&state, "/health", &[]).await.json()["data_version"], 1);
 
-    write_city(dir.path(), 60, 180);
+    write_city(dir.path(), 60, 180, 11);
     let ok = reload(&state, Some(TOKEN)).await;
     assert_eq!(ok.status, StatusCode::OK, "{}", ok.text());
     assert_eq!(ok.json()["data_version"], 2);
@@ -611,14 +518,14 @@ async fn admin_reload_swaps_or_keeps_the_data() {
     let metrics = get_with(&state, "/metrics", &[]).await.text();
     assert!(metrics.contains("gapmap_reload_failures_total 1") && metrics.contains("gapmap_reloads_total 1"), "{metrics}");
 
-    let disabled = state_with(|c| c.serve.admin_token = None);
+    let disabled = CITY.state_with(|c| c.serve.admin_token = None);
     reload(&disabled, Some(TOKEN)).await.assert_error(StatusCode::UNAUTHORIZED, "disabled");
     get_with(&state, "/admin/reload", &[]).await.assert_error(StatusCode::METHOD_NOT_ALLOWED, "POST");
 }
 
 #[tokio::test]
 async fn body_limit_applies() {
-    let small = state_with(|c| c.serve.body_limit_bytes = 16);
+    let small = CITY.state_with(|c| c.serve.body_limit_bytes = 16);
     let r = send(
         &small,
         Request::post("/admin/reload").header(header::AUTHORIZATION, format!("Bearer {TOKEN}")).header(header::CONTENT_LENGTH, "64").body(Body::from(vec![b'x'; 64])).unwrap(),
@@ -630,11 +537,11 @@ async fn body_limit_applies() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn watching_reloads_changed_files() {
     let dir = tempfile::tempdir().unwrap();
-    write_city(dir.path(), 30, 90);
-    let config = config_for(dir.path());
+    write_city(dir.path(), 30, 90, 11);
+    let config = CITY.config_for(dir.path());
     let state = AppState::new(config.clone(), load_dataset(&config, 1).unwrap());
     let _watcher = gapmap::http::ops::spawn_watcher(state.clone(), None).unwrap();
-    write_city(dir.path(), 45, 135);
+    write_city(dir.path(), 45, 135, 11);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     loop {
         let health = get_with(&state, "/health", &[]).await.json();

@@ -4,109 +4,31 @@
 //! admin token, path traversal, CORS, 5xx bodies and reloads that re-read the config.
 #![expect(clippy::unwrap_used, reason = "tests panic on unexpected errors")]
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::Path;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use axum::body::Body;
-use axum::http::{header, HeaderMap, Method, Request, StatusCode};
+use axum::http::{header, Method, Request, StatusCode};
 use axum::response::IntoResponse as _;
-use gapmap::config::{Config, SourceConfig};
-use gapmap::generate::{generate_city, CityParams};
-use gapmap::http::{load_dataset, router, ApiError, AppState, DATA_VERSION_HEADER};
+use common::http::{send, write_city, Answer, SharedCity};
+use gapmap::config::Config;
+use gapmap::http::{load_dataset, ApiError, AppState, DATA_VERSION_HEADER};
 use http_body_util::BodyExt as _;
 use proptest::prelude::*;
 use proptest::test_runner::FileFailurePersistence;
 use serde_json::Value;
-use tower::ServiceExt as _;
 
 const TOKEN: &str = "props-token-0123456789";
 
-fn write_city(dir: &Path, estates: usize, facilities: usize, seed: u64) {
-    let city = generate_city(&CityParams { estates, facilities, seed, ..CityParams::default() });
-    gapmap::io::geojson::write_feature_collection(&dir.join("estates.geojson"), &city.estates, Some("estates")).unwrap();
-    gapmap::io::geojson::write_feature_collection(&dir.join("facilities.geojson"), &city.facilities, Some("facilities")).unwrap();
-}
-
-fn config_for(dir: &Path) -> Config {
-    let mut config = Config {
-        estates: Some(SourceConfig::from_path(dir.join("estates.geojson"))),
-        facilities: vec![SourceConfig::from_path(dir.join("facilities.geojson"))],
-        ..Config::default()
-    };
-    config.serve.admin_token = Some(TOKEN.to_owned());
-    config
-}
-
 /// A tiny city shared by the read-only tests.
-fn city_dir() -> &'static PathBuf {
-    static DIR: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
-    &DIR.get_or_init(|| {
-        let dir = tempfile::tempdir().unwrap();
-        write_city(dir.path(), 40, 120, 3);
-        let path = dir.path().to_owned();
-        (dir, path)
-    })
-    .1
-}
-
-fn state() -> AppState {
-    static STATE: OnceLock<AppState> = OnceLock::new();
-    STATE
-        .get_or_init(|| {
-            let config = config_for(city_dir());
-            AppState::new(config.clone(), load_dataset(&config, 1).unwrap())
-        })
-        .clone()
-}
-
-fn state_with(edit: impl FnOnce(&mut Config)) -> AppState {
-    let mut config = config_for(city_dir());
-    edit(&mut config);
-    AppState::new(config.clone(), load_dataset(&config, 1).unwrap())
-}
+static CITY: SharedCity = SharedCity::new(40, 120, 3, Some(TOKEN));
 
 fn runtime() -> &'static tokio::runtime::Runtime {
     static RT: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
     RT.get_or_init(|| tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap())
-}
-
-struct Answer {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: Vec<u8>,
-}
-
-impl Answer {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.body).into_owned()
-    }
-
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
-    }
-
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).and_then(|v| v.to_str().ok())
-    }
-
-    /// Asserts an OGC exception with this status whose description mentions `needle`.
-    fn assert_error(&self, status: StatusCode, needle: &str) {
-        assert_eq!(self.status, status, "{}", self.text());
-        assert_eq!(self.header("content-type"), Some("application/json"));
-        let body = self.json();
-        assert!(body["code"].is_string(), "{body}");
-        let description = body["description"].as_str().unwrap();
-        assert!(description.contains(needle), "`{description}` should mention `{needle}`");
-    }
-}
-
-async fn send(state: &AppState, request: Request<Body>) -> Answer {
-    let response = router(state.clone()).oneshot(request).await.unwrap();
-    let status = response.status();
-    let headers = response.headers().clone();
-    let body = response.into_body().collect().await.unwrap().to_bytes().to_vec();
-    Answer { status, headers, body }
 }
 
 async fn get(state: &AppState, uri: &str) -> Answer {
@@ -243,7 +165,7 @@ proptest! {
             request = request.header(*name, value.as_str());
         }
         let Ok(request) = request.body(Body::empty()) else { return Ok(()) };
-        let a = runtime().block_on(send(&state(), request));
+        let a = runtime().block_on(send(&CITY.state(), request));
         check_answer(&format!("{method} {path}"), &a)?;
     }
 
@@ -265,13 +187,13 @@ proptest! {
             request = request.header(*name, value.as_str());
         }
         let Ok(request) = request.body(Body::empty()) else { return Ok(()) };
-        let a = runtime().block_on(send(&state(), request));
+        let a = runtime().block_on(send(&CITY.state(), request));
         check_answer(&uri, &a)?;
     }
 
     #[test]
     fn the_data_version_header_matches_the_body(limit in 1usize..50, offset in 0usize..60, collection in prop::sample::select(vec!["estates", "facilities", "gaps"])) {
-        let a = runtime().block_on(get(&state(), &format!("/collections/{collection}/items?limit={limit}&offset={offset}")));
+        let a = runtime().block_on(get(&CITY.state(), &format!("/collections/{collection}/items?limit={limit}&offset={offset}")));
         prop_assert_eq!(a.status, StatusCode::OK);
         let header: u64 = a.header(DATA_VERSION_HEADER).unwrap().parse().unwrap();
         prop_assert_eq!(a.json()["dataVersion"].as_u64(), Some(header));
@@ -283,7 +205,7 @@ proptest! {
 
 #[tokio::test]
 async fn page_size_is_capped_at_max_limit() {
-    let small = state_with(|c| {
+    let small = CITY.state_with(|c| {
         c.serve.max_limit = 5;
         c.serve.default_limit = 3;
     });
@@ -298,8 +220,8 @@ async fn page_size_is_capped_at_max_limit() {
 #[tokio::test]
 async fn bbox_area_is_limited_when_configured() {
     // Unlimited by default: the whole world is a valid bbox.
-    assert_eq!(get(&state(), "/collections/estates/items?bbox=-180,-90,180,90").await.status, StatusCode::OK);
-    let limited = state_with(|c| c.serve.max_bbox_area_km2 = Some(1_000));
+    assert_eq!(get(&CITY.state(), "/collections/estates/items?bbox=-180,-90,180,90").await.status, StatusCode::OK);
+    let limited = CITY.state_with(|c| c.serve.max_bbox_area_km2 = Some(1_000));
     // 0.1° × 0.1° at 38°N is about 97 km²; 1° × 1° about 9,700 km².
     assert_eq!(get(&limited, "/collections/estates/items?bbox=114.4,38.0,114.5,38.1").await.status, StatusCode::OK);
     get(&limited, "/collections/estates/items?bbox=114,38,115,39").await.assert_error(StatusCode::BAD_REQUEST, "serve.max_bbox_area_km2");
@@ -309,7 +231,7 @@ async fn bbox_area_is_limited_when_configured() {
 
 #[tokio::test]
 async fn long_query_strings_are_refused_before_parsing() {
-    let limited = state_with(|c| c.serve.max_query_bytes = 256);
+    let limited = CITY.state_with(|c| c.serve.max_query_bytes = 256);
     let ok = format!("/collections/estates/items?filter={}", encode(&format!("name = '{}'", "x".repeat(100))));
     assert_eq!(get(&limited, &ok).await.status, StatusCode::OK);
     let long = format!("/collections/estates/items?filter={}", encode(&format!("name = '{}'", "x".repeat(300))));
@@ -319,14 +241,14 @@ async fn long_query_strings_are_refused_before_parsing() {
     r.assert_error(StatusCode::URI_TOO_LONG, "300 bytes");
     // The default admits the longest filter the parser accepts (8 KiB), percent-encoded.
     let longest = format!("/collections/estates/items?filter={}", encode(&format!("name = '{}'", "好".repeat(2_700))));
-    assert_ne!(get(&state(), &longest).await.status, StatusCode::URI_TOO_LONG);
+    assert_ne!(get(&CITY.state(), &longest).await.status, StatusCode::URI_TOO_LONG);
 }
 
 #[tokio::test]
 async fn request_bodies_are_limited() {
     // A declared length past the limit is refused on any route before the handler runs. (No
     // handler reads a body, so an undeclared one is never buffered at all.)
-    let small = state_with(|c| c.serve.body_limit_bytes = 32);
+    let small = CITY.state_with(|c| c.serve.body_limit_bytes = 32);
     for (method, uri) in [(Method::POST, "/admin/reload"), (Method::GET, "/collections"), (Method::PUT, "/nowhere")] {
         let request = Request::builder().method(method).uri(uri).header(header::AUTHORIZATION, format!("Bearer {TOKEN}")).header(header::CONTENT_LENGTH, "4096").body(Body::from(vec![b'x'; 4096])).unwrap();
         send(&small, request).await.assert_error(StatusCode::PAYLOAD_TOO_LARGE, "too large");
@@ -336,10 +258,10 @@ async fn request_bodies_are_limited() {
 
 #[test]
 fn serve_limits_are_validated() {
-    let mut c = config_for(city_dir());
+    let mut c = CITY.config_for(CITY.dir());
     c.serve.max_query_bytes = 10;
     assert!(c.validate().unwrap_err().to_string().contains("serve.max_query_bytes"));
-    let mut c = config_for(city_dir());
+    let mut c = CITY.config_for(CITY.dir());
     c.serve.max_bbox_area_km2 = Some(0);
     assert!(c.validate().unwrap_err().to_string().contains("serve.max_bbox_area_km2"));
     let parsed = Config::from_toml("[serve]\nmax_query_bytes = 4096\nmax_bbox_area_km2 = 500\n", Path::new("x.toml")).unwrap();
@@ -351,7 +273,7 @@ async fn a_slow_request_times_out_and_a_slow_reload_still_completes() {
     // A city big enough that loading and analysing it (unoptimised) takes over a second.
     let dir = tempfile::tempdir().unwrap();
     write_city(dir.path(), 40, 120, 3);
-    let mut config = config_for(dir.path());
+    let mut config = CITY.config_for(dir.path());
     config.serve.request_timeout_s = 1;
     let state = AppState::new(config.clone(), load_dataset(&config, 1).unwrap());
     write_city(dir.path(), 6_000, 18_000, 4);
@@ -390,7 +312,7 @@ async fn reload_with(state: &AppState, authorization: Option<&str>) -> Answer {
 
 #[tokio::test]
 async fn admin_reload_needs_exactly_the_token() {
-    let s = state();
+    let s = CITY.state();
     for authorization in [
         None,
         Some(""),
@@ -422,7 +344,7 @@ async fn admin_reload_needs_exactly_the_token() {
 async fn no_path_traversal_reaches_a_file() {
     let manifest = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml")).unwrap();
     let secret_lines = [manifest.lines().find(|l| l.starts_with("name")).unwrap().to_owned(), "root:x:0:0".to_owned(), "[package]".to_owned()];
-    let s = state();
+    let s = CITY.state();
     for prefix in ["", "/styles", "/static", "/tiles", "/tiles/estates", "/map", "/fonts", "/fonts/Noto%20Sans%20Regular", "/collections", "/collections/estates", "/collections/estates/items"] {
         for attempt in [
             "/../../../../../../etc/passwd",
@@ -457,9 +379,9 @@ async fn cors_is_off_unless_configured_and_then_exact() {
             .body(Body::empty())
             .unwrap()
     };
-    let closed = send(&state(), preflight("https://maps.example.org")).await;
+    let closed = send(&CITY.state(), preflight("https://maps.example.org")).await;
     assert!(closed.header("access-control-allow-origin").is_none());
-    let open = state_with(|c| c.serve.cors_origins = vec!["https://maps.example.org".into()]);
+    let open = CITY.state_with(|c| c.serve.cors_origins = vec!["https://maps.example.org".into()]);
     for origin in ["https://maps.example.org.evil.example", "http://maps.example.org", "null", "https://MAPS.example.org", "*"] {
         let a = send(&open, preflight(origin)).await;
         assert_ne!(a.header("access-control-allow-origin"), Some(origin), "{origin}");

@@ -5,18 +5,18 @@
 
 #![expect(clippy::unwrap_used, reason = "tests panic on unexpected errors")]
 
+mod common;
+
 use std::io::Cursor;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use axum::body::Body;
-use axum::http::{HeaderMap, Request, StatusCode};
+use axum::http::StatusCode;
 use calamine::{Reader as _, Xlsx};
+use common::http::{get_with, Answer};
 use gapmap::config::Config;
-use gapmap::http::{load_dataset, router, AppState};
-use http_body_util::BodyExt as _;
+use gapmap::http::{load_dataset, AppState};
 use serde_json::Value;
-use tower::ServiceExt as _;
 
 fn repo(path: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
@@ -37,43 +37,10 @@ fn demo() -> AppState {
         .clone()
 }
 
-struct Answer {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: Vec<u8>,
-}
-
-impl Answer {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).map(|v| v.to_str().unwrap())
-    }
-
-    fn text(&self) -> String {
-        String::from_utf8(self.body.clone()).expect("UTF-8")
-    }
-
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
-    }
-
-    fn assert_bad(&self, parameter: &str) {
-        assert_eq!(self.status, StatusCode::BAD_REQUEST, "{}", self.text());
-        let body = self.json();
-        assert_eq!(body["code"], "InvalidParameterValue", "{body}");
-        assert!(body["description"].as_str().unwrap().contains(parameter), "{body} should name `{parameter}`");
-    }
-}
-
-async fn get_with(state: &AppState, uri: &str, headers: &[(&str, &str)]) -> Answer {
-    let mut request = Request::get(uri);
-    for (k, v) in headers {
-        request = request.header(*k, *v);
-    }
-    let response = router(state.clone()).oneshot(request.body(Body::empty()).unwrap()).await.unwrap();
-    let status = response.status();
-    let headers = response.headers().clone();
-    let body = response.into_body().collect().await.unwrap().to_bytes().to_vec();
-    Answer { status, headers, body }
+/// Asserts a 400 naming `parameter`.
+fn assert_bad(answer: &Answer, parameter: &str) {
+    answer.assert_error(StatusCode::BAD_REQUEST, parameter);
+    assert_eq!(answer.json()["code"], "InvalidParameterValue");
 }
 
 async fn get(uri: &str) -> Answer {
@@ -172,14 +139,14 @@ async fn from_overrides_the_config_and_early_years_start_at_themselves() {
 
 #[tokio::test]
 async fn bad_requests_name_the_parameter() {
-    get("/reports/twenty").await.assert_bad("year");
-    get("/reports/99999").await.assert_bad("year");
-    get("/reports/2021?from=2022").await.assert_bad("from");
-    get("/reports/2021?from=1900").await.assert_bad("from");
-    get("/reports/2021?from=last").await.assert_bad("from");
-    get("/reports/2021?f=pdf").await.assert_bad("f");
-    get("/reports/2021?colour=red").await.assert_bad("colour");
-    get("/reports?year=2021").await.assert_bad("year");
+    assert_bad(&get("/reports/twenty").await, "year");
+    assert_bad(&get("/reports/99999").await, "year");
+    assert_bad(&get("/reports/2021?from=2022").await, "from");
+    assert_bad(&get("/reports/2021?from=1900").await, "from");
+    assert_bad(&get("/reports/2021?from=last").await, "from");
+    assert_bad(&get("/reports/2021?f=pdf").await, "f");
+    assert_bad(&get("/reports/2021?colour=red").await, "colour");
+    assert_bad(&get("/reports?year=2021").await, "year");
     assert_eq!(get("/reports/2021/kinds").await.status, StatusCode::NOT_FOUND);
 }
 

@@ -3,95 +3,18 @@
 //! decoded with a small protobuf reader written here and compared with the feature API.
 #![expect(clippy::unwrap_used, clippy::cast_possible_truncation, clippy::cast_possible_wrap, clippy::cast_sign_loss, clippy::cast_precision_loss, reason = "tests panic on unexpected errors; tile numbers are small")]
 
+mod common;
+
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
 
-use axum::body::Body;
-use axum::http::{HeaderMap, Request, StatusCode};
-use gapmap::config::{Config, SourceConfig};
-use gapmap::generate::{generate_city, CityParams};
-use gapmap::http::{load_dataset, router, AppState};
-use http_body_util::BodyExt as _;
+use axum::http::StatusCode;
+use common::http::{get_with, Answer, SharedCity};
 use serde_json::Value;
-use tower::ServiceExt as _;
 
-fn write_city(dir: &Path) {
-    let city = generate_city(&CityParams { estates: 150, facilities: 450, seed: 11, ..CityParams::default() });
-    gapmap::io::geojson::write_feature_collection(&dir.join("estates.geojson"), &city.estates, Some("estates")).unwrap();
-    gapmap::io::geojson::write_feature_collection(&dir.join("facilities.geojson"), &city.facilities, Some("facilities")).unwrap();
-}
-
-fn config_for(dir: &Path) -> Config {
-    Config {
-        estates: Some(SourceConfig::from_path(dir.join("estates.geojson"))),
-        facilities: vec![SourceConfig::from_path(dir.join("facilities.geojson"))],
-        ..Config::default()
-    }
-}
-
-fn city_dir() -> &'static PathBuf {
-    static DIR: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
-    &DIR.get_or_init(|| {
-        let dir = tempfile::tempdir().unwrap();
-        write_city(dir.path());
-        let path = dir.path().to_owned();
-        (dir, path)
-    })
-    .1
-}
-
-fn state() -> AppState {
-    static STATE: OnceLock<AppState> = OnceLock::new();
-    STATE
-        .get_or_init(|| {
-            let config = config_for(city_dir());
-            AppState::new(config.clone(), load_dataset(&config, 1).unwrap())
-        })
-        .clone()
-}
-
-struct Answer {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: Vec<u8>,
-}
-
-impl Answer {
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
-    }
-
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.body).into_owned()
-    }
-
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).map(|v| v.to_str().unwrap())
-    }
-
-    fn assert_error(&self, status: StatusCode, needle: &str) {
-        assert_eq!(self.status, status, "{}", self.text());
-        assert_eq!(self.header("content-type"), Some("application/json"));
-        let description = self.json()["description"].as_str().unwrap().to_owned();
-        assert!(description.contains(needle), "`{description}` should mention `{needle}`");
-    }
-}
-
-async fn get_with(state: &AppState, uri: &str, headers: &[(&str, &str)]) -> Answer {
-    let mut request = Request::get(uri);
-    for (k, v) in headers {
-        request = request.header(*k, *v);
-    }
-    let response = router(state.clone()).oneshot(request.body(Body::empty()).unwrap()).await.unwrap();
-    let status = response.status();
-    let headers = response.headers().clone();
-    let body = response.into_body().collect().await.unwrap().to_bytes().to_vec();
-    Answer { status, headers, body }
-}
+static CITY: SharedCity = SharedCity::new(150, 450, 11, None);
 
 async fn get(uri: &str) -> Answer {
-    get_with(&state(), uri, &[]).await
+    get_with(&CITY.state(), uri, &[]).await
 }
 
 async fn get_json(uri: &str) -> Value {
@@ -442,9 +365,9 @@ async fn tiles_have_etags_and_compress() {
     let first = get(&uri).await;
     let etag = first.header("etag").unwrap().to_owned();
     assert_eq!(first.header("cache-control"), Some("no-cache"));
-    let again = get_with(&state(), &uri, &[("if-none-match", &etag)]).await;
+    let again = get_with(&CITY.state(), &uri, &[("if-none-match", &etag)]).await;
     assert_eq!(again.status, StatusCode::NOT_MODIFIED);
-    let gz = get_with(&state(), &uri, &[("accept-encoding", "gzip")]).await;
+    let gz = get_with(&CITY.state(), &uri, &[("accept-encoding", "gzip")]).await;
     if first.body.len() > 64 {
         assert_eq!(gz.header("content-encoding"), Some("gzip"));
     }
@@ -483,17 +406,17 @@ async fn styles_are_served_with_absolute_urls_kind_and_year() {
 
 #[tokio::test]
 async fn a_configured_basemap_goes_under_the_data() {
-    let mut config = config_for(city_dir());
-    config.serve.basemap_url = Some("https://tiles.example.org/{z}/{x}/{y}.png".into());
-    config.serve.basemap_attribution = Some("© example".into());
-    let state = AppState::new(config.clone(), load_dataset(&config, 1).unwrap());
+    let state = CITY.state_with(|c| {
+        c.serve.basemap_url = Some("https://tiles.example.org/{z}/{x}/{y}.png".into());
+        c.serve.basemap_attribution = Some("© example".into());
+    });
     let style = get_with(&state, "/styles/coverage.json", &[]).await.json();
     assert_eq!(style["sources"]["basemap"]["tiles"][0], "https://tiles.example.org/{z}/{x}/{y}.png");
     assert_eq!(style["sources"]["basemap"]["attribution"], "© example");
     let ids: Vec<&str> = style["layers"].as_array().unwrap().iter().map(|l| l["id"].as_str().unwrap()).collect();
     assert_eq!(&ids[..3], ["background", "basemap", "estates-coverage"]);
 
-    let mut bad = config_for(city_dir());
+    let mut bad = CITY.config_for(CITY.dir());
     bad.serve.basemap_url = Some("https://tiles.example.org/tile.png".into());
     assert!(bad.serve.validate().unwrap_err().to_string().contains("basemap_url"));
 }
@@ -513,7 +436,7 @@ async fn glyphs_are_served_for_any_range() {
 
 #[tokio::test]
 async fn browsers_get_the_web_map_and_clients_the_landing_page() {
-    let html = get_with(&state(), "/", &[("accept", "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8")]).await;
+    let html = get_with(&CITY.state(), "/", &[("accept", "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8")]).await;
     assert_eq!(html.status, StatusCode::OK);
     assert!(html.header("content-type").unwrap().starts_with("text/html"));
     let page = html.text();
@@ -522,7 +445,7 @@ async fn browsers_get_the_web_map_and_clients_the_landing_page() {
 
     let json = get("/").await;
     assert!(json.json()["links"].is_array(), "JSON clients keep the OGC landing page");
-    let ogc_html = get_with(&state(), "/?f=html", &[("accept", "text/html")]).await;
+    let ogc_html = get_with(&CITY.state(), "/?f=html", &[("accept", "text/html")]).await;
     assert!(ogc_html.text().contains("Conformance") && !ogc_html.text().contains("/map/app.js"));
     let map = get("/map").await;
     assert_eq!(map.text(), page);

@@ -1,4 +1,5 @@
 //! Helpers shared by integration tests.
 #![allow(dead_code, reason = "each test binary uses a different subset")]
 
+pub mod http;
 pub mod oracle;

@@ -1,0 +1,190 @@
+//! `gapmap analyze`: coverage of every estate by every facility kind, written as a table, a
+//! layer or a summary.
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Context as _};
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+
+use super::{after_a_second, catalogue_for, handle_report, parse_radius, print_config, spinner, DataFlags};
+use crate::analysis::{self, AnalysisParams, RecordedHouseholds};
+use crate::config::{Config, OnInvalid};
+use crate::index::FacilityIndex;
+use crate::io::{self, load::LoadOptions, write::Results};
+
+pub(super) const HELP: &str = "\
+Outputs (chosen by the --out extension):
+  .csv      one row per estate × kind:
+            estate_id,kind,distance_m,covered,nearest_id,count_within,capacity_within,shortfall
+  .geojson  estates (CRS84) with <kind>_distance_m, <kind>_covered, … properties
+  .fgb .gpkg  the same through GDAL
+  .json     coverage summaries per kind, overall and per district
+
+Distances are metres in a metric working CRS (CGCS2000 Gauss-Krüger zone or UTM, chosen from the
+data unless --working-crs is given), from the estate boundary (0 inside) unless
+--distance-from centroid. Inputs in GCJ-02 (AMap, Tencent) or BD-09 (Baidu) must say so with
+--crs GCJ-02 / BD-09 or `crs` in the config.
+
+Examples:
+  gapmap analyze --estates estates.geojson --facilities pois.gpkg --out gaps.csv
+  gapmap analyze --config data/demo/gapmap.toml --year 2021 --radius market=800 --out summary.json
+  gapmap analyze --estates e.shp --facilities amap.csv --crs GCJ-02 --on-invalid warn --out e.gpkg";
+
+/// Options of `gapmap analyze`.
+#[derive(Debug, Args)]
+pub struct AnalyzeArgs {
+    /// Config file (TOML); flags override it.
+    #[arg(long, env = "GAPMAP_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Estates: Polygon/MultiPolygon features (GeoJSON, GeoPackage, Shapefile, FlatGeobuf, OSM PBF).
+    #[arg(long, env = "GAPMAP_ESTATES")]
+    pub estates: Option<PathBuf>,
+    /// Facilities: Point features with `id` and `kind` (repeat for several files).
+    #[arg(long, env = "GAPMAP_FACILITIES", value_delimiter = ',')]
+    pub facilities: Vec<PathBuf>,
+    /// A catalogue TOML that patches the built-in GB 50180-2018 one.
+    #[arg(long, env = "GAPMAP_CATALOGUE")]
+    pub catalogue: Option<PathBuf>,
+    /// Override one kind's service radius, e.g. `--radius market=800` (repeatable).
+    #[arg(long = "radius", value_name = "KIND=METRES", value_parser = parse_radius)]
+    pub radius: Vec<(String, f64)>,
+    /// Only facilities opened in or before this year count.
+    #[arg(long, env = "GAPMAP_YEAR")]
+    pub year: Option<i32>,
+    /// Measure from the estate boundary (0 inside) or its centroid.
+    #[arg(long, env = "GAPMAP_DISTANCE_FROM", value_parser = ["boundary", "centroid"])]
+    pub distance_from: Option<String>,
+    /// CRS of inputs that declare none (default CRS84): EPSG:xxxx, CRS84, GCJ-02, BD-09.
+    #[arg(long, env = "GAPMAP_CRS")]
+    pub crs: Option<String>,
+    /// Metric working CRS (default: chosen from the data's extent).
+    #[arg(long, env = "GAPMAP_WORKING_CRS")]
+    pub working_crs: Option<String>,
+    /// Rejected features: `abort` (exit non-zero, listing them) or `warn` (continue; the load
+    /// report is written beside the output).
+    #[arg(long, env = "GAPMAP_ON_INVALID", value_enum)]
+    pub on_invalid: Option<OnInvalid>,
+    /// Output file: .csv, .geojson, .fgb, .gpkg or .json.
+    #[arg(long, env = "GAPMAP_OUT", required_unless_present = "print_config")]
+    pub out: Option<PathBuf>,
+    /// Print the effective config as TOML and exit.
+    #[arg(long)]
+    pub print_config: bool,
+}
+
+impl AnalyzeArgs {
+    /// Builds the effective config: file (if any) overridden by flags.
+    ///
+    /// # Errors
+    /// An unreadable or invalid config file.
+    pub fn to_config(&self) -> anyhow::Result<Config> {
+        let mut config = DataFlags {
+            config: self.config.as_deref(),
+            estates: self.estates.as_deref(),
+            facilities: &self.facilities,
+            catalogue: self.catalogue.as_deref(),
+            radius: &self.radius,
+            distance_from: self.distance_from.as_deref(),
+            working_crs: self.working_crs.as_deref(),
+            on_invalid: self.on_invalid,
+        }
+        .to_config()?;
+        if self.year.is_some() {
+            config.analysis.year = self.year;
+        }
+        Ok(config)
+    }
+}
+
+/// The analysis progress drawn as a bar.
+struct BarProgress(ProgressBar);
+
+impl analysis::Progress for BarProgress {
+    fn advance(&self, n: u64) {
+        self.0.inc(n);
+    }
+}
+
+/// Runs `gapmap analyze`: load, index, compute coverage, write `--out`, print the summary.
+pub(super) fn run(args: &AnalyzeArgs) -> anyhow::Result<()> {
+    let config = args.to_config()?;
+    if args.print_config {
+        return print_config(&config);
+    }
+    let out = args.out.as_deref().context("--out is required")?;
+    let ext = io::write::extension(out);
+    if !["csv", "geojson", "fgb", "gpkg", "json"].contains(&ext.as_str()) {
+        bail!("--out {}: unsupported extension; use .csv, .geojson, .fgb, .gpkg or .json", out.display());
+    }
+    config.validate()?;
+    let catalogue = catalogue_for(&config)?;
+    let estates_source = config.estates.as_ref().context("no estates source")?;
+
+    let bar = spinner("loading");
+    let options = LoadOptions {
+        catalogue: &catalogue,
+        default_crs: args.crs.as_deref(),
+        working_crs: config.analysis.working_crs.as_deref(),
+    };
+    let loaded = io::load::load(estates_source, &config.facilities, &options, &|m| bar.set_message(m.to_owned()))?;
+    bar.finish_and_clear();
+    handle_report(&loaded.report, config.analysis.on_invalid, out)?;
+    if loaded.estates.is_empty() {
+        bail!("{}: no valid estates were loaded", estates_source.path.display());
+    }
+    tracing::info!(estates = loaded.estates.len(), facilities = loaded.facilities.len(), working_crs = %loaded.working_crs, "loaded");
+
+    let params = AnalysisParams { distance_from: config.analysis.distance_from, year: config.analysis.year };
+    let started = std::time::Instant::now();
+    let index = FacilityIndex::build(&loaded.facilities, catalogue.len(), params.year);
+    tracing::info!(elapsed_s = started.elapsed().as_secs_f64(), "index built");
+    let bar = after_a_second(ProgressBar::new(loaded.estates.len() as u64));
+    bar.set_style(ProgressStyle::with_template("analysing {bar:40} {pos}/{len} estates [{elapsed}<{eta}]").expect("valid template"));
+    let table = analysis::compute_coverage(&loaded.estates, &loaded.facilities, &index, &catalogue, params, &RecordedHouseholds, &BarProgress(bar.clone()))?;
+    bar.finish_and_clear();
+    tracing::info!(elapsed_s = started.elapsed().as_secs_f64(), "coverage computed");
+
+    let results = Results {
+        estates: &loaded.estates,
+        facilities: &loaded.facilities,
+        table: &table,
+        catalogue: &catalogue,
+        working_crs: &loaded.working_crs,
+    };
+    let summary = analysis::summarize(&loaded.estates, &loaded.facilities, &table, &catalogue);
+    let bar = spinner(&format!("writing {}", out.display()));
+    match ext.as_str() {
+        "csv" => io::write::write_coverage_csv(out, &results)?,
+        "json" => io::write::write_json(out, &io::write::SummaryDocument {
+            generator: format!("gapmap {}", env!("CARGO_PKG_VERSION")),
+            catalogue: &catalogue.name,
+            working_crs: &loaded.working_crs,
+            estates: loaded.estates.len(),
+            facilities: loaded.facilities.len(),
+            rejected_features: loaded.report.rejected.len(),
+            summary: &summary,
+        })?,
+        _ => io::write::write_estates(out, &results)?,
+    }
+    bar.finish_and_clear();
+    tracing::info!(elapsed_s = started.elapsed().as_secs_f64(), "written");
+    print_summary(&summary, &loaded.working_crs, loaded.estates.len());
+    Ok(())
+}
+
+/// The coverage summary table on stderr.
+fn print_summary(summary: &analysis::Summary, working_crs: &str, estates: usize) {
+    eprintln!(
+        "{estates} estates, distances from {} in {working_crs}{}",
+        summary.params.distance_from.as_str(),
+        summary.params.year.map_or(String::new(), |y| format!(", facilities open by {y}"))
+    );
+    eprintln!("{:<18} {:>7} {:>10} {:>9} {:>12}", "kind", "radius", "facilities", "estates%", "households%");
+    for k in &summary.overall {
+        eprintln!(
+            "{:<18} {:>6}m {:>10} {:>8.1}% {:>11.1}%",
+            k.kind, k.radius_m, k.facilities, k.estates_covered_pct, k.households_covered_pct
+        );
+    }
+}

@@ -1,0 +1,207 @@
+//! The command line: `gapmap analyze`, `gapmap generate`, `gapmap serve`, `gapmap report`.
+//!
+//! This module holds the clap definitions of the command line, what the commands share (the
+//! data flags of `analyze` and `report`, the catalogue, progress bars, the load report) and the
+//! dispatch; each command's options and run function are in a file of its own.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use crate::analysis::DistanceFrom;
+use crate::config::{Config, OnInvalid, SourceConfig};
+use crate::io::{self, LoadReport};
+use crate::model::Catalogue;
+
+mod analyze;
+mod generate;
+mod report;
+mod serve;
+
+pub use analyze::AnalyzeArgs;
+pub use generate::GenerateArgs;
+pub use report::ReportArgs;
+pub use serve::{ServeArgs, DEMO_CONFIG};
+
+/// gapmap: which residential estates lack the facilities their residents need within walking
+/// distance (GB 50180-2018 living circles), as tables, map layers and summaries.
+#[derive(Debug, Parser)]
+#[command(name = "gapmap", version, about, long_about = None, after_help = "Run `gapmap <command> --help` for the options of each command.\nExample: gapmap analyze --estates estates.geojson --facilities facilities.geojson --out coverage.csv")]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Compute coverage of every estate by every facility kind and write it.
+    #[command(after_help = analyze::HELP)]
+    Analyze(AnalyzeArgs),
+    /// Generate a deterministic synthetic city (estates + facilities GeoJSON) for demos and benchmarks.
+    Generate(GenerateArgs),
+    /// Serve coverage layers over OGC API – Features (estates, facilities, gaps, service areas,
+    /// districts), with point and estate coverage queries.
+    #[command(after_help = serve::HELP)]
+    Serve(ServeArgs),
+    /// Write the annual facility-target report: openings, targets against actuals, coverage
+    /// and renovation per year, kind and district (HTML, Markdown, XLSX, CSV, JSON).
+    #[command(after_help = report::HELP)]
+    Report(ReportArgs),
+}
+
+/// `KIND=METRES` for `--radius` (analyze, report).
+fn parse_radius(s: &str) -> Result<(String, f64), String> {
+    let (kind, metres) = s.split_once('=').ok_or_else(|| format!("`{s}`: expected KIND=METRES, e.g. market=800"))?;
+    let metres: f64 = metres.trim().parse().map_err(|_| format!("`{metres}` is not a number of metres"))?;
+    if !(metres.is_finite() && metres > 0.0) {
+        return Err(format!("radius {metres} must be a positive number of metres"));
+    }
+    Ok((kind.trim().to_owned(), metres))
+}
+
+/// Runs a parsed command line.
+///
+/// # Errors
+/// Any failure, with context naming the step.
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Analyze(args) => analyze::run(&args),
+        Command::Generate(args) => generate::run(&args),
+        Command::Serve(args) => serve::run(&args),
+        Command::Report(args) => report::run(&args),
+    }
+}
+
+/// The data and analysis flags `analyze` and `report` share.
+struct DataFlags<'a> {
+    config: Option<&'a Path>,
+    estates: Option<&'a Path>,
+    facilities: &'a [PathBuf],
+    catalogue: Option<&'a Path>,
+    radius: &'a [(String, f64)],
+    distance_from: Option<&'a str>,
+    working_crs: Option<&'a str>,
+    on_invalid: Option<OnInvalid>,
+}
+
+impl DataFlags<'_> {
+    /// The config file (if any) overridden by these flags.
+    fn to_config(&self) -> anyhow::Result<Config> {
+        let mut config = match self.config {
+            Some(path) => Config::from_file(path)?,
+            None => Config::default(),
+        };
+        if let Some(path) = self.estates {
+            match &mut config.estates {
+                Some(e) => path.clone_into(&mut e.path),
+                None => config.estates = Some(SourceConfig::from_path(path)),
+            }
+        }
+        if !self.facilities.is_empty() {
+            // Same number of files as the config's sources: keep their field mappings.
+            if self.facilities.len() == config.facilities.len() {
+                for (source, path) in config.facilities.iter_mut().zip(self.facilities) {
+                    source.path.clone_from(path);
+                }
+            } else {
+                config.facilities = self.facilities.iter().map(SourceConfig::from_path).collect();
+            }
+        }
+        if let Some(c) = self.catalogue {
+            config.analysis.catalogue = Some(c.to_owned());
+        }
+        for (kind, r) in self.radius {
+            config.analysis.radius_m.insert(kind.clone(), *r);
+        }
+        if let Some(d) = self.distance_from {
+            config.analysis.distance_from = d.parse::<DistanceFrom>().map_err(anyhow::Error::msg)?;
+        }
+        if let Some(w) = self.working_crs {
+            config.analysis.working_crs = Some(w.to_owned());
+        }
+        if let Some(o) = self.on_invalid {
+            config.analysis.on_invalid = o;
+        }
+        Ok(config)
+    }
+}
+
+/// The catalogue a config asks for: built-in, patched by the user file, radius overrides applied.
+///
+/// # Errors
+/// Unreadable or invalid catalogue, unknown kind in a radius override.
+pub fn catalogue_for(config: &Config) -> anyhow::Result<Catalogue> {
+    let mut catalogue = io::catalogue::load_catalogue(config.analysis.catalogue.as_deref())?;
+    for (kind, r) in &config.analysis.radius_m {
+        catalogue.set_radius(kind, *r).with_context(|| format!("--radius / analysis.radius_m.{kind}"))?;
+    }
+    Ok(catalogue)
+}
+
+/// Shows `bar` on stderr only once the work has taken a second: quick runs print nothing, and
+/// indicatif draws nothing when stderr is not a terminal.
+fn after_a_second(bar: ProgressBar) -> ProgressBar {
+    bar.set_draw_target(ProgressDrawTarget::hidden());
+    let later = bar.clone();
+    std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_secs(1));
+        if !later.is_finished() {
+            later.set_draw_target(ProgressDrawTarget::stderr());
+        }
+    });
+    bar
+}
+
+/// A spinner with a message, shown after a second like [`after_a_second`].
+fn spinner(message: &str) -> ProgressBar {
+    let bar = after_a_second(ProgressBar::no_length());
+    bar.set_style(ProgressStyle::with_template("{spinner} {msg} [{elapsed}]").expect("valid template"));
+    bar.set_message(message.to_owned());
+    bar.enable_steady_tick(Duration::from_millis(120));
+    bar
+}
+
+/// Rejections listed on stderr; the rest are in the load report file.
+const SHOWN: usize = 20;
+
+/// Prints the load report's warnings and rejections, writes the report file beside `out` when
+/// anything was rejected, and fails under `--on-invalid abort`.
+fn handle_report(report: &LoadReport, on_invalid: OnInvalid, out: &Path) -> anyhow::Result<()> {
+    for w in &report.warnings {
+        tracing::warn!("{w}");
+        eprintln!("warning: {w}");
+    }
+    if !report.has_rejections() {
+        return Ok(());
+    }
+    let report_path = io::load::report_path_for(out);
+    io::write::write_json(&report_path, report).with_context(|| format!("writing the load report {}", report_path.display()))?;
+    for r in report.rejected.iter().take(SHOWN) {
+        eprintln!("rejected: {r}");
+    }
+    if report.rejected.len() > SHOWN {
+        eprintln!("… and {} more", report.rejected.len() - SHOWN);
+    }
+    eprintln!("load report: {}", report_path.display());
+    match on_invalid {
+        OnInvalid::Warn => Ok(()),
+        OnInvalid::Abort => Err(io::LoadError::Rejected {
+            count: report.rejected.len(),
+            first: report.rejected[0].to_string(),
+        }
+        .into()),
+    }
+}
+
+/// `--print-config`: the effective config as TOML on stdout.
+fn print_config(config: &Config) -> anyhow::Result<()> {
+    let text = config.to_toml().context("serialising the config")?;
+    std::io::stdout().write_all(text.as_bytes())?;
+    Ok(())
+}

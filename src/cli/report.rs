@@ -1,0 +1,181 @@
+//! `gapmap report`: the annual facility-target report over a period of years.
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Context as _};
+use clap::Args;
+
+use super::{catalogue_for, handle_report, parse_radius, print_config, spinner, DataFlags};
+use crate::analysis;
+use crate::config::{Config, OnInvalid};
+use crate::io::{self, load::LoadOptions};
+
+pub(super) const HELP: &str = "\
+Writes, for each year of --from..--year and each facility kind: facilities opened (count,
+capacity), cumulative totals, targets against actuals (% achieved), estates and households covered
+at year end (coverage recomputed as of that year) and the change from the year before, estates
+still uncovered with their nearest distance; the same per district; renovation progress from the
+estates' renovation_year; charts and a map of the report year's gaps.
+
+Outputs in --out DIR: report-YEAR.html (self-contained, prints on A4), report-YEAR.md,
+report-YEAR.xlsx (a sheet per table), report-YEAR-<table>.csv, report-YEAR.json.
+
+Targets file (TOML, or CSV with the same keys as columns):
+  [[target]]                 year, kind, optional district; any of new_facilities,
+  year = 2021                capacity_added, coverage_estates_pct, coverage_households_pct
+  kind = \"day_care\"
+  new_facilities = 300
+  coverage_estates_pct = 100
+  [[renovation]]             year, optional district; estates and/or households
+  year = 2021
+  estates = 50
+
+Examples:
+  gapmap report --config data/demo/gapmap.toml --targets data/demo/targets.toml --year 2021 --from 2018 --out target/report
+  gapmap report --config city.toml --year 2024 --format html,xlsx --out reports/2024";
+
+/// Options of `gapmap report`.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// Report year: the period's last year.
+    #[arg(long, env = "GAPMAP_YEAR")]
+    pub year: Option<i32>,
+    /// First year of the period (default: report.from in the config when not after the year, else the report year).
+    #[arg(long, env = "GAPMAP_FROM")]
+    pub from: Option<i32>,
+    /// Targets file (.toml or .csv; default: report.targets in the config).
+    #[arg(long, env = "GAPMAP_TARGETS")]
+    pub targets: Option<PathBuf>,
+    /// Config file (TOML); flags override it.
+    #[arg(long, env = "GAPMAP_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Estates (overrides the config's).
+    #[arg(long, env = "GAPMAP_ESTATES")]
+    pub estates: Option<PathBuf>,
+    /// Facilities (overrides the config's; repeat for several files).
+    #[arg(long, env = "GAPMAP_FACILITIES", value_delimiter = ',')]
+    pub facilities: Vec<PathBuf>,
+    /// A catalogue TOML that patches the built-in GB 50180-2018 one.
+    #[arg(long, env = "GAPMAP_CATALOGUE")]
+    pub catalogue: Option<PathBuf>,
+    /// Override one kind's service radius, e.g. `--radius market=800` (repeatable).
+    #[arg(long = "radius", value_name = "KIND=METRES", value_parser = parse_radius)]
+    pub radius: Vec<(String, f64)>,
+    /// Measure from the estate boundary (0 inside) or its centroid.
+    #[arg(long, env = "GAPMAP_DISTANCE_FROM", value_parser = ["boundary", "centroid"])]
+    pub distance_from: Option<String>,
+    /// CRS of inputs that declare none (default CRS84).
+    #[arg(long, env = "GAPMAP_CRS")]
+    pub crs: Option<String>,
+    /// Metric working CRS (default: chosen from the data's extent).
+    #[arg(long, env = "GAPMAP_WORKING_CRS")]
+    pub working_crs: Option<String>,
+    /// Rejected features: `abort` or `warn`.
+    #[arg(long, env = "GAPMAP_ON_INVALID", value_enum)]
+    pub on_invalid: Option<OnInvalid>,
+    /// Estates built before this year form the renovation stock (default: report.renovation_built_before in the config, else 2000).
+    #[arg(long, env = "GAPMAP_RENOVATION_BUILT_BEFORE")]
+    pub renovation_built_before: Option<i32>,
+    /// Report title (default "Facility targets and coverage YEAR").
+    #[arg(long, env = "GAPMAP_TITLE")]
+    pub title: Option<String>,
+    /// Output formats, comma-separated.
+    #[arg(long, env = "GAPMAP_FORMAT", value_enum, value_delimiter = ',', default_value = "html,md,xlsx,csv,json")]
+    pub format: Vec<crate::report::Format>,
+    /// Output directory (created if missing).
+    #[arg(long, env = "GAPMAP_OUT", required_unless_present = "print_config")]
+    pub out: Option<PathBuf>,
+    /// Print the effective config as TOML and exit.
+    #[arg(long)]
+    pub print_config: bool,
+}
+
+impl ReportArgs {
+    /// Builds the effective config: file (if any) overridden by flags.
+    ///
+    /// # Errors
+    /// An unreadable or invalid config file.
+    pub fn to_config(&self) -> anyhow::Result<Config> {
+        DataFlags {
+            config: self.config.as_deref(),
+            estates: self.estates.as_deref(),
+            facilities: &self.facilities,
+            catalogue: self.catalogue.as_deref(),
+            radius: &self.radius,
+            distance_from: self.distance_from.as_deref(),
+            working_crs: self.working_crs.as_deref(),
+            on_invalid: self.on_invalid,
+        }
+        .to_config()
+    }
+}
+
+/// Runs `gapmap report`: load, compute the trend over the period, write each format.
+pub(super) fn run(args: &ReportArgs) -> anyhow::Result<()> {
+    use crate::report::{self, ReportInput};
+
+    let config = args.to_config()?;
+    if args.print_config {
+        return print_config(&config);
+    }
+    let year = args.year.or(config.analysis.year).context("--year is required (or analysis.year in the config)")?;
+    let from = args.from.unwrap_or_else(|| config.report.from_for(year));
+    if from > year || year - from >= analysis::MAX_YEARS {
+        bail!("--from {from} --year {year}: the first year must not be after the report year, and at most {} years are reported", analysis::MAX_YEARS);
+    }
+    let out_dir = args.out.as_deref().context("--out is required")?;
+    config.validate()?;
+    let catalogue = catalogue_for(&config)?;
+    let targets_path = args.targets.as_ref().or(config.report.targets.as_ref());
+    let targets = match targets_path {
+        Some(path) => report::targets::load_targets(path, &catalogue)?,
+        None => analysis::Targets::default(),
+    };
+    let estates_source = config.estates.as_ref().context("no estates source")?;
+
+    let bar = spinner("loading");
+    let options = LoadOptions {
+        catalogue: &catalogue,
+        default_crs: args.crs.as_deref(),
+        working_crs: config.analysis.working_crs.as_deref(),
+    };
+    let loaded = io::load::load(estates_source, &config.facilities, &options, &|m| bar.set_message(m.to_owned()))?;
+    bar.finish_and_clear();
+    std::fs::create_dir_all(out_dir).with_context(|| format!("creating {}", out_dir.display()))?;
+    handle_report(&loaded.report, config.analysis.on_invalid, &out_dir.join(format!("report-{year}")))?;
+    if loaded.estates.is_empty() {
+        bail!("{}: no valid estates were loaded", estates_source.path.display());
+    }
+
+    let started = std::time::Instant::now();
+    let bar = spinner(&format!("computing coverage {}–{year}", from - 1));
+    let targets_source = targets_path.map(|p| p.display().to_string());
+    let input = ReportInput {
+        estates: &loaded.estates,
+        facilities: &loaded.facilities,
+        catalogue: &catalogue,
+        working_crs: &loaded.working_crs,
+        params: analysis::TrendParams {
+            from,
+            to: year,
+            distance_from: config.analysis.distance_from,
+            renovation_built_before: args.renovation_built_before.unwrap_or(config.report.renovation_built_before),
+        },
+        targets: &targets,
+        targets_source: targets_source.as_deref(),
+        title: args.title.as_deref().or(config.report.title.as_deref()),
+    };
+    let built = report::build_report(&input)?;
+    tracing::info!(elapsed_s = started.elapsed().as_secs_f64(), "report computed");
+    bar.set_message("writing");
+    let written = report::write_report(&built, &args.format, out_dir)?;
+    bar.finish_and_clear();
+    tracing::info!(elapsed_s = started.elapsed().as_secs_f64(), "report written");
+    for t in &built.trend.unmatched_targets {
+        eprintln!("warning: {t}");
+    }
+    for path in written {
+        eprintln!("wrote {}", path.display());
+    }
+    Ok(())
+}
