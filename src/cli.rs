@@ -350,7 +350,7 @@ impl analysis::Progress for BarProgress {
 /// Logs a finished stage with the time since `started` and the memory in use.
 fn log_stage(started: std::time::Instant, stage: &str) {
     let (rss_mib, peak_mib) = crate::diag::rss_mib();
-    tracing::info!(elapsed_s = started.elapsed().as_secs_f64(), rss_mib, peak_mib, "{stage}");
+    tracing::info!(elapsed_s = started.elapsed().as_secs_f64(), cpu_s = crate::diag::cpu_s(), rss_mib, peak_mib, "{stage}");
 }
 
 fn analyze(args: &AnalyzeArgs) -> anyhow::Result<()> {
@@ -382,7 +382,7 @@ fn analyze(args: &AnalyzeArgs) -> anyhow::Result<()> {
         bail!("{}: no valid estates were loaded", estates_source.path.display());
     }
     let (rss_mib, peak_mib) = crate::diag::rss_mib();
-    tracing::info!(estates = loaded.estates.len(), facilities = loaded.facilities.len(), working_crs = %loaded.working_crs, rss_mib, peak_mib, "loaded");
+    tracing::info!(estates = loaded.estates.len(), facilities = loaded.facilities.len(), working_crs = %loaded.working_crs, cpu_s = crate::diag::cpu_s(), rss_mib, peak_mib, "loaded");
 
     let params = AnalysisParams { distance_from: config.analysis.distance_from, year: config.analysis.year };
     let started = std::time::Instant::now();

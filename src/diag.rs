@@ -14,3 +14,18 @@ pub fn rss_mib() -> (u64, u64) {
     };
     (field("VmRSS:"), field("VmHWM:"))
 }
+
+/// CPU time used by the process so far (user + system, all threads), in seconds; 0 where
+/// `/proc/self/stat` does not exist.
+#[must_use]
+pub fn cpu_s() -> f64 {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else { return 0.0 };
+    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+    let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r) else { return 0.0 };
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
+    // Clock ticks are 1/100 s on every Linux configuration gapmap runs on (USER_HZ).
+    #[expect(clippy::cast_precision_loss, reason = "tick counts are far below 2^52")]
+    let seconds = (ticks(11) + ticks(12)) as f64 / 100.0;
+    seconds
+}
