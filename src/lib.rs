@@ -7,6 +7,7 @@ pub mod index;
 pub mod model;
 pub mod io;
 pub mod config;
+pub mod diag;
 pub mod generate;
 pub mod filter;
 pub mod http;

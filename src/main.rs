@@ -8,6 +8,7 @@ use clap::Parser as _;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> std::process::ExitCode {
+    disable_transparent_huge_pages();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -22,5 +23,18 @@ fn main() -> std::process::ExitCode {
             eprintln!("error: {e:#}");
             std::process::ExitCode::FAILURE
         }
+    }
+}
+
+/// Opts this process out of transparent huge pages (what `MIMALLOC_ALLOW_THP=0` does).
+///
+/// Every huge page is zeroed whole on first touch; on the 300,000-estate, 1,000,000-facility
+/// analysis that zeroing cost more CPU (system time 2.7 s) than the fewer TLB misses saved
+/// (user time +0.3 s), measured on a 2-core VM.
+fn disable_transparent_huge_pages() {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    // SAFETY: prctl with integer arguments only; failure (an old kernel) changes nothing.
+    unsafe {
+        libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0);
     }
 }

@@ -60,6 +60,75 @@ pub struct Anchor {
     /// Distance from `xy` to the nearest point the metric measures from (0 when `xy` is inside
     /// the estate); `f64::INFINITY` when the metric offers no such bound.
     pub gap_m: f64,
+    /// Tighter bounds from the estate's outline, for metrics measuring from the polygon.
+    pub outline: Option<Outline>,
+}
+
+/// Bounds on the distance from a polygon (0 inside) to a point, tighter than an [`Anchor`]'s
+/// circle: every ring lies within the rings' bounding box, and every vertex is on a ring.
+///
+/// Both bounds are widened by [`Outline::MARGIN_M`], so that where they decide whether a
+/// facility is within a radius or nearer than another, they agree with the exact
+/// floating-point distance, not just the real-number one.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Outline {
+    /// The polygon's bounding box: lower left, upper right.
+    pub min: Coord<f64>,
+    /// Upper right corner of the bounding box.
+    pub max: Coord<f64>,
+    /// A vertex on each side of the bounding box: leftmost, rightmost, lowest, highest.
+    pub extremes: [Coord<f64>; 4],
+}
+
+impl Outline {
+    /// How much the bounds are widened (metres): far above the rounding error of distances in
+    /// a city (1e-10 m), far below anything that matters.
+    pub const MARGIN_M: f64 = 1e-6;
+
+    /// The bounding box and extreme vertices of `geometry`; `None` when it has no vertices.
+    #[must_use]
+    pub fn of(geometry: &MultiPolygon<f64>) -> Option<Self> {
+        // Every ring counts, holes too: the distance is to any ring (a point in a hole is outside).
+        let mut vertices = geometry.0.iter().flat_map(|p| std::iter::once(p.exterior()).chain(p.interiors())).flat_map(|r| r.0.iter());
+        let first = *vertices.next()?;
+        let mut extremes = [first; 4];
+        for &c in vertices {
+            if c.x < extremes[0].x {
+                extremes[0] = c;
+            }
+            if c.x > extremes[1].x {
+                extremes[1] = c;
+            }
+            if c.y < extremes[2].y {
+                extremes[2] = c;
+            }
+            if c.y > extremes[3].y {
+                extremes[3] = c;
+            }
+        }
+        Some(Self {
+            min: Coord { x: extremes[0].x, y: extremes[2].y },
+            max: Coord { x: extremes[1].x, y: extremes[3].y },
+            extremes,
+        })
+    }
+
+    /// A lower bound on the distance from the polygon to `p`: its distance to the box.
+    #[must_use]
+    pub fn lower_m(&self, p: Coord<f64>) -> f64 {
+        let dx = (self.min.x - p.x).max(p.x - self.max.x).max(0.0);
+        let dy = (self.min.y - p.y).max(p.y - self.max.y).max(0.0);
+        (dx * dx + dy * dy).sqrt() - Self::MARGIN_M
+    }
+
+    /// An upper bound on the distance from the polygon to `p`: its distance to the nearest
+    /// extreme vertex.
+    #[must_use]
+    pub fn upper_m(&self, p: Coord<f64>) -> f64 {
+        let d2 = |c: Coord<f64>| (c.x - p.x) * (c.x - p.x) + (c.y - p.y) * (c.y - p.y);
+        let nearest_sq = d2(self.extremes[0]).min(d2(self.extremes[1])).min(d2(self.extremes[2])).min(d2(self.extremes[3]));
+        nearest_sq.sqrt() + Self::MARGIN_M
+    }
 }
 
 /// A way of measuring estate-to-facility distance.
@@ -99,6 +168,7 @@ impl DistanceMetric for BoundaryDistance {
             xy: centre,
             reach_m: 0.5 * rect.width().hypot(rect.height()),
             gap_m: point_multipolygon_distance_m(centre, &estate.geometry),
+            outline: Outline::of(&estate.geometry),
         })
     }
 
@@ -117,7 +187,7 @@ impl DistanceMetric for CentroidDistance {
     }
 
     fn anchor(&self, estate: &Estate) -> Option<Anchor> {
-        estate.centroid().map(|c| Anchor { xy: c.0, reach_m: 0.0, gap_m: 0.0 })
+        estate.centroid().map(|c| Anchor { xy: c.0, reach_m: 0.0, gap_m: 0.0, outline: None })
     }
 
     fn distance_m(&self, _estate: &Estate, anchor: &Anchor, to: Coord<f64>) -> f64 {

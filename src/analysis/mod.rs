@@ -13,7 +13,7 @@ mod trend;
 pub use coverage::{compute_coverage, AnalysisParams, CoverageTable, KindCoverage, Nearest, Progress};
 pub use demand::{Demand, RecordedHouseholds};
 pub use distance::{
-    point_multipolygon_distance_m, Anchor, BoundaryDistance, CentroidDistance, DistanceFrom,
+    point_multipolygon_distance_m, Anchor, Outline, BoundaryDistance, CentroidDistance, DistanceFrom,
     DistanceMetric,
 };
 pub use error::AnalysisError;

@@ -106,6 +106,12 @@ impl analysis::Progress for BarProgress {
     }
 }
 
+/// Logs a finished stage with the time since `started` and the memory in use.
+fn log_stage(started: std::time::Instant, stage: &str) {
+    let (rss_mib, peak_mib) = crate::diag::rss_mib();
+    tracing::info!(elapsed_s = started.elapsed().as_secs_f64(), cpu_s = crate::diag::cpu_s(), rss_mib, peak_mib, "{stage}");
+}
+
 /// Runs `gapmap analyze`: load, index, compute coverage, write `--out`, print the summary.
 pub(super) fn run(args: &AnalyzeArgs) -> anyhow::Result<()> {
     let config = args.to_config()?;
@@ -133,17 +139,18 @@ pub(super) fn run(args: &AnalyzeArgs) -> anyhow::Result<()> {
     if loaded.estates.is_empty() {
         bail!("{}: no valid estates were loaded", estates_source.path.display());
     }
-    tracing::info!(estates = loaded.estates.len(), facilities = loaded.facilities.len(), working_crs = %loaded.working_crs, "loaded");
+    let (rss_mib, peak_mib) = crate::diag::rss_mib();
+    tracing::info!(estates = loaded.estates.len(), facilities = loaded.facilities.len(), working_crs = %loaded.working_crs, cpu_s = crate::diag::cpu_s(), rss_mib, peak_mib, "loaded");
 
     let params = AnalysisParams { distance_from: config.analysis.distance_from, year: config.analysis.year };
     let started = std::time::Instant::now();
     let index = FacilityIndex::build(&loaded.facilities, catalogue.len(), params.year);
-    tracing::info!(elapsed_s = started.elapsed().as_secs_f64(), "index built");
+    log_stage(started, "index built");
     let bar = after_a_second(ProgressBar::new(loaded.estates.len() as u64));
     bar.set_style(ProgressStyle::with_template("analysing {bar:40} {pos}/{len} estates [{elapsed}<{eta}]").expect("valid template"));
     let table = analysis::compute_coverage(&loaded.estates, &loaded.facilities, &index, &catalogue, params, &RecordedHouseholds, &BarProgress(bar.clone()))?;
     bar.finish_and_clear();
-    tracing::info!(elapsed_s = started.elapsed().as_secs_f64(), "coverage computed");
+    log_stage(started, "coverage computed");
 
     let results = Results {
         estates: &loaded.estates,
@@ -168,7 +175,7 @@ pub(super) fn run(args: &AnalyzeArgs) -> anyhow::Result<()> {
         _ => io::write::write_estates(out, &results)?,
     }
     bar.finish_and_clear();
-    tracing::info!(elapsed_s = started.elapsed().as_secs_f64(), "written");
+    log_stage(started, "written");
     print_summary(&summary, &loaded.working_crs, loaded.estates.len());
     Ok(())
 }

@@ -1,0 +1,31 @@
+//! Process diagnostics for the debug log.
+
+/// Current and peak resident set size in MiB (`VmRSS`, `VmHWM` from `/proc/self/status`);
+/// zeros where that file does not exist (not Linux).
+#[must_use]
+pub fn rss_mib() -> (u64, u64) {
+    let Ok(status) = std::fs::read_to_string("/proc/self/status") else { return (0, 0) };
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .map_or(0, |kib| kib / 1024)
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+/// CPU time used by the process so far (user + system, all threads), in seconds; 0 where
+/// `/proc/self/stat` does not exist.
+#[must_use]
+pub fn cpu_s() -> f64 {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else { return 0.0 };
+    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+    let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r) else { return 0.0 };
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
+    // Clock ticks are 1/100 s on every Linux configuration gapmap runs on (USER_HZ).
+    #[expect(clippy::cast_precision_loss, reason = "tick counts are far below 2^52")]
+    let seconds = (ticks(11) + ticks(12)) as f64 / 100.0;
+    seconds
+}
