@@ -76,73 +76,13 @@ impl FeatureSource for GeoJsonSource {
         if size > self.stream_above_bytes {
             return read_reader(&self.path, BufReader::with_capacity(READ_BUFFER, file), report, sink);
         }
-        // serde_json scans a slice about twice as fast as a stream. A mapped file costs no copy
-        // and no fresh memory (zeroing a few hundred MB of new pages took longer than parsing
-        // them on the 1,000,000-facility bench).
-        if let Some(mapped) = usize::try_from(size).ok().and_then(|len| Mapped::new(&file, len)) {
-            return read_slice(&self.path, mapped.bytes(), report, sink);
-        }
+        // serde_json scans a slice about twice as fast as a stream. (A memory-mapped file was
+        // measured no faster on the 1,000,000-facility bench once transparent huge pages were off,
+        // and a file truncated while mapped would kill the process with SIGBUS: a reload while
+        // an editor rewrites the file must fail cleanly instead.)
         let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0).saturating_add(1));
         std::io::Read::read_to_end(&mut file, &mut bytes).map_err(read_error)?;
         read_slice(&self.path, &bytes, report, sink)
-    }
-}
-
-/// A file mapped read-only into memory.
-///
-/// Like every reader of a mapped file, this assumes nobody truncates the file while it is
-/// read (the process would get SIGBUS); gapmap reads its inputs once, at load.
-#[cfg(unix)]
-struct Mapped {
-    ptr: std::ptr::NonNull<libc::c_void>,
-    len: usize,
-}
-
-#[cfg(unix)]
-impl Mapped {
-    /// Maps the first `len` bytes of `file`; `None` when empty or the system refuses (the
-    /// caller then reads the file instead).
-    fn new(file: &std::fs::File, len: usize) -> Option<Self> {
-        use std::os::fd::AsRawFd;
-        if len == 0 {
-            return None;
-        }
-        // SAFETY: a fresh read-only private mapping of an open file; the result is checked.
-        let ptr = unsafe { libc::mmap(std::ptr::null_mut(), len, libc::PROT_READ, libc::MAP_PRIVATE, file.as_raw_fd(), 0) };
-        if ptr == libc::MAP_FAILED {
-            return None;
-        }
-        // SAFETY: advice on the mapping just made; failure is harmless.
-        unsafe { libc::madvise(ptr, len, libc::MADV_SEQUENTIAL) };
-        std::ptr::NonNull::new(ptr).map(|ptr| Self { ptr, len })
-    }
-
-    fn bytes(&self) -> &[u8] {
-        // SAFETY: `ptr` maps `len` readable bytes until `drop`; see the type's note on truncation.
-        unsafe { std::slice::from_raw_parts(self.ptr.as_ptr().cast::<u8>(), self.len) }
-    }
-}
-
-#[cfg(unix)]
-impl Drop for Mapped {
-    fn drop(&mut self) {
-        // SAFETY: unmaps exactly the mapping made in `new`, which nothing borrows any more.
-        unsafe { libc::munmap(self.ptr.as_ptr(), self.len) };
-    }
-}
-
-/// Elsewhere files are read into memory.
-#[cfg(not(unix))]
-struct Mapped;
-
-#[cfg(not(unix))]
-impl Mapped {
-    fn new(_file: &std::fs::File, _len: usize) -> Option<Self> {
-        None
-    }
-
-    fn bytes(&self) -> &[u8] {
-        &[]
     }
 }
 
