@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Sets up the machine and runs every test: unit, integration, property, real-data and doc tests.
+# Sets up the machine and runs every test: unit, integration, property, real-data and doc tests,
+# then each cargo-fuzz target for a fixed number of runs (scripts/fuzz.sh --ci).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -11,3 +12,7 @@ fi
 # map in headless chromium), which need what setup.sh installed: node, web/node_modules, chromium.
 cargo test --locked --all-targets
 cargo test --locked --doc
+# Each libFuzzer target briefly: a crash (panic, timeout, runaway memory) fails the run. The first
+# run installs cargo-fuzz into target/cargo-fuzz and builds the targets in target/fuzz; see the
+# script's header for the cost.
+bash scripts/fuzz.sh --ci
