@@ -91,12 +91,6 @@ impl Feature {
     pub fn gz(&self) -> &Piece {
         self.gz.get_or_init(|| Piece::new(&self.json))
     }
-
-    /// Whether `json` has been compressed yet.
-    #[must_use]
-    pub fn has_gz(&self) -> bool {
-        self.gz.get().is_some()
-    }
 }
 
 /// A collection's features, ready to query.
