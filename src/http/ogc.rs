@@ -695,7 +695,11 @@ fn items_page(dataset: &Dataset, c: Collection, q: &ItemsQuery, pairs: &QueryPai
     let crs84 = crs.from_crs84.is_none() && !crs.lat_first;
     if crs84 && gzip {
         let pieces: Vec<&gzip::Piece> = page.iter().map(|f| f.gz()).collect();
-        let mut w = PageWriter::new(pieces.iter().map(|p| p.deflate.len() + 4).sum::<usize>() + head.len() / 2);
+        let capacity = pieces.iter().map(|p| p.deflate.len()).sum::<usize>()
+            + pieces.len().saturating_sub(1) * PageWriter::comma_len()
+            + PageWriter::stored_len(head.len())
+            + PageWriter::stored_len(2);
+        let mut w = PageWriter::new(capacity);
         w.bytes(&head);
         for (i, piece) in pieces.into_iter().enumerate() {
             if i > 0 {
