@@ -337,7 +337,8 @@ mod tests {
 
     #[test]
     fn crc_combination_matches_the_crc_of_the_concatenation() {
-        let parts: [&[u8]; 5] = [b"", b"a", b"hello, world", &[0u8; 70_000], "小区".as_bytes()];
+        let zeros = vec![0u8; 70_000];
+        let parts: [&[u8]; 5] = [b"", b"a", b"hello, world", &zeros, "小区".as_bytes()];
         let mut w = PageWriter::new(0);
         let mut all = Vec::new();
         for (i, p) in parts.iter().enumerate() {
