@@ -14,6 +14,7 @@
 
 pub mod coverage;
 pub mod error;
+pub mod gzip;
 pub mod html;
 pub mod ogc;
 pub mod openapi;
@@ -78,7 +79,9 @@ pub fn router(state: AppState) -> Router {
         .layer(middleware::from_fn_with_state(serve.max_query_bytes, limit_query))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, Duration::from_secs(serve.request_timeout_s)))
         .layer(middleware::map_response(exception_body))
-        .layer(CompressionLayer::new());
+        // Items pages in CRS84 come gzipped from pre-compressed pieces (`gzip`); everything else
+        // is compressed here, in the executor, so at the fastest level.
+        .layer(CompressionLayer::new().quality(tower_http::CompressionLevel::Fastest));
     if !serve.cors_origins.is_empty() {
         let origins: Vec<HeaderValue> = serve.cors_origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()).collect();
         app = app.layer(
@@ -190,22 +193,27 @@ async fn track(State(state): State<AppState>, mut request: Request, next: Next) 
     response
 }
 
-/// A strong entity tag from the data version and everything that shapes the representation:
-/// the URI, `Accept`, `Accept-Language` and `Host` (links are absolute).
+/// A weak entity tag from the data version and everything that shapes the representation:
+/// the URI, `Accept`, `Accept-Language`, `Host` (links are absolute) and whether the answer is
+/// gzipped. Weak, because items pages carry the time they were made (`timeStamp`): two answers
+/// under one tag hold the same data, not the same bytes.
 fn entity_tag(dataset: &Dataset, request: &Request) -> String {
     let mut h = std::collections::hash_map::DefaultHasher::new();
     request.uri().hash(&mut h);
     for name in [header::ACCEPT, header::ACCEPT_LANGUAGE, header::HOST] {
         request.headers().get(&name).map(HeaderValue::as_bytes).hash(&mut h);
     }
+    gzip::prefers_gzip(request.headers()).hash(&mut h);
     let loaded = dataset.loaded_at.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
-    format!("\"{:x}-{}-{:016x}\"", loaded, dataset.version, h.finish())
+    format!("W/\"{:x}-{}-{:016x}\"", loaded, dataset.version, h.finish())
 }
 
+/// `If-None-Match` with the weak comparison RFC 9110 prescribes for it.
 fn if_none_match(headers: &HeaderMap, tag: &str) -> bool {
+    let opaque = tag.trim_start_matches("W/");
     headers.get_all(header::IF_NONE_MATCH).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(',')).any(|t| {
         let t = t.trim();
-        t == "*" || t.trim_start_matches("W/") == tag
+        t == "*" || t.trim_start_matches("W/") == opaque
     })
 }
 

@@ -14,6 +14,7 @@ use geo::{Coord, Geometry, Rect};
 use serde_json::{json, Value};
 
 use super::error::ApiError;
+use super::gzip::{self, PageWriter};
 use super::html;
 use super::params::{self, negotiate, Format, Lang, QueryPairs, YearRange};
 use super::snapshot::{rfc3339, transform_geometry, Dataset, Feature, Layer, YearView, CRS84_URI};
@@ -632,10 +633,24 @@ async fn get_items(
     let query = ItemsQuery::parse(&pairs, c, &dataset, &state, &headers)?;
     let base = base_url(&state, &headers);
     let lang = Lang::from_headers(&headers);
-    tokio::task::spawn_blocking(move || items_page(&dataset, c, &query, &pairs, &base, lang)).await?
+    let gzip = gzip::prefers_gzip(&headers);
+    // A year not analysed yet is computed before taking a page-build turn, so that seconds of
+    // analysis do not hold up other pages.
+    if c.by_year() && dataset.cached_year(query.year).is_none() {
+        let (d, year) = (Arc::clone(&dataset), query.year);
+        tokio::task::spawn_blocking(move || d.year_view(year)).await??;
+    }
+    let permit = state.page_permit().await?;
+    tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        items_page(&dataset, c, &query, &pairs, &base, lang, gzip)
+    })
+    .await?
 }
 
-fn items_page(dataset: &Dataset, c: Collection, q: &ItemsQuery, pairs: &QueryPairs, base: &str, lang: Lang) -> Result<Response, ApiError> {
+/// Builds an items page; `gzip`: the client prefers gzip, and CRS84 pages are then assembled
+/// from the features' compressed pieces ([`gzip`]).
+fn items_page(dataset: &Dataset, c: Collection, q: &ItemsQuery, pairs: &QueryPairs, base: &str, lang: Lang, gzip: bool) -> Result<Response, ApiError> {
     let view = if c.by_year() { dataset.year_view(q.year)? } else { Arc::clone(&dataset.current) };
     let layer = c.layer(dataset, &view).ok_or_else(|| ApiError::NoCollection(c.id().to_owned()))?;
     let hits = select(layer, q, layer.column("opened_year").filter(|_| c == Collection::Facilities));
@@ -668,12 +683,9 @@ fn items_page(dataset: &Dataset, c: Collection, q: &ItemsQuery, pairs: &QueryPai
     if q.format == Format::Html {
         return Ok(html::response(items_html(layer, c, &page, matched, start, next.as_deref(), prev.as_deref(), lang)));
     }
-    // CRS84 pages concatenate the pre-rendered bytes without copying them twice.
-    let rendered = if crs.from_crs84.is_none() && !crs.lat_first { Vec::new() } else { render_page(layer, &page, dataset, q.crs)? };
-    let pieces: Vec<&[u8]> = if rendered.is_empty() { page.iter().map(|f| &*f.json).collect() } else { rendered.iter().map(|r| &**r).collect() };
-    let mut body = Vec::with_capacity(pieces.iter().map(|r| r.len() + 1).sum::<usize>() + 2048);
+    let mut head = Vec::with_capacity(2048);
     let _ = write!(
-        VecWriter(&mut body),
+        VecWriter(&mut head),
         "{{\"type\":\"FeatureCollection\",\"numberMatched\":{matched},\"numberReturned\":{},\"dataVersion\":{},\"timeStamp\":\"{}\",\"links\":{},\"features\":[",
         page.len(),
         // The same snapshot's version as the `X-Gapmap-Data-Version` header: a client (and the
@@ -682,6 +694,29 @@ fn items_page(dataset: &Dataset, c: Collection, q: &ItemsQuery, pairs: &QueryPai
         rfc3339(std::time::SystemTime::now()),
         Value::Array(links)
     );
+    let crs84 = crs.from_crs84.is_none() && !crs.lat_first;
+    if crs84 && gzip {
+        let pieces: Vec<&gzip::Piece> = page.iter().map(|f| f.gz()).collect();
+        let capacity = pieces.iter().map(|p| p.deflate.len()).sum::<usize>()
+            + pieces.len().saturating_sub(1) * PageWriter::comma_len()
+            + PageWriter::stored_len(head.len())
+            + PageWriter::stored_len(2);
+        let mut w = PageWriter::new(capacity);
+        w.bytes(&head);
+        for (i, piece) in pieces.into_iter().enumerate() {
+            if i > 0 {
+                w.comma();
+            }
+            w.piece(piece);
+        }
+        w.bytes(b"]}");
+        return Ok(geojson_response(w.finish(), &crs.uri, true));
+    }
+    // CRS84 pages concatenate the pre-rendered bytes without copying them twice.
+    let rendered = if crs84 { Vec::new() } else { render_page(layer, &page, dataset, q.crs)? };
+    let pieces: Vec<&[u8]> = if crs84 { page.iter().map(|f| &*f.json).collect() } else { rendered.iter().map(|r| &**r).collect() };
+    let mut body = head;
+    body.reserve(pieces.iter().map(|r| r.len() + 1).sum::<usize>() + 2);
     for (i, piece) in pieces.iter().enumerate() {
         if i > 0 {
             body.push(b',');
@@ -689,7 +724,11 @@ fn items_page(dataset: &Dataset, c: Collection, q: &ItemsQuery, pairs: &QueryPai
         body.extend_from_slice(piece);
     }
     body.extend_from_slice(b"]}");
-    Ok(geojson_response(body, &crs.uri))
+    if gzip {
+        // Other CRSs render per request; compress here, off the executor, at the fastest level.
+        return Ok(geojson_response(gzip::gzip_fast(&body), &crs.uri, true));
+    }
+    Ok(geojson_response(body, &crs.uri, false))
 }
 
 /// `fmt::Write` into a byte vector.
@@ -702,10 +741,16 @@ impl std::fmt::Write for VecWriter<'_> {
     }
 }
 
-fn geojson_response(body: Vec<u8>, crs_uri: &str) -> Response {
+/// A GeoJSON answer; `gzipped`: `body` is already gzip-encoded (the compression layer leaves
+/// such answers alone, so they carry their own `Vary`).
+fn geojson_response(body: Vec<u8>, crs_uri: &str, gzipped: bool) -> Response {
     let mut response = ([(header::CONTENT_TYPE, HeaderValue::from_static(GEOJSON))], body).into_response();
     if let Ok(v) = HeaderValue::from_str(&format!("<{crs_uri}>")) {
         response.headers_mut().insert("content-crs", v);
+    }
+    if gzipped {
+        response.headers_mut().insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+        response.headers_mut().insert(header::VARY, HeaderValue::from_static("accept-encoding"));
     }
     response
 }
@@ -804,7 +849,7 @@ async fn get_feature(
         ]);
         let mut body = json[..json.len() - 1].to_vec();
         let _ = write!(VecWriter(&mut body), ",\"links\":{links}}}");
-        Ok(geojson_response(body, &dataset.crs[crs].uri))
+        Ok(geojson_response(body, &dataset.crs[crs].uri, false))
     })
     .await?
 }

@@ -30,6 +30,9 @@ struct Shared {
     next_version: AtomicU64,
     reload_lock: tokio::sync::Mutex<()>,
     metrics: Metrics,
+    /// Items pages built at once: one per core. Requests beyond wait here instead of adding
+    /// blocking threads that contend for the same cores and memory bandwidth.
+    page_builds: Arc<tokio::sync::Semaphore>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -51,6 +54,7 @@ impl AppState {
                 next_version: AtomicU64::new(next),
                 reload_lock: tokio::sync::Mutex::new(()),
                 metrics: Metrics::default(),
+                page_builds: Arc::new(tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get))),
             }),
         }
     }
@@ -88,6 +92,14 @@ impl AppState {
     #[must_use]
     pub fn metrics(&self) -> &Metrics {
         &self.inner.metrics
+    }
+
+    /// Waits for a turn to build an items page; the turn ends when the permit is dropped.
+    ///
+    /// # Errors
+    /// [`ApiError::Internal`] if the semaphore was closed (it never is).
+    pub async fn page_permit(&self) -> Result<tokio::sync::OwnedSemaphorePermit, ApiError> {
+        Arc::clone(&self.inner.page_builds).acquire_owned().await.map_err(|e| ApiError::Internal(format!("page builds: {e}")))
     }
 
     /// Loads the data again off the executor and swaps it in atomically. On failure the

@@ -10,9 +10,10 @@
 #     one partial and one full 1,000-feature page;
 #  3. runs wrk (2 threads, 64 connections) with bbox_paths.lua cycling through the boxes on
 #     /collections/estates/items?limit=1000&bbox=… and ?limit=100&bbox=…, one server at a time,
-#     plus 2-connection runs (latency without queueing), a gzip run (what browsers, QGIS and GDAL
-#     ask for) and a bandwidth ceiling (a trivial keep-alive server answering every request with
-#     the same 1,000-feature page);
+#     plus 2-connection runs (latency without queueing), gzip runs (what browsers, QGIS and GDAL
+#     ask for; the first one "cold", while gapmap compresses each feature on first use) and
+#     bandwidth ceilings (a trivial keep-alive server answering every request with the same
+#     1,000-feature page, plain and gzipped);
 #  4. prints requests/s, p50/p90/p99 latency, MB/s, the CPU seconds of the server, of wrk and of
 #     everything else on the machine during each run, the throughput ratio (plain and per server
 #     CPU-second), gapmap's startup time and peak RSS (VmHWM) and pygeoapi's workers' peak RSS.
@@ -194,7 +195,7 @@ results=$work/results.tsv
 run_wrk() { # label server limit connections seconds address paths server-pid…
   local label=$1 server=$2 limit=$3 c=$4 secs=$5 addr=$6 paths=$7 out line b0 b1 s0 s1 w0 w1 t0 t1
   shift 7
-  out=$work/wrk-${label%% *}${WRK_HEADER:+-gzip}-$limit-$c.txt
+  out=$work/wrk-$server-$limit-$c.txt
   echo "== $label: limit=$limit, $c connections, $threads threads, $secs s (load average before: $(loadavg))"
   times > "$work/.times0"; b0=$(busy_ticks); s0=$(pids_ticks "$@"); t0=$(now)
   wrk -t"$threads" -c"$c" -d"${secs}s" --timeout 120s --latency ${WRK_HEADER:+-H "$WRK_HEADER"} -s "$here/bbox_paths.lua" "http://$addr" -- "$paths" > "$out"
@@ -214,8 +215,14 @@ wrk -t"$threads" -c"$conns" -d5s -s "$here/bbox_paths.lua" "http://$gapmap_addr"
 run_wrk gapmap gapmap 1000 "$conns" "$duration" "$gapmap_addr" "$work/paths-1000.txt" "$gapmap_pid"
 run_wrk gapmap gapmap 100 "$conns" "$duration" "$gapmap_addr" "$work/paths-100.txt" "$gapmap_pid"
 run_wrk gapmap gapmap 1000 2 "$short" "$gapmap_addr" "$work/paths-1000.txt" "$gapmap_pid"
-# Browsers, QGIS and GDAL send Accept-Encoding: gzip; gapmap then compresses every page on the fly.
+# Browsers, QGIS and GDAL send Accept-Encoding: gzip. gapmap assembles CRS84 pages from each
+# feature's compressed bytes, made on the feature's first gzip request: the first run pays for
+# compressing the features it touches ("cold"), the next ones only copy.
+gapmap_rss_before_gzip=$(awk '/^VmRSS/ { printf "%.0f", $2 / 1024 }' "/proc/$gapmap_pid/status")
+WRK_HEADER="Accept-Encoding: gzip" run_wrk "gapmap+gzip-cold" gapmap-gzip-cold 1000 "$conns" "$short" "$gapmap_addr" "$work/paths-1000.txt" "$gapmap_pid"
 WRK_HEADER="Accept-Encoding: gzip" run_wrk "gapmap+gzip" gapmap-gzip 1000 "$conns" "$short" "$gapmap_addr" "$work/paths-1000.txt" "$gapmap_pid"
+WRK_HEADER="Accept-Encoding: gzip" run_wrk "gapmap+gzip" gapmap-gzip 100 "$conns" "$short" "$gapmap_addr" "$work/paths-100.txt" "$gapmap_pid"
+WRK_HEADER="Accept-Encoding: gzip" run_wrk "gapmap+gzip" gapmap-gzip 1000 2 "$short" "$gapmap_addr" "$work/paths-1000.txt" "$gapmap_pid"
 gapmap_hwm=$(vmhwm_mib "$gapmap_pid")
 gapmap_rss=$(awk '/^VmRSS/ { printf "%.0f", $2 / 1024 }' "/proc/$gapmap_pid/status")
 
@@ -228,6 +235,13 @@ if [ "$ceiling" = 1 ]; then
   static_pid=$!
   for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$sport/" -o /dev/null && break; sleep 0.1; done
   run_wrk "ceiling (static $(($(stat -c %s "$work/page-1000.json") / 1000)) kB page)" static 1000 "$conns" "$duration" "127.0.0.1:$sport" "$work/paths-1000.txt" "$static_pid"
+  kill "$static_pid"; wait "$static_pid" 2>/dev/null || true; static_pid=
+  # The same for the gzipped page (wrk does not decode it; it only moves the bytes).
+  curl -sf -H "Accept-Encoding: gzip" "http://$gapmap_addr/collections/estates/items?limit=1000&bbox=$full" -o "$work/page-1000.json.gz"
+  "$py" "$here/serve_bench.py" static "$sport" "$work/page-1000.json.gz" &
+  static_pid=$!
+  for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$sport/" -o /dev/null && break; sleep 0.1; done
+  run_wrk "ceiling (static $(($(stat -c %s "$work/page-1000.json.gz") / 1000)) kB gzip page)" static-gzip 1000 "$conns" "$short" "127.0.0.1:$sport" "$work/paths-1000.txt" "$static_pid"
   kill "$static_pid"; wait "$static_pid" 2>/dev/null || true; static_pid=
 fi
 
@@ -252,5 +266,5 @@ echo
 "$py" "$here/serve_bench.py" table "$results"
 echo
 echo "gapmap startup (spawn → listening; it loads 60,000 estates + 180,000 facilities, analyses and pre-renders first): ${startup} s, of which the data load ${loaded_ms:-?} ms"
-echo "gapmap peak RSS (VmHWM): ${gapmap_hwm} MiB (VmRSS at the end: ${gapmap_rss} MiB)"
+echo "gapmap peak RSS (VmHWM): ${gapmap_hwm} MiB (VmRSS before the gzip runs: ${gapmap_rss_before_gzip} MiB, after them: ${gapmap_rss} MiB)"
 echo "pygeoapi workers' peak RSS (VmHWM, MiB each): ${py_hwm} after the 64-connection limit=1000 run; ${py_hwm2} after the 2-connection run"
