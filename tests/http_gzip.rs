@@ -3,58 +3,32 @@
 //! layer's geometry and values, for random boxes, limits, offsets, collections and CRSs.
 #![expect(clippy::unwrap_used, reason = "tests panic on unexpected errors")]
 
+mod common;
+
 use std::io::Read as _;
 use std::sync::OnceLock;
 
 use axum::body::Body;
-use axum::http::{HeaderMap, Request, StatusCode};
-use gapmap::config::{Config, SourceConfig};
-use gapmap::generate::{generate_city, CityParams};
+use axum::http::{Request, StatusCode};
+use common::http::{send, Answer, SharedCity};
 use gapmap::http::snapshot::Layer;
-use gapmap::http::{load_dataset, router, AppState};
+use gapmap::http::AppState;
 use gapmap::io::write::OutFeature;
 use gapmap::model::FeatureId;
 use geo::Intersects as _;
-use http_body_util::BodyExt as _;
 use proptest::prelude::*;
 use serde_json::Value;
-use tower::ServiceExt as _;
+
+static CITY: SharedCity = SharedCity::new(400, 900, 23, None);
 
 fn state() -> AppState {
-    static STATE: OnceLock<(tempfile::TempDir, AppState)> = OnceLock::new();
-    STATE
-        .get_or_init(|| {
-            let dir = tempfile::tempdir().unwrap();
-            let city = generate_city(&CityParams { estates: 400, facilities: 900, seed: 23, ..CityParams::default() });
-            gapmap::io::geojson::write_feature_collection(&dir.path().join("estates.geojson"), &city.estates, Some("estates")).unwrap();
-            gapmap::io::geojson::write_feature_collection(&dir.path().join("facilities.geojson"), &city.facilities, Some("facilities")).unwrap();
-            let config = Config {
-                estates: Some(SourceConfig::from_path(dir.path().join("estates.geojson"))),
-                facilities: vec![SourceConfig::from_path(dir.path().join("facilities.geojson"))],
-                ..Config::default()
-            };
-            let state = AppState::new(config.clone(), load_dataset(&config, 1).unwrap());
-            (dir, state)
-        })
-        .1
-        .clone()
+    CITY.state()
 }
 
+/// Proptest cases are synchronous: one runtime for every request.
 fn runtime() -> &'static tokio::runtime::Runtime {
     static RT: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
     RT.get_or_init(|| tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap())
-}
-
-struct Answer {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: Vec<u8>,
-}
-
-impl Answer {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).map(|v| v.to_str().unwrap())
-    }
 }
 
 fn get(uri: &str, headers: &[(&str, &str)]) -> Answer {
@@ -63,13 +37,7 @@ fn get(uri: &str, headers: &[(&str, &str)]) -> Answer {
         request = request.header(*k, *v);
     }
     let request = request.body(Body::empty()).unwrap();
-    runtime().block_on(async {
-        let response = router(state()).oneshot(request).await.unwrap();
-        let status = response.status();
-        let headers = response.headers().clone();
-        let body = response.into_body().collect().await.unwrap().to_bytes().to_vec();
-        Answer { status, headers, body }
-    })
+    runtime().block_on(send(&state(), request))
 }
 
 fn gunzip(data: &[u8]) -> Vec<u8> {

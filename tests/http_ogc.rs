@@ -444,7 +444,7 @@ async fn gzip_only_when_asked() {
     assert_eq!(gz.header("vary"), Some("accept-encoding"));
     assert!(gz.body.len() * 3 < plain.body.len(), "{} vs {}", gz.body.len(), plain.body.len());
     // Other answers go through the compression layer.
-    let collections = get_with(&state(), "/collections", &[("accept-encoding", "gzip")]).await;
+    let collections = get_with(&CITY.state(), "/collections", &[("accept-encoding", "gzip")]).await;
     assert_eq!(collections.header("content-encoding"), Some("gzip"));
 }
 
