@@ -7,9 +7,9 @@ use anyhow::{bail, Context as _};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use super::{after_a_second, catalogue_for, handle_report, parse_radius, print_config, spinner, DataFlags};
+use super::{after_a_second, catalogue_for, handle_report, print_config, spinner, DataArgs};
 use crate::analysis::{self, AnalysisParams, RecordedHouseholds};
-use crate::config::{Config, OnInvalid};
+use crate::config::Config;
 use crate::index::FacilityIndex;
 use crate::io::{self, load::LoadOptions, write::Results};
 
@@ -34,37 +34,12 @@ Examples:
 /// Options of `gapmap analyze`.
 #[derive(Debug, Args)]
 pub struct AnalyzeArgs {
-    /// Config file (TOML); flags override it.
-    #[arg(long, env = "GAPMAP_CONFIG")]
-    pub config: Option<PathBuf>,
-    /// Estates: Polygon/MultiPolygon features (GeoJSON, GeoPackage, Shapefile, FlatGeobuf, OSM PBF).
-    #[arg(long, env = "GAPMAP_ESTATES")]
-    pub estates: Option<PathBuf>,
-    /// Facilities: Point features with `id` and `kind` (repeat for several files).
-    #[arg(long, env = "GAPMAP_FACILITIES", value_delimiter = ',')]
-    pub facilities: Vec<PathBuf>,
-    /// A catalogue TOML that patches the built-in GB 50180-2018 one.
-    #[arg(long, env = "GAPMAP_CATALOGUE")]
-    pub catalogue: Option<PathBuf>,
-    /// Override one kind's service radius, e.g. `--radius market=800` (repeatable).
-    #[arg(long = "radius", value_name = "KIND=METRES", value_parser = parse_radius)]
-    pub radius: Vec<(String, f64)>,
+    /// Data sources and analysis settings.
+    #[command(flatten)]
+    pub data: DataArgs,
     /// Only facilities opened in or before this year count.
     #[arg(long, env = "GAPMAP_YEAR")]
     pub year: Option<i32>,
-    /// Measure from the estate boundary (0 inside) or its centroid.
-    #[arg(long, env = "GAPMAP_DISTANCE_FROM", value_parser = ["boundary", "centroid"])]
-    pub distance_from: Option<String>,
-    /// CRS of inputs that declare none (default CRS84): EPSG:xxxx, CRS84, GCJ-02, BD-09.
-    #[arg(long, env = "GAPMAP_CRS")]
-    pub crs: Option<String>,
-    /// Metric working CRS (default: chosen from the data's extent).
-    #[arg(long, env = "GAPMAP_WORKING_CRS")]
-    pub working_crs: Option<String>,
-    /// Rejected features: `abort` (exit non-zero, listing them) or `warn` (continue; the load
-    /// report is written beside the output).
-    #[arg(long, env = "GAPMAP_ON_INVALID", value_enum)]
-    pub on_invalid: Option<OnInvalid>,
     /// Output file: .csv, .geojson, .fgb, .gpkg or .json.
     #[arg(long, env = "GAPMAP_OUT", required_unless_present = "print_config")]
     pub out: Option<PathBuf>,
@@ -79,17 +54,7 @@ impl AnalyzeArgs {
     /// # Errors
     /// An unreadable or invalid config file.
     pub fn to_config(&self) -> anyhow::Result<Config> {
-        let mut config = DataFlags {
-            config: self.config.as_deref(),
-            estates: self.estates.as_deref(),
-            facilities: &self.facilities,
-            catalogue: self.catalogue.as_deref(),
-            radius: &self.radius,
-            distance_from: self.distance_from.as_deref(),
-            working_crs: self.working_crs.as_deref(),
-            on_invalid: self.on_invalid,
-        }
-        .to_config()?;
+        let mut config = self.data.to_config()?;
         if self.year.is_some() {
             config.analysis.year = self.year;
         }
@@ -130,7 +95,7 @@ pub(super) fn run(args: &AnalyzeArgs) -> anyhow::Result<()> {
     let bar = spinner("loading");
     let options = LoadOptions {
         catalogue: &catalogue,
-        default_crs: args.crs.as_deref(),
+        default_crs: args.data.crs.as_deref(),
         working_crs: config.analysis.working_crs.as_deref(),
     };
     let loaded = io::load::load(estates_source, &config.facilities, &options, &|m| bar.set_message(m.to_owned()))?;

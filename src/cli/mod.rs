@@ -78,52 +78,76 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-/// The data and analysis flags `analyze` and `report` share.
-struct DataFlags<'a> {
-    config: Option<&'a Path>,
-    estates: Option<&'a Path>,
-    facilities: &'a [PathBuf],
-    catalogue: Option<&'a Path>,
-    radius: &'a [(String, f64)],
-    distance_from: Option<&'a str>,
-    working_crs: Option<&'a str>,
-    on_invalid: Option<OnInvalid>,
+/// The data and analysis flags `analyze` and `report` share (flattened into both).
+#[derive(Debug, clap::Args)]
+pub struct DataArgs {
+    /// Config file (TOML); flags override it.
+    #[arg(long, env = "GAPMAP_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Estates: Polygon/MultiPolygon features (GeoJSON, GeoPackage, Shapefile, FlatGeobuf, OSM PBF); overrides the config's.
+    #[arg(long, env = "GAPMAP_ESTATES")]
+    pub estates: Option<PathBuf>,
+    /// Facilities: Point features with `id` and `kind` (repeat for several files); override the config's.
+    #[arg(long, env = "GAPMAP_FACILITIES", value_delimiter = ',')]
+    pub facilities: Vec<PathBuf>,
+    /// A catalogue TOML that patches the built-in GB 50180-2018 one.
+    #[arg(long, env = "GAPMAP_CATALOGUE")]
+    pub catalogue: Option<PathBuf>,
+    /// Override one kind's service radius, e.g. `--radius market=800` (repeatable).
+    #[arg(long = "radius", value_name = "KIND=METRES", value_parser = parse_radius)]
+    pub radius: Vec<(String, f64)>,
+    /// Measure from the estate boundary (0 inside) or its centroid.
+    #[arg(long, env = "GAPMAP_DISTANCE_FROM", value_parser = ["boundary", "centroid"])]
+    pub distance_from: Option<String>,
+    /// CRS of inputs that declare none (default CRS84): EPSG:xxxx, CRS84, GCJ-02, BD-09.
+    #[arg(long, env = "GAPMAP_CRS")]
+    pub crs: Option<String>,
+    /// Metric working CRS (default: chosen from the data's extent).
+    #[arg(long, env = "GAPMAP_WORKING_CRS")]
+    pub working_crs: Option<String>,
+    /// Rejected features: `abort` (exit non-zero, listing them) or `warn` (continue; the load
+    /// report is written beside the output).
+    #[arg(long, env = "GAPMAP_ON_INVALID", value_enum)]
+    pub on_invalid: Option<OnInvalid>,
 }
 
-impl DataFlags<'_> {
+impl DataArgs {
     /// The config file (if any) overridden by these flags.
-    fn to_config(&self) -> anyhow::Result<Config> {
-        let mut config = match self.config {
+    ///
+    /// # Errors
+    /// An unreadable or invalid config file, or a bad `--distance-from`.
+    pub fn to_config(&self) -> anyhow::Result<Config> {
+        let mut config = match &self.config {
             Some(path) => Config::from_file(path)?,
             None => Config::default(),
         };
-        if let Some(path) = self.estates {
+        if let Some(path) = &self.estates {
             match &mut config.estates {
-                Some(e) => path.clone_into(&mut e.path),
+                Some(e) => e.path.clone_from(path),
                 None => config.estates = Some(SourceConfig::from_path(path)),
             }
         }
         if !self.facilities.is_empty() {
             // Same number of files as the config's sources: keep their field mappings.
             if self.facilities.len() == config.facilities.len() {
-                for (source, path) in config.facilities.iter_mut().zip(self.facilities) {
+                for (source, path) in config.facilities.iter_mut().zip(&self.facilities) {
                     source.path.clone_from(path);
                 }
             } else {
                 config.facilities = self.facilities.iter().map(SourceConfig::from_path).collect();
             }
         }
-        if let Some(c) = self.catalogue {
-            config.analysis.catalogue = Some(c.to_owned());
+        if let Some(c) = &self.catalogue {
+            config.analysis.catalogue = Some(c.clone());
         }
-        for (kind, r) in self.radius {
+        for (kind, r) in &self.radius {
             config.analysis.radius_m.insert(kind.clone(), *r);
         }
-        if let Some(d) = self.distance_from {
+        if let Some(d) = &self.distance_from {
             config.analysis.distance_from = d.parse::<DistanceFrom>().map_err(anyhow::Error::msg)?;
         }
-        if let Some(w) = self.working_crs {
-            config.analysis.working_crs = Some(w.to_owned());
+        if let Some(w) = &self.working_crs {
+            config.analysis.working_crs = Some(w.clone());
         }
         if let Some(o) = self.on_invalid {
             config.analysis.on_invalid = o;

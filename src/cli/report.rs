@@ -5,9 +5,9 @@ use std::path::PathBuf;
 use anyhow::{bail, Context as _};
 use clap::Args;
 
-use super::{catalogue_for, handle_report, parse_radius, print_config, spinner, DataFlags};
+use super::{catalogue_for, handle_report, print_config, spinner, DataArgs};
 use crate::analysis;
-use crate::config::{Config, OnInvalid};
+use crate::config::Config;
 use crate::io::{self, load::LoadOptions};
 
 pub(super) const HELP: &str = "\
@@ -46,33 +46,9 @@ pub struct ReportArgs {
     /// Targets file (.toml or .csv; default: report.targets in the config).
     #[arg(long, env = "GAPMAP_TARGETS")]
     pub targets: Option<PathBuf>,
-    /// Config file (TOML); flags override it.
-    #[arg(long, env = "GAPMAP_CONFIG")]
-    pub config: Option<PathBuf>,
-    /// Estates (overrides the config's).
-    #[arg(long, env = "GAPMAP_ESTATES")]
-    pub estates: Option<PathBuf>,
-    /// Facilities (overrides the config's; repeat for several files).
-    #[arg(long, env = "GAPMAP_FACILITIES", value_delimiter = ',')]
-    pub facilities: Vec<PathBuf>,
-    /// A catalogue TOML that patches the built-in GB 50180-2018 one.
-    #[arg(long, env = "GAPMAP_CATALOGUE")]
-    pub catalogue: Option<PathBuf>,
-    /// Override one kind's service radius, e.g. `--radius market=800` (repeatable).
-    #[arg(long = "radius", value_name = "KIND=METRES", value_parser = parse_radius)]
-    pub radius: Vec<(String, f64)>,
-    /// Measure from the estate boundary (0 inside) or its centroid.
-    #[arg(long, env = "GAPMAP_DISTANCE_FROM", value_parser = ["boundary", "centroid"])]
-    pub distance_from: Option<String>,
-    /// CRS of inputs that declare none (default CRS84).
-    #[arg(long, env = "GAPMAP_CRS")]
-    pub crs: Option<String>,
-    /// Metric working CRS (default: chosen from the data's extent).
-    #[arg(long, env = "GAPMAP_WORKING_CRS")]
-    pub working_crs: Option<String>,
-    /// Rejected features: `abort` or `warn`.
-    #[arg(long, env = "GAPMAP_ON_INVALID", value_enum)]
-    pub on_invalid: Option<OnInvalid>,
+    /// Data sources and analysis settings.
+    #[command(flatten)]
+    pub data: DataArgs,
     /// Estates built before this year form the renovation stock (default: report.renovation_built_before in the config, else 2000).
     #[arg(long, env = "GAPMAP_RENOVATION_BUILT_BEFORE")]
     pub renovation_built_before: Option<i32>,
@@ -96,17 +72,7 @@ impl ReportArgs {
     /// # Errors
     /// An unreadable or invalid config file.
     pub fn to_config(&self) -> anyhow::Result<Config> {
-        DataFlags {
-            config: self.config.as_deref(),
-            estates: self.estates.as_deref(),
-            facilities: &self.facilities,
-            catalogue: self.catalogue.as_deref(),
-            radius: &self.radius,
-            distance_from: self.distance_from.as_deref(),
-            working_crs: self.working_crs.as_deref(),
-            on_invalid: self.on_invalid,
-        }
-        .to_config()
+        self.data.to_config()
     }
 }
 
@@ -136,7 +102,7 @@ pub(super) fn run(args: &ReportArgs) -> anyhow::Result<()> {
     let bar = spinner("loading");
     let options = LoadOptions {
         catalogue: &catalogue,
-        default_crs: args.crs.as_deref(),
+        default_crs: args.data.crs.as_deref(),
         working_crs: config.analysis.working_crs.as_deref(),
     };
     let loaded = io::load::load(estates_source, &config.facilities, &options, &|m| bar.set_message(m.to_owned()))?;
