@@ -73,7 +73,7 @@ fuzz_target!(|data: &[u8]| {
     let _ = parse_bbox("bbox", &text);
     let _ = parse_count("limit", &text, 1);
     let _ = parse_datetime(&text);
-    let _ = parse_year(&text);
+    let _ = parse_year("year", &text);
 
     // The router: the first byte picks a route (or, past the list, makes the rest a path).
     let Some((&pick, rest)) = data.split_first() else { return };

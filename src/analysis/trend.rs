@@ -49,6 +49,17 @@ impl TrendParams {
         Self { from, to, distance_from: DistanceFrom::Boundary, renovation_built_before: DEFAULT_RENOVATION_BUILT_BEFORE }
     }
 
+    /// Checks the period: `from` not after `to`, at most [`MAX_YEARS`] years.
+    ///
+    /// # Errors
+    /// [`TrendError::Period`].
+    pub fn check_period(&self) -> Result<(), TrendError> {
+        if self.from > self.to || self.to - self.from >= MAX_YEARS {
+            return Err(TrendError::Period { from: self.from, to: self.to });
+        }
+        Ok(())
+    }
+
     /// The years reported, `from..=to`.
     pub fn years(&self) -> impl Iterator<Item = i32> {
         self.from..=self.to
@@ -386,9 +397,7 @@ pub fn compute_trend(
     params: TrendParams,
     targets: &Targets,
 ) -> Result<Trend, TrendError> {
-    if params.from > params.to || params.to - params.from >= MAX_YEARS {
-        return Err(TrendError::Period { from: params.from, to: params.to });
-    }
+    params.check_period()?;
     catalogue.validate().map_err(AnalysisError::from)?;
     let kinds = catalogue.len();
     let districts: Vec<String> = estates.iter().filter_map(|e| e.district.clone()).collect::<BTreeSet<_>>().into_iter().collect();

@@ -47,7 +47,7 @@ fn facility_json(dataset: &Dataset, position: u32, distance_m: f64) -> Value {
 }
 
 fn year_param(pairs: &QueryPairs, dataset: &Dataset) -> Result<Option<i32>, ApiError> {
-    pairs.get("year").map_or(Ok(dataset.params.year), |s| params::parse_year(s).map(Some))
+    pairs.get("year").map_or(Ok(dataset.params.year), |s| params::parse_year("year", s).map(Some))
 }
 
 /// Facilities of each kind serving the point `xy` (working CRS), nearest first.

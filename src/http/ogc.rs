@@ -439,7 +439,7 @@ impl ItemsQuery {
         };
         let datetime = pairs.get("datetime").map(params::parse_datetime).transpose()?;
         let year = match pairs.get("year") {
-            Some(s) => Some(params::parse_year(s)?),
+            Some(s) => Some(params::parse_year("year", s)?),
             None => dataset.params.year,
         };
         if let Some(lang) = pairs.get("filter-lang") {
@@ -820,7 +820,7 @@ async fn get_feature(
     let format = negotiate(&pairs, &headers)?;
     let crs = pairs.get("crs").map(|name| crs_index(&dataset, "crs", name)).transpose()?.unwrap_or(0);
     let year = match pairs.get("year") {
-        Some(s) => Some(params::parse_year(s)?),
+        Some(s) => Some(params::parse_year("year", s)?),
         None => dataset.params.year,
     };
     let base = base_url(&state, &headers);

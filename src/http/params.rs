@@ -259,14 +259,14 @@ pub fn parse_count(param: &str, s: &str, min: usize) -> Result<usize, ApiError> 
     }
 }
 
-/// Parses `year`.
+/// Parses a year given as parameter `param` (`year`, `from`).
 ///
 /// # Errors
 /// [`ApiError::BadParameter`] unless a whole year within 1000..=3000.
-pub fn parse_year(s: &str) -> Result<i32, ApiError> {
+pub fn parse_year(param: &str, s: &str) -> Result<i32, ApiError> {
     match s.trim().parse::<i32>() {
         Ok(y) if (1000..=3000).contains(&y) => Ok(y),
-        _ => Err(ApiError::bad("year", format!("`{s}` is not a year between 1000 and 3000"))),
+        _ => Err(ApiError::bad(param, format!("`{s}` is not a year between 1000 and 3000"))),
     }
 }
 

@@ -197,14 +197,12 @@ async fn get_report(Extension(Snapshot(dataset)): Extension<Snapshot>, Path(year
     let pairs = QueryPairs::parse(q.as_deref())?;
     pairs.only(&["f", "from"])?;
     let format = report_format(&pairs, &headers)?;
-    let year = params::parse_year(&year)?;
+    let year = params::parse_year("year", &year)?;
     let from = match pairs.get("from") {
-        Some(s) => params::parse_year(s).map_err(|_| ApiError::bad("from", format!("`{s}` is not a year between 1000 and 3000")))?,
+        Some(s) => params::parse_year("from", s)?,
         None => dataset.reports.default_from(year),
     };
-    if from > year || year - from >= MAX_YEARS {
-        return Err(ApiError::bad("from", format!("the period {from}–{year} is invalid: `from` must not be after the report year, and at most {MAX_YEARS} years are reported")));
-    }
+    TrendParams::new(from, year).check_period().map_err(|e| ApiError::bad("from", e.to_string()))?;
     tokio::task::spawn_blocking(move || {
         let built = dataset.reports.get(&dataset, year, from)?;
         let text = |media: &'static str, body: String| ([(header::CONTENT_TYPE, HeaderValue::from_static(media))], body).into_response();

@@ -98,7 +98,7 @@ impl StyleQuery {
             Some(k) => return Err(ApiError::bad("kind", format!("`{k}` is not a facility kind; use one of {}", dataset.catalogue.keys().collect::<Vec<_>>().join(", ")))),
             None => None,
         };
-        let year = pairs.get("year").map(params::parse_year).transpose()?;
+        let year = pairs.get("year").map(|s| params::parse_year("year", s)).transpose()?;
         Ok(Self { kind, year })
     }
 }

@@ -176,7 +176,7 @@ impl TileQuery {
     pub fn parse(pairs: &QueryPairs, c: Collection, dataset: &Dataset) -> Result<Self, ApiError> {
         pairs.only(Self::accepted(c))?;
         let year = match pairs.get("year") {
-            Some(s) => Some(params::parse_year(s)?),
+            Some(s) => Some(params::parse_year("year", s)?),
             None => dataset.params.year,
         };
         let kind = match pairs.get("kind") {
