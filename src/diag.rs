@@ -15,6 +15,13 @@ pub fn rss_mib() -> (u64, u64) {
     (field("VmRSS:"), field("VmHWM:"))
 }
 
+/// Logs `stage` at info level with the time since `started`, the process's CPU time and its
+/// current and peak RSS.
+pub fn log_stage(started: std::time::Instant, stage: &str) {
+    let (rss_mib, peak_mib) = rss_mib();
+    tracing::info!(elapsed_s = started.elapsed().as_secs_f64(), cpu_s = cpu_s(), rss_mib, peak_mib, "{stage}");
+}
+
 /// CPU time used by the process so far (user + system, all threads), in seconds; 0 where
 /// `/proc/self/stat` does not exist.
 #[must_use]

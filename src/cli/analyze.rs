@@ -7,11 +7,11 @@ use anyhow::{bail, Context as _};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use super::{after_a_second, catalogue_for, handle_report, print_config, spinner, DataArgs};
+use super::{after_a_second, catalogue_for, load_data, print_config, spinner, DataArgs};
 use crate::analysis::{self, AnalysisParams, RecordedHouseholds};
 use crate::config::Config;
 use crate::index::FacilityIndex;
-use crate::io::{self, load::LoadOptions, write::Results};
+use crate::io::{self, write::Results};
 
 pub(super) const HELP: &str = "\
 Outputs (chosen by the --out extension):
@@ -71,12 +71,6 @@ impl analysis::Progress for BarProgress {
     }
 }
 
-/// Logs a finished stage with the time since `started` and the memory in use.
-fn log_stage(started: std::time::Instant, stage: &str) {
-    let (rss_mib, peak_mib) = crate::diag::rss_mib();
-    tracing::info!(elapsed_s = started.elapsed().as_secs_f64(), cpu_s = crate::diag::cpu_s(), rss_mib, peak_mib, "{stage}");
-}
-
 /// Runs `gapmap analyze`: load, index, compute coverage, write `--out`, print the summary.
 pub(super) fn run(args: &AnalyzeArgs) -> anyhow::Result<()> {
     let config = args.to_config()?;
@@ -90,32 +84,19 @@ pub(super) fn run(args: &AnalyzeArgs) -> anyhow::Result<()> {
     }
     config.validate()?;
     let catalogue = catalogue_for(&config)?;
-    let estates_source = config.estates.as_ref().context("no estates source")?;
-
-    let bar = spinner("loading");
-    let options = LoadOptions {
-        catalogue: &catalogue,
-        default_crs: args.data.crs.as_deref(),
-        working_crs: config.analysis.working_crs.as_deref(),
-    };
-    let loaded = io::load::load(estates_source, &config.facilities, &options, &|m| bar.set_message(m.to_owned()))?;
-    bar.finish_and_clear();
-    handle_report(&loaded.report, config.analysis.on_invalid, out)?;
-    if loaded.estates.is_empty() {
-        bail!("{}: no valid estates were loaded", estates_source.path.display());
-    }
+    let loaded = load_data(&config, &catalogue, args.data.crs.as_deref(), || Ok(out.to_owned()))?;
     let (rss_mib, peak_mib) = crate::diag::rss_mib();
     tracing::info!(estates = loaded.estates.len(), facilities = loaded.facilities.len(), working_crs = %loaded.working_crs, cpu_s = crate::diag::cpu_s(), rss_mib, peak_mib, "loaded");
 
     let params = AnalysisParams { distance_from: config.analysis.distance_from, year: config.analysis.year };
     let started = std::time::Instant::now();
     let index = FacilityIndex::build(&loaded.facilities, catalogue.len(), params.year);
-    log_stage(started, "index built");
+    crate::diag::log_stage(started, "index built");
     let bar = after_a_second(ProgressBar::new(loaded.estates.len() as u64));
     bar.set_style(ProgressStyle::with_template("analysing {bar:40} {pos}/{len} estates [{elapsed}<{eta}]").expect("valid template"));
     let table = analysis::compute_coverage(&loaded.estates, &loaded.facilities, &index, &catalogue, params, &RecordedHouseholds, &BarProgress(bar.clone()))?;
     bar.finish_and_clear();
-    log_stage(started, "coverage computed");
+    crate::diag::log_stage(started, "coverage computed");
 
     let results = Results {
         estates: &loaded.estates,
@@ -140,7 +121,7 @@ pub(super) fn run(args: &AnalyzeArgs) -> anyhow::Result<()> {
         _ => io::write::write_estates(out, &results)?,
     }
     bar.finish_and_clear();
-    log_stage(started, "written");
+    crate::diag::log_stage(started, "written");
     print_summary(&summary, &loaded.working_crs, loaded.estates.len());
     Ok(())
 }

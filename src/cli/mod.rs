@@ -223,6 +223,30 @@ fn handle_report(report: &LoadReport, on_invalid: OnInvalid, out: &Path) -> anyh
     }
 }
 
+/// Loads the data `config` names behind a spinner, prints warnings, handles rejections (the
+/// load report goes beside the path `report_beside` gives, called once the load has finished)
+/// and fails when no estate is left.
+///
+/// # Errors
+/// A failed load, rejections under `on_invalid = abort`, or no valid estate.
+fn load_data(
+    config: &Config,
+    catalogue: &Catalogue,
+    default_crs: Option<&str>,
+    report_beside: impl FnOnce() -> anyhow::Result<PathBuf>,
+) -> anyhow::Result<io::load::Loaded> {
+    let estates_source = config.estates.as_ref().context("no estates source")?;
+    let bar = spinner("loading");
+    let options = io::load::LoadOptions { catalogue, default_crs, working_crs: config.analysis.working_crs.as_deref() };
+    let loaded = io::load::load(estates_source, &config.facilities, &options, &|m| bar.set_message(m.to_owned()))?;
+    bar.finish_and_clear();
+    handle_report(&loaded.report, config.analysis.on_invalid, &report_beside()?)?;
+    if loaded.estates.is_empty() {
+        anyhow::bail!("{}: no valid estates were loaded", estates_source.path.display());
+    }
+    Ok(loaded)
+}
+
 /// `--print-config`: the effective config as TOML on stdout.
 fn print_config(config: &Config) -> anyhow::Result<()> {
     let text = config.to_toml().context("serialising the config")?;

@@ -2,13 +2,12 @@
 
 use std::path::PathBuf;
 
-use anyhow::{bail, Context as _};
+use anyhow::Context as _;
 use clap::Args;
 
-use super::{catalogue_for, handle_report, print_config, spinner, DataArgs};
+use super::{catalogue_for, load_data, print_config, spinner, DataArgs};
 use crate::analysis;
 use crate::config::Config;
-use crate::io::{self, load::LoadOptions};
 
 pub(super) const HELP: &str = "\
 Writes, for each year of --from..--year and each facility kind: facilities opened (count,
@@ -86,9 +85,7 @@ pub(super) fn run(args: &ReportArgs) -> anyhow::Result<()> {
     }
     let year = args.year.or(config.analysis.year).context("--year is required (or analysis.year in the config)")?;
     let from = args.from.unwrap_or_else(|| config.report.from_for(year));
-    if from > year || year - from >= analysis::MAX_YEARS {
-        bail!("--from {from} --year {year}: the first year must not be after the report year, and at most {} years are reported", analysis::MAX_YEARS);
-    }
+    analysis::TrendParams::new(from, year).check_period().with_context(|| format!("--from {from} --year {year}"))?;
     let out_dir = args.out.as_deref().context("--out is required")?;
     config.validate()?;
     let catalogue = catalogue_for(&config)?;
@@ -97,21 +94,10 @@ pub(super) fn run(args: &ReportArgs) -> anyhow::Result<()> {
         Some(path) => report::targets::load_targets(path, &catalogue)?,
         None => analysis::Targets::default(),
     };
-    let estates_source = config.estates.as_ref().context("no estates source")?;
-
-    let bar = spinner("loading");
-    let options = LoadOptions {
-        catalogue: &catalogue,
-        default_crs: args.data.crs.as_deref(),
-        working_crs: config.analysis.working_crs.as_deref(),
-    };
-    let loaded = io::load::load(estates_source, &config.facilities, &options, &|m| bar.set_message(m.to_owned()))?;
-    bar.finish_and_clear();
-    std::fs::create_dir_all(out_dir).with_context(|| format!("creating {}", out_dir.display()))?;
-    handle_report(&loaded.report, config.analysis.on_invalid, &out_dir.join(format!("report-{year}")))?;
-    if loaded.estates.is_empty() {
-        bail!("{}: no valid estates were loaded", estates_source.path.display());
-    }
+    let loaded = load_data(&config, &catalogue, args.data.crs.as_deref(), || {
+        std::fs::create_dir_all(out_dir).with_context(|| format!("creating {}", out_dir.display()))?;
+        Ok(out_dir.join(format!("report-{year}")))
+    })?;
 
     let started = std::time::Instant::now();
     let bar = spinner(&format!("computing coverage {}–{year}", from - 1));

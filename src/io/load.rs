@@ -68,8 +68,7 @@ pub fn load(
     let mut report = LoadReport::default();
     let started = std::time::Instant::now();
     let progress = |message: &str| {
-        let (rss_mib, peak_mib) = crate::diag::rss_mib();
-        tracing::info!(elapsed_s = started.elapsed().as_secs_f64(), cpu_s = crate::diag::cpu_s(), rss_mib, peak_mib, "{message}");
+        crate::diag::log_stage(started, message);
         progress(message);
     };
 
