@@ -413,7 +413,7 @@ pub fn compute_trend(
     for &year in &years {
         let index = FacilityIndex::build(facilities, kinds, Some(year));
         let analysis = AnalysisParams { distance_from: params.distance_from, year: Some(year) };
-        let table = compute_coverage(estates, facilities, &index, catalogue, analysis, &RecordedHouseholds, &())?;
+        let table = compute_coverage(estates, &index, catalogue, analysis, &RecordedHouseholds, &())?;
         let (overall, by_district) = count_covered(estates, &estate_district, districts.len(), &table);
         overall_cov.push(overall);
         district_cov.push(by_district);

@@ -94,7 +94,7 @@ pub(super) fn run(args: &AnalyzeArgs) -> anyhow::Result<()> {
     crate::diag::log_stage(started, "index built");
     let bar = after_a_second(ProgressBar::new(loaded.estates.len() as u64));
     bar.set_style(ProgressStyle::with_template("analysing {bar:40} {pos}/{len} estates [{elapsed}<{eta}]").expect("valid template"));
-    let table = analysis::compute_coverage(&loaded.estates, &loaded.facilities, &index, &catalogue, params, &RecordedHouseholds, &BarProgress(bar.clone()))?;
+    let table = analysis::compute_coverage(&loaded.estates, &index, &catalogue, params, &RecordedHouseholds, &BarProgress(bar.clone()))?;
     bar.finish_and_clear();
     crate::diag::log_stage(started, "coverage computed");
 

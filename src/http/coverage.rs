@@ -62,7 +62,7 @@ fn point_coverage(dataset: &Dataset, view: &YearView, xy: Coord<f64>) -> Vec<Val
             let mut within: Vec<(u32, f64)> = view
                 .index
                 .within(kind, xy, spec.radius_m)
-                .map(|f| (f.data, (f.geom()[0] - xy.x).hypot(f.geom()[1] - xy.y)))
+                .map(|f| (f.data.facility, (f.geom()[0] - xy.x).hypot(f.geom()[1] - xy.y)))
                 .collect();
             within.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
             let nearest = view.index.nearest(kind, xy);
@@ -207,7 +207,7 @@ fn estate_coverage(dataset: &Arc<Dataset>, view: &YearView, position: usize) -> 
             let mut within: Vec<(u32, f64)> = anchor.map_or_else(Vec::new, |a| {
                 view.index
                     .within(kind, a.xy, radius + a.reach_m)
-                    .map(|f| (f.data, metric.distance_m(estate, &a, Coord { x: f.geom()[0], y: f.geom()[1] })))
+                    .map(|f| (f.data.facility, metric.distance_m(estate, &a, Coord { x: f.geom()[0], y: f.geom()[1] })))
                     .filter(|(_, d)| *d <= radius)
                     .collect()
             });

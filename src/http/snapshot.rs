@@ -475,7 +475,7 @@ pub fn build_dataset(
 
     // Estate geometries and own properties in CRS84, once; coverage properties come per year.
     let index = FacilityIndex::build(&facilities, catalogue.len(), params.year);
-    let table = analysis::compute_coverage(&estates, &facilities, &index, &catalogue, params, &RecordedHouseholds, &())
+    let table = analysis::compute_coverage(&estates, &index, &catalogue, params, &RecordedHouseholds, &())
         .map_err(|e| ApiError::Internal(e.to_string()))?;
     let results = Results { estates: &estates, facilities: &facilities, table: &table, catalogue: &catalogue, working_crs };
     let out = estate_features(&results).map_err(|e| crs_fail(&e))?;
@@ -656,7 +656,7 @@ fn dissolve_circles(points: &[geo::Point<f64>], radius_m: f64) -> MultiPolygon<f
 
 fn build_year_view(dataset: &Dataset, params: AnalysisParams) -> Result<YearView, ApiError> {
     let index = FacilityIndex::build(&dataset.facilities, dataset.catalogue.len(), params.year);
-    let table = analysis::compute_coverage(&dataset.estates, &dataset.facilities, &index, &dataset.catalogue, params, &RecordedHouseholds, &())
+    let table = analysis::compute_coverage(&dataset.estates, &index, &dataset.catalogue, params, &RecordedHouseholds, &())
         .map_err(|e| ApiError::Internal(e.to_string()))?;
     year_view_from(dataset, index, table)
 }

@@ -6,4 +6,4 @@
 
 mod facility_index;
 
-pub use facility_index::{FacilityIndex, IndexedFacility};
+pub use facility_index::{FacilityEntry, FacilityIndex, FacilityParams, FacilityTree, IndexedFacility};

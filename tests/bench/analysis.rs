@@ -31,13 +31,12 @@ const TOLERANCE_M: f64 = 1e-6;
 
 fn coverage(
     estates: &[Estate],
-    facilities: &[Facility],
     index: &FacilityIndex,
     catalogue: &Catalogue,
     distance_from: DistanceFrom,
 ) -> CoverageTable {
     let params = AnalysisParams { distance_from, year: None };
-    compute_coverage(estates, facilities, index, catalogue, params, &RecordedHouseholds, &()).expect("index matches catalogue")
+    compute_coverage(estates, index, catalogue, params, &RecordedHouseholds, &()).expect("index matches catalogue")
 }
 
 fn bench_coverage(c: &mut Criterion) {
@@ -53,7 +52,7 @@ fn bench_coverage(c: &mut Criterion) {
         group.throughput(Throughput::Elements(support::count(n)));
         for distance_from in [DistanceFrom::Boundary, DistanceFrom::Centroid] {
             group.bench_with_input(BenchmarkId::new(distance_from.as_str(), n), &loaded, |b, loaded| {
-                b.iter(|| coverage(black_box(&loaded.estates), &loaded.facilities, &index, &catalogue, distance_from));
+                b.iter(|| coverage(black_box(&loaded.estates), &index, &catalogue, distance_from));
             });
         }
     }
@@ -101,7 +100,7 @@ fn bench_compare(c: &mut Criterion) {
     let (estates, facilities) = (&loaded.estates, &loaded.facilities);
     let index = FacilityIndex::build(facilities, catalogue.len(), None);
     // Each side is checked against the other's output, computed once here.
-    let expected_table = coverage(estates, facilities, &index, &catalogue, DistanceFrom::Boundary);
+    let expected_table = coverage(estates, &index, &catalogue, DistanceFrom::Boundary);
     let expected_reference = brute_force_nearest(estates, facilities, catalogue.len());
     assert_same_nearest(&expected_table, &expected_reference);
 
@@ -110,7 +109,7 @@ fn bench_compare(c: &mut Criterion) {
     group.throughput(Throughput::Elements(support::count(estates.len())));
     group.bench_with_input(BenchmarkId::new("rtree", estates.len()), &loaded, |b, loaded| {
         b.iter(|| {
-            let table = coverage(black_box(&loaded.estates), &loaded.facilities, &index, &catalogue, DistanceFrom::Boundary);
+            let table = coverage(black_box(&loaded.estates), &index, &catalogue, DistanceFrom::Boundary);
             assert_same_nearest(&table, &expected_reference);
             table
         });

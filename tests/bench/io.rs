@@ -46,7 +46,7 @@ fn bench_write_csv(c: &mut Criterion) {
     let n = support::sizes(&[CSV_ESTATES])[0];
     let (files, loaded) = support::loaded_city(n, &catalogue);
     let index = FacilityIndex::build(&loaded.facilities, catalogue.len(), None);
-    let table = compute_coverage(&loaded.estates, &loaded.facilities, &index, &catalogue, AnalysisParams::default(), &RecordedHouseholds, &())
+    let table = compute_coverage(&loaded.estates, &index, &catalogue, AnalysisParams::default(), &RecordedHouseholds, &())
         .expect("index matches catalogue");
     let results = Results {
         estates: &loaded.estates,

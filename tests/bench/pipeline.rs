@@ -24,7 +24,7 @@ fn analyze(estates: &SourceConfig, facilities: &[SourceConfig], catalogue: &Cata
     let loaded = support::load_sources(estates, facilities, catalogue);
     let params = AnalysisParams::default();
     let index = FacilityIndex::build(&loaded.facilities, catalogue.len(), params.year);
-    let table = compute_coverage(&loaded.estates, &loaded.facilities, &index, catalogue, params, &RecordedHouseholds, &())
+    let table = compute_coverage(&loaded.estates, &index, catalogue, params, &RecordedHouseholds, &())
         .expect("index matches catalogue");
     let results = Results {
         estates: &loaded.estates,
