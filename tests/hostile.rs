@@ -674,3 +674,74 @@ fn stream_throughput() {
         eprintln!("round {round}: whole file {:.2} s, streamed {:.2} s", whole.as_secs_f64(), streamed.as_secs_f64());
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// The in-memory reader's fast splitter against serde_json alone (the streaming reader).
+
+/// Reads `bytes` in memory (fast splitter, then serde_json per feature) and streamed (serde_json
+/// only): the features, the rejections and any error must be the same.
+fn assert_paths_agree(name: &str, bytes: &[u8]) {
+    let path = Path::new("x.geojson");
+    let (mut slice_report, mut slice_features) = (LoadReport::default(), Vec::new());
+    let slice = read_slice(path, bytes, &mut slice_report, &mut |f| slice_features.push(f));
+    let (mut stream_report, mut stream_features) = (LoadReport::default(), Vec::new());
+    let stream = read_reader(path, BufReader::with_capacity(7, bytes), &mut stream_report, &mut |f| stream_features.push(f));
+    match (&slice, &stream) {
+        (Ok(a), Ok(b)) => {
+            assert_eq!(a.declared_crs, b.declared_crs, "{name}");
+            assert_eq!(slice_features, stream_features, "{name}");
+            assert_eq!(slice_report.rejected, stream_report.rejected, "{name}");
+        }
+        (Err(LoadError::Json { line: l1, message: m1, .. }), Err(LoadError::Json { line: l2, message: m2, .. })) => {
+            // serde_json places some errors a column (or a newline) apart on slices and streams.
+            assert_eq!(m1, m2, "{name}");
+            assert!(l1.abs_diff(*l2) <= 1, "{name}: line {l1} vs {l2}");
+        }
+        (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string(), "{name}"),
+        (a, b) => panic!("{name}: in memory {a:?}, streamed {b:?}"),
+    }
+}
+
+#[test]
+fn the_fast_splitter_agrees_with_serde_json_on_every_fixture() {
+    let mut read = 0;
+    for dir in [fixture(""), hostile("")] {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "geojson" || e == "json") {
+                assert_paths_agree(&path.display().to_string(), &std::fs::read(&path).unwrap());
+                read += 1;
+            }
+        }
+    }
+    assert!(read > 40, "only {read} fixtures found");
+}
+
+#[test]
+fn the_fast_splitter_agrees_with_serde_json_on_edge_cases() {
+    let point = r#"{"type":"Feature","properties":{"id":1},"geometry":{"type":"Point","coordinates":[1,2]}}"#;
+    let cases = [
+        format!(r#"{{"type":"FeatureCollection","features":[{point},{point}]}}"#),
+        format!(r#"{{"features":[{point}],"type":"FeatureCollection"}}"#),
+        // A syntax error inside the second feature: the whole file is malformed.
+        format!("{{\"type\":\"FeatureCollection\",\"features\":[{point},\n{{\"type\":\"Feature\",\"properties\":{{\"id\":2,}}}}]}}"),
+        // A number out of range is a rejection, not a malformed file.
+        format!(r#"{{"type":"FeatureCollection","features":[{point},{{"type":"Feature","properties":{{"id":1e999}},"geometry":null}}]}}"#),
+        // Trailing comma, missing comma, duplicate member, members after the features.
+        format!(r#"{{"type":"FeatureCollection","features":[{point},]}}"#),
+        format!(r#"{{"type":"FeatureCollection","features":[{point} {point}]}}"#),
+        format!(r#"{{"type":"FeatureCollection","features":[],"features":[{point}]}}"#),
+        format!(r#"{{"type":"FeatureCollection","features":[{point}],"type":5}}"#),
+        format!(r#"{{"type":"FeatureCollection","features":[{point}],"crs":{{"type":"name","properties":{{"name":"EPSG:4490"}}}}}}"#),
+        format!(r#"{{"type":"Feature","features":[{point}]}}"#),
+        // Escapes and brackets inside strings; elements that are not objects.
+        format!(r#"{{"type":"FeatureCollection","features":[{{"type":"Feature","properties":{{"id":"a\"}}]{{[","n":"\\"}},"geometry":null}},null,3,"x"]}}"#),
+        // Mismatched brackets that still balance in count.
+        format!(r#"{{"type":"FeatureCollection","features":[{{"type":"Feature","properties":{{"a":[1}}],"geometry":null}}]}}"#),
+        "{\"type\":\"FeatureCollection\",\"features\":[\u{1}]}".to_owned(),
+        format!("{{\"type\":\"FeatureCollection\",\"features\":[{point}]}}  \n\t"),
+    ];
+    for (i, case) in cases.iter().enumerate() {
+        assert_paths_agree(&format!("case {i}: {case}"), case.as_bytes());
+    }
+}

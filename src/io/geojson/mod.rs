@@ -2,6 +2,7 @@
 //! geometries) and a streaming writer.
 
 mod read;
+mod split;
 mod write;
 
 pub use read::{read_reader, read_slice, GeoJsonSource, STREAM_ABOVE_BYTES};

@@ -102,7 +102,78 @@ pub fn read_slice(
     // A UTF-8 BOM is not JSON but editors on Windows write it.
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     utf16_error(path, bytes)?;
+    if let Some(info) = read_split(path, bytes, report, sink)? {
+        return Ok(info);
+    }
     read_document::<_, &RawValue>(path, serde_json::Deserializer::from_slice(bytes), report, sink)
+}
+
+/// Reads a plain FeatureCollection through [`split`](super::split): boundaries found by the
+/// fast splitter, features parsed in parallel chunks. `Ok(None)` when the splitter declines
+/// (nothing has reached `sink` then) and the document must be read by [`read_document`].
+///
+/// A syntax error inside a feature stops the read; the document is then read again by
+/// [`read_document`] for serde_json's error with its line and column over the whole file.
+fn read_split(
+    path: &Path,
+    bytes: &[u8],
+    report: &mut LoadReport,
+    sink: &mut dyn FnMut(RawFeature),
+) -> Result<Option<SourceInfo>, LoadError> {
+    let Ok(text) = std::str::from_utf8(bytes) else { return Ok(None) };
+    let Some(split) = super::split::split(text) else { return Ok(None) };
+    let mut top: Top<&RawValue> = Top { kind: None, features: true, crs: None, id: None, geometry: None, properties: None };
+    for &(key, value) in &split.members {
+        let raw = || serde_json::from_str::<&RawValue>(value).ok();
+        let parsed = match key {
+            "type" => serde_json::from_str::<Option<String>>(value).ok().map(|kind| top.kind = kind),
+            "crs" => raw().map(|r| top.crs = Some(r)),
+            "id" => raw().map(|r| top.id = Some(r)),
+            "geometry" => raw().map(|r| top.geometry = Some(r)),
+            "properties" => raw().map(|r| top.properties = Some(r)),
+            _ => raw().map(drop),
+        };
+        if parsed.is_none() {
+            return Ok(None);
+        }
+    }
+    for (chunk_number, chunk) in split.features.chunks(CHUNK).enumerate() {
+        let first = chunk_number * CHUNK;
+        let parsed: Vec<Result<Parsed, serde_json::Error>> =
+            chunk.par_iter().enumerate().map(|(i, &(_, text))| parse_feature_syntax(first + i, text)).collect();
+        let mut results = Vec::with_capacity(parsed.len());
+        for (i, p) in parsed.into_iter().enumerate() {
+            match p {
+                Ok(result) => results.push(result),
+                Err(e) => return Err(syntax_error(path, bytes, chunk[i].0, &e)),
+            }
+        }
+        for (i, result) in results.into_iter().enumerate() {
+            match result {
+                Ok(feature) => sink(feature),
+                Err((id, reason)) => report.reject(path, first + i, id, reason),
+            }
+        }
+    }
+    finish(path, top, report, sink).map(Some)
+}
+
+/// The error for a syntax error `e` in the feature at byte `offset`: serde_json's own, from a
+/// full read of the document; should that read find none, `e` placed at the feature.
+fn syntax_error(path: &Path, bytes: &[u8], offset: usize, e: &serde_json::Error) -> LoadError {
+    let mut discarded = LoadReport::default();
+    match read_document::<_, &RawValue>(path, serde_json::Deserializer::from_slice(bytes), &mut discarded, &mut drop) {
+        Err(full) => full,
+        Ok(_) => {
+            let before = &bytes[..offset];
+            let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
+            let column = before.len() - before.iter().rposition(|&b| b == b'\n').map_or(0, |n| n + 1) + 1;
+            tracing::error!(path = %path.display(), offset, "the GeoJSON splitter and serde_json disagree");
+            let (line, column) = if e.line() == 1 { (line, column + e.column() - 1) } else { (line + e.line() - 1, e.column()) };
+            let message = e.to_string().split(" at line ").next().unwrap_or_default().to_owned();
+            LoadError::Json { path: path.to_owned(), line, column, message }
+        }
+    }
 }
 
 /// Reads GeoJSON from a stream, holding one batch of features at a time; `path` is used in
@@ -182,6 +253,16 @@ where
             json_error(path, &e)
         }
     })?;
+    finish(path, top, report, sink)
+}
+
+/// What the top-level members say: the declared CRS, and a single-Feature document's feature.
+fn finish<T: Deref<Target = RawValue>>(
+    path: &Path,
+    top: Top<T>,
+    report: &mut LoadReport,
+    sink: &mut dyn FnMut(RawFeature),
+) -> Result<SourceInfo, LoadError> {
     let not_geojson = |message: String| LoadError::NotGeoJson { path: path.to_owned(), message };
     let declared_crs = match &top.crs {
         None => None,
@@ -492,9 +573,25 @@ impl IdDe {
     }
 }
 
-fn parse_feature(index: usize, text: &str) -> Result<RawFeature, (Option<String>, String)> {
-    let feature: FeatureDe<'_> =
-        serde_json::from_str(text).map_err(|e| (None, format!("not a GeoJSON feature: {e}")))?;
+fn parse_feature(index: usize, text: &str) -> Parsed {
+    parse_feature_syntax(index, text).unwrap_or_else(|e| Err((None, format!("not a GeoJSON feature: {e}"))))
+}
+
+/// [`parse_feature`], with a JSON syntax error (not a rejection, but a malformed file) apart.
+/// An error serde_json files as syntax but that a scan of the raw value accepts (a number out
+/// of range) is a rejection, as when [`read_document`] has scanned the feature first.
+fn parse_feature_syntax(index: usize, text: &str) -> Result<Parsed, serde_json::Error> {
+    let feature: FeatureDe<'_> = match serde_json::from_str(text) {
+        Ok(feature) => feature,
+        Err(e) if e.is_data() || serde_json::from_str::<&RawValue>(text).is_ok() => {
+            return Ok(Err((None, format!("not a GeoJSON feature: {e}"))));
+        }
+        Err(e) => return Err(e),
+    };
+    Ok(parse_parsed(index, feature))
+}
+
+fn parse_parsed(index: usize, feature: FeatureDe<'_>) -> Parsed {
     let fid = feature.id.map(IdDe::into_feature_id);
     let properties = feature.properties.map(|p| p.0).unwrap_or_default();
     let id_for_messages = properties
