@@ -735,9 +735,9 @@ fn the_fast_splitter_agrees_with_serde_json_on_edge_cases() {
         format!(r#"{{"type":"FeatureCollection","features":[{point}],"crs":{{"type":"name","properties":{{"name":"EPSG:4490"}}}}}}"#),
         format!(r#"{{"type":"Feature","features":[{point}]}}"#),
         // Escapes and brackets inside strings; elements that are not objects.
-        format!(r#"{{"type":"FeatureCollection","features":[{{"type":"Feature","properties":{{"id":"a\"}}]{{[","n":"\\"}},"geometry":null}},null,3,"x"]}}"#),
+        r#"{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"id":"a\"}]{[","n":"\\"},"geometry":null},null,3,"x"]}"#.to_owned(),
         // Mismatched brackets that still balance in count.
-        format!(r#"{{"type":"FeatureCollection","features":[{{"type":"Feature","properties":{{"a":[1}}],"geometry":null}}]}}"#),
+        r#"{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"a":[1}],"geometry":null}]}"#.to_owned(),
         "{\"type\":\"FeatureCollection\",\"features\":[\u{1}]}".to_owned(),
         format!("{{\"type\":\"FeatureCollection\",\"features\":[{point}]}}  \n\t"),
     ];

@@ -155,25 +155,23 @@ fn read_split(
             }
         }
     }
-    finish(path, top, report, sink).map(Some)
+    finish(path, &top, report, sink).map(Some)
 }
 
 /// The error for a syntax error `e` in the feature at byte `offset`: serde_json's own, from a
 /// full read of the document; should that read find none, `e` placed at the feature.
 fn syntax_error(path: &Path, bytes: &[u8], offset: usize, e: &serde_json::Error) -> LoadError {
     let mut discarded = LoadReport::default();
-    match read_document::<_, &RawValue>(path, serde_json::Deserializer::from_slice(bytes), &mut discarded, &mut drop) {
-        Err(full) => full,
-        Ok(_) => {
-            let before = &bytes[..offset];
-            let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
-            let column = before.len() - before.iter().rposition(|&b| b == b'\n').map_or(0, |n| n + 1) + 1;
-            tracing::error!(path = %path.display(), offset, "the GeoJSON splitter and serde_json disagree");
-            let (line, column) = if e.line() == 1 { (line, column + e.column() - 1) } else { (line + e.line() - 1, e.column()) };
-            let message = e.to_string().split(" at line ").next().unwrap_or_default().to_owned();
-            LoadError::Json { path: path.to_owned(), line, column, message }
-        }
+    if let Err(full) = read_document::<_, &RawValue>(path, serde_json::Deserializer::from_slice(bytes), &mut discarded, &mut drop) {
+        return full;
     }
+    let before = &bytes[..offset];
+    let line = memchr::memchr_iter(b'\n', before).count() + 1;
+    let column = before.len() - before.iter().rposition(|&b| b == b'\n').map_or(0, |n| n + 1) + 1;
+    tracing::error!(path = %path.display(), offset, "the GeoJSON splitter and serde_json disagree");
+    let (line, column) = if e.line() == 1 { (line, column + e.column() - 1) } else { (line + e.line() - 1, e.column()) };
+    let message = e.to_string().split(" at line ").next().unwrap_or_default().to_owned();
+    LoadError::Json { path: path.to_owned(), line, column, message }
 }
 
 /// Reads GeoJSON from a stream, holding one batch of features at a time; `path` is used in
@@ -253,13 +251,13 @@ where
             json_error(path, &e)
         }
     })?;
-    finish(path, top, report, sink)
+    finish(path, &top, report, sink)
 }
 
 /// What the top-level members say: the declared CRS, and a single-Feature document's feature.
 fn finish<T: Deref<Target = RawValue>>(
     path: &Path,
-    top: Top<T>,
+    top: &Top<T>,
     report: &mut LoadReport,
     sink: &mut dyn FnMut(RawFeature),
 ) -> Result<SourceInfo, LoadError> {
