@@ -106,6 +106,7 @@ pub(super) fn run(args: &AnalyzeArgs) -> anyhow::Result<()> {
         working_crs: &loaded.working_crs,
     };
     let summary = analysis::summarize(&loaded.estates, &loaded.facilities, &table, &catalogue);
+    crate::diag::log_stage(started, "summarized");
     let bar = spinner(&format!("writing {}", out.display()));
     match ext.as_str() {
         "csv" => io::write::write_coverage_csv(out, &results)?,

@@ -1,5 +1,6 @@
 use geo::Coord;
 use rstar::primitives::GeomWithData;
+use rayon::prelude::*;
 use rstar::RTree;
 
 use crate::model::{Facility, KindId};
@@ -32,7 +33,7 @@ impl FacilityIndex {
     /// Facilities whose kind is `>= kinds` are ignored (the loader never produces them).
     ///
     /// # Complexity
-    /// O(n log n) bulk loading.
+    /// O(n log n) bulk loading, the kinds' trees in parallel.
     ///
     /// # Panics
     /// When there are more than `u32::MAX` facilities.
@@ -48,7 +49,10 @@ impl FacilityIndex {
                 bucket.push(GeomWithData::new([f.location.x(), f.location.y()], i));
             }
         }
-        Self { trees: per_kind.into_iter().map(RTree::bulk_load).collect() }
+        // One tree per kind in parallel: 0.2 s sequentially on the 300k-estate bench, whose two
+        // largest kinds hold 40 % of the facilities. Bulk loading is deterministic for a given input
+        // order, so the trees are those of a sequential build (checked on that bench).
+        Self { trees: per_kind.into_par_iter().map(RTree::bulk_load).collect() }
     }
 
     /// The tree of one kind (empty for a kind with no facilities).
