@@ -125,13 +125,16 @@ struct Tally {
     shortfall_total: f64,
 }
 
+/// Per district name, its estate count and per-kind figures.
+type DistrictTallies<'a> = BTreeMap<&'a str, (usize, Vec<Tally>)>;
+
 /// Per kind, the figures of all estates and of each district's estates (by name), in one pass
 /// that reads each estate and its row of the table once.
 fn tally<'a>(
     estates: &'a [Estate],
     table: &CoverageTable,
     kinds: usize,
-) -> (Vec<Tally>, BTreeMap<&'a str, (usize, Vec<Tally>)>) {
+) -> (Vec<Tally>, DistrictTallies<'a>) {
     fn add(tallies: &mut [Tally], row: &[KindCoverage], h: u64) {
         for (t, cell) in tallies.iter_mut().zip(row) {
             t.households += h;
@@ -146,7 +149,7 @@ fn tally<'a>(
         }
     }
     let mut overall = vec![Tally::default(); kinds];
-    let mut districts: BTreeMap<&str, (usize, Vec<Tally>)> = BTreeMap::new();
+    let mut districts = DistrictTallies::new();
     for (i, e) in estates.iter().enumerate() {
         let h = u64::from(e.households.unwrap_or(0));
         let row = table.estate(i);
