@@ -7,8 +7,8 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde::Serialize;
 
-use super::{AnalysisParams, CoverageTable};
-use crate::model::{Catalogue, Estate, Facility, KindId};
+use super::{AnalysisParams, CoverageTable, KindCoverage};
+use crate::model::{Catalogue, Estate, Facility};
 
 /// Coverage of one kind over a set of estates.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -61,6 +61,10 @@ pub struct Summary {
 
 /// Summarises a coverage table.
 ///
+/// The facility stock is counted while one pass over the estates tallies the overall and the
+/// districts' figures, each summing its estates in slice order as before (measured on the
+/// 300k-estate bench: 0.20 → 0.08 CPU-s, 0.21 → 0.12 s).
+///
 /// # Complexity
 /// O(E · K + F).
 #[must_use]
@@ -70,27 +74,17 @@ pub fn summarize(
     table: &CoverageTable,
     catalogue: &Catalogue,
 ) -> Summary {
-    let stock = FacilityStock::count(facilities, catalogue.len(), table.params.year);
-    let all: Vec<usize> = (0..estates.len()).collect();
-    let overall = summarize_set(estates, &stock.overall, table, catalogue, &all);
-
-    let mut by_district: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
-    for (i, e) in estates.iter().enumerate() {
-        if let Some(d) = e.district.as_deref() {
-            by_district.entry(d).or_default().push(i);
-        }
-    }
-    let districts = by_district
+    let kinds = catalogue.len();
+    let (stock, (overall, districts)) = rayon::join(
+        || FacilityStock::count(facilities, kinds, table.params.year),
+        || tally(estates, table, kinds),
+    );
+    let overall = summaries(table, catalogue, &stock.overall, estates.len(), &overall);
+    let districts = districts
         .into_iter()
-        .map(|(district, members)| DistrictSummary {
+        .map(|(district, (n, tallies))| DistrictSummary {
             district: district.to_owned(),
-            kinds: summarize_set(
-                estates,
-                stock.by_district.get(district).unwrap_or(&stock.none),
-                table,
-                catalogue,
-                &members,
-            ),
+            kinds: summaries(table, catalogue, stock.by_district.get(district).unwrap_or(&stock.none), n, &tallies),
         })
         .collect();
     Summary { params: table.params, overall, districts }
@@ -121,53 +115,87 @@ impl<'a> FacilityStock<'a> {
     }
 }
 
-fn summarize_set(
-    estates: &[Estate],
-    stock: &[(usize, f64)],
+/// Estate figures of one kind over a set of estates.
+#[derive(Debug, Clone, Copy, Default)]
+struct Tally {
+    estates_covered: usize,
+    households: u64,
+    households_covered: u64,
+    estates_short: usize,
+    shortfall_total: f64,
+}
+
+/// Per district name, its estate count and per-kind figures.
+type DistrictTallies<'a> = BTreeMap<&'a str, (usize, Vec<Tally>)>;
+
+/// Per kind, the figures of all estates and of each district's estates (by name), in one pass
+/// that reads each estate and its row of the table once.
+fn tally<'a>(
+    estates: &'a [Estate],
+    table: &CoverageTable,
+    kinds: usize,
+) -> (Vec<Tally>, DistrictTallies<'a>) {
+    fn add(tallies: &mut [Tally], row: &[KindCoverage], h: u64) {
+        for (t, cell) in tallies.iter_mut().zip(row) {
+            t.households += h;
+            if cell.covered {
+                t.estates_covered += 1;
+                t.households_covered += h;
+            }
+            if let Some(short) = cell.shortfall.filter(|&x| x > 0.0) {
+                t.estates_short += 1;
+                t.shortfall_total += short;
+            }
+        }
+    }
+    let mut overall = vec![Tally::default(); kinds];
+    let mut districts = DistrictTallies::new();
+    for (i, e) in estates.iter().enumerate() {
+        let h = u64::from(e.households.unwrap_or(0));
+        let row = table.estate(i);
+        add(&mut overall, row, h);
+        if let Some(d) = e.district.as_deref() {
+            let (n, tallies) = districts.entry(d).or_insert_with(|| (0, vec![Tally::default(); kinds]));
+            *n += 1;
+            add(tallies, row, h);
+        }
+    }
+    (overall, districts)
+}
+
+/// The kind summaries of a set of `estates` estates from its stock and tallies.
+fn summaries(
     table: &CoverageTable,
     catalogue: &Catalogue,
-    members: &[usize],
+    stock: &[(usize, f64)],
+    estates: usize,
+    tallies: &[Tally],
 ) -> Vec<KindSummary> {
     catalogue
         .kinds
         .iter()
-        .enumerate()
-        .map(|(k, spec)| {
-            let kind = KindId(u16::try_from(k).expect("validated: < 65536 kinds"));
-            let (facility_count, capacity) = stock[k];
-            let mut s = KindSummary {
-                kind: spec.key.clone(),
-                radius_m: table.radii_m[k],
-                facilities: facility_count,
-                capacity,
-                estates: members.len(),
-                estates_covered: 0,
-                estates_covered_pct: 0.0,
-                households: 0,
-                households_covered: 0,
-                households_covered_pct: 0.0,
-                estates_short: 0,
-                shortfall_total: 0.0,
-            };
-            for &i in members {
-                let cell = table.get(i, kind);
-                let h = u64::from(estates[i].households.unwrap_or(0));
-                s.households += h;
-                if cell.covered {
-                    s.estates_covered += 1;
-                    s.households_covered += h;
-                }
-                if let Some(short) = cell.shortfall.filter(|&x| x > 0.0) {
-                    s.estates_short += 1;
-                    s.shortfall_total += short;
-                }
-            }
+        .zip(stock.iter().zip(tallies))
+        .zip(&table.radii_m)
+        .map(|((spec, (&(facilities, capacity), t)), &radius_m)| {
             #[expect(clippy::cast_precision_loss, reason = "estate and household totals are far below 2^52")]
-            {
-                s.estates_covered_pct = pct(s.estates_covered as f64, s.estates as f64);
-                s.households_covered_pct = pct(s.households_covered as f64, s.households as f64);
+            let (estates_covered_pct, households_covered_pct) = (
+                pct(t.estates_covered as f64, estates as f64),
+                pct(t.households_covered as f64, t.households as f64),
+            );
+            KindSummary {
+                kind: spec.key.clone(),
+                radius_m,
+                facilities,
+                capacity,
+                estates,
+                estates_covered: t.estates_covered,
+                estates_covered_pct,
+                households: t.households,
+                households_covered: t.households_covered,
+                households_covered_pct,
+                estates_short: t.estates_short,
+                shortfall_total: t.shortfall_total,
             }
-            s
         })
         .collect()
 }

@@ -106,6 +106,7 @@ pub(super) fn run(args: &AnalyzeArgs) -> anyhow::Result<()> {
         working_crs: &loaded.working_crs,
     };
     let summary = analysis::summarize(&loaded.estates, &loaded.facilities, &table, &catalogue);
+    crate::diag::log_stage(started, "summarized");
     let bar = spinner(&format!("writing {}", out.display()));
     match ext.as_str() {
         "csv" => io::write::write_coverage_csv(out, &results)?,
@@ -123,6 +124,10 @@ pub(super) fn run(args: &AnalyzeArgs) -> anyhow::Result<()> {
     bar.finish_and_clear();
     crate::diag::log_stage(started, "written");
     print_summary(&summary, &loaded.working_crs, loaded.estates.len());
+    // The process exits next: freeing the estates, facilities (millions of small allocations),
+    // coverage table and index would only delay that (measured on the 300k-estate bench: 0.21-0.31
+    // → 0.08-0.13 s from the last log line to exit). Library callers still drop them as usual.
+    std::mem::forget((loaded, index, table));
     Ok(())
 }
 

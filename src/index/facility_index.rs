@@ -1,5 +1,6 @@
 use geo::Coord;
 use rstar::primitives::GeomWithData;
+use rayon::prelude::*;
 use rstar::{RStarInsertionStrategy, RTree, RTreeParams};
 
 use crate::model::{Facility, KindId};
@@ -59,7 +60,7 @@ impl FacilityIndex {
     /// Facilities whose kind is `>= kinds` are ignored (the loader never produces them).
     ///
     /// # Complexity
-    /// O(n log n) bulk loading.
+    /// O(n log n) bulk loading, the kinds' trees in parallel.
     ///
     /// # Panics
     /// When there are more than `u32::MAX` facilities.
@@ -75,7 +76,10 @@ impl FacilityIndex {
                 bucket.push(GeomWithData::new([f.location.x(), f.location.y()], FacilityEntry { facility: i, capacity: f.capacity.unwrap_or(0.0) }));
             }
         }
-        Self { trees: per_kind.into_iter().map(FacilityTree::bulk_load_with_params).collect() }
+        // One tree per kind in parallel: 0.2 s sequentially on the 300k-estate bench, whose two
+        // largest kinds hold 40 % of the facilities. Bulk loading is deterministic for a given input
+        // order, so the trees are those of a sequential build (checked on that bench).
+        Self { trees: per_kind.into_par_iter().map(FacilityTree::bulk_load_with_params).collect() }
     }
 
     /// The tree of one kind (empty for a kind with no facilities).
