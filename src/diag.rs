@@ -36,3 +36,21 @@ pub fn cpu_s() -> f64 {
     let seconds = (ticks(11) + ticks(12)) as f64 / 100.0;
     seconds
 }
+
+/// How the binary returns freed memory to the operating system (its allocator's "collect").
+static RELEASE_FREED_MEMORY: std::sync::OnceLock<fn()> = std::sync::OnceLock::new();
+
+/// Sets what [`release_freed_memory`] does; the binary passes its allocator's collect.
+pub fn set_release_freed_memory(release: fn()) {
+    let _ = RELEASE_FREED_MEMORY.set(release);
+}
+
+/// Returns memory freed so far to the operating system, where the binary said how; nothing
+/// otherwise. Called between a load and an analysis: the load's file buffers and parse
+/// batches, freed on threads that have ended, otherwise stay resident while the analysis
+/// allocates its table, and the two together set the peak.
+pub fn release_freed_memory() {
+    if let Some(release) = RELEASE_FREED_MEMORY.get() {
+        release();
+    }
+}

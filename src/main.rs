@@ -7,8 +7,22 @@ use clap::Parser as _;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+unsafe extern "C" {
+    /// mimalloc's `mi_collect`: frees what it can, and with `force` on the main thread first
+    /// takes over the heaps of threads that have ended.
+    fn mi_collect(force: bool);
+}
+
+/// Returns memory that mimalloc holds freed to the operating system.
+fn collect_freed_memory() {
+    // SAFETY: mimalloc is the global allocator (linked through the `mimalloc` crate);
+    // `mi_collect` takes a plain bool and may be called at any time.
+    unsafe { mi_collect(true) }
+}
+
 fn main() -> std::process::ExitCode {
     disable_transparent_huge_pages();
+    gapmap::diag::set_release_freed_memory(collect_freed_memory);
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()

@@ -85,6 +85,7 @@ pub(super) fn run(args: &AnalyzeArgs) -> anyhow::Result<()> {
     config.validate()?;
     let catalogue = catalogue_for(&config)?;
     let loaded = load_data(&config, &catalogue, args.data.crs.as_deref(), || Ok(out.to_owned()))?;
+    crate::diag::release_freed_memory();
     let (rss_mib, peak_mib) = crate::diag::rss_mib();
     tracing::info!(estates = loaded.estates.len(), facilities = loaded.facilities.len(), working_crs = %loaded.working_crs, cpu_s = crate::diag::cpu_s(), rss_mib, peak_mib, "loaded");
 

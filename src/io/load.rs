@@ -70,14 +70,64 @@ pub fn load(
     options: &LoadOptions<'_>,
     progress: &dyn Fn(&str),
 ) -> Result<Loaded, LoadError> {
-    let mut report = LoadReport::default();
     let started = std::time::Instant::now();
     let progress = |message: &str| {
         crate::diag::log_stage(started, message);
         progress(message);
     };
 
-    progress(&format!("reading {}", estates.path.display()));
+    // Facilities need the estates only for the working CRS, so all but their reprojection runs
+    // on a second thread while the estates load here: each file's JSON scan is single-threaded,
+    // so one file at a time left a core idle. A plain thread, not `rayon::join`: the readers
+    // block on channels while their batches parse on the rayon pool, so two scans on the pool's
+    // workers could starve the parsing they wait for.
+    let mut names = vec![estates.path.display().to_string()];
+    names.extend(facilities.iter().map(|s| s.path.display().to_string()));
+    progress(&format!("reading {}", names.join(", ")));
+    let (estate_side, facility_side) = std::thread::scope(|scope| {
+        let facility_reader = scope.spawn(|| {
+            let read = read_facilities(facilities, options);
+            crate::diag::log_stage(started, "facilities read");
+            read
+        });
+        let estate_side = load_estates(estates, options, &progress);
+        let facility_side = facility_reader.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (estate_side, facility_side)
+    });
+    let (estate_list, working_crs, mut report) = estate_side?;
+
+    // The report as a sequential load writes it: the estates', then each facility source's.
+    let FacilitiesRead { facilities: mut facility_list, report: facility_report, sources, error } = facility_side;
+    report.rejected.extend(facility_report.rejected);
+    report.warnings.extend(facility_report.warnings);
+    progress("reprojecting facilities");
+    let mut first = 0;
+    for (source, (end, crs)) in facilities.iter().zip(sources) {
+        let batch = &mut facility_list[first..end];
+        let mut coords: Vec<Coord<f64>> = batch.iter().map(|f| f.location.0).collect();
+        Transformer::new(&crs, &working_crs)?.apply(&mut coords)?;
+        for (f, c) in batch.iter_mut().zip(coords) {
+            f.location = Point(c);
+        }
+        report.accepted.push((source.path.clone(), batch.len()));
+        first = end;
+    }
+    // A source that failed to read fails the load after the sources before it, as when read in turn.
+    if let Some(error) = error {
+        return Err(error);
+    }
+
+    Ok(Loaded { estates: estate_list, facilities: facility_list, working_crs, report })
+}
+
+/// Reads, validates, de-duplicates and reprojects the estates, choosing the working CRS from
+/// their extent unless the options name one. Returns them, the working CRS and their report.
+fn load_estates(
+    estates: &SourceConfig,
+    options: &LoadOptions<'_>,
+    progress: &dyn Fn(&str),
+) -> Result<(Vec<Estate>, String, LoadReport), LoadError> {
+    let mut report = LoadReport::default();
     let (estate_chunks, estate_source) =
         read_converted(estates, Role::Estates, options, &mut report, &|raw| estate_from_raw(raw, estates))?;
     let mut estate_parts: Vec<(usize, Estate)> = Vec::with_capacity(estate_chunks.iter().map(Vec::len).sum());
@@ -113,38 +163,57 @@ pub fn load(
     let to_working = Transformer::new(&estate_source.crs, &working_crs)?;
     transform_estates(&mut estate_list, &to_working)?;
     report.accepted.push((estates.path.clone(), estate_list.len()));
+    Ok((estate_list, working_crs, report))
+}
 
-    let mut facility_list: Vec<Facility> = Vec::new();
+/// The facility sources read, validated and de-duplicated, still in their source CRSs.
+struct FacilitiesRead {
+    /// Every source's accepted facilities, source after source.
+    facilities: Vec<Facility>,
+    /// Rejections and warnings; `accepted` stays empty until the facilities are reprojected.
+    report: LoadReport,
+    /// Per source read: where its facilities end in `facilities`, and its CRS.
+    sources: Vec<(usize, CrsSpec)>,
+    /// The failure that stopped reading at the source after those in `sources`.
+    error: Option<LoadError>,
+}
+
+/// Reads the facility sources in order, until one fails.
+fn read_facilities(facilities: &[SourceConfig], options: &LoadOptions<'_>) -> FacilitiesRead {
+    let mut read = FacilitiesRead { facilities: Vec::new(), report: LoadReport::default(), sources: Vec::new(), error: None };
     // First occurrence of each id: (source number, feature index).
     let mut seen_ids: IdMap<(usize, usize)> = IdMap::default();
-    for (number, source) in facilities.iter().enumerate() {
-        progress(&format!("reading {}", source.path.display()));
-        let context = FacilityContext { options, working_crs: &working_crs, qualify_fallback_ids: facilities.len() > 1, sources: facilities };
-        load_facility_source(number, &context, &mut seen_ids, &mut report, &mut facility_list)?;
+    let context = FacilityContext { options, qualify_fallback_ids: facilities.len() > 1, sources: facilities };
+    for number in 0..facilities.len() {
+        match read_facility_source(number, &context, &mut seen_ids, &mut read.report, &mut read.facilities) {
+            Ok(crs) => read.sources.push((read.facilities.len(), crs)),
+            Err(e) => {
+                read.error = Some(e);
+                break;
+            }
+        }
     }
-
-    Ok(Loaded { estates: estate_list, facilities: facility_list, working_crs, report })
+    read
 }
 
 /// What every facility source of one load shares.
 struct FacilityContext<'a> {
     options: &'a LoadOptions<'a>,
-    working_crs: &'a str,
     /// Several sources: ids that came from row numbers are prefixed with the file stem.
     qualify_fallback_ids: bool,
     /// Every facility source, to name the one an id was first seen in.
     sources: &'a [SourceConfig],
 }
 
-/// Reads, validates, de-duplicates (across sources, via `seen_ids`) and reprojects one facility
-/// source into `out`.
-fn load_facility_source(
+/// Reads, validates and de-duplicates (across sources, via `seen_ids`) one facility source into
+/// `out`, still in the source's CRS, which it returns.
+fn read_facility_source(
     number: usize,
     context: &FacilityContext<'_>,
     seen_ids: &mut IdMap<(usize, usize)>,
     report: &mut LoadReport,
     out: &mut Vec<Facility>,
-) -> Result<(), LoadError> {
+) -> Result<CrsSpec, LoadError> {
     let source = &context.sources[number];
     let osm = is_osm(&source.path);
     let (converted, read) = read_converted(source, Role::Facilities, context.options, report, &|raw| {
@@ -196,19 +265,11 @@ fn load_facility_source(
     if fallback_ids > 0 {
         report.warn(format!("{}: {fallback_ids} facilities have no `{}` value; their feature id or position is used as id", source.path.display(), source.fields.get("id")));
     }
-    let batch = &mut out[first..];
-    let bbox = bbox_of(batch.iter().map(|f| Some(Rect::new(f.location.0, f.location.0))));
+    let bbox = bbox_of(out[first..].iter().map(|f| Some(Rect::new(f.location.0, f.location.0))));
     if let Some(w) = bbox.and_then(|b| crs::extent_warning(&read.crs, b)) {
         report.warn(format!("{}: {w}", source.path.display()));
     }
-    let transformer = Transformer::new(&read.crs, context.working_crs)?;
-    let mut coords: Vec<Coord<f64>> = batch.iter().map(|f| f.location.0).collect();
-    transformer.apply(&mut coords)?;
-    report.accepted.push((source.path.clone(), batch.len()));
-    for (f, c) in batch.iter_mut().zip(coords) {
-        f.location = Point(c);
-    }
-    Ok(())
+    Ok(read.crs)
 }
 
 /// What a read learned about its source.
