@@ -113,26 +113,26 @@ fn skip_value(bytes: &[u8], mut i: usize) -> Option<usize> {
     match bytes.get(i)? {
         b'{' | b'[' => {
             let mut depth = 0usize;
-            loop {
-                // Jump to the next byte that matters.
-                let next = memchr::memchr3(b'"', b'{', b'}', &bytes[i..]).map(|n| i + n);
-                let bracket = memchr::memchr2(b'[', b']', &bytes[i..next.unwrap_or(bytes.len())]).map(|n| i + n);
-                i = bracket.or(next)?;
-                match bytes[i] {
+            // One byte at a time: jumping with memchr to the next of several bytes rescans the
+            // rest of the document per bracket, quadratic on deeply nested input.
+            while let Some(&b) = bytes.get(i) {
+                match b {
                     b'"' => i = string_end(bytes, i)?,
                     b'{' | b'[' => {
                         depth += 1;
                         i += 1;
                     }
-                    _ => {
+                    b'}' | b']' => {
                         depth -= 1;
                         i += 1;
                         if depth == 0 {
                             return Some(i);
                         }
                     }
+                    _ => i += 1,
                 }
             }
+            None
         }
         b'"' => string_end(bytes, i),
         _ => {
