@@ -576,15 +576,16 @@ fn parse_feature(index: usize, text: &str) -> Parsed {
 }
 
 /// [`parse_feature`], with a JSON syntax error (not a rejection, but a malformed file) apart.
-/// An error serde_json files as syntax but that a scan of the raw value accepts (a number out
-/// of range) is a rejection, as when [`read_document`] has scanned the feature first.
+/// serde_json stops at the first error, so whatever it reports (a duplicate member, a number out
+/// of range…), the feature counts as malformed JSON exactly when a scan of its raw value fails,
+/// as when [`read_document`] has scanned the feature first.
 fn parse_feature_syntax(index: usize, text: &str) -> Result<Parsed, serde_json::Error> {
     let feature: FeatureDe<'_> = match serde_json::from_str(text) {
         Ok(feature) => feature,
-        Err(e) if e.is_data() || serde_json::from_str::<&RawValue>(text).is_ok() => {
+        Err(e) => {
+            serde_json::from_str::<&RawValue>(text)?;
             return Ok(Err((None, format!("not a GeoJSON feature: {e}"))));
         }
-        Err(e) => return Err(e),
     };
     Ok(parse_parsed(index, feature))
 }
