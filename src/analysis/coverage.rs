@@ -4,9 +4,9 @@
 //! the rstar tree in `locate_within_distance`'s order, with a reused stack):
 //! 1. the circle `radius + reach` holds every facility within the radius; if one is found, the
 //!    nearest facility is in there too — the common, covered case costs one search;
-//! 2. otherwise the nearest facility found so far — or, when the circle was empty, the one rstar's
-//!    `nearest_neighbor` finds nearest the anchor — bounds the answer, and the circle
-//!    `bound + reach` is searched.
+//! 2. otherwise the nearest facility found so far — or, when the circle was empty, a neighbour's
+//!    nearest facility nearby, else the one rstar's `nearest_neighbor` finds nearest the anchor —
+//!    bounds the answer, and the circle `bound + reach` is searched.
 //!
 //! Per candidate, the bounds `|anchor - p| - reach <= d <= |anchor - p| + gap` settle most cases,
 //! then the estate's [`Outline`] (bounding box, extreme vertices) settles most of the rest; the

@@ -117,20 +117,20 @@ impl<'a> FacilityStock<'a> {
 
 /// Estate figures of one kind over a set of estates.
 #[derive(Debug, Clone, Copy, Default)]
-struct Tally {
-    estates_covered: usize,
-    households: u64,
-    households_covered: u64,
-    estates_short: usize,
-    shortfall_total: f64,
+pub(super) struct Tally {
+    pub(super) estates_covered: usize,
+    pub(super) households: u64,
+    pub(super) households_covered: u64,
+    pub(super) estates_short: usize,
+    pub(super) shortfall_total: f64,
 }
 
-/// Per district name, its estate count and per-kind figures.
-type DistrictTallies<'a> = BTreeMap<&'a str, (usize, Vec<Tally>)>;
+/// Per district name (in name order), its estate count and per-kind figures.
+pub(super) type DistrictTallies<'a> = BTreeMap<&'a str, (usize, Vec<Tally>)>;
 
 /// Per kind, the figures of all estates and of each district's estates (by name), in one pass
-/// that reads each estate and its row of the table once.
-fn tally<'a>(
+/// that reads each estate and its row of the table once. Also the trend's per-year counts.
+pub(super) fn tally<'a>(
     estates: &'a [Estate],
     table: &CoverageTable,
     kinds: usize,

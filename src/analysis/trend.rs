@@ -19,6 +19,7 @@ use std::collections::{BTreeSet, HashMap};
 use serde::{Deserialize, Serialize, Serializer};
 
 use super::{compute_coverage, AnalysisError, AnalysisParams, CoverageTable, DistanceFrom, RecordedHouseholds};
+use super::summary::{tally, Tally};
 use crate::index::FacilityIndex;
 use crate::model::{Catalogue, Estate, Facility, FeatureId, KindId};
 
@@ -414,7 +415,7 @@ pub fn compute_trend(
         let index = FacilityIndex::build(facilities, kinds, Some(year));
         let analysis = AnalysisParams { distance_from: params.distance_from, year: Some(year) };
         let table = compute_coverage(estates, &index, catalogue, analysis, &RecordedHouseholds, &())?;
-        let (overall, by_district) = count_covered(estates, &estate_district, districts.len(), &table);
+        let (overall, by_district) = count_covered(estates, &table);
         overall_cov.push(overall);
         district_cov.push(by_district);
         if year == params.to {
@@ -542,34 +543,22 @@ fn apply_facility_target(r: &mut KindYear, t: &FacilityTarget) {
     r.coverage_households_met = t.coverage_households_pct.map(|p| r.households_covered_pct >= p);
 }
 
-/// Coverage counts per kind: city-wide and per district.
-fn count_covered(
-    estates: &[Estate],
-    estate_district: &[Option<usize>],
-    districts: usize,
-    table: &CoverageTable,
-) -> (Vec<Counts>, Vec<Vec<Counts>>) {
-    let kinds = table.kinds();
-    let mut overall = vec![Counts::default(); kinds];
-    let mut by_district = vec![vec![Counts::default(); kinds]; districts];
-    for (i, estate) in estates.iter().enumerate() {
-        let h = u64::from(estate.households.unwrap_or(0));
-        for (k, cell) in table.estate(i).iter().enumerate() {
-            let add = |c: &mut Counts| {
-                c.estates += 1;
-                c.households += h;
-                if cell.covered {
-                    c.estates_covered += 1;
-                    c.households_covered += h;
-                }
-            };
-            add(&mut overall[k]);
-            if let Some(d) = estate_district[i] {
-                add(&mut by_district[d][k]);
-            }
-        }
-    }
-    (overall, by_district)
+/// Coverage counts per kind: city-wide and per district, districts in name order (that of
+/// `compute_trend`'s district list), from the summary's one-pass tally.
+fn count_covered(estates: &[Estate], table: &CoverageTable) -> (Vec<Counts>, Vec<Vec<Counts>>) {
+    let (overall, by_district) = tally(estates, table, table.kinds());
+    let counts = |n: usize, tallies: &[Tally]| -> Vec<Counts> {
+        tallies
+            .iter()
+            .map(|t| Counts {
+                estates: n as u64,
+                estates_covered: t.estates_covered as u64,
+                households: t.households,
+                households_covered: t.households_covered,
+            })
+            .collect()
+    };
+    (counts(estates.len(), &overall), by_district.values().map(|(n, tallies)| counts(*n, tallies)).collect())
 }
 
 /// Openings and stock per year × kind: city-wide and per year × district × kind (by the

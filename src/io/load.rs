@@ -215,10 +215,9 @@ fn read_facility_source(
 ) -> Result<CrsSpec, LoadError> {
     let source = &context.sources[number];
     let osm = is_osm(&source.path);
-    let (converted, read) = read_converted(source, Role::Facilities, context.options, report, &|raw| {
+    let (mut converted, read) = read_converted(source, Role::Facilities, context.options, report, &|raw| {
         facility_from_raw(raw, source, osm, context.options.catalogue)
     })?;
-    let mut converted = converted;
     // Per-feature checks in parallel, in place: coordinates in range, fallback ids qualified.
     let stem = source.path.file_stem().map_or_else(String::new, |s| s.to_string_lossy().into_owned());
     converted.par_iter_mut().flat_map_iter(|chunk| chunk.iter_mut()).for_each(|(_, result)| {

@@ -141,12 +141,10 @@ fn read_split(
         let first = chunk_number * CHUNK;
         let parsed: Vec<Result<Parsed, serde_json::Error>> =
             chunk.par_iter().enumerate().map(|(i, &(_, text))| parse_feature_syntax(first + i, text)).collect();
+        // A syntax error anywhere in the chunk fails the read before any of it reaches `sink`.
         let mut results = Vec::with_capacity(parsed.len());
         for (i, p) in parsed.into_iter().enumerate() {
-            match p {
-                Ok(result) => results.push(result),
-                Err(e) => return Err(syntax_error(path, bytes, chunk[i].0, &e)),
-            }
+            results.push(p.map_err(|e| syntax_error(path, bytes, chunk[i].0, &e))?);
         }
         for (i, result) in results.into_iter().enumerate() {
             match result {
@@ -587,10 +585,11 @@ fn parse_feature_syntax(index: usize, text: &str) -> Result<Parsed, serde_json::
             return Ok(Err((None, format!("not a GeoJSON feature: {e}"))));
         }
     };
-    Ok(parse_parsed(index, feature))
+    Ok(feature_from_de(index, feature))
 }
 
-fn parse_parsed(index: usize, feature: FeatureDe<'_>) -> Parsed {
+/// The feature of a parsed `FeatureDe`, or why it is rejected.
+fn feature_from_de(index: usize, feature: FeatureDe<'_>) -> Parsed {
     let fid = feature.id.map(IdDe::into_feature_id);
     let properties = feature.properties.map(|p| p.0).unwrap_or_default();
     let id_for_messages = properties

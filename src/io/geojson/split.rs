@@ -55,14 +55,10 @@ pub(super) fn split(text: &str) -> Option<Split<'_>> {
                     loop {
                         let end = skip_value(bytes, i)?;
                         split.features.push((i, &text[i..end]));
-                        i = skip_ws(bytes, end);
-                        match bytes.get(i) {
-                            Some(b',') => i = skip_ws(bytes, i + 1),
-                            Some(b']') => {
-                                i += 1;
-                                break;
-                            }
-                            _ => return None,
+                        let more;
+                        (i, more) = after_item(bytes, end, b']')?;
+                        if !more {
+                            break;
                         }
                     }
                 }
@@ -74,18 +70,25 @@ pub(super) fn split(text: &str) -> Option<Split<'_>> {
                 split.members.push((key, &text[i..end]));
                 i = end;
             }
-            i = skip_ws(bytes, i);
-            match bytes.get(i) {
-                Some(b',') => i = skip_ws(bytes, i + 1),
-                Some(b'}') => {
-                    i += 1;
-                    break;
-                }
-                _ => return None,
+            let more;
+            (i, more) = after_item(bytes, i, b'}')?;
+            if !more {
+                break;
             }
         }
     }
     (seen_features && skip_ws(bytes, i) == bytes.len()).then_some(split)
+}
+
+/// After an array element or object member ending at `i`: past a comma (and whitespace) with
+/// `true` for more to come, or past `close` with `false`; `None` for anything else.
+fn after_item(bytes: &[u8], i: usize, close: u8) -> Option<(usize, bool)> {
+    let i = skip_ws(bytes, i);
+    match *bytes.get(i)? {
+        b',' => Some((skip_ws(bytes, i + 1), true)),
+        b if b == close => Some((i + 1, false)),
+        _ => None,
+    }
 }
 
 fn skip_ws(bytes: &[u8], mut i: usize) -> usize {
