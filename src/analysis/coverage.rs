@@ -1,7 +1,7 @@
 //! Estate × kind coverage.
 //!
-//! For each estate and kind, R-tree range searches around the estate's [`Anchor`] (a walk of
-//! the rstar tree in `locate_within_distance`'s order, with a reused stack):
+//! For each estate and kind, R-tree range searches around the estate's [`Anchor`] (walks of the
+//! kind's tree flattened, [`PackedTree::within_distance`], in rstar's order with a reused stack):
 //! 1. the circle `radius + reach` holds every facility within the radius; if one is found, the
 //!    nearest facility is in there too — the common, covered case costs one search;
 //! 2. otherwise the nearest facility found so far — or, when the circle was empty, a neighbour's
@@ -24,9 +24,8 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use super::{AnalysisError, Anchor, Outline, BoundaryDistance, CentroidDistance, Demand, DistanceFrom, DistanceMetric};
-use rstar::{RTreeNode, AABB};
 
-use crate::index::{FacilityIndex, FacilityTree, IndexedFacility};
+use crate::index::{FacilityIndex, FacilityTree, IndexedFacility, PackedTree};
 use crate::model::{Catalogue, Estate, KindId};
 
 /// Reports work done, so the CLI can draw a progress bar without the core knowing about it.
@@ -199,7 +198,12 @@ fn cover_all<M: DistanceMetric>(
 ) -> Vec<KindCoverage> {
     let anchors: Vec<Option<Anchor>> = estates.par_iter().map(|e| metric.anchor(e)).collect();
     let kinds = catalogue.len();
-    let trees: Vec<&FacilityTree> = (0..kinds).map(|k| index.tree(KindId(u16::try_from(k).expect("validated: < 65536 kinds")))).collect();
+    let trees: Vec<Trees<'_>> = (0..kinds)
+        .map(|k| {
+            let kind = KindId(u16::try_from(k).expect("validated: < 65536 kinds"));
+            Trees { tree: index.tree(kind), packed: index.packed(kind) }
+        })
+        .collect();
     let order = hilbert_order(&anchors);
     // Each block's rows are computed in parallel, task by task, and put in place while the next
     // block is computed (one thread copying rows left the other core idle: 0.1 s on the
@@ -215,7 +219,7 @@ fn cover_all<M: DistanceMetric>(
                     let (estate, anchor) = (&estates[e as usize], &anchors[e as usize]);
                     for ((spec, tree), hint) in catalogue.kinds.iter().zip(&trees).zip(&mut hints) {
                         let mut cell = match anchor {
-                            Some(anchor) => cover_one(estate, anchor, tree, spec.radius_m, metric, &mut scratch, hint),
+                            Some(anchor) => cover_one(estate, anchor, *tree, spec.radius_m, metric, &mut scratch, hint),
                             None => KindCoverage::EMPTY,
                         };
                         if let (Some(ratio), Some(h)) = (spec.ratio, demand.households(estate)) {
@@ -317,184 +321,152 @@ impl KindCoverage {
     };
 }
 
+/// A kind's tree, and its flat copy that range searches walk.
+#[derive(Clone, Copy)]
+struct Trees<'t> {
+    tree: &'t FacilityTree,
+    packed: &'t PackedTree,
+}
+
+/// A facility of one kind: its slice position and where it stands.
+#[derive(Clone, Copy)]
+struct Found {
+    facility: u32,
+    xy: [f64; 2],
+}
+
+impl Found {
+    fn of(f: &IndexedFacility) -> Self {
+        Self { facility: f.data.facility, xy: *f.geom() }
+    }
+}
+
 /// The nearest facility found so far.
 #[derive(Clone, Copy)]
-struct Best<'t> {
-    entry: &'t IndexedFacility,
+struct Best {
+    found: Found,
     distance_m: f64,
 }
 
 /// Coverage of one estate by one kind. `hint` is the nearest facility of the kind to the
 /// estate processed before (a neighbour, in Hilbert order); it is updated to this estate's.
-fn cover_one<'t, M: DistanceMetric>(
+fn cover_one<M: DistanceMetric>(
     estate: &Estate,
     anchor: &Anchor,
-    tree: &'t FacilityTree,
+    trees: Trees<'_>,
     radius_m: f64,
     metric: &M,
-    scratch: &mut Scratch<'t>,
-    hint: &mut Option<&'t IndexedFacility>,
+    scratch: &mut Scratch,
+    hint: &mut Option<Found>,
 ) -> KindCoverage {
     let mut cell = KindCoverage::EMPTY;
-    if tree.size() == 0 {
+    if trees.packed.is_empty() {
         return cell;
     }
     let query = [anchor.xy.x, anchor.xy.y];
-    let mut best: Option<Best<'t>> = None;
+    let mut best: Option<Best> = None;
 
     // Pass 1, the circle `radius + reach` around the anchor: it holds every facility within the
     // radius, and when one is found the nearest facility is among them too (anything nearer to
     // the estate lies within the circle).
     let search_m = radius_m + anchor.reach_m + Outline::MARGIN_M;
-    let mut scan = Scan { estate, anchor, radius_m, metric, best: &mut best, cell: &mut cell };
-    scan.run(tree, query, search_m, scratch);
+    let mut scan = Scan { estate, anchor, radius_m, metric, tree: trees.packed, best: &mut best, cell: &mut cell };
+    scan.run(query, search_m, scratch);
 
     // Pass 2, only for an uncovered estate: the nearest facility found so far bounds the answer;
     // anything nearer lies within `bound + reach` of the anchor. With none found, any facility
     // gives a bound: the neighbour's nearest when it is close (most estates with an empty first
     // circle, on the 300,000-estate bench), else the one nearest the anchor, whose best-first
-    // search costs several times a circle's.
+    // search in the rstar tree costs several times a circle's.
     if best.is_none_or(|b| b.distance_m > radius_m) {
         let bound_m = if let Some(b) = best {
             b.distance_m
         } else {
-            let near = |f: &&IndexedFacility| {
-                let (dx, dy) = (f.geom()[0] - query[0], f.geom()[1] - query[1]);
+            let near = |f: &Found| {
+                let (dx, dy) = (f.xy[0] - query[0], f.xy[1] - query[1]);
                 dx * dx + dy * dy <= 4.0 * search_m * search_m
             };
             let first = match hint.filter(near) {
                 Some(h) => h,
-                None => tree.nearest_neighbor(&query).expect("the tree is not empty"),
+                None => Found::of(trees.tree.nearest_neighbor(&query).expect("the tree is not empty")),
             };
-            let xy = *first.geom();
-            let bound_m = metric.distance_m(estate, anchor, geo::coord! { x: xy[0], y: xy[1] });
+            let bound_m = metric.distance_m(estate, anchor, geo::coord! { x: first.xy[0], y: first.xy[1] });
             consider(&mut best, first, bound_m);
             bound_m
         };
         let mut ignored = KindCoverage::EMPTY;
         let search_m = bound_m + anchor.reach_m + Outline::MARGIN_M;
-        let mut scan = Scan { estate, anchor, radius_m, metric, best: &mut best, cell: &mut ignored };
-        scan.run(tree, query, search_m, scratch);
+        let mut scan = Scan { estate, anchor, radius_m, metric, tree: trees.packed, best: &mut best, cell: &mut ignored };
+        scan.run(query, search_m, scratch);
     }
-    *hint = best.map(|b| b.entry).or(*hint);
-    cell.nearest = best.map(|b| Nearest { facility: b.entry.data.facility, distance_m: b.distance_m });
+    *hint = best.map(|b| b.found).or(*hint);
+    cell.nearest = best.map(|b| Nearest { facility: b.found.facility, distance_m: b.distance_m });
     cell.covered = best.is_some_and(|b| b.distance_m <= radius_m);
     cell
 }
 
-/// Calls `visit` with every facility within `sqrt(max_d2)` of `query` (inclusive) and its
-/// squared distance from `query`, in exactly
-/// the order of rstar's `locate_within_distance` (so capacity sums add up in the same order),
-/// walking the tree with the caller's `stack` instead of allocating an iterator per search.
-fn within_distance<'t>(
-    tree: &'t FacilityTree,
-    query: [f64; 2],
-    max_d2: f64,
-    stack: &mut Vec<&'t RTreeNode<IndexedFacility>>,
-    mut visit: impl FnMut(&'t IndexedFacility, f64),
-) {
-    // rstar's arithmetic: the squared distance to the box's nearest point (0 inside).
-    let box_d2 = |envelope: &AABB<[f64; 2]>| {
-        let (lower, upper) = (envelope.lower(), envelope.upper());
-        let nx = min_inline(upper[0], max_inline(lower[0], query[0]));
-        let ny = min_inline(upper[1], max_inline(lower[1], query[1]));
-        let (dx, dy) = (nx - query[0], ny - query[1]);
-        dx * dx + dy * dy
-    };
-    let root = tree.root();
-    if root.children().is_empty() || box_d2(&root.envelope()) > max_d2 {
-        return;
-    }
-    stack.clear();
-    stack.extend(root.children());
-    // rstar pops nodes off a stack and pushes a parent's children in order; a run of leaves
-    // pushed together therefore comes off in reverse, before anything pushed earlier.
-    while let Some(node) = stack.pop() {
-        match node {
-            RTreeNode::Leaf(f) => {
-                let (dx, dy) = (f.geom()[0] - query[0], f.geom()[1] - query[1]);
-                let d2 = dx * dx + dy * dy;
-                if d2 <= max_d2 {
-                    visit(f, d2);
-                }
-            }
-            RTreeNode::Parent(parent) => {
-                if box_d2(&parent.envelope()) <= max_d2 {
-                    stack.extend(parent.children());
-                }
-            }
-        }
-    }
-}
-
-fn min_inline(a: f64, b: f64) -> f64 {
-    if a < b { a } else { b }
-}
-
-fn max_inline(a: f64, b: f64) -> f64 {
-    if a > b { a } else { b }
-}
-
 /// Ties go to the lower slice position, so results do not depend on tree layout.
 #[expect(clippy::float_cmp, reason = "an exact tie is what the slice position breaks")]
-fn consider<'t>(best: &mut Option<Best<'t>>, entry: &'t IndexedFacility, distance_m: f64) {
+fn consider(best: &mut Option<Best>, found: Found, distance_m: f64) {
     let better = best.is_none_or(|b| {
-        distance_m < b.distance_m || (distance_m == b.distance_m && entry.data.facility < b.entry.data.facility)
+        distance_m < b.distance_m || (distance_m == b.distance_m && found.facility < b.found.facility)
     });
     if better {
-        *best = Some(Best { entry, distance_m });
+        *best = Some(Best { found, distance_m });
     }
 }
 
 /// Buffers reused from one search to the next.
-struct Scratch<'t> {
-    stack: Vec<&'t RTreeNode<IndexedFacility>>,
-    /// The facilities found by one search, in tree order, with their distance from the anchor.
-    candidates: Vec<(&'t IndexedFacility, f64)>,
+struct Scratch {
+    /// Nodes still to visit.
+    stack: Vec<u32>,
+    /// The leaves found by one search, in tree order, with their distance from the anchor.
+    candidates: Vec<(u32, f64)>,
 }
 
 /// The state of one search: refines `best` and counts the facilities within `radius_m` into
 /// `cell`. Per candidate the bounds `|anchor - p| - reach <= d <= |anchor - p| + gap` settle most
 /// cases; the exact distance is computed only where they leave the answer open.
-struct Scan<'a, 't, M> {
+struct Scan<'a, M> {
     estate: &'a Estate,
     anchor: &'a Anchor,
     radius_m: f64,
     metric: &'a M,
-    best: &'a mut Option<Best<'t>>,
+    tree: &'a PackedTree,
+    best: &'a mut Option<Best>,
     cell: &'a mut KindCoverage,
 }
 
-impl<'t, M: DistanceMetric> Scan<'_, 't, M> {
+impl<M: DistanceMetric> Scan<'_, M> {
     /// Visits the facilities within `search_m` of the anchor, in tree order. They are gathered
     /// first: the smallest of their upper bounds bounds the answer, so that only facilities
     /// whose lower bound is below it need an exact distance, whatever order the tree yields
     /// them in.
-    fn run(&mut self, tree: &'t FacilityTree, query: [f64; 2], search_m: f64, scratch: &mut Scratch<'t>) {
+    fn run(&mut self, query: [f64; 2], search_m: f64, scratch: &mut Scratch) {
         let anchor = self.anchor;
         let Scratch { stack, candidates } = scratch;
         candidates.clear();
         // The best so far and every candidate's `|anchor - p| + gap` bound the answer (the
         // outline's tighter upper bounds were measured to cost more than they save here).
         let mut bound_m = self.best.map_or(f64::INFINITY, |b| b.distance_m);
-        within_distance(tree, query, search_m * search_m, stack, |f, d2| {
+        self.tree.within_distance(query, search_m * search_m, stack, |leaf, d2| {
             let d_anchor_m = d2.sqrt();
             bound_m = bound_m.min(d_anchor_m + anchor.gap_m);
-            candidates.push((f, d_anchor_m));
+            candidates.push((leaf, d_anchor_m));
         });
         // Widened so that it also bounds the exact distances as computed.
         let bound_m = bound_m + Outline::MARGIN_M;
-        for &(f, d_anchor_m) in candidates.iter() {
-            self.visit(f, d_anchor_m, bound_m);
+        for &(leaf, d_anchor_m) in candidates.iter() {
+            self.visit(leaf, d_anchor_m, bound_m);
         }
     }
 
     /// One facility at `d_anchor_m` from the anchor; none nearer than `bound_m` needs looking at
     /// for the nearest.
     #[inline]
-    fn visit(&mut self, candidate: &'t IndexedFacility, d_anchor_m: f64, bound_m: f64) {
+    fn visit(&mut self, leaf: u32, d_anchor_m: f64, bound_m: f64) {
         let (anchor, radius_m) = (self.anchor, self.radius_m);
-        let xy = *candidate.geom();
+        let xy = self.tree.point(leaf);
         let p = geo::coord! { x: xy[0], y: xy[1] };
         // Widened: the circle's bounds hold for real numbers, and `d_anchor_m` is rounded.
         let lower_m = d_anchor_m - anchor.reach_m - Outline::MARGIN_M;
@@ -509,7 +481,7 @@ impl<'t, M: DistanceMetric> Scan<'_, 't, M> {
             };
             if unsettled(lower_m, upper_m) {
                 let distance_m = self.metric.distance_m(self.estate, anchor, p);
-                consider(self.best, candidate, distance_m);
+                consider(self.best, Found { facility: self.tree.entry(leaf).facility, xy }, distance_m);
                 distance_m <= radius_m
             } else {
                 upper_m <= radius_m
@@ -519,7 +491,7 @@ impl<'t, M: DistanceMetric> Scan<'_, 't, M> {
         };
         if within {
             self.cell.count_within += 1;
-            self.cell.capacity_within += candidate.data.capacity;
+            self.cell.capacity_within += self.tree.entry(leaf).capacity;
         }
     }
 }
