@@ -8,10 +8,10 @@
 //! estate's footprint and so its coverage, which a planner must decide. Then ids (unique, or
 //! merged with `merge_by_id`), typed fields and the facility kind.
 
+use std::borrow::Cow;
 use std::collections::hash_map::{Entry, HashMap};
 
-use rayon::iter::{IndexedParallelIterator, IntoParallelIterator, IntoParallelRefIterator, IntoParallelRefMutIterator, ParallelDrainRange, ParallelExtend, ParallelIterator};
-use rayon::slice::ParallelSliceMut;
+use rayon::prelude::*;
 use std::path::{Path, PathBuf};
 
 use geo::{BoundingRect, Coord, Geometry, MultiPolygon, Point, Polygon, Rect, Validation};
@@ -269,7 +269,11 @@ fn read_facility_source(
     if fallback_ids > 0 {
         report.warn(format!("{}: {fallback_ids} facilities have no `{}` value; their feature id or position is used as id", source.path.display(), source.fields.get("id")));
     }
-    let bbox = bbox_of(out[first..].iter().map(|f| Some(Rect::new(f.location.0, f.location.0))));
+    // In parallel: sequentially, 0.04 s of the 1,000,000-facility bench with the other core idle.
+    let bbox = out[first..]
+        .par_chunks(65_536)
+        .map(|chunk| bbox_of(chunk.iter().map(|f| Some(Rect::new(f.location.0, f.location.0)))))
+        .reduce(|| None, |a, b| bbox_of([a, b].into_iter()));
     if let Some(w) = bbox.and_then(|b| crs::extent_warning(&read.crs, b)) {
         report.warn(format!("{}: {w}", source.path.display()));
     }
@@ -683,11 +687,16 @@ fn resolve_kind(raw: &RawFeature, source: &SourceConfig, catalogue: &Catalogue) 
         return catalogue.require_kind(constant).map_err(|e| e.to_string());
     }
     let field = source.fields.get("kind");
-    let value = text_field(raw, field).ok_or_else(|| format!("no kind: the `{field}` property is missing; map it with [facilities.fields] kind = \"…\" or set kind = \"…\" for the source"))?;
-    if let Some(mapped) = source.kind_values.get(&value) {
+    // Borrowed when the value is text (nearly always): an allocation per facility otherwise.
+    let value: Cow<'_, str> = match raw.property(field) {
+        Some(AttrValue::Text(s)) if !s.trim().is_empty() => Cow::Borrowed(s.trim()),
+        _ => Cow::Owned(text_field(raw, field).ok_or_else(|| format!("no kind: the `{field}` property is missing; map it with [facilities.fields] kind = \"…\" or set kind = \"…\" for the source"))?),
+    };
+    let value = &*value;
+    if let Some(mapped) = source.kind_values.get(value) {
         return catalogue.require_kind(mapped).map_err(|e| format!("kind_values maps `{value}` to an {e}"));
     }
-    if let Some(id) = catalogue.kind_id(&value) {
+    if let Some(id) = catalogue.kind_id(value) {
         return Ok(id);
     }
     // AMap type codes (`141204`, or several joined by `|`), then name keywords (`…;学校;幼儿园`).

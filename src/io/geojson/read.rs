@@ -18,6 +18,7 @@
 //! column. Unclosed rings are rejected here (RFC 7946 §3.1.6: "the first and last positions are
 //! equivalent"), because `geo` would silently close them.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::io::{BufRead, BufReader};
 use std::ops::Deref;
@@ -541,8 +542,9 @@ fn utf16_error(path: &Path, start: &[u8]) -> Result<(), LoadError> {
 
 #[derive(Deserialize)]
 struct FeatureDe<'a> {
-    #[serde(rename = "type")]
-    kind: Option<String>,
+    /// Borrowed unless escaped: an allocation per feature otherwise.
+    #[serde(rename = "type", borrow)]
+    kind: Option<Cow<'a, str>>,
     #[serde(default)]
     id: Option<IdDe>,
     #[serde(borrow, default)]
@@ -592,29 +594,33 @@ fn parse_feature_syntax(index: usize, text: &str) -> Result<Parsed, serde_json::
 fn feature_from_de(index: usize, feature: FeatureDe<'_>) -> Parsed {
     let fid = feature.id.map(IdDe::into_feature_id);
     let properties = feature.properties.map(|p| p.0).unwrap_or_default();
-    let id_for_messages = properties
-        .iter()
-        .find(|(k, _)| k == "id")
-        .map(|(_, v)| v.to_string())
-        .or_else(|| fid.as_ref().map(ToString::to_string));
+    // Rendered only for a rejection: formatting every feature's id cost an allocation each.
+    let id_for_messages = || {
+        properties
+            .iter()
+            .find(|(k, _)| k == "id")
+            .map(|(_, v)| v.to_string())
+            .or_else(|| fid.as_ref().map(ToString::to_string))
+    };
     if feature.kind.as_deref() != Some("Feature") {
         return Err((
-            id_for_messages,
+            id_for_messages(),
             format!("`type` is {:?}, expected \"Feature\"", feature.kind.unwrap_or_default()),
         ));
     }
     let geometry = match feature.geometry {
         None => None,
         Some(raw) if raw.get() == "null" => None,
-        Some(raw) => Some(parse_geometry(raw.get()).map_err(|e| (id_for_messages.clone(), e))?),
+        Some(raw) => Some(parse_geometry(raw.get()).map_err(|e| (id_for_messages(), e))?),
     };
     Ok(RawFeature { index, fid, geometry, properties })
 }
 
 #[derive(Deserialize)]
-struct GeometryDe {
-    #[serde(rename = "type")]
-    kind: String,
+struct GeometryDe<'a> {
+    /// Borrowed unless escaped: an allocation per feature otherwise.
+    #[serde(rename = "type", borrow)]
+    kind: Cow<'a, str>,
     #[serde(default)]
     coordinates: Option<Coords>,
     #[serde(default)]
@@ -704,7 +710,7 @@ fn parse_geometry(text: &str) -> Result<Geometry<f64>, String> {
         return Ok(Geometry::GeometryCollection(geo::GeometryCollection(parts?)));
     }
     let coords = g.coordinates.ok_or_else(|| format!("a {} without `coordinates`", g.kind))?;
-    match g.kind.as_str() {
+    match &*g.kind {
         "Point" => Ok(Geometry::Point(Point(position(&coords)?))),
         "MultiPoint" => Ok(Geometry::MultiPoint(
             list(&coords)?.iter().map(|c| position(c).map(Point)).collect::<Result<Vec<_>, _>>()?.into(),
