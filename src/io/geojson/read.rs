@@ -553,6 +553,27 @@ struct FeatureDe<'a> {
     properties: Option<PropertiesDe>,
 }
 
+/// A feature in one pass: [`FeatureDe`] with the geometry parsed inline, not kept as raw text.
+#[derive(Deserialize)]
+struct FeatureInlineDe<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: Option<Cow<'a, str>>,
+    #[serde(default)]
+    id: Option<IdDe>,
+    #[serde(borrow, default)]
+    geometry: Option<GeometryDe<'a>>,
+    #[serde(default)]
+    properties: Option<PropertiesDe>,
+}
+
+/// The members [`feature_from_de`] works from.
+struct FeatureParts<'a> {
+    kind: Option<Cow<'a, str>>,
+    id: Option<IdDe>,
+    geometry: Option<GeometryIn<'a>>,
+    properties: Option<PropertiesDe>,
+}
+
 #[derive(Deserialize)]
 #[serde(untagged)]
 enum IdDe {
@@ -580,6 +601,13 @@ fn parse_feature(index: usize, text: &str) -> Parsed {
 /// of range…), the feature counts as malformed JSON exactly when a scan of its raw value fails,
 /// as when [`read_document`] has scanned the feature first.
 fn parse_feature_syntax(index: usize, text: &str) -> Result<Parsed, serde_json::Error> {
+    // One pass, the geometry parsed inline. Where that fails (malformed JSON, or a member of the
+    // wrong type), the two-pass parse below gives the error, as it did before the one-pass parse
+    // existed: the geometry as raw text first, then parsed on its own, so that its problems
+    // reject the feature with "invalid geometry" and a position within the geometry.
+    if let Ok(feature) = serde_json::from_str::<FeatureInlineDe<'_>>(text) {
+        return Ok(feature_from_de(index, feature.kind, feature.id, feature.geometry.map(GeometryIn::Parsed), feature.properties));
+    }
     let feature: FeatureDe<'_> = match serde_json::from_str(text) {
         Ok(feature) => feature,
         Err(e) => {
@@ -587,11 +615,24 @@ fn parse_feature_syntax(index: usize, text: &str) -> Result<Parsed, serde_json::
             return Ok(Err((None, format!("not a GeoJSON feature: {e}"))));
         }
     };
-    Ok(feature_from_de(index, feature))
+    Ok(feature_from_de(index, feature.kind, feature.id, feature.geometry.map(GeometryIn::Raw), feature.properties))
 }
 
-/// The feature of a parsed `FeatureDe`, or why it is rejected.
-fn feature_from_de(index: usize, feature: FeatureDe<'_>) -> Parsed {
+/// A feature's `geometry` member: parsed already, or its raw text.
+enum GeometryIn<'a> {
+    Parsed(GeometryDe<'a>),
+    Raw(&'a RawValue),
+}
+
+/// The feature of its parsed members, or why it is rejected.
+fn feature_from_de(
+    index: usize,
+    kind: Option<Cow<'_, str>>,
+    id: Option<IdDe>,
+    geometry: Option<GeometryIn<'_>>,
+    properties: Option<PropertiesDe>,
+) -> Parsed {
+    let feature = FeatureParts { kind, id, geometry, properties };
     let fid = feature.id.map(IdDe::into_feature_id);
     let properties = feature.properties.map(|p| p.0).unwrap_or_default();
     // Rendered only for a rejection: formatting every feature's id cost an allocation each.
@@ -610,8 +651,9 @@ fn feature_from_de(index: usize, feature: FeatureDe<'_>) -> Parsed {
     }
     let geometry = match feature.geometry {
         None => None,
-        Some(raw) if raw.get() == "null" => None,
-        Some(raw) => Some(parse_geometry(raw.get()).map_err(|e| (id_for_messages(), e))?),
+        Some(GeometryIn::Raw(raw)) if raw.get() == "null" => None,
+        Some(GeometryIn::Raw(raw)) => Some(parse_geometry(raw.get()).map_err(|e| (id_for_messages(), e))?),
+        Some(GeometryIn::Parsed(g)) => Some(geometry_of(g).map_err(|e| (id_for_messages(), e))?),
     };
     Ok(RawFeature { index, fid, geometry, properties })
 }
@@ -703,7 +745,11 @@ impl<'de> Deserialize<'de> for NumOrCoords {
 }
 
 fn parse_geometry(text: &str) -> Result<Geometry<f64>, String> {
-    let g: GeometryDe = serde_json::from_str(text).map_err(|e| format!("invalid geometry: {e}"))?;
+    geometry_of(serde_json::from_str(text).map_err(|e| format!("invalid geometry: {e}"))?)
+}
+
+/// The geometry a parsed `geometry` member describes, or what is wrong with it.
+fn geometry_of(g: GeometryDe<'_>) -> Result<Geometry<f64>, String> {
     if g.kind == "GeometryCollection" {
         let members = g.geometries.ok_or("a GeometryCollection without `geometries`")?;
         let parts: Result<Vec<_>, _> = members.iter().map(|m| parse_geometry(m.get())).collect();
