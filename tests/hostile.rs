@@ -706,8 +706,25 @@ fn the_fast_splitter_agrees_with_serde_json_on_edge_cases() {
         r#"{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"a":[1}],"geometry":null}]}"#.to_owned(),
         "{\"type\":\"FeatureCollection\",\"features\":[\u{1}]}".to_owned(),
         format!("{{\"type\":\"FeatureCollection\",\"features\":[{point}]}}  \n\t"),
+        // Members after the features that the splitter does not accept.
+        format!(r#"{{"type":"FeatureCollection","features":[{point},{point}],"na\u006de":"x"}}"#),
+        format!(r#"{{"type":"FeatureCollection","features":[{point}],"name":"a","name":"b"}}"#),
+        format!(r#"{{"type":"FeatureCollection","features":[{point}],"crs":{{"type":"name","properties":{{"name":"EPSG:4490"}}}}, "x": [}}"#),
+        // A control character inside a feature's string.
+        format!("{{\"type\":\"FeatureCollection\",\"features\":[{point},{{\"type\":\"Feature\",\"properties\":{{\"n\":\"a\u{1}b\"}},\"geometry\":null}}]}}"),
+        // Whitespace everywhere a block boundary may fall.
+        format!("\n {{ \"type\" : \"FeatureCollection\" , \"features\" : [ \n {point} \n , \n {point} \n ] \n , \"name\" : \"n\" \n }} \n"),
+        "{\"type\":\"FeatureCollection\",\"features\":[ ]}".to_owned(),
     ];
     for (i, case) in cases.iter().enumerate() {
         assert_reads_agree(&format!("case {i}: {case}"), case.as_bytes());
     }
+    let mut bad_utf8 = format!(r#"{{"type":"FeatureCollection","features":[{point},{{"type":"Feature","properties":{{"n":"XX"}},"geometry":null}}]}}"#).into_bytes();
+    let at = bad_utf8.windows(2).position(|w| w == b"XX").unwrap();
+    bad_utf8[at] = 0xC3;
+    assert_reads_agree("invalid UTF-8 in a feature", &bad_utf8);
+    bad_utf8[at] = b'X';
+    let mut in_name = b"{\"name\":\"\xFF\",".to_vec();
+    in_name.extend_from_slice(&bad_utf8[1..]);
+    assert_reads_agree("invalid UTF-8 before the features", &in_name);
 }
