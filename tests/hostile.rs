@@ -712,7 +712,7 @@ fn the_fast_splitter_agrees_with_serde_json_on_edge_cases() {
         format!(r#"{{"type":"FeatureCollection","features":[{point}],"crs":{{"type":"name","properties":{{"name":"EPSG:4490"}}}}, "x": [}}"#),
         // A control character inside a feature's string.
         format!("{{\"type\":\"FeatureCollection\",\"features\":[{point},{{\"type\":\"Feature\",\"properties\":{{\"n\":\"a\u{1}b\"}},\"geometry\":null}}]}}"),
-        // Whitespace everywhere a block boundary may fall.
+        // Whitespace around every token.
         format!("\n {{ \"type\" : \"FeatureCollection\" , \"features\" : [ \n {point} \n , \n {point} \n ] \n , \"name\" : \"n\" \n }} \n"),
         "{\"type\":\"FeatureCollection\",\"features\":[ ]}".to_owned(),
     ];

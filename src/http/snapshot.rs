@@ -430,6 +430,9 @@ pub fn load_dataset(config: &Config, version: u64) -> Result<Dataset, ApiError> 
     let estates_source = config.estates.as_ref().ok_or_else(|| fail(&"no estates source"))?;
     let options = LoadOptions { catalogue: &catalogue, default_crs: None, working_crs: config.analysis.working_crs.as_deref() };
     let loaded = crate::io::load::load(estates_source, &config.facilities, &options, &|m| tracing::debug!("{m}")).map_err(|e| fail(&e))?;
+    // As `gapmap analyze` does: what the load freed on its reader threads goes back to the
+    // system before the dataset is built, instead of adding to the peak.
+    crate::diag::release_freed_memory();
     for w in &loaded.report.warnings {
         tracing::warn!("{w}");
     }
@@ -451,6 +454,7 @@ pub fn load_dataset(config: &Config, version: u64) -> Result<Dataset, ApiError> 
     let params = AnalysisParams { distance_from: config.analysis.distance_from, year: config.analysis.year };
     let reports = super::report::Reports::load(&config.report, &catalogue).map_err(|e| fail(&e))?;
     let mut dataset = build_dataset(loaded.estates, loaded.facilities, catalogue, &loaded.working_crs, params, version, loaded.report.rejected.len())?;
+    crate::diag::release_freed_memory();
     dataset.reports = reports;
     Ok(dataset)
 }
