@@ -280,6 +280,23 @@ fn csv_field(s: &str) -> String {
 /// # Errors
 /// [`WriteError::Crs`] when the working CRS cannot be converted back.
 pub fn estate_features(results: &Results<'_>) -> Result<Vec<OutFeature>, WriteError> {
+    let mut out = estate_base_features(results)?;
+    for (i, feature) in out.iter_mut().enumerate() {
+        feature.properties.reserve_exact(6 * results.catalogue.len());
+        for (k, key) in results.catalogue.keys().enumerate() {
+            feature.properties.extend(kind_properties(results, i, k, key));
+        }
+    }
+    Ok(out)
+}
+
+/// [`estate_features`] without the per-kind coverage properties: CRS84 geometry, the estate's
+/// own properties and `distance_from`. What `gapmap serve` keeps per estate (the coverage
+/// properties depend on the year asked for).
+///
+/// # Errors
+/// [`WriteError::Crs`] when the working CRS cannot be converted to CRS84.
+pub fn estate_base_features(results: &Results<'_>) -> Result<Vec<OutFeature>, WriteError> {
     let to_crs84 = Transformer::to_crs84(results.working_crs).map_err(|e| WriteError::Crs(e.to_string()))?;
     let mut geometries: Vec<geo::MultiPolygon<f64>> = results.estates.iter().map(|e| e.geometry.clone()).collect();
     let mut coords = super::coords::flatten(geometries.iter());
@@ -287,8 +304,8 @@ pub fn estate_features(results: &Results<'_>) -> Result<Vec<OutFeature>, WriteEr
     super::coords::unflatten(geometries.iter_mut(), coords);
     let distance_from = results.table.params.distance_from.as_str();
     let mut out = Vec::with_capacity(results.estates.len());
-    for (i, (estate, geometry)) in results.estates.iter().zip(geometries).enumerate() {
-        let mut p: Attributes = Vec::with_capacity(8 + estate.extra.len() + 6 * results.catalogue.len());
+    for (estate, geometry) in results.estates.iter().zip(geometries) {
+        let mut p: Attributes = Vec::with_capacity(7 + estate.extra.len());
         p.push(("id".into(), id_value(&estate.id)));
         p.push(("name".into(), estate.name.clone().map_or(AttrValue::Null, AttrValue::Text)));
         p.push(("district".into(), estate.district.clone().map_or(AttrValue::Null, AttrValue::Text)));
@@ -297,9 +314,6 @@ pub fn estate_features(results: &Results<'_>) -> Result<Vec<OutFeature>, WriteEr
         p.push(("renovation_year".into(), estate.renovation_year.map_or(AttrValue::Null, |y| AttrValue::Int(i64::from(y)))));
         p.extend(estate.extra.iter().cloned());
         p.push(("distance_from".into(), AttrValue::Text(distance_from.to_owned())));
-        for (k, key) in results.catalogue.keys().enumerate() {
-            p.extend(kind_properties(results, i, k, key));
-        }
         out.push(OutFeature { geometry: Geometry::MultiPolygon(geometry), properties: p });
     }
     Ok(out)
