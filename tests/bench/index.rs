@@ -1,4 +1,5 @@
-//! `FacilityIndex`: bulk loading and the two queries the analysis makes, at 1k / 10k / 100k
+//! `FacilityIndex`: bulk loading and the two queries the analysis makes (the range search also
+//! through the flattened tree the coverage search walks), at 1k / 10k / 100k
 //! facilities of a generated city (working CRS, metres).
 //!
 //! `cargo bench --bench index` (add `-- --quick` for a short run). Queries are made from the
@@ -89,6 +90,26 @@ fn bench_index(c: &mut Criterion) {
         });
     }
     within.finish();
+
+    // The same searches through the flattened copy the coverage search walks (same results,
+    // same order: `index::packed` tests it against rstar).
+    let mut packed = c.benchmark_group("index_within_packed");
+    support::fast_group(&mut packed);
+    for (n, index, queries) in &cities {
+        packed.throughput(Throughput::Elements(support::count(queries.len())));
+        packed.bench_with_input(BenchmarkId::from_parameter(n), &(index, queries), |b, (index, queries)| {
+            let mut stack = Vec::new();
+            b.iter(|| {
+                let mut found = 0usize;
+                for &(kind, xy, radius_m) in *queries {
+                    let xy = black_box(xy);
+                    index.packed(kind).within_distance([xy.x, xy.y], radius_m * radius_m, &mut stack, |_, _| found += 1);
+                }
+                black_box(found)
+            });
+        });
+    }
+    packed.finish();
 }
 
 criterion_group!(benches, bench_index);
