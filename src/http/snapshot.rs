@@ -483,14 +483,12 @@ pub fn build_dataset(
         .map_err(|e| ApiError::Internal(e.to_string()))?;
     let results = Results { estates: &estates, facilities: &facilities, table: &table, catalogue: &catalogue, working_crs };
     // Without the coverage properties, which come per year: building them for every estate and
-    // dropping them took 550 MB of transient memory on a 60,000-estate city.
-    let out = estate_base_features(&results).map_err(|e| crs_fail(&e))?;
-    let mut estate_geometries = Vec::with_capacity(out.len());
-    let mut estate_base = Vec::with_capacity(out.len());
-    for feature in out {
-        estate_geometries.push(Arc::new(feature.geometry));
-        estate_base.push(feature.properties);
-    }
+    // dropping them raised the peak by about 270 MB on a 60,000-estate city.
+    let (estate_geometries, estate_base): (Vec<_>, Vec<_>) = estate_base_features(&results)
+        .map_err(|e| crs_fail(&e))?
+        .into_iter()
+        .map(|feature| (Arc::new(feature.geometry), feature.properties))
+        .unzip();
 
     let facilities_layer = build_facilities_layer(&facilities, &catalogue, &to_crs84)?;
     let service_areas = build_service_areas(&facilities, &catalogue, params.year, &to_crs84)?;

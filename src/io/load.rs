@@ -431,12 +431,13 @@ fn feature_id(raw: &RawFeature, source: &SourceConfig) -> Result<Option<FeatureI
     }
 }
 
-fn text_field(raw: &RawFeature, field: &str) -> Option<String> {
+/// A property as trimmed text, borrowed when it is text; `None` when absent, null or blank.
+fn text_field<'r>(raw: &'r RawFeature, field: &str) -> Option<Cow<'r, str>> {
     match raw.property(field)? {
         AttrValue::Null => None,
         AttrValue::Text(s) if s.trim().is_empty() => None,
-        AttrValue::Text(s) => Some(s.trim().to_owned()),
-        other => Some(other.to_string()),
+        AttrValue::Text(s) => Some(Cow::Borrowed(s.trim())),
+        other => Some(Cow::Owned(other.to_string())),
     }
 }
 
@@ -688,10 +689,7 @@ fn resolve_kind(raw: &RawFeature, source: &SourceConfig, catalogue: &Catalogue) 
     }
     let field = source.fields.get("kind");
     // Borrowed when the value is text (nearly always): an allocation per facility otherwise.
-    let value: Cow<'_, str> = match raw.property(field) {
-        Some(AttrValue::Text(s)) if !s.trim().is_empty() => Cow::Borrowed(s.trim()),
-        _ => Cow::Owned(text_field(raw, field).ok_or_else(|| format!("no kind: the `{field}` property is missing; map it with [facilities.fields] kind = \"…\" or set kind = \"…\" for the source"))?),
-    };
+    let value = text_field(raw, field).ok_or_else(|| format!("no kind: the `{field}` property is missing; map it with [facilities.fields] kind = \"…\" or set kind = \"…\" for the source"))?;
     let value = &*value;
     if let Some(mapped) = source.kind_values.get(value) {
         return catalogue.require_kind(mapped).map_err(|e| format!("kind_values maps `{value}` to an {e}"));

@@ -540,37 +540,19 @@ fn utf16_error(path: &Path, start: &[u8]) -> Result<(), LoadError> {
     Ok(())
 }
 
+/// A feature's members, its geometry as `G`: parsed inline ([`GeometryDe`]), or kept as raw
+/// text (`&RawValue`) to be parsed on its own.
 #[derive(Deserialize)]
-struct FeatureDe<'a> {
+struct FeatureDe<'a, G> {
     /// Borrowed unless escaped: an allocation per feature otherwise.
     #[serde(rename = "type", borrow)]
     kind: Option<Cow<'a, str>>,
     #[serde(default)]
     id: Option<IdDe>,
-    #[serde(borrow, default)]
-    geometry: Option<&'a RawValue>,
+    // Spelled out: a plain `default` would require `G: Default`.
+    #[serde(default = "Option::default")]
+    geometry: Option<G>,
     #[serde(default)]
-    properties: Option<PropertiesDe>,
-}
-
-/// A feature in one pass: [`FeatureDe`] with the geometry parsed inline, not kept as raw text.
-#[derive(Deserialize)]
-struct FeatureInlineDe<'a> {
-    #[serde(rename = "type", borrow)]
-    kind: Option<Cow<'a, str>>,
-    #[serde(default)]
-    id: Option<IdDe>,
-    #[serde(borrow, default)]
-    geometry: Option<GeometryDe<'a>>,
-    #[serde(default)]
-    properties: Option<PropertiesDe>,
-}
-
-/// The members [`feature_from_de`] works from.
-struct FeatureParts<'a> {
-    kind: Option<Cow<'a, str>>,
-    id: Option<IdDe>,
-    geometry: Option<GeometryIn<'a>>,
     properties: Option<PropertiesDe>,
 }
 
@@ -605,34 +587,26 @@ fn parse_feature_syntax(index: usize, text: &str) -> Result<Parsed, serde_json::
     // wrong type), the two-pass parse below gives the error, as it did before the one-pass parse
     // existed: the geometry as raw text first, then parsed on its own, so that its problems
     // reject the feature with "invalid geometry" and a position within the geometry.
-    if let Ok(feature) = serde_json::from_str::<FeatureInlineDe<'_>>(text) {
-        return Ok(feature_from_de(index, feature.kind, feature.id, feature.geometry.map(GeometryIn::Parsed), feature.properties));
+    if let Ok(feature) = serde_json::from_str::<FeatureDe<'_, GeometryDe<'_>>>(text) {
+        return Ok(feature_from_de(index, feature, |g| geometry_of(g).map(Some)));
     }
-    let feature: FeatureDe<'_> = match serde_json::from_str(text) {
+    let feature: FeatureDe<'_, &RawValue> = match serde_json::from_str(text) {
         Ok(feature) => feature,
         Err(e) => {
             serde_json::from_str::<&RawValue>(text)?;
             return Ok(Err((None, format!("not a GeoJSON feature: {e}"))));
         }
     };
-    Ok(feature_from_de(index, feature.kind, feature.id, feature.geometry.map(GeometryIn::Raw), feature.properties))
+    Ok(feature_from_de(index, feature, |raw| if raw.get() == "null" { Ok(None) } else { parse_geometry(raw.get()).map(Some) }))
 }
 
-/// A feature's `geometry` member: parsed already, or its raw text.
-enum GeometryIn<'a> {
-    Parsed(GeometryDe<'a>),
-    Raw(&'a RawValue),
-}
-
-/// The feature of its parsed members, or why it is rejected.
-fn feature_from_de(
+/// The feature of its parsed members, or why it is rejected; `geometry` makes the geometry of
+/// the `geometry` member when there is one (`None`: null).
+fn feature_from_de<G>(
     index: usize,
-    kind: Option<Cow<'_, str>>,
-    id: Option<IdDe>,
-    geometry: Option<GeometryIn<'_>>,
-    properties: Option<PropertiesDe>,
+    feature: FeatureDe<'_, G>,
+    geometry: impl FnOnce(G) -> Result<Option<Geometry<f64>>, String>,
 ) -> Parsed {
-    let feature = FeatureParts { kind, id, geometry, properties };
     let fid = feature.id.map(IdDe::into_feature_id);
     let properties = feature.properties.map(|p| p.0).unwrap_or_default();
     // Rendered only for a rejection: formatting every feature's id cost an allocation each.
@@ -651,9 +625,7 @@ fn feature_from_de(
     }
     let geometry = match feature.geometry {
         None => None,
-        Some(GeometryIn::Raw(raw)) if raw.get() == "null" => None,
-        Some(GeometryIn::Raw(raw)) => Some(parse_geometry(raw.get()).map_err(|e| (id_for_messages(), e))?),
-        Some(GeometryIn::Parsed(g)) => Some(geometry_of(g).map_err(|e| (id_for_messages(), e))?),
+        Some(g) => geometry(g).map_err(|e| (id_for_messages(), e))?,
     };
     Ok(RawFeature { index, fid, geometry, properties })
 }
