@@ -4,6 +4,7 @@
 pub mod analysis;
 pub mod cli;
 pub mod index;
+pub mod network;
 pub mod model;
 pub mod io;
 pub mod config;

@@ -3,7 +3,7 @@
 mod common;
 
 use common::oracle::{oracle, required};
-use gapmap::analysis::{compute_coverage, AnalysisParams, DistanceFrom, RecordedHouseholds};
+use gapmap::analysis::{compute_coverage, DistanceFrom, RecordedHouseholds, StraightLine};
 use gapmap::index::FacilityIndex;
 use gapmap::model::*;
 use geo::{LineString, MultiPolygon, Polygon};
@@ -137,8 +137,8 @@ proptest! {
         let catalogue = catalogue(&radii);
         let (estates, facilities) = build(estates, facilities);
         let index = FacilityIndex::build(&facilities, catalogue.len(), year);
-        let params = AnalysisParams { distance_from: DistanceFrom::Boundary, year };
-        let table = compute_coverage(&estates, &index, &catalogue, params, &RecordedHouseholds, &()).expect("valid");
+        let metric = StraightLine::with_index(&facilities, &index, DistanceFrom::Boundary);
+        let table = compute_coverage(&estates, &metric, &catalogue, year, &RecordedHouseholds, &()).expect("valid");
         for (e, estate) in estates.iter().enumerate() {
             for k in 0..catalogue.len() {
                 let kind = KindId(u16::try_from(k).expect("small"));
@@ -183,8 +183,8 @@ proptest! {
         let catalogue = catalogue(&[300.0]);
         let (estates, facilities) = build(estates, facilities);
         let index = FacilityIndex::build(&facilities, 1, None);
-        let params = AnalysisParams { distance_from: DistanceFrom::Centroid, year: None };
-        let table = compute_coverage(&estates, &index, &catalogue, params, &RecordedHouseholds, &()).expect("valid");
+        let metric = StraightLine::with_index(&facilities, &index, DistanceFrom::Centroid);
+        let table = compute_coverage(&estates, &metric, &catalogue, None, &RecordedHouseholds, &()).expect("valid");
         for (e, estate) in estates.iter().enumerate() {
             let c = estate.geometry.centroid().expect("non-empty");
             let expected = facilities.iter().map(|f| Euclidean.distance(&c, &f.location)).reduce(f64::min).expect("≥ 1 facility");
@@ -202,7 +202,8 @@ proptest! {
         let catalogue = catalogue(&[200.0, 400.0]);
         let (estates, facilities) = build(estates, facilities);
         let index = FacilityIndex::build(&facilities, 2, None);
-        let table = compute_coverage(&estates, &index, &catalogue, AnalysisParams::default(), &RecordedHouseholds, &()).expect("valid");
+        let metric = StraightLine::with_index(&facilities, &index, DistanceFrom::Boundary);
+        let table = compute_coverage(&estates, &metric, &catalogue, None, &RecordedHouseholds, &()).expect("valid");
         let summary = gapmap::analysis::summarize(&estates, &facilities, &table, &catalogue);
         for (k, s) in summary.overall.iter().enumerate() {
             let kind = KindId(u16::try_from(k).expect("small"));

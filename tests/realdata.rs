@@ -6,7 +6,7 @@
 
 use std::path::PathBuf;
 
-use gapmap::analysis::{compute_coverage, AnalysisParams, RecordedHouseholds};
+use gapmap::analysis::{compute_coverage, DistanceFrom, RecordedHouseholds, StraightLine};
 use gapmap::config::SourceConfig;
 use gapmap::index::FacilityIndex;
 use gapmap::io::catalogue::builtin_catalogue;
@@ -100,7 +100,7 @@ fn shanghai_kindergartens_against_a_geodesic_brute_force() {
 
     let k = catalogue.kind_id("kindergarten").expect("built-in kind");
     let index = FacilityIndex::build(&loaded.facilities, catalogue.len(), None);
-    let table = compute_coverage(&loaded.estates, &index, &catalogue, AnalysisParams::default(), &RecordedHouseholds, &()).expect("runs");
+    let table = compute_coverage(&loaded.estates, &StraightLine::with_index(&loaded.facilities, &index, DistanceFrom::Boundary), &catalogue, None, &RecordedHouseholds, &()).expect("runs");
     let radius = catalogue.spec(k).radius_m;
     let mut covered = 0;
     for (i, estate) in loaded.estates.iter().enumerate() {

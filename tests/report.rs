@@ -18,7 +18,7 @@ use std::io::Cursor;
 use std::path::{Path, PathBuf};
 
 use calamine::{Data, Reader as _, Xlsx};
-use gapmap::analysis::{Targets, TrendParams};
+use gapmap::analysis::{DistanceFrom, StraightLine, Targets, TrendParams};
 use gapmap::config::{Config, SourceConfig};
 use gapmap::io::load::{load, LoadOptions, Loaded};
 use gapmap::model::{Catalogue, Facility};
@@ -353,6 +353,7 @@ fn demo_report(d: &Demo, from: i32, to: i32) -> Report {
     report::build_report(&ReportInput {
         estates: &d.loaded.estates,
         facilities: &d.loaded.facilities,
+        metric: &StraightLine::new(&d.loaded.facilities, DistanceFrom::Boundary),
         catalogue: &d.catalogue,
         working_crs: &d.loaded.working_crs,
         params: TrendParams::new(from, to),
@@ -583,6 +584,7 @@ fn small_report(s: &Small, targets: &Targets) -> Report {
     let mut report = report::build_report(&ReportInput {
         estates: &s.loaded.estates,
         facilities: &s.facilities,
+        metric: &StraightLine::new(&s.facilities, DistanceFrom::Boundary),
         catalogue: &s.catalogue,
         working_crs: &s.loaded.working_crs,
         params: TrendParams::new(2020, 2021),

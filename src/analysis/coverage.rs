@@ -23,7 +23,7 @@
 use rayon::prelude::*;
 use serde::Serialize;
 
-use super::{AnalysisError, Anchor, Outline, BoundaryDistance, CentroidDistance, Demand, DistanceFrom, DistanceMetric};
+use super::{AnalysisError, Anchor, BoundaryDistance, CentroidDistance, CoverageMetric, Demand, DistanceFrom, DistanceMetric, MetricKind, Outline};
 
 use crate::index::{FacilityIndex, FacilityTree, IndexedFacility, PackedTree};
 use crate::model::{Catalogue, Estate, KindId};
@@ -45,6 +45,8 @@ pub struct AnalysisParams {
     pub distance_from: DistanceFrom,
     /// Only facilities opened in or before this year count (`None`: all).
     pub year: Option<i32>,
+    /// Straight line or walking network.
+    pub metric: MetricKind,
 }
 
 /// The facility nearest to an estate.
@@ -116,22 +118,21 @@ impl CoverageTable {
     }
 }
 
-/// Computes coverage of every estate by every kind of the catalogue.
-///
-/// `index` must be built with the same catalogue and `params.year`
-/// ([`FacilityIndex::build`]).
+/// Computes coverage of every estate by every kind of the catalogue, measured by `metric`,
+/// counting the facilities open by `year` (`None`: all).
 ///
 /// # Errors
-/// [`AnalysisError::CatalogueMismatch`] when the index does not match the catalogue.
+/// [`AnalysisError::CatalogueMismatch`] when the metric was prepared for another catalogue, or
+/// another estate or facility list.
 ///
 /// # Complexity
+/// That of the metric's [`CoverageMetric::measure`]; for [`StraightLine`](super::StraightLine)
 /// O(E · K · (log F + c · v)) where c is the candidates within radius and v the estate's vertices;
 /// parallel over estates.
 ///
 /// # Examples
 /// ```
-/// use gapmap::analysis::{compute_coverage, AnalysisParams, RecordedHouseholds};
-/// use gapmap::index::FacilityIndex;
+/// use gapmap::analysis::{compute_coverage, RecordedHouseholds, StraightLine};
 /// use gapmap::model::*;
 /// let catalogue = Catalogue { name: "t".into(), residents_per_household: 2.5, kinds: vec![KindSpec {
 ///     key: "parking".into(), label_zh: "停车场".into(), label_en: "Parking".into(), radius_m: 150.0,
@@ -144,9 +145,8 @@ impl CoverageTable {
 /// let car_park = Facility { id: FeatureId::Int(7), kind: KindId(0), name: None, capacity: Some(60.0),
 ///     opened_year: None, district: None, location: geo::point!(x: 200.0, y: 50.0), extra: vec![] };
 /// let facilities = vec![car_park];
-/// let index = FacilityIndex::build(&facilities, 1, None);
-/// let table = compute_coverage(&[estate], &index, &catalogue,
-///     AnalysisParams::default(), &RecordedHouseholds, &()).unwrap();
+/// let metric = StraightLine::new(&facilities, DistanceFrom::Boundary);
+/// let table = compute_coverage(&[estate], &metric, &catalogue, None, &RecordedHouseholds, &()).unwrap();
 /// let cell = table.get(0, KindId(0));
 /// assert_eq!(cell.nearest.unwrap().distance_m, 100.0);
 /// assert!(cell.covered);
@@ -154,33 +154,48 @@ impl CoverageTable {
 /// ```
 pub fn compute_coverage(
     estates: &[Estate],
-    index: &FacilityIndex,
+    metric: &dyn CoverageMetric,
     catalogue: &Catalogue,
-    params: AnalysisParams,
+    year: Option<i32>,
     demand: &dyn Demand,
     progress: &dyn Progress,
 ) -> Result<CoverageTable, AnalysisError> {
     catalogue.validate()?;
-    if index.kinds() != catalogue.len() {
-        return Err(AnalysisError::CatalogueMismatch {
-            index: index.kinds(),
-            catalogue: catalogue.len(),
+    let mut cells = metric.measure(estates, catalogue, year, progress)?;
+    let kinds = catalogue.len();
+    // The capacity each estate requires, where the kind has a ratio and the estate households.
+    if catalogue.kinds.iter().any(|k| k.ratio.is_some()) && kinds > 0 {
+        cells.par_chunks_mut(kinds).zip(estates.par_iter()).for_each(|(row, estate)| {
+            let Some(h) = demand.households(estate) else { return };
+            for (cell, spec) in row.iter_mut().zip(&catalogue.kinds) {
+                if let Some(ratio) = spec.ratio {
+                    let required = ratio.required(h, catalogue.residents_per_household);
+                    cell.required = Some(required);
+                    cell.shortfall = Some((required - cell.capacity_within).max(0.0));
+                }
+            }
         });
     }
-    let cells = match params.distance_from {
-        DistanceFrom::Boundary => {
-            cover_all(estates, index, catalogue, &BoundaryDistance, demand, progress)
-        }
-        DistanceFrom::Centroid => {
-            cover_all(estates, index, catalogue, &CentroidDistance, demand, progress)
-        }
-    };
     Ok(CoverageTable {
-        kinds: catalogue.len(),
+        kinds,
         cells,
-        params,
+        params: AnalysisParams { distance_from: metric.distance_from(), year, metric: metric.kind() },
         radii_m: catalogue.kinds.iter().map(|k| k.radius_m).collect(),
     })
+}
+
+/// Straight-line coverage through the index (no demand: [`compute_coverage`] adds it).
+pub(super) fn cover_straight(
+    estates: &[Estate],
+    index: &FacilityIndex,
+    catalogue: &Catalogue,
+    distance_from: DistanceFrom,
+    progress: &dyn Progress,
+) -> Vec<KindCoverage> {
+    match distance_from {
+        DistanceFrom::Boundary => cover_all(estates, index, catalogue, &BoundaryDistance, progress),
+        DistanceFrom::Centroid => cover_all(estates, index, catalogue, &CentroidDistance, progress),
+    }
 }
 
 /// Estates per parallel task.
@@ -193,7 +208,6 @@ fn cover_all<M: DistanceMetric>(
     index: &FacilityIndex,
     catalogue: &Catalogue,
     metric: &M,
-    demand: &dyn Demand,
     progress: &dyn Progress,
 ) -> Vec<KindCoverage> {
     let anchors: Vec<Option<Anchor>> = estates.par_iter().map(|e| metric.anchor(e)).collect();
@@ -218,15 +232,10 @@ fn cover_all<M: DistanceMetric>(
                 for &e in chunk {
                     let (estate, anchor) = (&estates[e as usize], &anchors[e as usize]);
                     for ((spec, tree), hint) in catalogue.kinds.iter().zip(&trees).zip(&mut hints) {
-                        let mut cell = match anchor {
+                        let cell = match anchor {
                             Some(anchor) => cover_one(estate, anchor, *tree, spec.radius_m, metric, &mut scratch, hint),
                             None => KindCoverage::EMPTY,
                         };
-                        if let (Some(ratio), Some(h)) = (spec.ratio, demand.households(estate)) {
-                            let required = ratio.required(h, catalogue.residents_per_household);
-                            cell.required = Some(required);
-                            cell.shortfall = Some((required - cell.capacity_within).max(0.0));
-                        }
                         out.push(cell);
                     }
                 }
@@ -311,7 +320,8 @@ fn hilbert_d(mut x: u32, mut y: u32) -> u32 {
 }
 
 impl KindCoverage {
-    const EMPTY: Self = Self {
+    /// No facility found.
+    pub(crate) const EMPTY: Self = Self {
         nearest: None,
         count_within: 0,
         capacity_within: 0.0,

@@ -9,6 +9,16 @@ pub enum AnalysisError {
         /// Kinds in the catalogue.
         catalogue: usize,
     },
+    /// The walking network was prepared for another estate or facility list.
+    #[error("the walking network was prepared for {prepared} {what} but {given} were given; prepare it from these {what}")]
+    NetworkMismatch {
+        /// `estates` or `facilities`.
+        what: &'static str,
+        /// How many it was prepared for.
+        prepared: usize,
+        /// How many were given.
+        given: usize,
+    },
     /// The catalogue itself is invalid.
     #[error(transparent)]
     Catalogue(#[from] crate::model::CatalogueError),

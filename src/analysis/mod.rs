@@ -7,6 +7,8 @@ mod coverage;
 mod demand;
 mod distance;
 mod error;
+mod metric;
+mod network;
 mod summary;
 mod trend;
 
@@ -17,6 +19,8 @@ pub use distance::{
     DistanceMetric,
 };
 pub use error::AnalysisError;
+pub use metric::{CoverageMetric, MetricKind, StraightLine};
+pub use network::{NetworkMetric, NetworkParams};
 pub use summary::{summarize, DistrictSummary, KindSummary, Summary};
 pub use trend::{
     compute_trend, DistrictTrend, FacilityTarget, Gap, KindYear, RenovationTarget, RenovationYear, Targets, Trend,

@@ -3,7 +3,7 @@
 //! on its old-estate renovation and facility programme.
 //!
 //! Coverage at the end of year `y` is [`compute_coverage`] over the facilities open by then
-//! ([`FacilityIndex::build`] with `Some(y)`), recomputed for every year of the period and the
+//! (the metric measuring with `Some(y)`: straight line or walking network), recomputed for every year of the period and the
 //! year before it (the first year's change needs it). Each run is parallel over estates; years
 //! run one after another and each table is reduced to counts at once, so memory holds one
 //! coverage table whatever the period's length. Recomputing beats updating one table
@@ -18,9 +18,8 @@ use std::collections::{BTreeSet, HashMap};
 
 use serde::{Deserialize, Serialize, Serializer};
 
-use super::{compute_coverage, AnalysisError, AnalysisParams, CoverageTable, DistanceFrom, RecordedHouseholds};
+use super::{compute_coverage, AnalysisError, CoverageMetric, CoverageTable, DistanceFrom, MetricKind, RecordedHouseholds};
 use super::summary::{tally, Tally};
-use crate::index::FacilityIndex;
 use crate::model::{Catalogue, Estate, Facility, FeatureId, KindId};
 
 /// Estates built before this year form the renovation stock by default (the national programme
@@ -37,8 +36,10 @@ pub struct TrendParams {
     pub from: i32,
     /// Last year reported (the report year).
     pub to: i32,
-    /// Where distances are measured from.
+    /// Where distances are measured from (set from the metric by [`compute_trend`]).
     pub distance_from: DistanceFrom,
+    /// Straight line or walking network (set from the metric by [`compute_trend`]).
+    pub metric: MetricKind,
     /// Estates with `built_year` before this form the renovation stock.
     pub renovation_built_before: i32,
 }
@@ -47,7 +48,7 @@ impl TrendParams {
     /// The period `from..=to` with boundary distances and the default renovation stock.
     #[must_use]
     pub fn new(from: i32, to: i32) -> Self {
-        Self { from, to, distance_from: DistanceFrom::Boundary, renovation_built_before: DEFAULT_RENOVATION_BUILT_BEFORE }
+        Self { from, to, distance_from: DistanceFrom::Boundary, metric: MetricKind::Straight, renovation_built_before: DEFAULT_RENOVATION_BUILT_BEFORE }
     }
 
     /// Checks the period: `from` not after `to`, at most [`MAX_YEARS`] years.
@@ -373,7 +374,7 @@ struct Stock {
 ///
 /// # Examples
 /// ```
-/// use gapmap::analysis::{compute_trend, Targets, TrendParams};
+/// use gapmap::analysis::{compute_trend, StraightLine, Targets, TrendParams};
 /// use gapmap::model::*;
 /// let catalogue = Catalogue { name: "t".into(), residents_per_household: 2.5, kinds: vec![KindSpec {
 ///     key: "nursery".into(), label_zh: "托儿所".into(), label_en: "Nursery".into(), radius_m: 300.0,
@@ -384,7 +385,9 @@ struct Stock {
 ///     geometry: geo::wkt! { MULTIPOLYGON(((0. 0.,100. 0.,100. 100.,0. 100.,0. 0.))) } };
 /// let nursery = Facility { id: FeatureId::Int(7), kind: KindId(0), name: None, capacity: Some(60.0),
 ///     opened_year: Some(2021), district: None, location: geo::point!(x: 200.0, y: 50.0), extra: vec![] };
-/// let trend = compute_trend(&[estate], &[nursery], &catalogue, TrendParams::new(2020, 2021),
+/// let facilities = [nursery];
+/// let metric = StraightLine::new(&facilities, DistanceFrom::Boundary);
+/// let trend = compute_trend(&[estate], &facilities, &metric, &catalogue, TrendParams::new(2020, 2021),
 ///     &Targets::default()).unwrap();
 /// let (y2020, y2021) = (trend.row(2020, "nursery").unwrap(), trend.row(2021, "nursery").unwrap());
 /// assert_eq!((y2020.estates_covered, y2021.estates_covered, y2021.opened), (0, 1, 1));
@@ -394,11 +397,13 @@ struct Stock {
 pub fn compute_trend(
     estates: &[Estate],
     facilities: &[Facility],
+    metric: &dyn CoverageMetric,
     catalogue: &Catalogue,
     params: TrendParams,
     targets: &Targets,
 ) -> Result<Trend, TrendError> {
     params.check_period()?;
+    let params = TrendParams { distance_from: metric.distance_from(), metric: metric.kind(), ..params };
     catalogue.validate().map_err(AnalysisError::from)?;
     let kinds = catalogue.len();
     let districts: Vec<String> = estates.iter().filter_map(|e| e.district.clone()).collect::<BTreeSet<_>>().into_iter().collect();
@@ -412,9 +417,7 @@ pub fn compute_trend(
     let mut district_cov: Vec<Vec<Vec<Counts>>> = Vec::with_capacity(years.len());
     let mut gaps = Vec::new();
     for &year in &years {
-        let index = FacilityIndex::build(facilities, kinds, Some(year));
-        let analysis = AnalysisParams { distance_from: params.distance_from, year: Some(year) };
-        let table = compute_coverage(estates, &index, catalogue, analysis, &RecordedHouseholds, &())?;
+        let table = compute_coverage(estates, metric, catalogue, Some(year), &RecordedHouseholds, &())?;
         let (overall, by_district) = count_covered(estates, &table);
         overall_cov.push(overall);
         district_cov.push(by_district);
@@ -780,6 +783,7 @@ mod tests {
     #![expect(clippy::unwrap_used, clippy::float_cmp, reason = "tests panic on unexpected errors; the compared values are exact")]
 
     use super::*;
+    use crate::analysis::StraightLine;
     use crate::model::{FeatureId, KindSpec, LivingCircle};
 
     fn catalogue() -> Catalogue {
@@ -841,7 +845,7 @@ mod tests {
             ],
             renovation: vec![RenovationTarget { year: 2021, district: None, estates: Some(2), households: None }],
         };
-        let trend = compute_trend(&estates, &facilities, &catalogue(), TrendParams::new(2020, 2021), &targets).unwrap();
+        let trend = compute_trend(&estates, &facilities, &StraightLine::new(&facilities, DistanceFrom::Boundary), &catalogue(), TrendParams::new(2020, 2021), &targets).unwrap();
         assert_eq!(trend.districts, ["N", "S"]);
         let a2020 = trend.row(2020, "a").unwrap();
         let a2021 = trend.row(2021, "a").unwrap();
@@ -882,10 +886,10 @@ mod tests {
 
     #[test]
     fn rejects_bad_periods() {
-        let err = compute_trend(&[], &[], &catalogue(), TrendParams::new(2022, 2021), &Targets::default()).unwrap_err();
+        let err = compute_trend(&[], &[], &StraightLine::new(&[], DistanceFrom::Boundary), &catalogue(), TrendParams::new(2022, 2021), &Targets::default()).unwrap_err();
         assert_eq!(err, TrendError::Period { from: 2022, to: 2021 });
-        assert!(compute_trend(&[], &[], &catalogue(), TrendParams::new(1900, 2021), &Targets::default()).is_err());
-        let empty = compute_trend(&[], &[], &catalogue(), TrendParams::new(2021, 2021), &Targets::default()).unwrap();
+        assert!(compute_trend(&[], &[], &StraightLine::new(&[], DistanceFrom::Boundary), &catalogue(), TrendParams::new(1900, 2021), &Targets::default()).is_err());
+        let empty = compute_trend(&[], &[], &StraightLine::new(&[], DistanceFrom::Boundary), &catalogue(), TrendParams::new(2021, 2021), &Targets::default()).unwrap();
         assert_eq!(empty.overall.len(), 2);
         assert_eq!(empty.overall[0].estates_covered_pct, 0.0);
     }

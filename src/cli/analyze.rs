@@ -8,7 +8,7 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::{after_a_second, catalogue_for, load_data, print_config, spinner, DataArgs};
-use crate::analysis::{self, AnalysisParams, RecordedHouseholds};
+use crate::analysis::{self, AnalysisParams, MetricKind, RecordedHouseholds, StraightLine};
 use crate::config::Config;
 use crate::index::FacilityIndex;
 use crate::io::{self, write::Results};
@@ -89,13 +89,14 @@ pub(super) fn run(args: &AnalyzeArgs) -> anyhow::Result<()> {
     let (rss_mib, peak_mib) = crate::diag::rss_mib();
     tracing::info!(estates = loaded.estates.len(), facilities = loaded.facilities.len(), working_crs = %loaded.working_crs, cpu_s = crate::diag::cpu_s(), rss_mib, peak_mib, "loaded");
 
-    let params = AnalysisParams { distance_from: config.analysis.distance_from, year: config.analysis.year };
+    let params = AnalysisParams { distance_from: config.analysis.distance_from, year: config.analysis.year, metric: MetricKind::Straight };
     let started = std::time::Instant::now();
     let index = FacilityIndex::build(&loaded.facilities, catalogue.len(), params.year);
     crate::diag::log_stage(started, "index built");
     let bar = after_a_second(ProgressBar::new(loaded.estates.len() as u64));
     bar.set_style(ProgressStyle::with_template("analysing {bar:40} {pos}/{len} estates [{elapsed}<{eta}]").expect("valid template"));
-    let table = analysis::compute_coverage(&loaded.estates, &index, &catalogue, params, &RecordedHouseholds, &BarProgress(bar.clone()))?;
+    let metric = StraightLine::with_index(&loaded.facilities, &index, params.distance_from);
+    let table = analysis::compute_coverage(&loaded.estates, &metric, &catalogue, params.year, &RecordedHouseholds, &BarProgress(bar.clone()))?;
     bar.finish_and_clear();
     crate::diag::log_stage(started, "coverage computed");
 

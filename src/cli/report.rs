@@ -102,16 +102,16 @@ pub(super) fn run(args: &ReportArgs) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
     let bar = spinner(&format!("computing coverage {}–{year}", from - 1));
     let targets_source = targets_path.map(|p| p.display().to_string());
+    let metric = analysis::StraightLine::new(&loaded.facilities, config.analysis.distance_from);
     let input = ReportInput {
         estates: &loaded.estates,
         facilities: &loaded.facilities,
         catalogue: &catalogue,
         working_crs: &loaded.working_crs,
+        metric: &metric,
         params: analysis::TrendParams {
-            from,
-            to: year,
-            distance_from: config.analysis.distance_from,
             renovation_built_before: args.renovation_built_before.unwrap_or(config.report.renovation_built_before),
+            ..analysis::TrendParams::new(from, year)
         },
         targets: &targets,
         targets_source: targets_source.as_deref(),

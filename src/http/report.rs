@@ -88,12 +88,14 @@ impl Reports {
         if let Some(r) = self.cache.lock().map_err(|_| poisoned())?.reports.get(&(year, from)) {
             return Ok(Arc::clone(r));
         }
+        let metric = crate::analysis::StraightLine::new(&dataset.facilities, dataset.params.distance_from);
         let input = ReportInput {
             estates: &dataset.estates,
             facilities: &dataset.facilities,
             catalogue: &dataset.catalogue,
             working_crs: &dataset.working_crs,
-            params: TrendParams { from, to: year, distance_from: dataset.params.distance_from, renovation_built_before: self.settings.renovation_built_before },
+            metric: &metric,
+            params: TrendParams { renovation_built_before: self.settings.renovation_built_before, ..TrendParams::new(from, year) },
             targets: &self.targets,
             targets_source: self.targets_source.as_deref(),
             title: self.settings.title.as_deref(),

@@ -19,7 +19,7 @@ use rstar::{RTree, AABB};
 
 use super::error::ApiError;
 use super::gzip::Piece;
-use crate::analysis::{self, AnalysisParams, CoverageTable, RecordedHouseholds, Summary};
+use crate::analysis::{self, AnalysisParams, CoverageTable, MetricKind, RecordedHouseholds, StraightLine, Summary};
 use crate::config::{Config, OnInvalid};
 use crate::index::FacilityIndex;
 use crate::io::crs::{CrsSpec, Transformer};
@@ -451,7 +451,7 @@ pub fn load_dataset(config: &Config, version: u64) -> Result<Dataset, ApiError> 
     if loaded.estates.is_empty() {
         return Err(fail(&format!("{}: no valid estates were loaded", estates_source.path.display())));
     }
-    let params = AnalysisParams { distance_from: config.analysis.distance_from, year: config.analysis.year };
+    let params = AnalysisParams { distance_from: config.analysis.distance_from, year: config.analysis.year, metric: MetricKind::Straight };
     let reports = super::report::Reports::load(&config.report, &catalogue).map_err(|e| fail(&e))?;
     let mut dataset = build_dataset(loaded.estates, loaded.facilities, catalogue, &loaded.working_crs, params, version, loaded.report.rejected.len())?;
     crate::diag::release_freed_memory();
@@ -479,7 +479,8 @@ pub fn build_dataset(
 
     // Estate geometries and own properties in CRS84, once; coverage properties come per year.
     let index = FacilityIndex::build(&facilities, catalogue.len(), params.year);
-    let table = analysis::compute_coverage(&estates, &index, &catalogue, params, &RecordedHouseholds, &())
+    let metric = StraightLine::with_index(&facilities, &index, params.distance_from);
+    let table = analysis::compute_coverage(&estates, &metric, &catalogue, params.year, &RecordedHouseholds, &())
         .map_err(|e| ApiError::Internal(e.to_string()))?;
     let results = Results { estates: &estates, facilities: &facilities, table: &table, catalogue: &catalogue, working_crs };
     // Without the coverage properties, which come per year: building them for every estate and
@@ -657,7 +658,8 @@ fn dissolve_circles(points: &[geo::Point<f64>], radius_m: f64) -> MultiPolygon<f
 
 fn build_year_view(dataset: &Dataset, params: AnalysisParams) -> Result<YearView, ApiError> {
     let index = FacilityIndex::build(&dataset.facilities, dataset.catalogue.len(), params.year);
-    let table = analysis::compute_coverage(&dataset.estates, &index, &dataset.catalogue, params, &RecordedHouseholds, &())
+    let metric = StraightLine::with_index(&dataset.facilities, &index, params.distance_from);
+    let table = analysis::compute_coverage(&dataset.estates, &metric, &dataset.catalogue, params.year, &RecordedHouseholds, &())
         .map_err(|e| ApiError::Internal(e.to_string()))?;
     year_view_from(dataset, index, table)
 }

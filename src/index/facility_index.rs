@@ -55,6 +55,8 @@ pub struct FacilityIndex {
     trees: Vec<FacilityTree>,
     /// Each tree flattened, for the coverage search's range queries.
     packed: Vec<PackedTree>,
+    /// Only facilities open by this year are indexed (`None`: all).
+    year: Option<i32>,
 }
 
 impl FacilityIndex {
@@ -84,7 +86,13 @@ impl FacilityIndex {
         // order, so the trees are those of a sequential build (checked on that bench).
         let trees: Vec<FacilityTree> = per_kind.into_par_iter().map(FacilityTree::bulk_load_with_params).collect();
         let packed = trees.par_iter().map(PackedTree::new).collect();
-        Self { trees, packed }
+        Self { trees, packed, year }
+    }
+
+    /// The year the index was built for (`None`: every facility).
+    #[must_use]
+    pub fn year(&self) -> Option<i32> {
+        self.year
     }
 
     /// The tree of one kind, flattened: the same nodes in flat arrays (see [`PackedTree`]).

@@ -6,11 +6,13 @@
 mod attr;
 mod estate;
 mod facility;
+mod geometry;
 mod ids;
 mod standard;
 
 pub use attr::{AttrValue, Attributes};
 pub use estate::Estate;
 pub use facility::Facility;
+pub use geometry::{point_multipolygon_distance_m, segment_distance_sq, DistanceFrom};
 pub use ids::{FeatureId, KindId};
 pub use standard::{CapacityRatio, Catalogue, CatalogueError, KindSpec, LivingCircle, RatioBasis};

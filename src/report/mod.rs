@@ -29,16 +29,19 @@ pub use self::json::{render_json, to_json_value};
 pub use self::map::GapMap;
 pub use self::markdown::render_markdown;
 pub use self::xlsx::render_xlsx;
-use crate::analysis::{compute_trend, Targets, Trend, TrendError, TrendParams};
+use crate::analysis::{compute_trend, CoverageMetric, Targets, Trend, TrendError, TrendParams};
 use crate::model::{Catalogue, Estate, Facility};
 
 /// Everything [`build_report`] needs: loaded data (working CRS), the catalogue and the period.
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone, Copy)]
 pub struct ReportInput<'a> {
     /// Estates, geometry in the working CRS.
     pub estates: &'a [Estate],
     /// Facilities, location in the working CRS.
     pub facilities: &'a [Facility],
+    /// How coverage is measured (straight line or walking network), prepared for these estates
+    /// and facilities.
+    pub metric: &'a dyn CoverageMetric,
     /// The catalogue the facilities' kinds index.
     pub catalogue: &'a Catalogue,
     /// Name of the working CRS (`EPSG:4547`), stated in the report.
@@ -132,7 +135,7 @@ impl Format {
 /// # Complexity
 /// That of [`compute_trend`], plus O(vertices) for the map.
 pub fn build_report(input: &ReportInput<'_>) -> Result<Report, ReportError> {
-    let trend = compute_trend(input.estates, input.facilities, input.catalogue, input.params, input.targets)?;
+    let trend = compute_trend(input.estates, input.facilities, input.metric, input.catalogue, input.params, input.targets)?;
     let year = input.params.to;
     Ok(Report {
         title: input.title.map_or_else(|| format!("Facility targets and coverage {year}"), str::to_owned),

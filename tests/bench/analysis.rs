@@ -11,7 +11,7 @@ use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use gapmap::analysis::{
-    compute_coverage, point_multipolygon_distance_m, AnalysisParams, CoverageTable, DistanceFrom, RecordedHouseholds,
+    compute_coverage, point_multipolygon_distance_m, StraightLine, CoverageTable, DistanceFrom, RecordedHouseholds,
 };
 use gapmap::index::FacilityIndex;
 use gapmap::model::{Catalogue, Estate, Facility, KindId};
@@ -35,8 +35,8 @@ fn coverage(
     catalogue: &Catalogue,
     distance_from: DistanceFrom,
 ) -> CoverageTable {
-    let params = AnalysisParams { distance_from, year: None };
-    compute_coverage(estates, index, catalogue, params, &RecordedHouseholds, &()).expect("index matches catalogue")
+    let metric = StraightLine::with_index(&[], index, distance_from);
+    compute_coverage(estates, &metric, catalogue, None, &RecordedHouseholds, &()).expect("index matches catalogue")
 }
 
 fn bench_coverage(c: &mut Criterion) {

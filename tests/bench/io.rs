@@ -9,7 +9,7 @@
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use gapmap::analysis::{compute_coverage, AnalysisParams, RecordedHouseholds};
+use gapmap::analysis::{compute_coverage, DistanceFrom, RecordedHouseholds, StraightLine};
 use gapmap::index::FacilityIndex;
 use gapmap::io::write::{write_coverage_csv, Results};
 
@@ -46,7 +46,7 @@ fn bench_write_csv(c: &mut Criterion) {
     let n = support::sizes(&[CSV_ESTATES])[0];
     let (files, loaded) = support::loaded_city(n, &catalogue);
     let index = FacilityIndex::build(&loaded.facilities, catalogue.len(), None);
-    let table = compute_coverage(&loaded.estates, &index, &catalogue, AnalysisParams::default(), &RecordedHouseholds, &())
+    let table = compute_coverage(&loaded.estates, &StraightLine::with_index(&loaded.facilities, &index, DistanceFrom::Boundary), &catalogue, None, &RecordedHouseholds, &())
         .expect("index matches catalogue");
     let results = Results {
         estates: &loaded.estates,

@@ -9,7 +9,7 @@ use std::hint::black_box;
 use std::path::Path;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use gapmap::analysis::{compute_coverage, AnalysisParams, RecordedHouseholds};
+use gapmap::analysis::{compute_coverage, AnalysisParams, RecordedHouseholds, StraightLine};
 use gapmap::config::SourceConfig;
 use gapmap::index::FacilityIndex;
 use gapmap::io::write::{write_coverage_csv, Results};
@@ -24,7 +24,8 @@ fn analyze(estates: &SourceConfig, facilities: &[SourceConfig], catalogue: &Cata
     let loaded = support::load_sources(estates, facilities, catalogue);
     let params = AnalysisParams::default();
     let index = FacilityIndex::build(&loaded.facilities, catalogue.len(), params.year);
-    let table = compute_coverage(&loaded.estates, &index, catalogue, params, &RecordedHouseholds, &())
+    let metric = StraightLine::with_index(&loaded.facilities, &index, params.distance_from);
+    let table = compute_coverage(&loaded.estates, &metric, catalogue, params.year, &RecordedHouseholds, &())
         .expect("index matches catalogue");
     let results = Results {
         estates: &loaded.estates,
