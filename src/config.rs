@@ -29,8 +29,18 @@
 //! catalogue = "my-city.toml"    # patches the built-in GB 50180-2018 catalogue
 //! radius_m = { market = 800 }
 //! distance_from = "boundary"    # or "centroid"
+//! metric = "straight"           # or "network": walking distance along [network]
 //! working_crs = "auto"          # or e.g. "EPSG:4547"
 //! on_invalid = "abort"          # or "warn"
+//!
+//! [network]                     # the street network, for metric = "network"
+//! path = "streets.osm.pbf"      # OSM PBF/XML (its `lines` layer), or any line layer (GeoJSON, GPKG, FGB, Shapefile)
+//! # layer = "lines"
+//! # crs = "CRS84"               # when the file declares none
+//! # walkable = "highway IN ('footway','residential')"  # CQL2 text; default: OSM's walkable highways
+//! snap_m = 1.0                  # dangling ends and gates join the network within this distance
+//! speed_m_per_min = 80.0        # walking speed for walking minutes
+//! # max_m = 5000                # nearest facilities further than this walk are not searched for
 //!
 //! [report]                      # `gapmap report` and `GET /reports/{year}`
 //! targets = "targets.toml"      # the city's targets (.toml or .csv); none: actuals only
@@ -59,7 +69,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::analysis::DistanceFrom;
+use crate::analysis::{DistanceFrom, MetricKind};
 
 /// A configuration problem, naming the key path.
 #[derive(Debug, thiserror::Error)]
@@ -212,6 +222,52 @@ pub struct AnalysisConfig {
     /// What to do with rejected features.
     #[serde(default)]
     pub on_invalid: OnInvalid,
+    /// Straight line, or walking distance along `[network]`.
+    #[serde(default)]
+    pub metric: MetricKind,
+}
+
+/// The street network (`[network]`), for `metric = "network"`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkConfig {
+    /// OSM PBF/XML (read through GDAL's `lines` layer) or any line layer.
+    pub path: PathBuf,
+    /// Layer name (default: `lines` for OSM, the only layer otherwise).
+    #[serde(default)]
+    pub layer: Option<String>,
+    /// CRS when the file declares none.
+    #[serde(default)]
+    pub crs: Option<String>,
+    /// CQL2-text filter choosing the walkable features; `None`: OSM's walkable highways
+    /// (see `io::network::DEFAULT_OSM_WALKABLE`).
+    #[serde(default)]
+    pub walkable: Option<String>,
+    /// Dangling ends and gates join the network within this distance (metres).
+    #[serde(default = "default_snap_m")]
+    pub snap_m: f64,
+    /// Walking speed (metres per minute) for walking minutes.
+    #[serde(default = "default_speed_m_per_min")]
+    pub speed_m_per_min: f64,
+    /// Nearest facilities further than this walk are not searched for (metres; none: no limit).
+    #[serde(default)]
+    pub max_m: Option<f64>,
+}
+
+fn default_snap_m() -> f64 {
+    1.0
+}
+
+fn default_speed_m_per_min() -> f64 {
+    80.0
+}
+
+impl NetworkConfig {
+    /// A network read from `path` with the defaults.
+    #[must_use]
+    pub fn from_path(path: impl Into<PathBuf>) -> Self {
+        Self { path: path.into(), layer: None, crs: None, walkable: None, snap_m: default_snap_m(), speed_m_per_min: default_speed_m_per_min(), max_m: None }
+    }
 }
 
 /// Report settings (`[report]`), read by `gapmap report` (flags override them) and by
@@ -326,6 +382,9 @@ pub struct Config {
     /// `gapmap serve` settings.
     #[serde(default)]
     pub serve: ServeConfig,
+    /// The street network, for `analysis.metric = "network"`.
+    #[serde(default)]
+    pub network: Option<NetworkConfig>,
 }
 
 impl Config {
@@ -370,6 +429,9 @@ impl Config {
         }
         if let Some(t) = &mut self.report.targets {
             resolve(t);
+        }
+        if let Some(n) = &mut self.network {
+            resolve(&mut n.path);
         }
     }
 
@@ -422,6 +484,26 @@ impl Config {
             }
         }
         self.serve.validate()?;
+        match (&self.network, self.analysis.metric) {
+            (None, MetricKind::Network) => {
+                return invalid("network.path".into(), "metric = \"network\" needs a street network; pass --network PATH or set [network] path".into());
+            }
+            (Some(n), _) => {
+                if !n.path.exists() {
+                    return invalid("network.path".into(), format!("{} does not exist", n.path.display()));
+                }
+                if !(n.snap_m.is_finite() && n.snap_m >= 0.0) {
+                    return invalid("network.snap_m".into(), format!("{} is not a distance in metres (0 or more)", n.snap_m));
+                }
+                if !(n.speed_m_per_min.is_finite() && n.speed_m_per_min > 0.0) {
+                    return invalid("network.speed_m_per_min".into(), format!("{} is not a positive speed in metres per minute", n.speed_m_per_min));
+                }
+                if n.max_m.is_some_and(|m| !(m.is_finite() && m > 0.0)) {
+                    return invalid("network.max_m".into(), "must be a positive number of metres; remove the key for no limit".into());
+                }
+            }
+            (None, MetricKind::Straight) => {}
+        }
         if let Some(w) = &self.analysis.working_crs {
             let w = w.trim().to_ascii_uppercase();
             if w == "EPSG:3857" || w == "EPSG:900913" {
