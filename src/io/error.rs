@@ -89,6 +89,16 @@ pub enum LoadError {
         /// The first rejection, formatted.
         first: String,
     },
+    /// The street network's `walkable` filter is not valid CQL2 text.
+    #[error("{key} for {path}: {message}; write CQL2 text over the features' properties, e.g. highway IN ('footway','residential')")]
+    Walkable {
+        /// Where the filter came from (`network.walkable`).
+        key: String,
+        /// The network file.
+        path: PathBuf,
+        /// The parser's message, with the position.
+        message: String,
+    },
     /// No usable estates at all.
     #[error("{path}: no valid estates were loaded")]
     NoEstates {

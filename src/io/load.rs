@@ -287,7 +287,7 @@ struct ReadMeta {
 }
 
 #[expect(clippy::case_sensitive_file_extension_comparisons, reason = "the name is lowercased first")]
-fn is_osm(path: &Path) -> bool {
+pub(super) fn is_osm(path: &Path) -> bool {
     let name = path.file_name().map(|n| n.to_string_lossy().to_lowercase()).unwrap_or_default();
     name.ends_with(".pbf") || name.ends_with(".osm")
 }
@@ -494,7 +494,7 @@ fn remaining_properties(raw: RawFeature, mapped: &[&str]) -> Attributes {
     properties
 }
 
-fn check_coords<'a>(coords: impl Iterator<Item = &'a Coord<f64>>, geographic: bool) -> Result<(), String> {
+pub(super) fn check_coords<'a>(coords: impl Iterator<Item = &'a Coord<f64>>, geographic: bool) -> Result<(), String> {
     for c in coords {
         if !(c.x.is_finite() && c.y.is_finite()) {
             return Err(format!("coordinate ({}, {}) is not finite", c.x, c.y));
@@ -544,7 +544,7 @@ fn estate_geometry(geometry: Option<Geometry<f64>>) -> Result<MultiPolygon<f64>,
     Ok(mp)
 }
 
-fn geometry_name(g: &Geometry<f64>) -> &'static str {
+pub(super) fn geometry_name(g: &Geometry<f64>) -> &'static str {
     match g {
         Geometry::Point(_) => "Point",
         Geometry::Line(_) | Geometry::LineString(_) => "LineString",

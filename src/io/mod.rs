@@ -4,7 +4,8 @@
 //! Readers ([`geojson`](self::geojson) for the fast pure-Rust path, [`gdal`](self::gdal) for
 //! everything GDAL opens) produce [`RawFeature`]s in the source CRS. [`load`] validates them,
 //! maps fields through the config, converts coordinates with [`crs`] and builds
-//! [`crate::model`] values, recording every rejected feature in a [`LoadReport`].
+//! [`crate::model`] values, recording every rejected feature in a [`LoadReport`]. [`network`]
+//! reads the street network the same way: walkable lines and gates, rejections reported.
 //! C handles (`gdal::Dataset`, `proj::Proj`) never leave this module.
 
 pub mod catalogue;
@@ -14,6 +15,7 @@ mod error;
 pub mod gdal;
 pub mod geojson;
 pub mod load;
+pub mod network;
 mod raw;
 pub mod write;
 

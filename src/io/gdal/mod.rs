@@ -26,8 +26,9 @@
 //! - **lon/lat columns** ([`GdalSource::lonlat_fields`]): for CSV and other attribute tables,
 //!   the point is built from two columns; rows whose coordinates are empty or not numbers are
 //!   rejected into the [`LoadReport`].
-//! - **OpenStreetMap** ([`GdalSource::osm`]): residential `landuse` areas as estates, or nodes
-//!   and areas as facilities, with GDAL's `other_tags` expanded into ordinary properties.
+//! - **OpenStreetMap** ([`GdalSource::osm`]): residential `landuse` areas as estates, nodes
+//!   and areas as facilities, or ways and nodes as the street network, with GDAL's `other_tags`
+//!   expanded into ordinary properties.
 //!
 //! # Writing
 //! [`write_gdal`] writes CRS84 results to `FlatGeobuf` or `GeoPackage` through a temporary file in
@@ -88,6 +89,9 @@ pub enum OsmRole {
     /// Every node of the `points` layer plus every area of `multipolygons`, the area reduced to
     /// an interior point and marked with the property `osm_geometry = "area"`.
     Facilities,
+    /// The street network: every way of the `lines` layer (ids `way/…`) and every node of the
+    /// `points` layer (ids `node/…`), from which [`crate::io::network`] takes the gates.
+    Network,
 }
 
 impl GdalSource {

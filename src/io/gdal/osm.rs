@@ -22,6 +22,7 @@ use crate::io::{LoadError, LoadReport, RawFeature, SourceInfo};
 use crate::model::{AttrValue, Attributes, FeatureId};
 
 const POINTS: &str = "points";
+const LINES: &str = "lines";
 const MULTIPOLYGONS: &str = "multipolygons";
 const OTHER_TAGS: &str = "other_tags";
 
@@ -35,6 +36,7 @@ pub(super) fn read(
     let wanted: &[&str] = match role {
         OsmRole::Estates => &[MULTIPOLYGONS],
         OsmRole::Facilities => &[POINTS, MULTIPOLYGONS],
+        OsmRole::Network => &[LINES, POINTS],
     };
     // Thread-local, so other threads using GDAL at the same time are unaffected; the driver
     // reads it when the dataset first reads features.
@@ -65,6 +67,7 @@ pub(super) fn read(
         let mut any = false;
         for (name, layer, schema) in &mut layers {
             let is_area = *name == MULTIPOLYGONS;
+            let is_line = *name == LINES;
             for feature in layer.features() {
                 any = true;
                 let this = index;
@@ -80,7 +83,7 @@ pub(super) fn read(
                     not_residential += 1;
                     continue;
                 }
-                let fid = osm_id(&properties, is_area);
+                let fid = osm_id(&properties, is_area, is_line);
                 let geometry = match read::geometry_of(&feature) {
                     Ok(geometry) => geometry,
                     Err(reason) => {
@@ -114,9 +117,9 @@ pub(super) fn read(
     Ok(SourceInfo { declared_crs, format, layer: Some(wanted.join(",")) })
 }
 
-/// `node/…` for points; `way/…` or `relation/…` for areas (closed ways carry `osm_way_id`,
-/// multipolygon relations `osm_id`).
-fn osm_id(properties: &Attributes, is_area: bool) -> Option<FeatureId> {
+/// `node/…` for points, `way/…` for lines; `way/…` or `relation/…` for areas (closed ways carry
+/// `osm_way_id`, multipolygon relations `osm_id`).
+fn osm_id(properties: &Attributes, is_area: bool, is_line: bool) -> Option<FeatureId> {
     let get = |name: &str| {
         properties.iter().find(|(k, _)| k == name).and_then(|(_, v)| match v {
             AttrValue::Null => None,
@@ -127,6 +130,8 @@ fn osm_id(properties: &Attributes, is_area: bool) -> Option<FeatureId> {
         get("osm_way_id")
             .map(|id| format!("way/{id}"))
             .or_else(|| get("osm_id").map(|id| format!("relation/{id}")))
+    } else if is_line {
+        get("osm_id").map(|id| format!("way/{id}"))
     } else {
         get("osm_id").map(|id| format!("node/{id}"))
     };
@@ -287,8 +292,9 @@ mod tests {
     #[test]
     fn osm_ids_name_the_element_type() {
         let props = |k: &str| vec![(k.to_owned(), AttrValue::Text("45".to_owned()))];
-        assert_eq!(osm_id(&props("osm_id"), false), Some(FeatureId::Text("node/45".to_owned())));
-        assert_eq!(osm_id(&props("osm_way_id"), true), Some(FeatureId::Text("way/45".to_owned())));
-        assert_eq!(osm_id(&props("osm_id"), true), Some(FeatureId::Text("relation/45".to_owned())));
+        assert_eq!(osm_id(&props("osm_id"), false, false), Some(FeatureId::Text("node/45".to_owned())));
+        assert_eq!(osm_id(&props("osm_id"), false, true), Some(FeatureId::Text("way/45".to_owned())));
+        assert_eq!(osm_id(&props("osm_way_id"), true, false), Some(FeatureId::Text("way/45".to_owned())));
+        assert_eq!(osm_id(&props("osm_id"), true, false), Some(FeatureId::Text("relation/45".to_owned())));
     }
 }
