@@ -2,18 +2,19 @@
 //!
 //! Network distance(estate, kind) = min over the estate's entries n and the kind's facilities f of
 //! entry cost(n) + shortest path(n, join(f)) + snap(f) ([`crate::network`] defines entries and
-//! joins). Two searches give every figure, neither an all-pairs matrix:
-//! 1. per estate, one Dijkstra from all its entries at once, bounded by the largest radius among
-//!    the kinds with open facilities: every facility within that walk is found with its exact
-//!    distance, so `count_within`, `capacity_within` and (when one is found) the nearest come
-//!    from this one search for every kind;
-//! 2. per kind, and only if some estate found none of it within the bound, one multi-source
-//!    Dijkstra from all its facilities over the whole graph (up to `max_m`) gives those estates
-//!    their nearest facility — which is then beyond every radius, so they are not covered.
+//! joins). Per kind, two searches give every figure, neither an all-pairs matrix:
+//! 1. from each open facility of the kind, a Dijkstra bounded by the kind's radius: every estate
+//!    entry it settles within the radius gives that estate the facility, so `count_within`,
+//!    `capacity_within` and, for covered estates, the nearest come from these searches;
+//! 2. one multi-source Dijkstra from all the kind's facilities over the whole graph (up to
+//!    `max_m`) gives the remaining estates their nearest facility — beyond the radius, so they
+//!    are not covered.
 //!
-//! The bounded search per estate costs what lies within the radius (a few hundred nodes in a
-//! city); the per-facility alternative costs the same per facility, and cities have several
-//! times more facilities than estates.
+//! Searching from the facilities costs Σ_k F_k · ball(R_k): each kind's facilities times the
+//! streets within its own radius. Searching from the estates instead costs E · ball(R_max) for
+//! every kind with the largest radius (1000 m for schools and health centres), several times more
+//! in a city with fewer schools than estates. The pairs found are sorted by estate and facility
+//! before they are summed, so results do not depend on thread scheduling.
 
 use rayon::prelude::*;
 
@@ -29,6 +30,7 @@ pub struct NetworkParams {
     /// Dangling line ends and gates join the network within this distance (metres).
     pub snap_m: f64,
     /// Nearest facilities further than this walk are not searched for (metres; infinite: all).
+    /// Facilities within a kind's radius are always found.
     pub max_m: f64,
     /// Walking speed for walking minutes (metres per minute; 80 by default, about 4.8 km/h).
     pub speed_m_per_min: f64,
@@ -50,6 +52,9 @@ pub struct NetworkMetric {
     on_edges: EdgeFacilities,
     /// Capacity per facility (0 when unknown), for the sums within the radius.
     capacities: Vec<f64>,
+    /// Estate entries by node (CSR): `node_entries[node_entry_offsets[n]..node_entry_offsets[n + 1]]`.
+    node_entry_offsets: Vec<u32>,
+    node_entries: Vec<(u32, f64)>,
     params: NetworkParams,
 }
 
@@ -71,7 +76,8 @@ impl NetworkMetric {
         let access = NetworkAccess::build(&graph, estates, facilities, gates, EntryParams { distance_from: params.distance_from, snap_m: params.snap_m });
         let on_edges = EdgeFacilities::build(&graph, facilities, access.joins());
         let capacities = facilities.iter().map(|f| f.capacity.unwrap_or(0.0)).collect();
-        Self { graph, access, on_edges, capacities, params }
+        let (node_entry_offsets, node_entries) = entries_by_node(&graph, &access);
+        Self { graph, access, on_edges, capacities, node_entry_offsets, node_entries, params }
     }
 
     /// The street graph.
@@ -167,7 +173,7 @@ impl NetworkMetric {
                 cell.capacity_within += self.on_edges_capacity(facility);
             }
             // Sorted by facility within a kind, so a strict `<` keeps the lowest on ties.
-            if cell.nearest.is_none_or(|n| d < n.distance_m) && d <= self.params.max_m {
+            if cell.nearest.is_none_or(|n| d < n.distance_m) {
                 cell.nearest = Some(Nearest { facility, distance_m: d });
             }
         }
@@ -204,8 +210,79 @@ fn best_entry(entries: &[(u32, f64)], nearest: &crate::network::search::NearestS
     best
 }
 
-/// Estates per parallel task.
-const CHUNK: usize = 64;
+/// Facilities per parallel task.
+const CHUNK: usize = 256;
+
+/// An estate reached from a facility: (estate, facility, distance in metres).
+type Pair = (u32, u32, f64);
+
+impl NetworkMetric {
+    /// Estates within `radius_m` of each open facility of kind `k`, sorted by estate and
+    /// facility, each pair once at its least distance.
+    fn pairs_within(&self, k: usize, radius_m: f64, year: Option<i32>) -> Vec<Pair> {
+        let graph = &self.graph;
+        let sources: Vec<(u32, &crate::network::search::OnEdge)> =
+            self.on_edges.iter().filter(|(_, f)| usize::from(f.kind) == k && f.open_in(year)).collect();
+        let nodes = graph.node_count();
+        let chunks: Vec<Vec<Pair>> = sources
+            .par_chunks(CHUNK)
+            .map_init(
+                || Scratch::new(nodes),
+                |scratch, chunk| {
+                    let mut out = Vec::new();
+                    for &(e, f) in chunk {
+                        let edge = graph.edges()[e as usize];
+                        scratch.settle(graph, [(edge.a, f.from_a_m), (edge.b, f.from_b_m)], radius_m, |node, d| {
+                            for &(estate, cost_m) in self.entries_at(node) {
+                                let total = d + cost_m;
+                                if total <= radius_m {
+                                    out.push((estate, f.facility, total));
+                                }
+                            }
+                        });
+                    }
+                    out
+                },
+            )
+            .collect();
+        let mut pairs: Vec<Pair> = chunks.into_iter().flatten().collect();
+        pairs.par_sort_unstable_by(|x, y| (x.0, x.1).cmp(&(y.0, y.1)).then(x.2.total_cmp(&y.2)));
+        pairs.dedup_by_key(|x| (x.0, x.1));
+        pairs
+    }
+
+    /// `(estate, entry cost)` of the entries at `node`.
+    #[inline]
+    fn entries_at(&self, node: u32) -> &[(u32, f64)] {
+        let n = node as usize;
+        &self.node_entries[self.node_entry_offsets[n] as usize..self.node_entry_offsets[n + 1] as usize]
+    }
+}
+
+/// Estates' entries grouped by node (CSR): what a search from a facility meets at each node.
+fn entries_by_node(graph: &StreetGraph, access: &NetworkAccess) -> (Vec<u32>, Vec<(u32, f64)>) {
+    let n = graph.node_count();
+    let mut offsets = vec![0u32; n + 1];
+    for e in 0..access.estates() {
+        for entry in access.entries(e) {
+            offsets[entry.node as usize + 1] += 1;
+        }
+    }
+    for i in 0..n {
+        offsets[i + 1] += offsets[i];
+    }
+    let mut fill = offsets.clone();
+    let mut items = vec![(0u32, 0.0f64); offsets[n] as usize];
+    for e in 0..access.estates() {
+        let estate = u32::try_from(e).expect("fewer than 2^32 estates");
+        for entry in access.entries(e) {
+            let slot = &mut fill[entry.node as usize];
+            items[*slot as usize] = (estate, entry.cost_m);
+            *slot += 1;
+        }
+    }
+    (offsets, items)
+}
 
 impl CoverageMetric for NetworkMetric {
     fn kind(&self) -> MetricKind {
@@ -224,45 +301,127 @@ impl CoverageMetric for NetworkMetric {
         if let Some(k) = self.on_edges.iter().map(|(_, f)| usize::from(f.kind)).max().filter(|&k| k >= kinds) {
             return Err(AnalysisError::CatalogueMismatch { index: k + 1, catalogue: kinds });
         }
-        let nodes = self.graph.node_count();
-        let positions: Vec<usize> = (0..estates.len()).collect();
-        let rows: Vec<Vec<KindCoverage>> = positions
-            .par_chunks(CHUNK)
-            .map_init(
-                || (Scratch::new(nodes), Vec::new(), Vec::new()),
-                |(scratch, found, entries), chunk| {
-                    let mut out = Vec::with_capacity(chunk.len() * kinds);
-                    for &e in chunk {
-                        entries.clear();
-                        entries.extend(self.access.entries(e).iter().map(|x| (x.node, x.cost_m)));
-                        if entries.is_empty() {
-                            out.extend(std::iter::repeat_n(KindCoverage::EMPTY, kinds));
-                        } else {
-                            out.extend(self.measure_row(scratch, entries, catalogue, year, found));
-                        }
+        let mut cells = vec![KindCoverage::EMPTY; estates.len() * kinds];
+        let mut done = 0u64;
+        for (k, spec) in catalogue.kinds.iter().enumerate() {
+            let radius_m = spec.radius_m;
+            // 1. Within the radius, from each facility.
+            let pairs = self.pairs_within(k, radius_m, year);
+            for run in pairs.chunk_by(|x, y| x.0 == y.0) {
+                let cell = &mut cells[run[0].0 as usize * kinds + k];
+                for &(_, facility, d) in run {
+                    cell.count_within += 1;
+                    cell.capacity_within += self.capacities[facility as usize];
+                    // Sorted by facility, so a strict `<` keeps the lowest on ties.
+                    if cell.nearest.is_none_or(|n| d < n.distance_m) {
+                        cell.nearest = Some(Nearest { facility, distance_m: d });
                     }
-                    progress.advance(chunk.len() as u64);
-                    out
-                },
-            )
-            .collect();
-        let mut cells: Vec<KindCoverage> = rows.into_iter().flatten().collect();
-        // Estates with no facility of a kind within the largest radius: their nearest from one
-        // whole-graph search per kind.
-        for k in 0..kinds {
+                }
+                cell.covered = true;
+            }
+            drop(pairs);
+            // 2. The nearest beyond the radius, from one search over the whole graph.
             let needy: Vec<usize> = (0..estates.len())
                 .filter(|&e| cells[e * kinds + k].nearest.is_none() && !self.access.entries(e).is_empty())
                 .collect();
-            if needy.is_empty() {
-                continue;
+            if !needy.is_empty() && self.on_edges.iter().any(|(_, f)| usize::from(f.kind) == k && f.open_in(year)) {
+                let nearest = self.kind_nearest(k, year);
+                let found: Vec<Option<Nearest>> = needy
+                    .par_iter()
+                    .map(|&e| {
+                        let entries: Vec<(u32, f64)> = self.access.entries(e).iter().map(|x| (x.node, x.cost_m)).collect();
+                        best_entry(&entries, &nearest)
+                    })
+                    .collect();
+                for (e, n) in needy.into_iter().zip(found) {
+                    cells[e * kinds + k].nearest = n;
+                }
             }
-            let nearest = self.kind_nearest(k, year);
-            for e in needy {
-                let entries: Vec<(u32, f64)> = self.access.entries(e).iter().map(|x| (x.node, x.cost_m)).collect();
-                // Beyond the bounded search, hence beyond every radius: not covered.
-                cells[e * kinds + k].nearest = best_entry(&entries, &nearest);
-            }
+            // Progress in estates: each kind is a share of the work.
+            let target = (estates.len() as u64 * (k as u64 + 1)) / kinds as u64;
+            progress.advance(target - done);
+            done = target;
         }
         Ok(cells)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![expect(clippy::unwrap_used, reason = "tests panic on unexpected errors")]
+
+    use super::*;
+    use crate::analysis::{compute_coverage, RecordedHouseholds, StraightLine};
+    use crate::model::{FeatureId, KindId, KindSpec, LivingCircle};
+
+    fn catalogue(radii: &[f64]) -> Catalogue {
+        Catalogue {
+            name: "t".into(),
+            residents_per_household: 2.5,
+            kinds: radii
+                .iter()
+                .enumerate()
+                .map(|(i, &r)| KindSpec {
+                    key: format!("k{i}"),
+                    label_zh: String::new(),
+                    label_en: String::new(),
+                    radius_m: r,
+                    circle: LivingCircle::FiveMin,
+                    ratio: None,
+                    capacity_unit: None,
+                    clause: "t".into(),
+                    confirmed: false,
+                    osm: vec![],
+                    amap_types: vec![],
+                    keywords: vec![],
+                })
+                .collect(),
+        }
+    }
+
+    fn facility(id: i64, kind: u16, x: f64, y: f64, opened: Option<i32>) -> Facility {
+        Facility { id: FeatureId::Int(id), kind: KindId(kind), name: None, capacity: Some(10.0), opened_year: opened, district: None, location: geo::point!(x: x, y: y), extra: vec![] }
+    }
+
+    /// A comb: a main street along y = 0 and a cul-de-sac up x = 100; the estate sits beside the
+    /// cul-de-sac's end, the facility across a wall the street goes round.
+    #[test]
+    fn walking_distance_follows_the_streets() {
+        let main = geo::wkt! { LINESTRING(0. 0.,100. 0.,200. 0.,300. 0.) };
+        let up = geo::wkt! { LINESTRING(100. 0.,100. 150.) };
+        let up2 = geo::wkt! { LINESTRING(300. 0.,300. 150.) };
+        let estate = Estate {
+            id: FeatureId::Int(1),
+            name: None,
+            district: None,
+            households: Some(10),
+            built_year: None,
+            renovation_year: None,
+            geometry: geo::wkt! { MULTIPOLYGON(((110. 140.,150. 140.,150. 180.,110. 180.,110. 140.))) },
+            extra: vec![],
+        };
+        // 20 m beside the other cul-de-sac, 140 m across in a straight line
+        let facilities = vec![facility(1, 0, 290.0, 150.0, None), facility(2, 1, 290.0, 150.0, Some(2030))];
+        let metric = NetworkMetric::build(&[main, up, up2], &[], std::slice::from_ref(&estate), &facilities, NetworkParams::default());
+        let catalogue = catalogue(&[300.0, 1000.0]);
+        let table = compute_coverage(std::slice::from_ref(&estate), &metric, &catalogue, None, &RecordedHouseholds, &()).unwrap();
+        // entry: the node (100,150) 10 m from the estate; 150 down, 200 along, 150 up, 10 across
+        let walk = 10.0 + 150.0 + 200.0 + 150.0 + 10.0;
+        let cell = table.get(0, KindId(0));
+        assert_eq!(cell.nearest.unwrap().distance_m, walk);
+        assert!(!cell.covered);
+        assert_eq!(cell.count_within, 0);
+        let cell = table.get(0, KindId(1));
+        assert!(cell.covered && cell.count_within == 1 && cell.capacity_within == 10.0);
+        // not open yet in 2025
+        let table = compute_coverage(std::slice::from_ref(&estate), &metric, &catalogue, Some(2025), &RecordedHouseholds, &()).unwrap();
+        assert!(table.get(0, KindId(1)).nearest.is_none());
+        // straight line says covered
+        let straight = StraightLine::new(&facilities, DistanceFrom::Boundary);
+        let table = compute_coverage(std::slice::from_ref(&estate), &straight, &catalogue, None, &RecordedHouseholds, &()).unwrap();
+        assert!(table.get(0, KindId(0)).covered);
+        // a clicked point at the estate's entry node sees the same walk, less the entry cost
+        let row = metric.measure_point(geo::coord! { x: 100.0, y: 150.0 }, &catalogue, None).unwrap();
+        assert_eq!(row[0].nearest.unwrap().distance_m, walk - 10.0);
     }
 }
