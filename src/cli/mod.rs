@@ -12,8 +12,9 @@ use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::analysis::DistanceFrom;
-use crate::config::{Config, OnInvalid, SourceConfig};
+use crate::analysis::{DistanceFrom, MetricKind, NetworkMetric};
+use crate::config::{Config, NetworkConfig, OnInvalid, SourceConfig};
+use crate::io::network::NetworkSummary;
 use crate::io::{self, LoadReport};
 use crate::model::Catalogue;
 
@@ -109,6 +110,14 @@ pub struct DataArgs {
     /// report is written beside the output).
     #[arg(long, env = "GAPMAP_ON_INVALID", value_enum)]
     pub on_invalid: Option<OnInvalid>,
+    /// Street network for walking distances: OSM PBF/XML (its ways and gates) or a line layer
+    /// (GeoJSON, GeoPackage, Shapefile, FlatGeobuf); overrides the config's [network] path.
+    #[arg(long, env = "GAPMAP_NETWORK")]
+    pub network: Option<PathBuf>,
+    /// How distances are measured: `straight` (straight line) or `network` (walking distance
+    /// along the street network, GB 50180-2018's 步行距离; needs --network or [network]).
+    #[arg(long, env = "GAPMAP_METRIC", value_parser = ["straight", "network"])]
+    pub metric: Option<String>,
 }
 
 impl DataArgs {
@@ -151,6 +160,20 @@ impl DataArgs {
         }
         if let Some(o) = self.on_invalid {
             config.analysis.on_invalid = o;
+        }
+        if let Some(path) = &self.network {
+            match &mut config.network {
+                Some(n) => n.path.clone_from(path),
+                None => config.network = Some(NetworkConfig::from_path(path)),
+            }
+        }
+        if let Some(m) = &self.metric {
+            config.analysis.metric = m.parse::<MetricKind>().map_err(anyhow::Error::msg)?;
+        }
+        if config.analysis.metric == MetricKind::Network && config.network.is_none() {
+            anyhow::bail!(
+                "--metric network measures walking distance along a street network, and none is given: pass --network PATH (OSM .osm.pbf/.osm, or a line layer such as streets.geojson or .gpkg) or set [network] path = \"…\" in the config; or use --metric straight"
+            );
         }
         Ok(config)
     }
@@ -195,8 +218,9 @@ fn spinner(message: &str) -> ProgressBar {
 const SHOWN: usize = 20;
 
 /// Prints the load report's warnings and rejections, writes the report file beside `out` when
-/// anything was rejected, and fails under `--on-invalid abort`.
-fn handle_report(report: &LoadReport, on_invalid: OnInvalid, out: &Path) -> anyhow::Result<()> {
+/// anything was rejected (with the street network's figures when there is one), and fails under
+/// `--on-invalid abort`.
+fn handle_report(report: &LoadReport, network: Option<&NetworkSummary>, on_invalid: OnInvalid, out: &Path) -> anyhow::Result<()> {
     for w in &report.warnings {
         tracing::warn!("{w}");
         eprintln!("warning: {w}");
@@ -205,7 +229,8 @@ fn handle_report(report: &LoadReport, on_invalid: OnInvalid, out: &Path) -> anyh
         return Ok(());
     }
     let report_path = io::load::report_path_for(out);
-    io::write::write_json(&report_path, report).with_context(|| format!("writing the load report {}", report_path.display()))?;
+    let document = io::write::LoadReportDocument { report, network };
+    io::write::write_json(&report_path, &document).with_context(|| format!("writing the load report {}", report_path.display()))?;
     for r in report.rejected.iter().take(SHOWN) {
         eprintln!("rejected: {r}");
     }
@@ -223,9 +248,24 @@ fn handle_report(report: &LoadReport, on_invalid: OnInvalid, out: &Path) -> anyh
     }
 }
 
-/// Loads the data `config` names behind a spinner, prints warnings, handles rejections (the
-/// load report goes beside the path `report_beside` gives, called once the load has finished)
-/// and fails when no estate is left.
+/// The loaded data and, when the metric is the walking network, that network prepared on it.
+struct Prepared {
+    /// Estates and facilities (working CRS); the load report has the network's rejections too.
+    loaded: io::load::Loaded,
+    /// The walking network, for `analysis.metric = "network"`.
+    network: Option<PreparedNetwork>,
+}
+
+/// The walking network: the metric (graph, estate entries, facility joins) and its figures.
+struct PreparedNetwork {
+    metric: NetworkMetric,
+    summary: NetworkSummary,
+}
+
+/// Loads the data `config` names behind a spinner and, for the network metric, the street
+/// network, building the walking graph on them; prints warnings, handles rejections (the load
+/// report goes beside the path `report_beside` gives, called once the loads have finished) and
+/// fails when no estate is left.
 ///
 /// # Errors
 /// A failed load, rejections under `on_invalid = abort`, or no valid estate.
@@ -234,19 +274,83 @@ fn load_data(
     catalogue: &Catalogue,
     default_crs: Option<&str>,
     report_beside: impl FnOnce() -> anyhow::Result<PathBuf>,
-) -> anyhow::Result<io::load::Loaded> {
+) -> anyhow::Result<Prepared> {
     let estates_source = config.estates.as_ref().context("no estates source")?;
     let bar = spinner("loading");
     let options = io::load::LoadOptions { catalogue, default_crs, working_crs: config.analysis.working_crs.as_deref() };
-    let loaded = io::load::load(estates_source, &config.facilities, &options, &|m| bar.set_message(m.to_owned()))?;
+    let mut loaded = io::load::load(estates_source, &config.facilities, &options, &|m| bar.set_message(m.to_owned()))?;
     bar.finish_and_clear();
-    handle_report(&loaded.report, config.analysis.on_invalid, &report_beside()?)?;
+    let network_config = match (config.analysis.metric, &config.network) {
+        (MetricKind::Network, Some(n)) => Some(n),
+        (MetricKind::Network, None) => anyhow::bail!("metric = \"network\" needs a street network; pass --network PATH or set [network] path"),
+        (MetricKind::Straight, _) => None,
+    };
+    let Some(network_config) = network_config else {
+        handle_report(&loaded.report, None, config.analysis.on_invalid, &report_beside()?)?;
+        if loaded.estates.is_empty() {
+            anyhow::bail!("{}: no valid estates were loaded", estates_source.path.display());
+        }
+        return Ok(Prepared { loaded, network: None });
+    };
+    let beside = report_beside()?;
+    // Bad estates or facilities abort before the street network is read.
+    if config.analysis.on_invalid == OnInvalid::Abort && loaded.report.has_rejections() {
+        handle_report(&loaded.report, None, config.analysis.on_invalid, &beside)?;
+    }
     if loaded.estates.is_empty() {
+        handle_report(&loaded.report, None, config.analysis.on_invalid, &beside)?;
         anyhow::bail!("{}: no valid estates were loaded", estates_source.path.display());
     }
-    Ok(loaded)
-}
 
+    let bar = spinner("loading the street network");
+    let streets = io::network::load_network(network_config, default_crs, &loaded.working_crs, &|m| bar.set_message(m.to_owned()))
+        .with_context(|| format!("loading the street network {}", network_config.path.display()))?;
+    bar.finish_and_clear();
+    tracing::info!(
+        features = streets.features_read,
+        walkable = streets.walkable,
+        not_walkable = streets.not_walkable,
+        rejected = streets.report.rejected.len(),
+        lines = streets.lines.len(),
+        gates = streets.gates.len(),
+        "street network loaded"
+    );
+    loaded.report.rejected.extend(streets.report.rejected.iter().cloned());
+    loaded.report.warnings.extend(streets.report.warnings.iter().cloned());
+    loaded.report.accepted.extend(streets.report.accepted.iter().cloned());
+    if config.analysis.on_invalid == OnInvalid::Abort && loaded.report.has_rejections() {
+        handle_report(&loaded.report, None, config.analysis.on_invalid, &beside)?;
+    }
+
+    let bar = spinner("building the walking network");
+    let started = std::time::Instant::now();
+    let params = io::network::network_params(network_config, config.analysis.distance_from);
+    let metric = NetworkMetric::build(&streets.lines, &streets.gates, &loaded.estates, &loaded.facilities, params);
+    bar.finish_and_clear();
+    let summary = NetworkSummary::new(&streets, &metric);
+    let g = &summary.graph;
+    tracing::info!(
+        nodes = g.nodes,
+        edges = g.edges,
+        length_km = g.length_m / 1000.0,
+        components = g.components,
+        largest_components = ?g.largest_components,
+        snapped_ends = g.snapped_ends,
+        gated_estates = summary.gated_estates,
+        unreachable_estates = summary.unreachable_estates,
+        elapsed_s = started.elapsed().as_secs_f64(),
+        "walking network built"
+    );
+    if summary.unreachable_estates > 0 {
+        loaded.report.warn(format!(
+            "{}: {} estates have no way into the street network; their walking distances are empty",
+            network_config.path.display(),
+            summary.unreachable_estates
+        ));
+    }
+    handle_report(&loaded.report, Some(&summary), config.analysis.on_invalid, &beside)?;
+    Ok(Prepared { loaded, network: Some(PreparedNetwork { metric, summary }) })
+}
 /// `--print-config`: the effective config as TOML on stdout.
 fn print_config(config: &Config) -> anyhow::Result<()> {
     let text = config.to_toml().context("serialising the config")?;

@@ -16,6 +16,10 @@ at year end (coverage recomputed as of that year) and the change from the year b
 still uncovered with their nearest distance; the same per district; renovation progress from the
 estates' renovation_year; charts and a map of the report year's gaps.
 
+Distances are straight lines unless --metric network (or analysis.metric = \"network\") with
+--network PATH (or [network] path): then coverage is by walking distance along the street
+network, every year, and the report says so.
+
 Outputs in --out DIR: report-YEAR.html (self-contained, prints on A4), report-YEAR.md,
 report-YEAR.xlsx (a sheet per table), report-YEAR-<table>.csv, report-YEAR.json.
 
@@ -94,21 +98,27 @@ pub(super) fn run(args: &ReportArgs) -> anyhow::Result<()> {
         Some(path) => report::targets::load_targets(path, &catalogue)?,
         None => analysis::Targets::default(),
     };
-    let loaded = load_data(&config, &catalogue, args.data.crs.as_deref(), || {
+    let prepared = load_data(&config, &catalogue, args.data.crs.as_deref(), || {
         std::fs::create_dir_all(out_dir).with_context(|| format!("creating {}", out_dir.display()))?;
         Ok(out_dir.join(format!("report-{year}")))
     })?;
+    let loaded = &prepared.loaded;
 
     let started = std::time::Instant::now();
     let bar = spinner(&format!("computing coverage {}–{year}", from - 1));
     let targets_source = targets_path.map(|p| p.display().to_string());
-    let metric = analysis::StraightLine::new(&loaded.facilities, config.analysis.distance_from);
+    let straight = analysis::StraightLine::new(&loaded.facilities, config.analysis.distance_from);
+    // The walking network when the config or --metric asks for it; the report states which.
+    let metric: &dyn analysis::CoverageMetric = match &prepared.network {
+        Some(network) => &network.metric,
+        None => &straight,
+    };
     let input = ReportInput {
         estates: &loaded.estates,
         facilities: &loaded.facilities,
         catalogue: &catalogue,
         working_crs: &loaded.working_crs,
-        metric: &metric,
+        metric,
         params: analysis::TrendParams {
             renovation_built_before: args.renovation_built_before.unwrap_or(config.report.renovation_built_before),
             ..analysis::TrendParams::new(from, year)

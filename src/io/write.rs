@@ -14,7 +14,8 @@ use serde::Serialize;
 
 use super::crs::Transformer;
 use super::WriteError;
-use crate::analysis::{CoverageTable, Summary};
+use super::network::NetworkSummary;
+use crate::analysis::{CoverageTable, MetricKind, Summary};
 use crate::model::{AttrValue, Attributes, Catalogue, Estate, Facility, KindId};
 
 /// A feature ready to write: geometry in CRS84, properties in output order.
@@ -280,14 +281,70 @@ fn csv_field(s: &str) -> String {
 /// # Errors
 /// [`WriteError::Crs`] when the working CRS cannot be converted back.
 pub fn estate_features(results: &Results<'_>) -> Result<Vec<OutFeature>, WriteError> {
+    estate_features_compared(results, None)
+}
+
+/// [`estate_features`], and with `comparison` (a run measured by the walking network) also
+/// `{kind}_straight_m`, `{kind}_network_m`, `{kind}_walk_min` and `{kind}_detour` after each
+/// kind's six properties ([`comparison_properties`]).
+///
+/// # Errors
+/// [`WriteError::Crs`] when the working CRS cannot be converted back.
+pub fn estate_features_compared(results: &Results<'_>, comparison: Option<&MetricComparison<'_>>) -> Result<Vec<OutFeature>, WriteError> {
     let mut out = estate_base_features(results)?;
+    let per_kind = if comparison.is_some() { 10 } else { 6 };
     for (i, feature) in out.iter_mut().enumerate() {
-        feature.properties.reserve_exact(6 * results.catalogue.len());
+        feature.properties.reserve_exact(per_kind * results.catalogue.len());
         for (k, key) in results.catalogue.keys().enumerate() {
             feature.properties.extend(kind_properties(results, i, k, key));
+            if let Some(c) = comparison {
+                feature.properties.extend(comparison_properties(c, i, k, key));
+            }
         }
     }
     Ok(out)
+}
+
+/// Straight-line and walking distances side by side, for the outputs of a run measured by the
+/// walking network. Kept beside [`Results`] rather than in it: a straight-line run has no second
+/// table, and its outputs stay exactly what they were.
+#[derive(Debug, Clone, Copy)]
+pub struct MetricComparison<'a> {
+    /// Coverage by straight line (same estates, facilities and catalogue).
+    pub straight: &'a CoverageTable,
+    /// Coverage by walking distance along the street network.
+    pub network: &'a CoverageTable,
+    /// Walking speed for walking minutes.
+    ///
+    /// # Units
+    /// Metres per minute.
+    pub speed_m_per_min: f64,
+}
+
+/// Estate `i`'s straight and walking figures for kind `k`: `{key}_straight_m`, `{key}_network_m`
+/// (metres, to the millimetre), `{key}_walk_min` (network ÷ speed, to 0.01 min) and
+/// `{key}_detour` (network ÷ straight, to 0.001; null when the straight distance is 0 or either
+/// is missing). Null where the kind has no facility or none is reachable.
+///
+/// # Panics
+/// When `k` does not fit a kind id (catalogues have far fewer kinds).
+#[must_use]
+pub fn comparison_properties(comparison: &MetricComparison<'_>, i: usize, k: usize, key: &str) -> [(String, AttrValue); 4] {
+    let kind = KindId(u16::try_from(k).expect("validated catalogue"));
+    let straight_m = comparison.straight.get(i, kind).nearest.map(|n| n.distance_m);
+    let network_m = comparison.network.get(i, kind).nearest.map(|n| n.distance_m);
+    let float = |x: Option<f64>| x.filter(|x| x.is_finite()).map_or(AttrValue::Null, AttrValue::Float);
+    let walk_min = network_m.map(|d| (d / comparison.speed_m_per_min * 100.0).round() / 100.0);
+    let detour = match (straight_m, network_m) {
+        (Some(s), Some(n)) if s > 0.0 => Some((n / s * 1000.0).round() / 1000.0),
+        _ => None,
+    };
+    [
+        (format!("{key}_straight_m"), float(straight_m.map(round_mm))),
+        (format!("{key}_network_m"), float(network_m.map(round_mm))),
+        (format!("{key}_walk_min"), float(walk_min)),
+        (format!("{key}_detour"), float(detour)),
+    ]
 }
 
 /// [`estate_features`] without the per-kind coverage properties: CRS84 geometry, the estate's
@@ -349,7 +406,16 @@ fn id_value(id: &crate::model::FeatureId) -> AttrValue {
 /// # Errors
 /// [`WriteError`].
 pub fn write_estates(path: &Path, results: &Results<'_>) -> Result<(), WriteError> {
-    let features = estate_features(results)?;
+    write_estates_compared(path, results, None)
+}
+
+/// [`write_estates`], with the straight and walking figures side by side when `comparison` is
+/// given ([`estate_features_compared`]).
+///
+/// # Errors
+/// [`WriteError`].
+pub fn write_estates_compared(path: &Path, results: &Results<'_>, comparison: Option<&MetricComparison<'_>>) -> Result<(), WriteError> {
+    let features = estate_features_compared(results, comparison)?;
     match extension(path).as_str() {
         "geojson" => super::geojson::write_feature_collection(path, &features, Some("estates")),
         "fgb" => super::gdal::write_gdal(path, "FlatGeobuf", "estates", &features),
@@ -371,11 +437,28 @@ pub struct SummaryDocument<'a> {
     pub estates: usize,
     /// Facilities loaded (all years).
     pub facilities: usize,
-    /// Features rejected at load.
+    /// Features rejected at load (network features included).
     pub rejected_features: usize,
+    /// How distances were measured: `straight` or `network`.
+    pub metric: MetricKind,
+    /// The street network, when the metric is `network`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub network: Option<&'a NetworkSummary>,
     /// The summaries.
     #[serde(flatten)]
     pub summary: &'a Summary,
+}
+
+/// The load report written beside an output: rejections, warnings and accepted counts, and the
+/// street network's figures when one was loaded.
+#[derive(Debug, Serialize)]
+pub struct LoadReportDocument<'a> {
+    /// Rejections (network features included), warnings, accepted counts.
+    #[serde(flatten)]
+    pub report: &'a super::LoadReport,
+    /// The street network and its graph, when the metric is `network`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub network: Option<&'a NetworkSummary>,
 }
 
 /// Writes a serialisable value as pretty JSON.

@@ -1,5 +1,6 @@
 //! JSON: the whole report (without the map picture) for machines, floats rounded to 3 decimals
-//! so that last-bit differences between platforms (PROJ, libm) never show.
+//! so that last-bit differences between platforms (PROJ, libm) never show, and the metric stated
+//! in words (`distances`) beside `trend.params.metric`.
 
 use super::table::round_to;
 use super::Report;
@@ -34,6 +35,10 @@ fn round_floats(value: &mut serde_json::Value) {
 pub fn to_json_value(report: &Report) -> serde_json::Value {
     let mut value = serde_json::to_value(report).expect("the report serialises");
     round_floats(&mut value);
+    // The metric in words beside `trend.params.metric`, as the other formats state it.
+    if let serde_json::Value::Object(map) = &mut value {
+        map.insert("distances".to_owned(), super::markdown::distances(report.trend.params.metric).into());
+    }
     value
 }
 

@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 
 use super::table::{self, fmt_grouped, group_int, Table};
 use super::Report;
+use crate::analysis::MetricKind;
 
 /// Gap rows per kind shown in Markdown and HTML.
 pub(crate) const GAPS_SHOWN: usize = 10;
@@ -122,13 +123,23 @@ pub(crate) fn headlines(report: &Report) -> Vec<Headline> {
     out
 }
 
+/// How the report's distances were measured, in words: "walking distance along the street
+/// network" (GB 50180-2018's 步行距离) or "straight-line distance".
+pub(crate) fn distances(metric: MetricKind) -> &'static str {
+    match metric {
+        MetricKind::Network => "walking distance along the street network",
+        MetricKind::Straight => "straight-line distance",
+    }
+}
+
 /// The line under the title: period, data, method.
 pub(crate) fn byline(report: &Report) -> String {
     let period = if report.from == report.year { report.year.to_string() } else { format!("{}–{}", report.from, report.year) };
     format!(
-        "{period} · {} estates, {} facilities · distances from the estate {} in {}, radii of {} · targets: {}",
+        "{period} · {} estates, {} facilities · {} from the estate {} in {}, radii of {} · targets: {}",
         group_int(i64::try_from(report.estates).unwrap_or(i64::MAX)),
         group_int(i64::try_from(report.facilities).unwrap_or(i64::MAX)),
+        distances(report.trend.params.metric),
         report.trend.params.distance_from.as_str(),
         report.working_crs,
         report.catalogue,
