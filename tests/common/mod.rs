@@ -2,4 +2,5 @@
 #![allow(dead_code, reason = "each test binary uses a different subset")]
 
 pub mod http;
+pub mod network_oracle;
 pub mod oracle;
