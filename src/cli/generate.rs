@@ -1,4 +1,5 @@
-//! `gapmap generate`: a deterministic synthetic city as estates and facilities GeoJSON.
+//! `gapmap generate`: a deterministic synthetic city as estates and facilities GeoJSON, and with
+//! `--streets` its street network.
 
 use std::path::PathBuf;
 
@@ -27,6 +28,11 @@ pub struct GenerateArgs {
     /// Output directory; writes estates.geojson and facilities.geojson.
     #[arg(long)]
     pub out: PathBuf,
+    /// Also write streets.geojson: the street grid between the blocks (highway, bridge, tunnel),
+    /// for `analyze --metric network --network streets.geojson`. The estates and facilities are
+    /// the same with or without it.
+    #[arg(long)]
+    pub streets: bool,
 }
 
 /// `LON,LAT` for `--centre`.
@@ -40,7 +46,8 @@ fn parse_lonlat(s: &str) -> Result<(f64, f64), String> {
     Ok((lon, lat))
 }
 
-/// Runs `gapmap generate`: writes estates.geojson and facilities.geojson into `--out`.
+/// Runs `gapmap generate`: writes estates.geojson and facilities.geojson (and streets.geojson
+/// with `--streets`) into `--out`.
 pub(super) fn run(args: &GenerateArgs) -> anyhow::Result<()> {
     let mut params = CityParams { estates: args.estates, facilities: args.facilities, seed: args.seed, ..CityParams::default() };
     if let Some(c) = args.centre {
@@ -54,7 +61,16 @@ pub(super) fn run(args: &GenerateArgs) -> anyhow::Result<()> {
     io::geojson::write_feature_collection(&args.out.join("estates.geojson"), plan.estates(), Some("estates"))?;
     bar.set_message("writing facilities.geojson");
     io::geojson::write_feature_collection(&args.out.join("facilities.geojson"), plan.facilities(), Some("facilities"))?;
+    let mut streets = 0usize;
+    if args.streets {
+        bar.set_message("writing streets.geojson");
+        io::geojson::write_feature_collection(&args.out.join("streets.geojson"), plan.streets().inspect(|_| streets += 1), Some("streets"))?;
+    }
     bar.finish_and_clear();
-    eprintln!("wrote {} estates and {} facilities to {}", params.estates, params.facilities, args.out.display());
+    if args.streets {
+        eprintln!("wrote {} estates, {} facilities and {streets} streets to {}", params.estates, params.facilities, args.out.display());
+    } else {
+        eprintln!("wrote {} estates and {} facilities to {}", params.estates, params.facilities, args.out.display());
+    }
     Ok(())
 }
