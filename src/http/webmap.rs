@@ -87,6 +87,8 @@ pub fn map_config(dataset: &Dataset) -> Value {
         "years": { "min": min, "max": max, "configured": configured },
         "bounds": bounds,
         "districts": dataset.current.districts.is_some(),
+        "metric": dataset.metric_kind().as_str(),
+        "network": dataset.network.as_ref().map(super::snapshot::ServedNetwork::summary_json),
         "estates": dataset.estates.len(),
         "facilities": dataset.facilities.len(),
         "data_version": dataset.version,
