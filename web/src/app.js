@@ -267,7 +267,8 @@ function setVisible(prefix, visible) {
 }
 
 async function showEstate(id, lngLat) {
-  const popup = new maplibregl.Popup({ maxWidth: '380px', className: 'estate-popup' }).setLngLat(lngLat).setHTML(`<div class="popup">${escapeHtml(t('loading'))}</div>`).addTo(map);
+  // Both distances, minutes and the detour need the wider popup.
+  const popup = new maplibregl.Popup({ maxWidth: state.config.network ? '480px' : '380px', className: 'estate-popup' }).setLngLat(lngLat).setHTML(`<div class="popup">${escapeHtml(t('loading'))}</div>`).addTo(map);
   try {
     const f = await getJson(`/collections/estates/items/${encodeURIComponent(id)}${yearQuery('?')}`);
     const p = f.properties;
