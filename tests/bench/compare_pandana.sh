@@ -10,7 +10,7 @@
 # 500 m; middle_school: 1000 m). Both tools snap dangling ends within 1 m (gapmap's default; the
 # pandana side replicates the rule in tests/bench/pandana_coverage.py).
 #
-# usage: bash tests/bench/compare_pandana.sh [ESTATES=60000] [FACILITIES=200000]
+# usage: [GAPMAP_BIN=path] bash tests/bench/compare_pandana.sh [ESTATES=60000] [FACILITIES=200000]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 estates=${1:-60000}
@@ -29,8 +29,9 @@ if ! [ -x "$venv/bin/python" ]; then
   python3 -m venv "$venv"
   "$venv/bin/pip" install -q pandana geopandas pyogrio shapely pyproj scipy pandas
 fi
-cargo build --release --locked -q
-bin=target/release/gapmap
+# GAPMAP_BIN: a release binary copied aside, when others rebuild target/release meanwhile.
+bin=${GAPMAP_BIN:-target/release/gapmap}
+[[ -n ${GAPMAP_BIN:-} ]] || cargo build --release --locked -q
 
 if ! [ -f "$work/city/streets.geojson" ]; then
   echo "== generate ($estates estates, $facilities facilities, streets)"
