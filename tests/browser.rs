@@ -1,7 +1,8 @@
 //! The web map in a real browser: `gapmap serve` on a generated city, on loopback port 0, and
 //! `tests/browser/map.test.mjs` driving Debian's headless chromium through playwright-core
-//! against it (see that file for what is checked). The screenshot is saved as
-//! `target/test-artifacts/webmap.png`.
+//! against it (see that file for what is checked), once measured by straight line and once by
+//! walking along the generated streets. The screenshots are saved as
+//! `target/test-artifacts/webmap.png` and `webmap-walking.png`.
 //!
 //! Needs `/usr/bin/chromium`, node and `web/node_modules`: `bash scripts/setup.sh` installs them.
 #![expect(clippy::unwrap_used, reason = "tests panic on unexpected errors")]
@@ -56,20 +57,23 @@ fn serve(config: &Path) -> (Server, String) {
     (server, url)
 }
 
-#[test]
-fn web_map_in_chromium() {
+/// Serves a generated city (`generate` with `extra` arguments, then `config`) and runs
+/// `tests/browser/map.test.mjs` against it, saving the screenshot as `target/test-artifacts/NAME.png`.
+fn run_map_test(extra: &[&str], config: &str, name: &str) {
     let chromium = std::env::var("GAPMAP_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
     assert!(Path::new(&chromium).exists(), "{chromium} is missing: run `bash scripts/setup.sh` (it installs Debian's chromium)");
     assert!(root().join("web/node_modules/playwright-core").is_dir(), "web/node_modules is missing: run `bash scripts/setup.sh` (it runs `npm ci` in web/)");
 
     let dir = tempfile::tempdir().unwrap();
     let city = dir.path().to_str().unwrap();
-    gapmap(&["generate", "--estates", "600", "--facilities", "1800", "--seed", "7", "--out", city]);
-    let config = dir.path().join("gapmap.toml");
-    std::fs::write(&config, "[estates]\npath = \"estates.geojson\"\n\n[[facilities]]\npath = \"facilities.geojson\"\n").unwrap();
-    let (_server, url) = serve(&config);
+    let mut args = vec!["generate", "--estates", "600", "--facilities", "1800", "--seed", "7", "--out", city];
+    args.extend_from_slice(extra);
+    gapmap(&args);
+    let config_path = dir.path().join("gapmap.toml");
+    std::fs::write(&config_path, config).unwrap();
+    let (_server, url) = serve(&config_path);
 
-    let screenshot = root().join("target/test-artifacts/webmap.png");
+    let screenshot = root().join(format!("target/test-artifacts/{name}.png"));
     let out = Command::new("node")
         .arg(root().join("tests/browser/map.test.mjs"))
         .arg(&url)
@@ -82,4 +86,19 @@ fn web_map_in_chromium() {
     eprintln!("{stdout}{stderr}");
     assert!(out.status.success(), "the browser test failed:\n{stdout}{stderr}");
     assert!(screenshot.metadata().is_ok_and(|m| m.len() > 10_000), "no screenshot at {}", screenshot.display());
+}
+
+const CITY: &str = "[estates]\npath = \"estates.geojson\"\n\n[[facilities]]\npath = \"facilities.geojson\"\n";
+
+#[test]
+fn web_map_in_chromium() {
+    run_map_test(&[], CITY, "webmap");
+}
+
+/// The same city measured by walking along its generated streets: the script also checks the
+/// straight-line / walking switch, the popup's two distances and the streets layer.
+#[test]
+fn web_map_walking_in_chromium() {
+    let config = format!("{CITY}\n[analysis]\nmetric = \"network\"\n\n[network]\npath = \"streets.geojson\"\n");
+    run_map_test(&["--streets"], &config, "webmap-walking");
 }

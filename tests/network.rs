@@ -155,9 +155,9 @@ impl Oracle {
                 best = (d, s, t);
             }
         }
-        let (snap, s, t) = best;
-        let (a, b, length) = self.segments[s];
-        (a, snap + t * length, b, snap + (1.0 - t) * length)
+        let (snap, segment, along) = best;
+        let (a, b, length) = self.segments[segment];
+        (a, snap + along * length, b, snap + (1.0 - along) * length)
     }
 
     /// Entries of an estate: every node inside or on it at cost 0, plus the node outside it
@@ -488,4 +488,54 @@ fn a_bad_street_is_reported_with_file_index_and_id() {
     // the walks are those of the good streets
     let text = std::fs::read_to_string(&out).expect("written");
     assert!(text.lines().any(|l| l.starts_with("2,kindergarten,170.0000,true,21,1,60,")), "{text}");
+}
+
+#[test]
+fn report_by_walking_distance_says_so() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let estates = fixture("estates.geojson");
+    let facilities = fixture("facilities.geojson");
+    let streets = fixture("streets.geojson");
+    let run = |metric: &str, out: &Path| {
+        let o = gapmap(&[
+            "report",
+            "--estates",
+            estates.to_str().expect("utf-8"),
+            "--facilities",
+            facilities.to_str().expect("utf-8"),
+            "--network",
+            streets.to_str().expect("utf-8"),
+            "--metric",
+            metric,
+            "--working-crs",
+            "EPSG:4547",
+            "--radius",
+            "kindergarten=400",
+            "--year",
+            "2021",
+            "--format",
+            "md,json",
+            "--out",
+            out.to_str().expect("utf-8"),
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let md = std::fs::read_to_string(out.join("report-2021.md")).expect("markdown");
+        let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("report-2021.json")).expect("json")).expect("parses");
+        (md, json)
+    };
+    // Within 400 m: A's kindergarten is 351 m away in a straight line but a 570 m walk.
+    let covered = |json: &serde_json::Value| {
+        let overall = json["trend"]["overall"].as_array().expect("overall");
+        let row = overall.iter().find(|r| r["kind"] == "kindergarten" && r["year"] == 2021).expect("kindergarten 2021");
+        row["estates_covered"].as_u64()
+    };
+    let (md, json) = run("network", &dir.path().join("walk"));
+    assert!(md.contains("walking distance along the street network from the estate boundary in EPSG:4547"), "{md}");
+    assert_eq!(json["distances"], "walking distance along the street network");
+    assert_eq!(json["trend"]["params"]["metric"], "network");
+    assert_eq!(covered(&json), Some(1));
+    let (md, json) = run("straight", &dir.path().join("line"));
+    assert!(md.contains("straight-line distance from the estate boundary"), "{md}");
+    assert_eq!(json["trend"]["params"]["metric"], "straight");
+    assert_eq!(covered(&json), Some(2));
 }

@@ -1,15 +1,16 @@
-// Builds web/dist/: the web map's own files (web/src) and MapLibre GL JS's prebuilt ES modules
-// and CSS (the maplibre-gl npm package, BSD-3-Clause, with its licence), which the gapmap binary
-// embeds and serves under /map/.
+// Builds web/dist/: MapLibre GL JS's prebuilt ES modules and CSS (the maplibre-gl npm package,
+// BSD-3-Clause, with its licence), which the gapmap binary embeds and serves under /map/ beside
+// the web map's own files. Those (web/src) have no build step, so the binary embeds them from
+// web/src directly: one copy in git.
 //
 //   node web/build.mjs          # write web/dist
 //   node web/build.mjs --check  # exit 1 when web/dist differs from a fresh build
 //
 // web/dist is committed so that `cargo build` needs neither node nor the network; `--check` (run
-// by tests/styles.rs) keeps it equal to web/src and the locked maplibre-gl version. No bundler:
-// the app is one hand-written ES module that imports maplibre-gl.mjs, and MapLibre loads its
-// worker (maplibre-gl-worker.mjs) from beside it. Source-map comments are dropped from the
-// vendored files because the maps are not shipped.
+// by tests/styles.rs) keeps it equal to the locked maplibre-gl version. No bundler: the app is
+// one hand-written ES module that imports maplibre-gl.mjs, and MapLibre loads its worker
+// (maplibre-gl-worker.mjs) from beside it. Source-map comments are dropped from the vendored
+// files because the maps are not shipped.
 
 import { readFileSync, writeFileSync, mkdirSync, existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -22,9 +23,6 @@ const dist = join(here, 'dist');
 /** [output name, source path, transform]; keep in step with src/http/webmap.rs. */
 const stripSourceMap = (text) => text.replace(/\n\/\/# sourceMappingURL=\S+\s*$/, '\n');
 const files = [
-  ['index.html', join(here, 'src/index.html')],
-  ['app.js', join(here, 'src/app.js')],
-  ['app.css', join(here, 'src/app.css')],
   ['maplibre-gl.mjs', join(vendor, 'dist/maplibre-gl.mjs'), stripSourceMap],
   ['maplibre-gl-worker.mjs', join(vendor, 'dist/maplibre-gl-worker.mjs'), stripSourceMap],
   ['maplibre-gl.css', join(vendor, 'dist/maplibre-gl.css'), (t) => t.replace(/\n\/\*# sourceMappingURL=\S+\s*\*\/\s*$/, '\n')],

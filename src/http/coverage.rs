@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 use super::error::ApiError;
 use super::html;
 use super::params::{self, negotiate, Format, Lang, QueryPairs};
-use super::snapshot::{id_value, Dataset, YearView};
+use super::snapshot::{id_value, Dataset, ServedNetwork, YearView};
 use super::state::AppState;
 use super::Snapshot;
 use crate::analysis::{BoundaryDistance, CentroidDistance, DistanceFrom, DistanceMetric};
@@ -50,6 +50,51 @@ fn year_param(pairs: &QueryPairs, dataset: &Dataset) -> Result<Option<i32>, ApiE
     pairs.get("year").map_or(Ok(dataset.params.year), |s| params::parse_year("year", s).map(Some))
 }
 
+/// Coverage of the point `xy` (working CRS) by walking distance: it enters the network where a
+/// facility there would join it. Per kind the covered flag, nearest facility, count and capacity
+/// within the radius by network, with the straight-line nearest beside it; `None` when the
+/// network has no edge.
+fn point_network_coverage(dataset: &Dataset, network: &ServedNetwork, view: &YearView, xy: Coord<f64>) -> Option<Vec<Value>> {
+    let cells = network.metric.measure_point(xy, &dataset.catalogue, view.year)?;
+    let speed = network.metric.params().speed_m_per_min;
+    let kinds = dataset
+        .catalogue
+        .kinds
+        .iter()
+        .zip(cells)
+        .enumerate()
+        .map(|(k, (spec, cell))| {
+            let kind = KindId(u16::try_from(k).expect("validated catalogue"));
+            let straight = view.index.nearest(kind, xy);
+            let network_m = cell.nearest.map(|n| n.distance_m);
+            json!({
+                "kind": spec.key,
+                "label_zh": spec.label_zh,
+                "label_en": spec.label_en,
+                "radius_m": spec.radius_m,
+                "covered": cell.covered,
+                "distance_m": network_m.map(round_mm),
+                "network_m": network_m.map(round_mm),
+                "straight_m": straight.map(|(_, d)| round_mm(d)),
+                "walk_min": network_m.map(|d| (d / speed * 10.0).round() / 10.0),
+                "detour": match (network_m, straight) {
+                    (Some(n), Some((_, s))) if s > 0.0 => Some((n / s * 100.0).round() / 100.0),
+                    _ => None,
+                },
+                "count_within": cell.count_within,
+                "capacity_within": cell.capacity_within,
+                "nearest": cell.nearest.map(|n| facility_json(dataset, n.facility, n.distance_m)),
+                "nearest_straight": straight.map(|(i, d)| facility_json(dataset, i, d)),
+            })
+        })
+        .collect();
+    Some(kinds)
+}
+
+fn round_mm(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}
+
 /// Facilities of each kind serving the point `xy` (working CRS), nearest first.
 fn point_coverage(dataset: &Dataset, view: &YearView, xy: Coord<f64>) -> Vec<Value> {
     dataset
@@ -83,9 +128,18 @@ fn kinds_html(kinds: &[Value]) -> String {
     let rows: Vec<Vec<String>> = kinds
         .iter()
         .map(|k| {
-            let list = k["facilities"].as_array().map_or(String::new(), |fs| {
-                fs.iter().map(|f| format!("{} ({} m)", html::escape(&text(&f["name"]).unwrap_or_else(|| text(&f["id"]).unwrap_or_default())), f["distance_m"])).collect::<Vec<_>>().join(", ")
-            });
+            // Walking distance gives the count within the radius and the straight line beside it.
+            let list = k["facilities"].as_array().map_or_else(
+                || {
+                    format!(
+                        "{} within the radius on foot 步行可达 · straight line 直线 {} m · detour 绕行 {}×",
+                        k["count_within"],
+                        text(&k["straight_m"]).unwrap_or_else(|| "–".into()),
+                        text(&k["detour"]).unwrap_or_else(|| "–".into())
+                    )
+                },
+                |fs| fs.iter().map(|f| format!("{} ({} m)", html::escape(&text(&f["name"]).unwrap_or_else(|| text(&f["id"]).unwrap_or_default())), f["distance_m"])).collect::<Vec<_>>().join(", "),
+            );
             vec![
                 html::escape(&format!("{} {}", text(&k["label_zh"]).unwrap_or_default(), text(&k["kind"]).unwrap_or_default())),
                 k["radius_m"].to_string(),
@@ -124,9 +178,20 @@ async fn get_coverage(Extension(Snapshot(dataset)): Extension<Snapshot>, headers
         let view = dataset.year_view(year)?;
         let mut xy = [Coord { x: lon, y: lat }];
         dataset.to_working.apply(&mut xy).map_err(|e| ApiError::bad("lon", format!("cannot convert the point to {}: {e}", dataset.working_crs)))?;
-        let kinds = point_coverage(&dataset, &view, xy[0]);
+        let (kinds, distance) = match &dataset.network {
+            Some(network) => {
+                let kinds = point_network_coverage(&dataset, network, &view, xy[0]).ok_or_else(|| ApiError::bad("lon", "the walking network has no street to measure from"))?;
+                (kinds, "walking distance along the street network from the point (entering it at the nearest street)")
+            }
+            None => (point_coverage(&dataset, &view, xy[0]), "straight line from the point"),
+        };
         if format == Format::Html {
-            let body = format!("<p>lon {lon}, lat {lat}{}</p>{}", year.map_or(String::new(), |y| format!(", facilities open by {y}")), kinds_html(&kinds));
+            let body = format!(
+                "<p>lon {lon}, lat {lat}{} · {}</p>{}",
+                year.map_or(String::new(), |y| format!(", facilities open by {y}")),
+                html::escape(&dataset.metric_sentence(lang)),
+                kinds_html(&kinds)
+            );
             return Ok(html::response(html::page("Point coverage 点位覆盖", lang.tag(), &body)));
         }
         Ok(super::ogc::json_ok(&json!({
@@ -134,7 +199,8 @@ async fn get_coverage(Extension(Snapshot(dataset)): Extension<Snapshot>, headers
             "lat": lat,
             "year": year,
             "working_crs": dataset.working_crs,
-            "distance": "straight line from the point",
+            "metric": dataset.metric_kind().as_str(),
+            "distance": distance,
             "kinds": kinds,
         })))
     })
@@ -180,6 +246,7 @@ async fn get_estate_coverage(
             },
             "year": year,
             "distance_from": view.table.params.distance_from.as_str(),
+            "metric": view.table.params.metric.as_str(),
             "working_crs": dataset.working_crs,
             "kinds": kinds,
         })))
@@ -195,6 +262,7 @@ fn estate_coverage(dataset: &Arc<Dataset>, view: &YearView, position: usize) -> 
         DistanceFrom::Centroid => &CentroidDistance,
     };
     let anchor = metric.anchor(estate);
+    let speed = dataset.network.as_ref().map_or(f64::NAN, |n| n.metric.params().speed_m_per_min);
     dataset
         .catalogue
         .kinds
@@ -204,6 +272,36 @@ fn estate_coverage(dataset: &Arc<Dataset>, view: &YearView, position: usize) -> 
             let kind = KindId(u16::try_from(k).expect("validated catalogue"));
             let cell = view.table.get(position, kind);
             let radius = view.table.radii_m[k];
+            if let Some(straight) = &view.straight {
+                // Walking distance: the table's figures, with the straight line beside them. The
+                // list of every facility within the radius needs a walk to each; the count and
+                // capacity within it are the table's.
+                let s = straight.get(position, kind);
+                let network_m = cell.nearest.map(|n| n.distance_m);
+                let straight_m = s.nearest.map(|n| n.distance_m);
+                return json!({
+                    "kind": spec.key,
+                    "label_zh": spec.label_zh,
+                    "label_en": spec.label_en,
+                    "radius_m": radius,
+                    "covered": cell.covered,
+                    "distance_m": network_m.map(round_mm),
+                    "network_m": network_m.map(round_mm),
+                    "straight_m": straight_m.map(round_mm),
+                    "walk_min": network_m.map(|d| (d / speed * 10.0).round() / 10.0),
+                    "detour": match (network_m, straight_m) {
+                        (Some(n), Some(s)) if s > 0.0 => Some((n / s * 100.0).round() / 100.0),
+                        _ => None,
+                    },
+                    "covered_straight": s.covered,
+                    "nearest": cell.nearest.map(|n| facility_json(dataset, n.facility, n.distance_m)),
+                    "nearest_straight": s.nearest.map(|n| facility_json(dataset, n.facility, n.distance_m)),
+                    "count_within": cell.count_within,
+                    "capacity_within": cell.capacity_within,
+                    "required": cell.required,
+                    "shortfall": cell.shortfall,
+                });
+            }
             let mut within: Vec<(u32, f64)> = anchor.map_or_else(Vec::new, |a| {
                 view.index
                     .within(kind, a.xy, radius + a.reach_m)
@@ -218,7 +316,7 @@ fn estate_coverage(dataset: &Arc<Dataset>, view: &YearView, position: usize) -> 
                 "label_en": spec.label_en,
                 "radius_m": radius,
                 "covered": cell.covered,
-                "distance_m": cell.nearest.map(|n| (n.distance_m * 1000.0).round() / 1000.0),
+                "distance_m": cell.nearest.map(|n| round_mm(n.distance_m)),
                 "nearest": cell.nearest.map(|n| facility_json(dataset, n.facility, n.distance_m)),
                 "count_within": cell.count_within,
                 "capacity_within": cell.capacity_within,

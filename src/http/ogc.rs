@@ -112,8 +112,8 @@ impl Collection {
             (Self::Facilities, Lang::Zh) => "配套设施，含类别、容量与开设年份；datetime 参数按开设年份筛选。",
             (Self::Gaps, Lang::En) => "One feature per estate and facility kind with no facility within the service radius: the kind, the radius, the nearest facility and its distance.",
             (Self::Gaps, Lang::Zh) => "每个服务半径内没有该类设施的“小区 × 设施类别”一条记录：类别、服务半径、最近设施及距离。",
-            (Self::ServiceAreas, Lang::En) => "Per facility kind, the area within the service radius of any facility (buffered and dissolved).",
-            (Self::ServiceAreas, Lang::Zh) => "按设施类别，任一设施服务半径内的区域（缓冲并融合）。",
+            (Self::ServiceAreas, Lang::En) => "Per facility kind, the area within the service radius of any facility: circles of the radius, or with a walking network the streets within the radius on foot with a walking margin either side, dissolved.",
+            (Self::ServiceAreas, Lang::Zh) => "按设施类别，任一设施服务半径内的区域：直线距离为半径圆；有步行网络时为步行半径内可达的街道两侧加步行余量，融合而成。",
             (Self::Districts, Lang::En) => "Coverage summary per district: estates and households covered per facility kind, shortfall. Geometry: convex hull of the district's estates.",
             (Self::Districts, Lang::Zh) => "按行政区汇总的覆盖情况：各类设施覆盖的小区与户数、容量缺口。几何为该区小区的凸包。",
         }
@@ -123,6 +123,12 @@ impl Collection {
     #[must_use]
     pub fn by_year(self) -> bool {
         matches!(self, Self::Estates | Self::Gaps | Self::Districts)
+    }
+
+    /// Whether the collection's figures depend on the metric (all but facilities).
+    #[must_use]
+    pub fn by_metric(self) -> bool {
+        self != Self::Facilities
     }
 
     /// Properties usable as `name=value` query parameters.
@@ -199,7 +205,7 @@ fn collections(dataset: &Dataset) -> Vec<Collection> {
     Collection::ALL.into_iter().filter(|c| *c != Collection::Districts || dataset.current.districts.is_some()).collect()
 }
 
-async fn get_landing(State(state): State<AppState>, headers: HeaderMap, RawQuery(q): RawQuery) -> Result<Response, ApiError> {
+async fn get_landing(State(state): State<AppState>, Extension(Snapshot(dataset)): Extension<Snapshot>, headers: HeaderMap, RawQuery(q): RawQuery) -> Result<Response, ApiError> {
     let pairs = QueryPairs::parse(q.as_deref())?;
     pairs.only(&["f"])?;
     let format = negotiate(&pairs, &headers)?;
@@ -220,10 +226,11 @@ async fn get_landing(State(state): State<AppState>, headers: HeaderMap, RawQuery
         link(&format!("{base}/collections"), "http://www.opengis.net/def/rel/ogc/1.0/data", "application/json", "collections"),
         link(&format!("{base}/reports"), "related", "application/json", "annual facility-target reports"),
     ];
+    let description = format!("{description} {}", dataset.metric_sentence(lang));
     if format == Format::Html {
         let body = format!(
             "<p>{}</p>{}",
-            html::escape(description),
+            html::escape(&description),
             html::link_list(&[
                 ("/collections?f=html".into(), "Collections 数据集".into()),
                 ("/conformance?f=html".into(), "Conformance 符合性".into()),
@@ -235,7 +242,8 @@ async fn get_landing(State(state): State<AppState>, headers: HeaderMap, RawQuery
         );
         return Ok(html::response(html::page(title, lang.tag(), &body)));
     }
-    Ok(json_response(&json!({ "title": title, "description": description, "links": links }), "application/json"))
+    let network = dataset.network.as_ref().map(super::snapshot::ServedNetwork::summary_json);
+    Ok(json_response(&json!({ "title": title, "description": description, "metric": dataset.metric_kind().as_str(), "network": network, "links": links }), "application/json"))
 }
 
 async fn get_conformance(headers: HeaderMap, RawQuery(q): RawQuery) -> Result<Response, ApiError> {
@@ -262,14 +270,15 @@ fn collection_json(dataset: &Dataset, c: Collection, base: &str, lang: Lang) -> 
             });
         }
     }
-    json!({
+    let described = |l: Lang| if c.by_metric() { format!("{} {}", c.description(l), dataset.metric_sentence(l)) } else { c.description(l).to_owned() };
+    let mut doc = json!({
         "id": c.id(),
         "title": c.title(lang),
-        "description": c.description(lang),
+        "description": described(lang),
         "title_zh": c.title(Lang::Zh),
         "title_en": c.title(Lang::En),
-        "description_zh": c.description(Lang::Zh),
-        "description_en": c.description(Lang::En),
+        "description_zh": described(Lang::Zh),
+        "description_en": described(Lang::En),
         "itemType": "feature",
         "geometryType": layer.map_or("Unknown", |l| l.geometry_type),
         "extent": extent,
@@ -282,7 +291,11 @@ fn collection_json(dataset: &Dataset, c: Collection, base: &str, lang: Lang) -> 
             link(&format!("{url}/items?f=html"), "items", "text/html", "items as HTML"),
             link(&format!("{url}/queryables"), "http://www.opengis.net/def/rel/ogc/1.0/queryables", "application/schema+json", "queryables"),
         ],
-    })
+    });
+    if c.by_metric() {
+        doc["metric"] = json!(dataset.metric_kind().as_str());
+    }
+    doc
 }
 
 fn collection_html(dataset: &Dataset, c: Collection, lang: Lang) -> String {
@@ -292,8 +305,8 @@ fn collection_html(dataset: &Dataset, c: Collection, lang: Lang) -> String {
     s.push_str(&html::definitions(&[
         ("title", html::escape(c.title(lang))),
         ("标题", html::escape(c.title(Lang::Zh))),
-        ("description", html::escape(c.description(Lang::En))),
-        ("说明", html::escape(c.description(Lang::Zh))),
+        ("description", html::escape(&if c.by_metric() { format!("{} {}", c.description(Lang::En), dataset.metric_sentence(Lang::En)) } else { c.description(Lang::En).to_owned() })),
+        ("说明", html::escape(&if c.by_metric() { format!("{} {}", c.description(Lang::Zh), dataset.metric_sentence(Lang::Zh)) } else { c.description(Lang::Zh).to_owned() })),
         ("geometry", html::escape(layer.map_or("Unknown", |l| l.geometry_type))),
         ("features", layer.map_or(0, |l| l.features.len()).to_string()),
         ("extent (CRS84)", extent),

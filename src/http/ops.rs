@@ -73,6 +73,9 @@ async fn get_health(Extension(Snapshot(dataset)): Extension<Snapshot>, RawQuery(
         "facilities": dataset.facilities.len(),
         "rejected_features": dataset.rejected,
         "working_crs": dataset.working_crs,
+        "metric": dataset.metric_kind().as_str(),
+        "distance_from": dataset.params.distance_from.as_str(),
+        "network": dataset.network.as_ref().map(super::snapshot::ServedNetwork::summary_json),
     })))
 }
 

@@ -88,13 +88,18 @@ impl Reports {
         if let Some(r) = self.cache.lock().map_err(|_| poisoned())?.reports.get(&(year, from)) {
             return Ok(Arc::clone(r));
         }
-        let metric = crate::analysis::StraightLine::new(&dataset.facilities, dataset.params.distance_from);
+        let straight = crate::analysis::StraightLine::new(&dataset.facilities, dataset.params.distance_from);
+        // The dataset's metric: with a walking network, every year of the period by walking.
+        let metric: &dyn crate::analysis::CoverageMetric = match &dataset.network {
+            Some(network) => &network.metric,
+            None => &straight,
+        };
         let input = ReportInput {
             estates: &dataset.estates,
             facilities: &dataset.facilities,
             catalogue: &dataset.catalogue,
             working_crs: &dataset.working_crs,
-            metric: &metric,
+            metric,
             params: TrendParams { renovation_built_before: self.settings.renovation_built_before, ..TrendParams::new(from, year) },
             targets: &self.targets,
             targets_source: self.targets_source.as_deref(),

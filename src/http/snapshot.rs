@@ -12,23 +12,23 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::SystemTime;
 
-use geo::{Area, BoundingRect, Buffer, ConvexHull, Coord, Geometry, Intersects, MultiPoint, MultiPolygon, Rect};
+use geo::{BoundingRect, ConvexHull, Coord, Geometry, Intersects, MultiPoint, Rect};
 use rayon::prelude::*;
 use rstar::primitives::{GeomWithData, Rectangle};
 use rstar::{RTree, AABB};
 
 use super::error::ApiError;
 use super::gzip::Piece;
-use crate::analysis::{self, AnalysisParams, CoverageTable, MetricKind, RecordedHouseholds, StraightLine, Summary};
+use super::service_area::{build_service_areas, AreaMetric};
+use super::streets::Streets;
+use crate::analysis::{self, AnalysisParams, CoverageTable, MetricKind, NetworkMetric, NetworkParams, RecordedHouseholds, StraightLine, Summary};
 use crate::config::{Config, OnInvalid};
 use crate::index::FacilityIndex;
 use crate::io::crs::{CrsSpec, Transformer};
 use crate::io::load::LoadOptions;
-use crate::io::write::{estate_base_features, kind_properties, OutFeature, Results};
+use crate::io::network::{LoadedNetwork, NetworkSummary};
+use crate::io::write::{comparison_properties, estate_base_features, kind_properties, MetricComparison, OutFeature, Results};
 use crate::model::{AttrValue, Attributes, Catalogue, Estate, Facility, FeatureId, KindId};
-
-/// Coordinates of service-area circles per full turn.
-const CIRCLE_SEGMENTS: f64 = 48.0;
 
 /// Years kept in the per-year coverage cache; the oldest entry is dropped beyond this.
 const YEAR_CACHE_LEN: usize = 32;
@@ -291,8 +291,11 @@ pub struct YearView {
     pub year: Option<i32>,
     /// Facilities open in `year`, per kind.
     pub index: FacilityIndex,
-    /// Estate × kind coverage.
+    /// Estate × kind coverage by the dataset's metric.
     pub table: CoverageTable,
+    /// The same by straight line, when the dataset's metric is the walking network (estates,
+    /// gaps and districts carry both figures).
+    pub straight: Option<CoverageTable>,
     /// Summaries per kind and district.
     pub summary: Summary,
     /// `estates` collection.
@@ -320,6 +323,44 @@ pub struct CrsOption {
 
 /// OGC URI of CRS84.
 pub const CRS84_URI: &str = "http://www.opengis.net/def/crs/OGC/1.3/CRS84";
+
+/// A street network to measure walking distance on: what the loader read (working CRS) and how
+/// to search it.
+#[derive(Debug, Clone)]
+pub struct NetworkInput {
+    /// Walkable lines, gates and the load report.
+    pub loaded: LoadedNetwork,
+    /// Snapping, speed and search limits (`distance_from` is the dataset's).
+    pub params: NetworkParams,
+}
+
+/// The walking network of a dataset: the prepared metric (plain data, shared by every year
+/// view, report and point query) and the streets for the tiles.
+#[derive(Debug)]
+pub struct ServedNetwork {
+    /// Graph, estate entries and facility joins.
+    pub metric: NetworkMetric,
+    /// Source, filter, graph figures and how the estates met it, as `analyze` records them.
+    pub summary: NetworkSummary,
+    /// Edges in CRS84, for the `streets` tiles.
+    pub streets: Streets,
+}
+
+impl ServedNetwork {
+    /// What `/health`, the landing page and `/map/config.json` say of it.
+    #[must_use]
+    pub fn summary_json(&self) -> serde_json::Value {
+        let mut v = serde_json::to_value(&self.summary).unwrap_or(serde_json::Value::Null);
+        if let Some(o) = v.as_object_mut() {
+            o.insert("walk_margin_m".into(), serde_json::json!(super::service_area::WALK_MARGIN_M));
+        }
+        v
+    }
+
+    fn source_name(&self) -> String {
+        self.summary.path.file_name().map_or_else(|| self.summary.path.display().to_string(), |n| n.to_string_lossy().into_owned())
+    }
+}
 
 /// Everything one load produced; immutable except for the year cache.
 #[derive(Debug)]
@@ -352,6 +393,8 @@ pub struct Dataset {
     pub rejected: usize,
     /// Report settings, targets and computed reports (`/reports`).
     pub reports: super::report::Reports,
+    /// The walking network, when `analysis.metric = "network"`.
+    pub network: Option<ServedNetwork>,
     estate_geometries: Vec<Arc<Geometry<f64>>>,
     estate_base: Vec<Attributes>,
     years: Mutex<BTreeMap<i32, Arc<YearView>>>,
@@ -413,6 +456,62 @@ impl Dataset {
     pub fn estate_position(&self, id: &str) -> Option<usize> {
         self.current.estates.position(id)
     }
+
+    /// The metric coverage is measured by: straight line or walking network.
+    #[must_use]
+    pub fn metric_kind(&self) -> MetricKind {
+        if self.network.is_some() {
+            MetricKind::Network
+        } else {
+            MetricKind::Straight
+        }
+    }
+
+    /// A one-line description of the metric for the landing page and collections.
+    #[must_use]
+    pub fn metric_sentence(&self, lang: super::params::Lang) -> String {
+        match (&self.network, lang) {
+            (None, super::params::Lang::En) => format!("Distances: straight line from the estate {}.", self.params.distance_from.as_str()),
+            (None, super::params::Lang::Zh) => format!("距离：直线距离（自小区{}起算）。", if self.params.distance_from == analysis::DistanceFrom::Boundary { "边界" } else { "中心" }),
+            (Some(n), super::params::Lang::En) => format!(
+                "Distances: walking distance along the street network ({} nodes, {} edges, {:.1} km of streets, {} components; from {}), walking minutes at {} m/min; straight-line distances are given beside them.",
+                n.summary.graph.nodes,
+                n.summary.graph.edges,
+                n.summary.graph.length_m / 1000.0,
+                n.summary.graph.components,
+                n.source_name(),
+                n.summary.speed_m_per_min
+            ),
+            (Some(n), super::params::Lang::Zh) => format!(
+                "距离：沿街道网络的步行距离（{} 个节点、{} 条边、街道 {:.1} 公里、{} 个连通分量；数据 {}），步行时间按每分钟 {} 米；同时给出直线距离。",
+                n.summary.graph.nodes,
+                n.summary.graph.edges,
+                n.summary.graph.length_m / 1000.0,
+                n.summary.graph.components,
+                n.source_name(),
+                n.summary.speed_m_per_min
+            ),
+        }
+    }
+}
+
+/// Coverage by the dataset's metric, and by straight line too when that metric is the network.
+///
+/// # Errors
+/// [`ApiError::Internal`] when the analysis fails.
+fn coverage_tables(
+    estates: &[Estate],
+    facilities: &[Facility],
+    catalogue: &Catalogue,
+    index: &FacilityIndex,
+    params: AnalysisParams,
+    network: Option<&NetworkMetric>,
+) -> Result<(CoverageTable, Option<CoverageTable>), ApiError> {
+    let straight = StraightLine::with_index(facilities, index, params.distance_from);
+    let straight = analysis::compute_coverage(estates, &straight, catalogue, params.year, &RecordedHouseholds, &()).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let Some(network) = network else { return Ok((straight, None)) };
+    let table = analysis::compute_coverage(estates, network, catalogue, params.year, &RecordedHouseholds, &()).map_err(|e| ApiError::Internal(e.to_string()))?;
+    Ok((table, Some(straight)))
 }
 
 /// Loads the data a config names and builds the served dataset. Blocking (reads files, runs
@@ -451,24 +550,60 @@ pub fn load_dataset(config: &Config, version: u64) -> Result<Dataset, ApiError> 
     if loaded.estates.is_empty() {
         return Err(fail(&format!("{}: no valid estates were loaded", estates_source.path.display())));
     }
-    let params = AnalysisParams { distance_from: config.analysis.distance_from, year: config.analysis.year, metric: MetricKind::Straight };
+    let params = AnalysisParams { distance_from: config.analysis.distance_from, year: config.analysis.year, metric: config.analysis.metric };
+    let network = match config.analysis.metric {
+        MetricKind::Straight => None,
+        MetricKind::Network => Some(load_network(config, &loaded.working_crs)?),
+    };
     let reports = super::report::Reports::load(&config.report, &catalogue).map_err(|e| fail(&e))?;
-    let mut dataset = build_dataset(loaded.estates, loaded.facilities, catalogue, &loaded.working_crs, params, version, loaded.report.rejected.len())?;
+    let mut dataset = build_dataset(loaded.estates, loaded.facilities, catalogue, &loaded.working_crs, params, network, version, loaded.report.rejected.len())?;
     crate::diag::release_freed_memory();
     dataset.reports = reports;
     Ok(dataset)
 }
 
-/// Builds the dataset from loaded model values (working CRS).
+/// Reads `[network]` through the network loader, in the working CRS of the estates; its
+/// rejected features are reported, and abort the load, as the estates' are.
+///
+/// # Errors
+/// [`ApiError::ReloadFailed`] naming the file or feature at fault.
+fn load_network(config: &Config, working_crs: &str) -> Result<NetworkInput, ApiError> {
+    let fail = |e: &dyn std::fmt::Display| ApiError::ReloadFailed(e.to_string());
+    let network = config.network.as_ref().ok_or_else(|| fail(&"analysis.metric = \"network\" needs [network] path"))?;
+    let loaded = crate::io::network::load_network(network, None, working_crs, &|m| tracing::debug!("{m}")).map_err(|e| fail(&e))?;
+    for w in &loaded.report.warnings {
+        tracing::warn!("network: {w}");
+    }
+    if loaded.report.has_rejections() {
+        for r in loaded.report.rejected.iter().take(20) {
+            tracing::warn!("network rejected: {r}");
+        }
+        if config.analysis.on_invalid == OnInvalid::Abort {
+            return Err(fail(&format!(
+                "{} street network features were rejected (first: {}); fix them or set analysis.on_invalid = \"warn\"",
+                loaded.report.rejected.len(),
+                loaded.report.rejected[0]
+            )));
+        }
+    }
+    let params = crate::io::network::network_params(network, config.analysis.distance_from);
+    Ok(NetworkInput { loaded, params })
+}
+
+/// Builds the dataset from loaded model values (working CRS). With `network`, coverage is
+/// measured by walking distance along it (built here once, for these estates and facilities),
+/// and straight-line figures are kept beside it.
 ///
 /// # Errors
 /// [`ApiError::ReloadFailed`] for CRS problems, [`ApiError::Internal`] otherwise.
+#[expect(clippy::too_many_arguments, reason = "the parts of one load; a struct would only rename them")]
 pub fn build_dataset(
     estates: Vec<Estate>,
     facilities: Vec<Facility>,
     catalogue: Catalogue,
     working_crs: &str,
     params: AnalysisParams,
+    network: Option<NetworkInput>,
     version: u64,
     rejected: usize,
 ) -> Result<Dataset, ApiError> {
@@ -477,11 +612,25 @@ pub fn build_dataset(
     let to_working = Transformer::new(&CrsSpec::Crs84, working_crs).map_err(|e| crs_fail(&e))?;
     let to_crs84 = Transformer::new(&working_spec, "CRS84").map_err(|e| crs_fail(&e))?;
 
+    let network = match network {
+        Some(NetworkInput { loaded, params: net_params }) => {
+            let started = std::time::Instant::now();
+            let net_params = NetworkParams { distance_from: params.distance_from, ..net_params };
+            let metric = NetworkMetric::build(&loaded.lines, &loaded.gates, &estates, &facilities, net_params);
+            let summary = NetworkSummary::new(&loaded, &metric);
+            drop(loaded);
+            let streets = Streets::build(metric.graph(), &to_crs84)?;
+            let g = &summary.graph;
+            tracing::info!(nodes = g.nodes, edges = g.edges, components = g.components, elapsed_ms = started.elapsed().as_millis(), "walking network prepared");
+            Some(ServedNetwork { metric, summary, streets })
+        }
+        None => None,
+    };
+    let params = AnalysisParams { metric: if network.is_some() { MetricKind::Network } else { MetricKind::Straight }, ..params };
+
     // Estate geometries and own properties in CRS84, once; coverage properties come per year.
     let index = FacilityIndex::build(&facilities, catalogue.len(), params.year);
-    let metric = StraightLine::with_index(&facilities, &index, params.distance_from);
-    let table = analysis::compute_coverage(&estates, &metric, &catalogue, params.year, &RecordedHouseholds, &())
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let (table, straight) = coverage_tables(&estates, &facilities, &catalogue, &index, params, network.as_ref().map(|n| &n.metric))?;
     let results = Results { estates: &estates, facilities: &facilities, table: &table, catalogue: &catalogue, working_crs };
     // Without the coverage properties, which come per year: building them for every estate and
     // dropping them raised the peak by about 270 MB on a 60,000-estate city.
@@ -492,7 +641,10 @@ pub fn build_dataset(
         .unzip();
 
     let facilities_layer = build_facilities_layer(&facilities, &catalogue, &to_crs84)?;
-    let service_areas = build_service_areas(&facilities, &catalogue, params.year, &to_crs84)?;
+    let area_metric = network.as_ref().map_or(AreaMetric::Straight, |n| AreaMetric::Network(&n.metric));
+    let started = std::time::Instant::now();
+    let service_areas = build_service_areas(&facilities, &catalogue, params.year, area_metric, &to_crs84)?;
+    tracing::info!(metric = params.metric.as_str(), elapsed_ms = started.elapsed().as_millis(), "service areas dissolved");
     let crs = crs_options(working_crs)?;
     let mut dataset = Dataset {
         version,
@@ -506,6 +658,7 @@ pub fn build_dataset(
             year: params.year,
             index: FacilityIndex::build(&[], 0, None),
             table: table.clone(),
+            straight: None,
             summary: Summary { params, overall: Vec::new(), districts: Vec::new() },
             estates: Layer::build(Vec::new(), "MultiPolygon")?,
             gaps: Layer::build(Vec::new(), "MultiPolygon")?,
@@ -517,12 +670,13 @@ pub fn build_dataset(
         to_working,
         rejected,
         reports: super::report::Reports::default(),
+        network,
         estate_geometries,
         estate_base,
         years: Mutex::new(BTreeMap::new()),
         years_order: Mutex::new(Vec::new()),
     };
-    dataset.current = Arc::new(year_view_from(&dataset, index, table)?);
+    dataset.current = Arc::new(year_view_from(&dataset, index, table, straight)?);
     Ok(dataset)
 }
 
@@ -592,79 +746,13 @@ fn build_facilities_layer(facilities: &[Facility], catalogue: &Catalogue, to_crs
     Layer::build(pending, "Point")
 }
 
-fn build_service_areas(facilities: &[Facility], catalogue: &Catalogue, year: Option<i32>, to_crs84: &Transformer) -> Result<Layer, ApiError> {
-    let areas: Vec<(usize, MultiPolygon<f64>, usize)> = (0..catalogue.len())
-        .into_par_iter()
-        .map(|k| {
-            let kind = KindId(u16::try_from(k).expect("validated catalogue"));
-            let radius = catalogue.kinds[k].radius_m;
-            let points: Vec<geo::Point<f64>> = facilities.iter().filter(|f| f.kind == kind && f.open_in(year)).map(|f| f.location).collect();
-            let count = points.len();
-            (k, dissolve_circles(&points, radius), count)
-        })
-        .collect();
-    let mut pending = Vec::with_capacity(areas.len());
-    for (k, area, count) in areas {
-        let spec = &catalogue.kinds[k];
-        let area_m2 = area.unsigned_area();
-        let area = transform_geometry(&Geometry::MultiPolygon(area), Some(to_crs84), false).map_err(|e| ApiError::ReloadFailed(e.to_string()))?;
-        pending.push(PendingFeature {
-            id: FeatureId::Text(spec.key.clone()),
-            geometry: Arc::new(area),
-            properties: vec![
-                ("kind".into(), AttrValue::Text(spec.key.clone())),
-                ("kind_label_zh".into(), AttrValue::Text(spec.label_zh.clone())),
-                ("kind_label_en".into(), AttrValue::Text(spec.label_en.clone())),
-                ("radius_m".into(), AttrValue::Float(spec.radius_m)),
-                ("facilities".into(), AttrValue::Int(i64::try_from(count).unwrap_or(i64::MAX))),
-                ("area_m2".into(), AttrValue::Float((area_m2 * 10.0).round() / 10.0)),
-                ("year".into(), year.map_or(AttrValue::Null, |y| AttrValue::Int(i64::from(y)))),
-            ],
-        });
-    }
-    Layer::build(pending, "MultiPolygon")
-}
-
-/// The union of circles of `radius_m` around `points` (working CRS).
-///
-/// Points are grouped into square tiles of a few radii, each tile's circles are unioned in
-/// parallel, and the tile results are unioned last: the sweep over all circles at once is
-/// O(n log n) too, but tiling keeps each sweep small and uses every core.
-fn dissolve_circles(points: &[geo::Point<f64>], radius_m: f64) -> MultiPolygon<f64> {
-    if points.is_empty() {
-        return MultiPolygon::new(Vec::new());
-    }
-    let tile = radius_m * 8.0;
-    let mut tiles: BTreeMap<(i64, i64), Vec<geo::Point<f64>>> = BTreeMap::new();
-    for p in points {
-        #[expect(clippy::cast_possible_truncation, reason = "tile indices of city-sized extents")]
-        let key = ((p.x() / tile).floor() as i64, (p.y() / tile).floor() as i64);
-        tiles.entry(key).or_default().push(*p);
-    }
-    let parts: Vec<MultiPolygon<f64>> = tiles
-        .into_par_iter()
-        .map(|(_, pts)| {
-            // Built per task: the style holds an `Rc` and cannot cross threads.
-            let style = geo::algorithm::buffer::BufferStyle::new(radius_m)
-                .line_cap(geo::algorithm::buffer::LineCap::Round(std::f64::consts::TAU / CIRCLE_SEGMENTS));
-            MultiPoint::new(pts).buffer_with_style(style)
-        })
-        .collect();
-    if parts.len() == 1 {
-        return parts.into_iter().next().unwrap_or_else(|| MultiPolygon::new(Vec::new()));
-    }
-    geo::unary_union(parts.iter())
-}
-
 fn build_year_view(dataset: &Dataset, params: AnalysisParams) -> Result<YearView, ApiError> {
     let index = FacilityIndex::build(&dataset.facilities, dataset.catalogue.len(), params.year);
-    let metric = StraightLine::with_index(&dataset.facilities, &index, params.distance_from);
-    let table = analysis::compute_coverage(&dataset.estates, &metric, &dataset.catalogue, params.year, &RecordedHouseholds, &())
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
-    year_view_from(dataset, index, table)
+    let (table, straight) = coverage_tables(&dataset.estates, &dataset.facilities, &dataset.catalogue, &index, params, dataset.network.as_ref().map(|n| &n.metric))?;
+    year_view_from(dataset, index, table, straight)
 }
 
-fn year_view_from(dataset: &Dataset, index: FacilityIndex, table: CoverageTable) -> Result<YearView, ApiError> {
+fn year_view_from(dataset: &Dataset, index: FacilityIndex, table: CoverageTable, straight: Option<CoverageTable>) -> Result<YearView, ApiError> {
     let catalogue = &dataset.catalogue;
     let results = Results {
         estates: &dataset.estates,
@@ -675,6 +763,9 @@ fn year_view_from(dataset: &Dataset, index: FacilityIndex, table: CoverageTable)
     };
     let year = table.params.year;
     let year_value = year.map_or(AttrValue::Null, |y| AttrValue::Int(i64::from(y)));
+    let metric_value = AttrValue::Text(table.params.metric.as_str().to_owned());
+    let speed_m_per_min = dataset.network.as_ref().map_or(f64::NAN, |n| n.metric.params().speed_m_per_min);
+    let comparison = straight.as_ref().map(|straight| MetricComparison { straight, network: &table, speed_m_per_min });
     let keys: Vec<&str> = catalogue.keys().collect();
     let estates_pending = dataset
         .estates
@@ -682,9 +773,13 @@ fn year_view_from(dataset: &Dataset, index: FacilityIndex, table: CoverageTable)
         .enumerate()
         .map(|(i, estate)| {
             let mut p = dataset.estate_base[i].clone();
+            p.push(("metric".into(), metric_value.clone()));
             p.push(("year".into(), year_value.clone()));
             for (k, key) in keys.iter().enumerate() {
                 p.extend(kind_properties(&results, i, k, key));
+                if let Some(c) = &comparison {
+                    p.extend(comparison_properties(c, i, k, key));
+                }
             }
             PendingFeature { id: estate.id.clone(), geometry: Arc::clone(&dataset.estate_geometries[i]), properties: p }
         })
@@ -716,14 +811,29 @@ fn year_view_from(dataset: &Dataset, index: FacilityIndex, table: CoverageTable)
                     ("distance_m".into(), cell.nearest.map_or(AttrValue::Null, |n| AttrValue::Float((n.distance_m * 1000.0).round() / 1000.0))),
                     ("shortfall".into(), cell.shortfall.map_or(AttrValue::Null, AttrValue::Float)),
                     ("distance_from".into(), AttrValue::Text(table.params.distance_from.as_str().to_owned())),
+                    ("metric".into(), metric_value.clone()),
                     ("year".into(), year_value.clone()),
                 ],
             });
+            if let (Some(c), Some(gap)) = (&comparison, gaps_pending.last_mut()) {
+                // The same four figures as the estate's, without the kind prefix.
+                let prefix = format!("{}_", spec.key);
+                let figures = comparison_properties(c, i, k, &spec.key);
+                gap.properties.extend(figures.into_iter().map(|(name, v)| (name.strip_prefix(&prefix).unwrap_or(&name).to_owned(), v)));
+            }
         }
     }
     let gaps = Layer::build(gaps_pending, "MultiPolygon")?;
 
     let summary = analysis::summarize(&dataset.estates, &dataset.facilities, &table, catalogue);
+    let straight_summary = straight.as_ref().map(|t| analysis::summarize(&dataset.estates, &dataset.facilities, t, catalogue));
+    let districts = districts_layer(dataset, &summary, straight_summary.as_ref(), &metric_value, &year_value)?;
+    Ok(YearView { year, index, table, straight, summary, estates, gaps, districts })
+}
+
+/// The `districts` collection of a view: per district the coverage summary of each kind (and by
+/// straight line too when `straight` is given); `None` when estates carry no district.
+fn districts_layer(dataset: &Dataset, summary: &Summary, straight: Option<&Summary>, metric_value: &AttrValue, year_value: &AttrValue) -> Result<Option<Layer>, ApiError> {
     let districts = if summary.districts.is_empty() {
         None
     } else {
@@ -743,8 +853,10 @@ fn year_view_from(dataset: &Dataset, index: FacilityIndex, table: CoverageTable)
                     ("district".into(), AttrValue::Text(d.district.clone())),
                     ("estates".into(), AttrValue::Int(d.kinds.first().map_or(0, |k| i64::try_from(k.estates).unwrap_or(i64::MAX)))),
                     ("households".into(), AttrValue::Int(d.kinds.first().map_or(0, |k| i64::try_from(k.households).unwrap_or(i64::MAX)))),
+                    ("metric".into(), metric_value.clone()),
                     ("year".into(), year_value.clone()),
                 ];
+                let straight_kinds = straight.and_then(|s| s.districts.iter().find(|x| x.district == d.district)).map(|x| &x.kinds);
                 for k in &d.kinds {
                     let n = |x: usize| AttrValue::Int(i64::try_from(x).unwrap_or(i64::MAX));
                     p.push((format!("{}_facilities", k.kind), n(k.facilities)));
@@ -753,13 +865,17 @@ fn year_view_from(dataset: &Dataset, index: FacilityIndex, table: CoverageTable)
                     p.push((format!("{}_households_covered_pct", k.kind), AttrValue::Float(round2(k.households_covered_pct))));
                     p.push((format!("{}_estates_short", k.kind), n(k.estates_short)));
                     p.push((format!("{}_shortfall_total", k.kind), AttrValue::Float(k.shortfall_total)));
+                    if let Some(s) = straight_kinds.and_then(|ks| ks.iter().find(|s| s.kind == k.kind)) {
+                        p.push((format!("{}_straight_estates_covered_pct", k.kind), AttrValue::Float(round2(s.estates_covered_pct))));
+                        p.push((format!("{}_straight_households_covered_pct", k.kind), AttrValue::Float(round2(s.households_covered_pct))));
+                    }
                 }
                 PendingFeature { id: FeatureId::Text(d.district.clone()), geometry: Arc::new(Geometry::Polygon(hull)), properties: p }
             })
             .collect();
         Some(Layer::build(pending, "Polygon")?)
     };
-    Ok(YearView { year, index, table, summary, estates, gaps, districts })
+    Ok(districts)
 }
 
 /// `geometry` converted by `transformer` (when given), axes swapped when `swap` (latitude-first
@@ -867,14 +983,5 @@ mod tests {
         assert_eq!(rfc3339(SystemTime::UNIX_EPOCH), "1970-01-01T00:00:00Z");
         let t = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_709_251_199);
         assert_eq!(rfc3339(t), "2024-02-29T23:59:59Z");
-    }
-
-    #[test]
-    fn circles_dissolve_into_one_area() {
-        let points = vec![geo::Point::new(0.0, 0.0), geo::Point::new(100.0, 0.0), geo::Point::new(5000.0, 0.0)];
-        let area = dissolve_circles(&points, 100.0);
-        assert_eq!(area.0.len(), 2);
-        let expected = 3.0 * std::f64::consts::PI * 100.0 * 100.0;
-        assert!(area.unsigned_area() < expected && area.unsigned_area() > 0.5 * expected);
     }
 }

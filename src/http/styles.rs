@@ -35,7 +35,11 @@ pub const STYLES: &[(&str, &str, &str)] = &[
     ("facilities", "Facilities by kind", include_str!("../../styles/facilities.json")),
     ("gaps", "Coverage gaps: estate × kind with no facility within the radius", include_str!("../../styles/gaps.json")),
     ("service-areas", "Service areas per facility kind", include_str!("../../styles/service-areas.json")),
+    ("streets", "The walking network (served with analysis.metric = \"network\")", include_str!("../../styles/streets.json")),
 ];
+
+/// Styles whose source exists only with a walking network.
+const NETWORK_STYLES: &[&str] = &["streets"];
 
 /// The QGIS style of the estates coverage layer.
 pub const ESTATES_QML: &str = include_str!("../../styles/estates-coverage.qml");
@@ -208,6 +212,9 @@ async fn get_style(
     let Some(name) = file.strip_suffix(".json") else {
         return Err(ApiError::NoRoute(format!("/styles/{file}")));
     };
+    if NETWORK_STYLES.contains(&name) && dataset.network.is_none() {
+        return Err(ApiError::NoRoute(format!("/styles/{file} (the data is measured by straight line: no walking network)")));
+    }
     let query = StyleQuery::parse(&pairs, &dataset)?;
     let style = render_style(name, &dataset, &query, &base_url(&state, &headers), state.serve())?;
     Ok(typed("application/json", style.to_string()))

@@ -40,11 +40,12 @@ use serde_json::{json, Value};
 use super::error::ApiError;
 use super::ogc::Collection;
 use super::params::{self, Lang, QueryPairs};
-use super::snapshot::{transform_geometry, Dataset, Feature, Layer, PendingFeature};
+use super::service_area::AreaMetric;
+use super::snapshot::{Dataset, Feature, Layer};
 use super::state::AppState;
 use super::{base_url, Snapshot};
 use crate::io::crs::{CrsSpec, Transformer};
-use crate::model::{AttrValue, FeatureId, KindId};
+use crate::model::{AttrValue, FeatureId};
 
 /// Tile units per tile side.
 pub const EXTENT: u32 = 4096;
@@ -77,6 +78,13 @@ const KEEP: usize = 16;
 
 /// Zoom below which estate distances are rounded to a tenth of the radius.
 pub const COARSE_ZOOM: u8 = 12;
+
+/// Zoom from which the `streets` tiles carry the street network: below it a city's streets
+/// are a grey mass that costs more to send than it tells.
+pub const STREETS_MIN_ZOOM: u8 = 14;
+
+/// The tile set of the street network (no collection: see [`super::streets`]).
+pub const STREETS: &str = "streets";
 
 /// Routes of this module.
 pub fn routes() -> Router<AppState> {
@@ -253,6 +261,9 @@ fn tile_columns(layer: &Layer, c: Collection, dataset: &Dataset, query: &TileQue
                 wanted.push((format!("{k}_covered"), Conversion::Keep, 0));
                 wanted.push((format!("{k}_distance_m"), Conversion::Distance(step), 0));
                 wanted.push((format!("{k}_shortfall"), Conversion::Positive, 0));
+                // With a walking network, both figures, for the map's straight / walking switch.
+                wanted.push((format!("{k}_straight_m"), Conversion::Distance(step), 0));
+                wanted.push((format!("{k}_network_m"), Conversion::Distance(step), 0));
             }
         }
         Collection::Facilities => {
@@ -273,7 +284,7 @@ fn tile_columns(layer: &Layer, c: Collection, dataset: &Dataset, query: &TileQue
             }
         }
         Collection::ServiceAreas => {
-            for (name, conversion) in [("kind", Conversion::Keep), ("radius_m", Conversion::Whole), ("facilities", Conversion::Keep)] {
+            for (name, conversion) in [("kind", Conversion::Keep), ("radius_m", Conversion::Whole), ("facilities", Conversion::Keep), ("metric", Conversion::Keep)] {
                 wanted.push((name.into(), conversion, 0));
             }
         }
@@ -399,6 +410,80 @@ pub fn render_tile(dataset: &Arc<Dataset>, c: Collection, tile: TileId, query: &
     Ok(out)
 }
 
+/// Renders one tile of the street network: one feature of every edge that crosses the
+/// buffered tile, clipped to it; empty below [`STREETS_MIN_ZOOM`] or without a network.
+#[must_use]
+pub fn render_streets_tile(dataset: &Dataset, tile: TileId) -> Vec<u8> {
+    let mut out = Vec::new();
+    let Some(network) = dataset.network.as_ref().filter(|_| tile.z >= STREETS_MIN_ZOOM) else { return out };
+    let projector = Projector::new(tile);
+    let (min, max) = (-BUFFER, f64::from(EXTENT) + BUFFER);
+    let mut lines: Vec<Vec<mvt::TilePoint>> = Vec::new();
+    for [a, b] in network.streets.within(tile.bounds_lonlat(BUFFER)) {
+        let Some((a, b)) = clip_segment(projector.project(a), projector.project(b), min, max) else { continue };
+        let (a, b) = (round(a), round(b));
+        if a == b {
+            continue;
+        }
+        // Edges meet end to end along a street: extend the previous line instead of starting one.
+        match lines.last_mut() {
+            Some(line) if line.last() == Some(&a) => line.push(b),
+            _ => lines.push(vec![a, b]),
+        }
+    }
+    if lines.is_empty() {
+        return out;
+    }
+    let mut builder = mvt::LayerBuilder::new(STREETS, EXTENT);
+    builder.add(None, &mvt::Geometry::Lines(lines), &[]);
+    builder.write_to(&mut out);
+    out
+}
+
+/// Liang–Barsky: the part of segment `a`–`b` inside the square `[min, max]²`.
+fn clip_segment(a: Coord<f64>, b: Coord<f64>, min: f64, max: f64) -> Option<(Coord<f64>, Coord<f64>)> {
+    let (dx, dy) = (b.x - a.x, b.y - a.y);
+    let (mut t0, mut t1) = (0.0_f64, 1.0_f64);
+    for (p, q) in [(-dx, a.x - min), (dx, max - a.x), (-dy, a.y - min), (dy, max - a.y)] {
+        if p == 0.0 {
+            if q < 0.0 {
+                return None;
+            }
+        } else {
+            let r = q / p;
+            if p < 0.0 {
+                t0 = t0.max(r);
+            } else {
+                t1 = t1.min(r);
+            }
+        }
+    }
+    (t0 <= t1).then_some((Coord { x: a.x + t0 * dx, y: a.y + t0 * dy }, Coord { x: a.x + t1 * dx, y: a.y + t1 * dy }))
+}
+
+/// The TileJSON of the street network.
+fn streets_tilejson(dataset: &Dataset, base: &str, lang: Lang) -> Value {
+    let bounds = dataset.network.as_ref().and_then(|n| n.streets.extent()).map_or_else(|| vec![-180.0, -85.0, 180.0, 85.0], |e| vec![e.min().x, e.min().y, e.max().x, e.max().y]);
+    let (title, description) = match lang {
+        Lang::En => ("Walking network", "The walkable streets the walking distances are measured along (graph edges after snapping), from zoom 14."),
+        Lang::Zh => ("步行网络", "计算步行距离所沿的可步行街道（连接后的路网边），自 14 级起显示。"),
+    };
+    json!({
+        "tilejson": "3.0.0",
+        "name": "gapmap streets",
+        "description": description,
+        "version": "1.0.0",
+        "attribution": "gapmap",
+        "scheme": "xyz",
+        "tiles": [format!("{base}/tiles/{STREETS}/{{z}}/{{x}}/{{y}}.mvt")],
+        "minzoom": STREETS_MIN_ZOOM,
+        "maxzoom": MAX_ZOOM,
+        "bounds": bounds,
+        "center": [(bounds[0] + bounds[2]) / 2.0, (bounds[1] + bounds[3]) / 2.0, STREETS_MIN_ZOOM],
+        "vector_layers": [{ "id": STREETS, "description": title, "minzoom": STREETS_MIN_ZOOM, "maxzoom": MAX_ZOOM, "fields": {} }],
+    })
+}
+
 /// Coverage as of `year`, computed once however many tiles ask for it at the same moment: a
 /// map asks for a dozen tiles of a new year together, and [`Dataset::year_view`] alone would run
 /// the whole analysis for each of them at once. Blocking.
@@ -441,8 +526,9 @@ impl AreaTiles {
     }
 }
 
-/// Service areas as of `year`: the served collection for the configured year, else the circles
-/// of the facilities open in `year`, dissolved per kind as the `service-areas` collection is;
+/// Service areas as of `year`: the served collection for the configured year, else those of the
+/// facilities open in `year` (circles, or reachable streets with a walking network), dissolved
+/// per kind as the `service-areas` collection is;
 /// built on first use and kept while the dataset lives (up to `KEEP` years).
 fn service_areas(dataset: &Arc<Dataset>, year: Option<i32>) -> Result<Arc<AreaTiles>, ApiError> {
     type Cache = Vec<(Weak<Dataset>, Option<i32>, Arc<AreaTiles>)>;
@@ -475,66 +561,11 @@ fn service_areas(dataset: &Arc<Dataset>, year: Option<i32>) -> Result<Arc<AreaTi
 }
 
 fn build_service_areas(dataset: &Dataset, year: i32) -> Result<Layer, ApiError> {
-    use rayon::prelude::*;
     let fail = |e: &dyn std::fmt::Display| ApiError::Internal(format!("service areas as of {year}: {e}"));
     let working: CrsSpec = dataset.working_crs.parse().map_err(|e| fail(&e))?;
     let to_crs84 = Transformer::new(&working, "CRS84").map_err(|e| fail(&e))?;
-    let catalogue = &dataset.catalogue;
-    let areas: Vec<(geo::MultiPolygon<f64>, usize)> = (0..catalogue.len())
-        .into_par_iter()
-        .map(|k| {
-            let kind = KindId(u16::try_from(k).expect("validated catalogue"));
-            let points: Vec<geo::Point<f64>> = dataset.facilities.iter().filter(|f| f.kind == kind && f.open_in(Some(year))).map(|f| f.location).collect();
-            let count = points.len();
-            (dissolve_circles(&points, catalogue.kinds[k].radius_m), count)
-        })
-        .collect();
-    let mut pending = Vec::with_capacity(areas.len());
-    for (spec, (area, count)) in catalogue.kinds.iter().zip(areas) {
-        let area = transform_geometry(&Geometry::MultiPolygon(area), Some(&to_crs84), false)?;
-        pending.push(PendingFeature {
-            id: FeatureId::Text(spec.key.clone()),
-            geometry: Arc::new(area),
-            properties: vec![
-                ("kind".into(), AttrValue::Text(spec.key.clone())),
-                ("kind_label_zh".into(), AttrValue::Text(spec.label_zh.clone())),
-                ("kind_label_en".into(), AttrValue::Text(spec.label_en.clone())),
-                ("radius_m".into(), AttrValue::Float(spec.radius_m)),
-                ("facilities".into(), AttrValue::Int(i64::try_from(count).unwrap_or(i64::MAX))),
-                ("year".into(), AttrValue::Int(i64::from(year))),
-            ],
-        });
-    }
-    Layer::build(pending, "MultiPolygon")
-}
-
-/// The union of circles of `radius_m` around `points` (working CRS), in square groups of a few
-/// radii unioned in parallel, then together — as the `service-areas` collection is built.
-fn dissolve_circles(points: &[geo::Point<f64>], radius_m: f64) -> geo::MultiPolygon<f64> {
-    use geo::Buffer as _;
-    use rayon::prelude::*;
-    const SEGMENTS: f64 = 48.0;
-    if points.is_empty() {
-        return geo::MultiPolygon::new(Vec::new());
-    }
-    let cell = radius_m * 8.0;
-    let mut groups: std::collections::BTreeMap<(i64, i64), Vec<geo::Point<f64>>> = std::collections::BTreeMap::new();
-    for p in points {
-        #[expect(clippy::cast_possible_truncation, reason = "cell indices of city-sized extents")]
-        let key = ((p.x() / cell).floor() as i64, (p.y() / cell).floor() as i64);
-        groups.entry(key).or_default().push(*p);
-    }
-    let parts: Vec<geo::MultiPolygon<f64>> = groups
-        .into_par_iter()
-        .map(|(_, pts)| {
-            let style = geo::algorithm::buffer::BufferStyle::new(radius_m).line_cap(geo::algorithm::buffer::LineCap::Round(std::f64::consts::TAU / SEGMENTS));
-            geo::MultiPoint::new(pts).buffer_with_style(style)
-        })
-        .collect();
-    if parts.len() == 1 {
-        return parts.into_iter().next().unwrap_or_else(|| geo::MultiPolygon::new(Vec::new()));
-    }
-    geo::unary_union(parts.iter())
+    let metric = dataset.network.as_ref().map_or(AreaMetric::Straight, |n| AreaMetric::Network(&n.metric));
+    super::service_area::build_service_areas(&dataset.facilities, &dataset.catalogue, Some(year), metric, &to_crs84)
 }
 
 /// A CRS84 geometry in tile units: clipped, simplified, tiny polygons as pixel squares (one per
@@ -764,6 +795,16 @@ async fn get_tilesets(State(state): State<AppState>, Extension(Snapshot(dataset)
             })
         })
         .collect();
+    let mut sets = sets;
+    if dataset.network.is_some() {
+        sets.push(json!({
+            "id": STREETS,
+            "title": if lang == Lang::Zh { "步行网络" } else { "Walking network" },
+            "tilejson": format!("{base}/tiles/{STREETS}.json"),
+            "tiles": format!("{base}/tiles/{STREETS}/{{z}}/{{x}}/{{y}}.mvt"),
+            "parameters": Vec::<&str>::new(),
+        }));
+    }
     Ok(json_response(&json!({ "tilesets": sets })))
 }
 
@@ -777,18 +818,28 @@ async fn get_tilejson(
     let Some(id) = tileset.strip_suffix(".json") else {
         return Err(ApiError::NoRoute(format!("/tiles/{tileset}")));
     };
+    let base = base_url(&state, &headers);
+    if id == STREETS && dataset.network.is_some() {
+        QueryPairs::parse(q.as_deref())?.only(&[])?;
+        return Ok(json_response(&streets_tilejson(&dataset, &base, Lang::from_headers(&headers))));
+    }
     let c = tiled_collection(&dataset, id)?;
     let query = TileQuery::parse(&QueryPairs::parse(q.as_deref())?, c, &dataset)?;
-    let base = base_url(&state, &headers);
     Ok(json_response(&tilejson(&dataset, c, &query, &base, Lang::from_headers(&headers))))
 }
 
 async fn get_tile(Extension(Snapshot(dataset)): Extension<Snapshot>, Path((collection, zoom, column, row)): Path<(String, String, String, String)>, RawQuery(q): RawQuery) -> Result<Response, ApiError> {
-    let c = tiled_collection(&dataset, &collection)?;
-    let tile = TileId::parse(&zoom, &column, &row)?;
-    let query = TileQuery::parse(&QueryPairs::parse(q.as_deref())?, c, &dataset)?;
     let started = std::time::Instant::now();
-    let body = tokio::task::spawn_blocking(move || render_tile(&dataset, c, tile, &query)).await??;
+    let body = if collection == STREETS && dataset.network.is_some() {
+        let tile = TileId::parse(&zoom, &column, &row)?;
+        QueryPairs::parse(q.as_deref())?.only(&[])?;
+        tokio::task::spawn_blocking(move || render_streets_tile(&dataset, tile)).await?
+    } else {
+        let c = tiled_collection(&dataset, &collection)?;
+        let tile = TileId::parse(&zoom, &column, &row)?;
+        let query = TileQuery::parse(&QueryPairs::parse(q.as_deref())?, c, &dataset)?;
+        tokio::task::spawn_blocking(move || render_tile(&dataset, c, tile, &query)).await??
+    };
     let mut timing = String::new();
     let _ = write!(timing, "render;dur={:.1}", started.elapsed().as_secs_f64() * 1000.0);
     let mut response = ([(header::CONTENT_TYPE, HeaderValue::from_static(MVT))], body).into_response();
@@ -811,6 +862,14 @@ mod tests {
         let se = p.project(Coord { x: b.max().x, y: b.min().y });
         assert!(nw.x.abs() < 1e-6 && nw.y.abs() < 1e-6, "{nw:?}");
         assert!((se.x - f64::from(EXTENT)).abs() < 1e-6 && (se.y - f64::from(EXTENT)).abs() < 1e-6, "{se:?}");
+    }
+
+    #[test]
+    fn segments_are_clipped_to_the_window() {
+        let c = |x: f64, y: f64| Coord { x, y };
+        assert_eq!(clip_segment(c(-50.0, 50.0), c(150.0, 50.0), 0.0, 100.0), Some((c(0.0, 50.0), c(100.0, 50.0))));
+        assert_eq!(clip_segment(c(10.0, 10.0), c(20.0, 30.0), 0.0, 100.0), Some((c(10.0, 10.0), c(20.0, 30.0))));
+        assert_eq!(clip_segment(c(-10.0, -10.0), c(-5.0, 200.0), 0.0, 100.0), None);
     }
 
     #[test]

@@ -1,11 +1,11 @@
 //! The web map: `/map` (and `/` for browsers), its assets under `/map/`, and `/map/config.json`.
 //!
-//! The page, its script and style (`web/src`) and MapLibre GL JS's prebuilt ES modules and CSS
-//! (the `maplibre-gl` npm package, BSD-3-Clause) are copied into `web/dist` by `web/build.mjs`,
-//! committed, and compiled into the binary with `include_bytes!`: `cargo build` needs neither
-//! node nor the network, the server needs no files beside it, and browsers load nothing from a
-//! CDN. A test (`tests/styles.rs`) runs `node web/build.mjs --check` so the committed copy stays
-//! equal to the sources and the locked maplibre-gl version.
+//! The page, its script and style are compiled into the binary from `web/src` as they are (no
+//! build step changes them); MapLibre GL JS's prebuilt ES modules and CSS (the `maplibre-gl` npm
+//! package, BSD-3-Clause) are copied into `web/dist` by `web/build.mjs`, committed, and compiled
+//! in with `include_bytes!`: `cargo build` needs neither node nor the network, the server needs
+//! no files beside it, and browsers load nothing from a CDN. A test (`tests/styles.rs`) runs
+//! `node web/build.mjs --check` so the committed copy stays equal to the locked version.
 //!
 //! `/` stays the OGC API landing page for clients that ask for JSON (QGIS, GDAL, curl: no
 //! `Accept: text/html`) and for `?f=json` / `?f=html`; a browser asking for `/` without `f=`
@@ -26,12 +26,12 @@ use super::state::AppState;
 use super::Snapshot;
 
 /// The web map's page.
-pub const INDEX_HTML: &str = include_str!("../../web/dist/index.html");
+pub const INDEX_HTML: &str = include_str!("../../web/src/index.html");
 
 /// The web map's files under `/map/`: `(name, media type, bytes)`.
 pub const ASSETS: &[(&str, &str, &[u8])] = &[
-    ("app.js", "text/javascript; charset=utf-8", include_bytes!("../../web/dist/app.js")),
-    ("app.css", "text/css; charset=utf-8", include_bytes!("../../web/dist/app.css")),
+    ("app.js", "text/javascript; charset=utf-8", include_bytes!("../../web/src/app.js")),
+    ("app.css", "text/css; charset=utf-8", include_bytes!("../../web/src/app.css")),
     ("maplibre-gl.mjs", "text/javascript; charset=utf-8", include_bytes!("../../web/dist/maplibre-gl.mjs")),
     ("maplibre-gl-worker.mjs", "text/javascript; charset=utf-8", include_bytes!("../../web/dist/maplibre-gl-worker.mjs")),
     ("maplibre-gl.css", "text/css; charset=utf-8", include_bytes!("../../web/dist/maplibre-gl.css")),
@@ -87,6 +87,8 @@ pub fn map_config(dataset: &Dataset) -> Value {
         "years": { "min": min, "max": max, "configured": configured },
         "bounds": bounds,
         "districts": dataset.current.districts.is_some(),
+        "metric": dataset.metric_kind().as_str(),
+        "network": dataset.network.as_ref().map(super::snapshot::ServedNetwork::summary_json),
         "estates": dataset.estates.len(),
         "facilities": dataset.facilities.len(),
         "data_version": dataset.version,

@@ -187,6 +187,7 @@ pub fn load_network(
         sorted.features_read += 1;
         sorted.take(raw, osm, explicit.as_ref(), default.as_ref());
     })?;
+    let sorted_read = sorted.features_read;
 
     // Under the deferred default, the filter applies when the source speaks OSM's tags.
     let apply_default = default.is_some() && sorted.any_highway;
@@ -218,7 +219,43 @@ pub fn load_network(
         other => other,
     })?;
 
-    let geographic = crs.is_geographic();
+    let (streets, gates, not_walkable) = settle(sorted, apply_default, crs.is_geographic(), path, &mut report);
+    if not_walkable > 0 {
+        report.warn(format!(
+            "{}: {not_walkable} features are not walkable by the {} and were skipped",
+            path.display(),
+            if config.walkable.is_some() { "`walkable` filter" } else { "default walkable filter (OSM highways people walk on)" }
+        ));
+    }
+    let walkable = streets.len();
+    report.accepted.push((path.to_owned(), walkable));
+    let bbox = streets.iter().flat_map(|s| s.parts.iter()).flat_map(|l| l.0.iter()).fold(None, |acc: Option<Rect<f64>>, c| {
+        Some(acc.map_or_else(|| Rect::new(*c, *c), |r| Rect::new(Coord { x: r.min().x.min(c.x), y: r.min().y.min(c.y) }, Coord { x: r.max().x.max(c.x), y: r.max().y.max(c.y) })))
+    });
+    if let Some(w) = bbox.and_then(|b| crs::extent_warning(&crs, b)) {
+        report.warn(format!("{}: {w}", path.display()));
+    }
+
+    progress("reprojecting street network");
+    let mut lines: Vec<LineString<f64>> = streets.into_iter().flat_map(|s| s.parts).collect();
+    let mut gates = gates;
+    reproject(&mut lines, &mut gates, &Transformer::new(&crs, working_crs)?)?;
+    Ok(LoadedNetwork {
+        path: path.to_owned(),
+        lines,
+        gates,
+        report,
+        features_read: sorted_read,
+        walkable,
+        not_walkable,
+        walkable_filter,
+    })
+}
+
+/// The final verdicts, once the CRS and the default filter's fate are known: streets whose
+/// coordinates pass, gates in range, rejections reported (in feature order), and how many
+/// features are not walkable.
+fn settle(sorted: Sorted, apply_default: bool, geographic: bool, path: &Path, report: &mut LoadReport) -> (Vec<Street>, Vec<Coord<f64>>, usize) {
     let mut not_walkable = sorted.not_walkable;
     let mut streets: Vec<Street> = Vec::with_capacity(sorted.streets.len());
     for street in sorted.streets {
@@ -246,47 +283,18 @@ pub fn load_network(
         }
     }
     report.rejected.sort_by_key(|r| r.index);
-    if not_walkable > 0 {
-        report.warn(format!(
-            "{}: {not_walkable} features are not walkable by the {} and were skipped",
-            path.display(),
-            if config.walkable.is_some() { "`walkable` filter" } else { "default walkable filter (OSM highways people walk on)" }
-        ));
-    }
-    let walkable = streets.len();
-    report.accepted.push((path.to_owned(), walkable));
+    (streets, gates, not_walkable)
+}
 
-    let bbox = streets.iter().flat_map(|s| s.parts.iter()).flat_map(|l| l.0.iter()).fold(None, |acc: Option<Rect<f64>>, c| {
-        Some(acc.map_or_else(|| Rect::new(*c, *c), |r| Rect::new(Coord { x: r.min().x.min(c.x), y: r.min().y.min(c.y) }, Coord { x: r.max().x.max(c.x), y: r.max().y.max(c.y) })))
-    });
-    if let Some(w) = bbox.and_then(|b| crs::extent_warning(&crs, b)) {
-        report.warn(format!("{}: {w}", path.display()));
-    }
-
-    progress("reprojecting street network");
-    let mut lines: Vec<LineString<f64>> = streets.into_iter().flat_map(|s| s.parts).collect();
+/// Every line and gate converted by one transformation (parallel inside [`Transformer::apply`]).
+fn reproject(lines: &mut [LineString<f64>], gates: &mut [Coord<f64>], transformer: &Transformer) -> Result<(), LoadError> {
     let mut coords: Vec<Coord<f64>> = lines.iter().flat_map(|l| l.0.iter().copied()).chain(gates.iter().copied()).collect();
-    Transformer::new(&crs, working_crs)?.apply(&mut coords)?;
-    let mut next = coords.into_iter();
-    for line in &mut lines {
-        for c in &mut line.0 {
-            *c = next.next().expect("as many coordinates as were gathered");
-        }
+    transformer.apply(&mut coords)?;
+    let targets = lines.iter_mut().flat_map(|l| l.0.iter_mut()).chain(gates.iter_mut());
+    for (target, c) in targets.zip(coords) {
+        *target = c;
     }
-    for g in &mut gates {
-        *g = next.next().expect("as many coordinates as were gathered");
-    }
-
-    Ok(LoadedNetwork {
-        path: path.to_owned(),
-        lines,
-        gates,
-        report,
-        features_read: sorted.features_read,
-        walkable,
-        not_walkable,
-        walkable_filter,
-    })
+    Ok(())
 }
 
 /// The reader for the network source: OSM through GDAL's OSM driver (ways and nodes), GeoJSON
@@ -512,14 +520,14 @@ mod tests {
         assert_eq!(parts.len(), 2);
         assert!(check_street(&parts, true).is_ok());
         let stub = geo::wkt! { MULTILINESTRING((0. 0.,1. 0.),(2. 0.,2. 0.)) };
-        let err = check_street(&street_parts(Some(Geometry::MultiLineString(stub))).expect("parts"), true).unwrap_err();
+        let err = check_street(&street_parts(Some(Geometry::MultiLineString(stub))).expect("parts"), true).expect_err("a one-vertex line");
         assert!(err.starts_with("line 1: 2 position(s) but fewer than 2 distinct vertices"), "{err}");
         let far = geo::wkt! { LINESTRING(0. 0.,200. 0.) };
-        assert!(check_street(&[far.clone()], true).unwrap_err().contains("outside lon -180..180"));
+        assert!(check_street(std::slice::from_ref(&far), true).expect_err("out of range").contains("outside lon -180..180"));
         assert!(check_street(&[far], false).is_ok(), "projected metres may exceed 180");
-        let err = street_parts(Some(Geometry::Polygon(geo::wkt! { POLYGON((0. 0.,1. 0.,1. 1.,0. 0.)) }))).unwrap_err();
+        let err = street_parts(Some(Geometry::Polygon(geo::wkt! { POLYGON((0. 0.,1. 0.,1. 1.,0. 0.)) }))).expect_err("a polygon");
         assert!(err.starts_with("wrong geometry type Polygon"), "{err}");
-        assert_eq!(street_parts(None).unwrap_err(), "missing or null geometry");
-        assert_eq!(street_parts(Some(Geometry::MultiLineString(geo::MultiLineString(vec![])))).unwrap_err(), "empty geometry");
+        assert_eq!(street_parts(None).expect_err("no geometry"), "missing or null geometry");
+        assert_eq!(street_parts(Some(Geometry::MultiLineString(geo::MultiLineString(vec![])))).expect_err("no lines"), "empty geometry");
     }
 }

@@ -7,6 +7,9 @@
 // map becomes idle with estates drawn (queryRenderedFeatures > 0) and the district panel filled;
 // clicking an estate opens a popup with its coverage for every kind; choosing another kind and
 // another year each change the colours on screen; the language switch changes the interface.
+// When the server measures by walking (config.network), also: the popup shows the straight and
+// walking distances (walking never shorter) with the detour, the straight-line / walking switch
+// recolours the map, and the streets draw from zoom 14; without a network the switch is hidden.
 // Saves a screenshot. Exits non-zero on the first failure.
 
 import { createRequire } from 'node:module';
@@ -216,8 +219,42 @@ try {
   step(`clicking estate ${target.id} opens a popup with its coverage for ${rows} kinds`);
   mkdirSync(dirname(shot), { recursive: true });
   writeFileSync(shot.replace(/\.png$/, '-popup.png'), await page.screenshot());
+  const network = await page.evaluate(() => Boolean(window.gapmap.state.config.network));
+  if (network) {
+    const figures = await popup.evaluate((el) =>
+      [...el.querySelectorAll('tbody tr')].map((tr) => ({
+        straight: tr.querySelector('[data-straight-m]')?.dataset.straightM,
+        walking: tr.querySelector('[data-network-m]')?.dataset.networkM,
+        detour: tr.querySelector('[data-detour]')?.dataset.detour,
+      })),
+    );
+    const both = figures.filter((f) => f.straight && f.walking);
+    if (!both.length) fail(`the popup shows no straight and walking distances side by side: ${popupText}`);
+    const shorter = both.find((f) => Number(f.walking) + 1e-6 < Number(f.straight));
+    if (shorter) fail(`a walk shorter than the straight line in the popup: ${JSON.stringify(shorter)}`);
+    if (!both.some((f) => f.detour)) fail(`the popup shows no detour: ${popupText}`);
+    if (!/直线|Straight/.test(popupText) || !/步行|Walking/.test(popupText)) fail(`the popup does not name both distances: ${popupText}`);
+    step(`the popup shows straight and walking distances for ${both.length} kinds, with the detour`);
+  }
   await page.locator('.maplibregl-popup-close-button').click();
   await waitIdle();
+
+  const switchHidden = await page.locator('#distance-switch').isHidden();
+  if (switchHidden === network) fail(`the distance switch is ${switchHidden ? 'hidden' : 'shown'} though the data ${network ? 'has' : 'has no'} walking network`);
+  if (network) {
+    const walkingShot = await page.locator('#map').screenshot();
+    await page.locator('#distance-switch input[value="straight"]').check();
+    await waitIdle();
+    const straightShot = await page.locator('#map').screenshot();
+    const switched = changedShare(walkingShot, straightShot);
+    const distance = await page.evaluate(() => window.gapmap.state.distance);
+    if (distance !== 'straight' || switched < 0.002) fail(`the switch to straight line changed ${(switched * 100).toFixed(2)} % of the map (state ${distance})`);
+    step(`the straight-line / walking switch recolours the map (${(switched * 100).toFixed(1)} % of pixels)`);
+    await page.locator('#distance-switch input[value="network"]').check();
+    await waitIdle();
+  } else {
+    step('the distance switch is hidden without a walking network');
+  }
 
   const mapShot = () => page.locator('#map').screenshot();
   const before = await mapShot();
@@ -268,6 +305,15 @@ try {
   const areasVisible = await page.evaluate(() => window.gapmap.map.getLayoutProperty('service-areas', 'visibility'));
   if (areasVisible !== 'visible') fail('service areas did not become visible');
   step('service areas can be switched on');
+
+  if (network) {
+    // The streets from zoom 14, round the middle of the map.
+    await page.evaluate(() => window.gapmap.map.jumpTo({ zoom: 15.5 }));
+    await waitIdle();
+    const streets = await page.evaluate(() => window.gapmap.map.queryRenderedFeatures({ layers: ['streets'] }).length);
+    if (!(streets > 0)) fail('no streets drawn at zoom 15.5');
+    step(`the streets are drawn at zoom 15.5 (${streets} features)`);
+  }
 
   mkdirSync(dirname(shot), { recursive: true });
   writeFileSync(shot, await page.screenshot({ fullPage: true }));

@@ -1,11 +1,14 @@
 // gapmap's web map: estates coloured by coverage for one facility kind, facilities and service
-// areas, a year slider, coverage per district, a legend, Chinese and English.
+// areas, a year slider, coverage per district, a legend, Chinese and English; with a walking
+// network, a straight-line / walking switch and the streets from zoom 14.
 //
 // Everything comes from the gapmap server it is served by: the styles (/styles/*.json), vector
 // tiles (/tiles/...), glyphs (/fonts/...), the feature API (/collections/...) and MapLibre GL JS
 // itself (/map/maplibre-gl.mjs). The kind is switched through the styles' `kind` global state,
 // so the tiles (which carry every kind's coverage) are not fetched again; a year re-points the
-// year-dependent sources at `?year=`.
+// year-dependent sources at `?year=`. The distance switch sets the style's `distance` global state
+// (`straight` or `network`: which of `<kind>_straight_m` / `<kind>_network_m` is compared with the
+// radius), again without fetching tiles.
 
 import * as maplibregl from '/map/maplibre-gl.mjs';
 
@@ -14,6 +17,8 @@ const origin = window.location.origin;
 const TEXT = {
   zh: {
     kind: '设施类别', year: '年份', facilities: '设施', areas: '服务范围', legend: '图例',
+    distance: '距离', straight: '直线', walking: '步行', walkMin: '步行分钟', detour: '绕行系数',
+    byStraight: '按直线距离', byWalking: (v) => `按步行距离（每分钟 ${v} 米）`, streetsLegend: '步行网络（14 级起）',
     byDistrict: '各区覆盖率', district: '区', estatesPct: '小区 %', householdsPct: '户数 %',
     switchTo: 'English', allYears: '全部', city: '全市',
     summary: (k, e, h) => `${k}：${e} 的小区、${h} 的户数在服务半径内有设施。`,
@@ -27,6 +32,8 @@ const TEXT = {
   },
   en: {
     kind: 'Facility kind', year: 'Year', facilities: 'Facilities', areas: 'Service areas', legend: 'Legend',
+    distance: 'Distance', straight: 'Straight line', walking: 'Walking', walkMin: 'Walk min', detour: 'Detour',
+    byStraight: 'by straight line', byWalking: (v) => `by walking distance (${v} m/min)`, streetsLegend: 'Walking network (from zoom 14)',
     byDistrict: 'Coverage by district', district: 'District', estatesPct: 'Estates %', householdsPct: 'Households %',
     switchTo: '中文', allYears: 'all', city: 'City',
     summary: (k, e, h) => `${k}: ${e} of estates and ${h} of households have one within the service radius.`,
@@ -53,6 +60,8 @@ const state = {
   config: null,
   legend: [],
   districts: null,
+  /** `straight` or `network` with a walking network; `null` without one. */
+  distance: null,
 };
 state.lang = localStorage.getItem('gapmap.lang') || ((navigator.language || 'zh').toLowerCase().startsWith('zh') ? 'zh' : 'en');
 
@@ -81,10 +90,10 @@ function yearQuery(prefix) {
   return state.year == null ? '' : `${prefix}year=${state.year}`;
 }
 
-/** One style from the coverage, facilities and service-areas styles. */
-function mergeStyles(coverage, facilities, areas) {
+/** One style from the coverage, facilities, service-areas and (with a network) streets styles. */
+function mergeStyles(coverage, facilities, areas, streets) {
   const style = structuredClone(coverage);
-  style.sources = { ...areas.sources, ...facilities.sources, ...coverage.sources };
+  style.sources = { ...areas.sources, ...facilities.sources, ...(streets ? streets.sources : {}), ...coverage.sources };
   style.state = { ...areas.state, ...facilities.state, ...coverage.state };
   const withoutBackground = (s) => s.layers.filter((l) => l.type !== 'background' && l.id !== 'basemap');
   const base = coverage.layers.filter((l) => l.type === 'background' || l.id === 'basemap');
@@ -93,7 +102,8 @@ function mergeStyles(coverage, facilities, areas) {
   const fills = estates.filter((l) => l.type !== 'symbol');
   const facilityLayers = withoutBackground(facilities).map((l) => ({ ...l, layout: { ...(l.layout || {}), visibility: 'visible' } }));
   const areaLayers = withoutBackground(areas).map((l) => ({ ...l, layout: { ...(l.layout || {}), visibility: 'none' } }));
-  style.layers = [...base, ...fills, ...areaLayers, ...facilityLayers.filter((l) => l.type !== 'symbol'), ...labels, ...facilityLayers.filter((l) => l.type === 'symbol')];
+  const streetLayers = streets ? withoutBackground(streets) : [];
+  style.layers = [...base, ...fills, ...streetLayers, ...areaLayers, ...facilityLayers.filter((l) => l.type !== 'symbol'), ...labels, ...facilityLayers.filter((l) => l.type === 'symbol')];
   return style;
 }
 
@@ -109,8 +119,17 @@ function renderLegend() {
   if ($('show-areas').checked) {
     items.push(`<li><span class="swatch" style="background:${KIND_COLOURS[state.kind] || '#555'};opacity:0.35"></span>${escapeHtml(t('areaLegend'))}</li>`);
   }
-  if (spec) items.push(`<li class="note">${escapeHtml(kindLabel(spec))} — ${escapeHtml(t('radius', spec.radius_m))}</li>`);
+  if (state.distance) {
+    items.push(`<li><span class="swatch" style="background:#6b6b6b;height:2px;border:none"></span>${escapeHtml(t('streetsLegend'))}</li>`);
+  }
+  if (spec) items.push(`<li class="note">${escapeHtml(kindLabel(spec))} — ${escapeHtml(t('radius', spec.radius_m))}, ${escapeHtml(distanceNote())}</li>`);
   $('legend').innerHTML = items.join('');
+}
+
+/** What the colours measure: straight line, or walking along the streets. */
+function distanceNote() {
+  if (state.distance === 'straight' || !state.config.network) return t('byStraight');
+  return t('byWalking', state.config.network.speed_m_per_min);
 }
 
 function renderDistricts() {
@@ -130,10 +149,12 @@ function renderDistricts() {
     .map((f) => f.properties)
     .sort((a, b) => String(a.district).localeCompare(String(b.district), 'zh'))
     .map((p) => {
-      const e = Number(p[`${k}_estates_covered_pct`]);
-      const h = Number(p[`${k}_households_covered_pct`]);
+      // The switch on straight line reads the districts' straight-line percentages.
+      const prefix = state.distance === 'straight' ? `${k}_straight` : k;
+      const e = Number(p[`${prefix}_estates_covered_pct`]);
+      const h = Number(p[`${prefix}_households_covered_pct`]);
       estates += Number(p.estates) || 0;
-      estatesCovered += Number(p[`${k}_estates_covered`]) || 0;
+      estatesCovered += ((Number(p.estates) || 0) * (Number.isFinite(e) ? e : 0)) / 100;
       households += Number(p.households) || 0;
       householdsCovered += ((Number(p.households) || 0) * (Number.isFinite(h) ? h : 0)) / 100;
       const bar = Number.isFinite(e) ? `<span class="bar" style="width:${(e * 0.5).toFixed(1)}px"></span>` : '';
@@ -143,7 +164,7 @@ function renderDistricts() {
   const cityH = households ? (100 * householdsCovered) / households : NaN;
   rows.push(`<tr><th>${escapeHtml(t('city'))}</th><th class="num">${pct(cityE)}</th><th class="num">${pct(cityH)}</th></tr>`);
   body.innerHTML = rows.join('');
-  $('summary').textContent = `${t('summary', spec ? kindLabel(spec) : k, pct(cityE), pct(cityH))} (${t('asOf', state.year ?? state.config.years.configured)})`;
+  $('summary').textContent = `${t('summary', spec ? kindLabel(spec) : k, pct(cityE), pct(cityH))} (${t('asOf', state.year ?? state.config.years.configured)}, ${distanceNote()})`;
 }
 
 async function loadDistricts() {
@@ -222,6 +243,16 @@ async function setYear(year) {
   }
 }
 
+/** Colours estates by the straight line or by walking (`straight` / `network`). */
+function setDistance(distance) {
+  if (!state.config.network || !['straight', 'network'].includes(distance)) return;
+  state.distance = distance;
+  map.setGlobalStateProperty('distance', distance);
+  for (const input of document.querySelectorAll('input[name="distance"]')) input.checked = input.value === distance;
+  renderLegend();
+  renderDistricts();
+}
+
 function setLang(lang) {
   state.lang = lang;
   localStorage.setItem('gapmap.lang', lang);
@@ -236,24 +267,39 @@ function setVisible(prefix, visible) {
 }
 
 async function showEstate(id, lngLat) {
-  const popup = new maplibregl.Popup({ maxWidth: '380px', className: 'estate-popup' }).setLngLat(lngLat).setHTML(`<div class="popup">${escapeHtml(t('loading'))}</div>`).addTo(map);
+  // Both distances, minutes and the detour need the wider popup.
+  const popup = new maplibregl.Popup({ maxWidth: state.config.network ? '480px' : '380px', className: 'estate-popup' }).setLngLat(lngLat).setHTML(`<div class="popup">${escapeHtml(t('loading'))}</div>`).addTo(map);
   try {
     const f = await getJson(`/collections/estates/items/${encodeURIComponent(id)}${yearQuery('?')}`);
     const p = f.properties;
+    const network = Boolean(state.config.network);
+    const metres = (d) => (d == null ? t('none') : `${Math.round(d)} ${t('metres')}`);
     const rows = state.config.kinds.map((k) => {
       const d = p[`${k.key}_distance_m`];
       const covered = p[`${k.key}_covered`];
       const s = p[`${k.key}_shortfall`];
-      const distance = d == null ? t('none') : `${Math.round(d)} ${t('metres')}`;
       const shortfall = s == null ? '–' : `${Number(s).toFixed(s > 0 && s < 10 ? 1 : 0)}${k.capacity_unit ? ` ${escapeHtml(k.capacity_unit)}` : ''}`;
-      return `<tr class="${k.key === state.kind ? 'selected' : ''}" data-kind="${escapeHtml(k.key)}"><td>${escapeHtml(kindLabel(k))}</td><td class="num">${escapeHtml(distance)}</td>` +
-        `<td class="${covered ? 'yes' : 'no'}">${covered ? '✓ ' + t('yes') : '✗ ' + t('no')}</td><td class="num">${shortfall}</td></tr>`;
+      const tail = `<td class="${covered ? 'yes' : 'no'}">${covered ? '✓ ' + t('yes') : '✗ ' + t('no')}</td><td class="num">${shortfall}</td></tr>`;
+      const head = `<tr class="${k.key === state.kind ? 'selected' : ''}" data-kind="${escapeHtml(k.key)}"><td>${escapeHtml(kindLabel(k))}</td>`;
+      if (!network) return `${head}<td class="num">${escapeHtml(metres(d))}</td>${tail}`;
+      // Both distances, the walk in minutes and the detour (walking ÷ straight line).
+      const straight = p[`${k.key}_straight_m`];
+      const walked = p[`${k.key}_network_m`];
+      const minutes = p[`${k.key}_walk_min`];
+      const detour = p[`${k.key}_detour`];
+      const chosen = (which) => (state.distance === which ? ' chosen' : '');
+      return `${head}<td class="num${chosen('straight')}" data-straight-m="${straight ?? ''}">${escapeHtml(metres(straight))}</td>` +
+        `<td class="num${chosen('network')}" data-network-m="${walked ?? ''}">${escapeHtml(metres(walked))}</td>` +
+        `<td class="num">${minutes == null ? '–' : Number(minutes).toFixed(1)}</td><td class="num" data-detour="${detour ?? ''}">${detour == null ? '–' : `${Number(detour).toFixed(2)}×`}</td>${tail}`;
     });
+    const distanceHeads = network
+      ? `<th class="num">${escapeHtml(t('straight'))}</th><th class="num">${escapeHtml(t('walking'))}</th><th class="num">${escapeHtml(t('walkMin'))}</th><th class="num">${escapeHtml(t('detour'))}</th>`
+      : `<th class="num">${escapeHtml(t('nearest'))}</th>`;
     const title = p.name ? `${escapeHtml(p.name)} <small>#${escapeHtml(f.id)}</small>` : `${escapeHtml(t('estate'))} #${escapeHtml(f.id)}`;
     const meta = [p.district, p.households != null ? `${t('households')} ${p.households}` : null, t('asOf', state.year ?? state.config.years.configured)].filter(Boolean).map(escapeHtml).join(' · ');
     popup.setHTML(
       `<div class="popup" data-estate="${escapeHtml(f.id)}"><h3>${title}</h3><p>${meta}</p>` +
-        `<table><thead><tr><th>${escapeHtml(t('kind'))}</th><th class="num">${escapeHtml(t('nearest'))}</th><th>${escapeHtml(t('covered'))}</th><th class="num">${escapeHtml(t('shortfall'))}</th></tr></thead>` +
+        `<table><thead><tr><th>${escapeHtml(t('kind'))}</th>${distanceHeads}<th>${escapeHtml(t('covered'))}</th><th class="num">${escapeHtml(t('shortfall'))}</th></tr></thead>` +
         `<tbody>${rows.join('')}</tbody></table>` +
         `<p><a href="/estates/${encodeURIComponent(f.id)}/coverage?f=html" target="_blank" rel="noopener">${escapeHtml(t('details'))}</a></p></div>`,
     );
@@ -268,11 +314,13 @@ async function main() {
   const params = new URLSearchParams(window.location.hash.slice(1));
   const wanted = params.get('kind');
   state.kind = kindSpec(wanted) ? wanted : state.config.kinds[0].key;
-  const [coverage, facilities, areas] = await Promise.all(
-    ['coverage', 'facilities', 'service-areas'].map((name) => getJson(`/styles/${name}.json?kind=${encodeURIComponent(state.kind)}`)),
-  );
+  const names = ['coverage', 'facilities', 'service-areas'];
+  const [coverage, facilities, areas] = await Promise.all(names.map((name) => getJson(`/styles/${name}.json?kind=${encodeURIComponent(state.kind)}`)));
+  // The streets and the distance switch exist only when the data is measured by walking.
+  const streets = state.config.network ? await getJson('/styles/streets.json') : null;
+  state.distance = state.config.network ? (params.get('distance') === 'straight' ? 'straight' : 'network') : null;
   state.legend = coverage.metadata['gapmap:legend'] || [];
-  const style = mergeStyles(coverage, facilities, areas);
+  const style = mergeStyles(coverage, facilities, areas, streets);
 
   const { min, max, configured } = state.config.years;
   const slider = $('year');
@@ -291,7 +339,7 @@ async function main() {
     hash: false,
     attributionControl: { compact: true },
     localIdeographFontFamily: "'Noto Sans CJK SC', 'Source Han Sans SC', 'PingFang SC', 'Microsoft YaHei', 'WenQuanYi Micro Hei', sans-serif",
-    globalState: { kind: state.kind, radius_m: kindSpec(state.kind).radius_m },
+    globalState: { kind: state.kind, radius_m: kindSpec(state.kind).radius_m, distance: state.distance || 'distance' },
   });
   map.addControl(new maplibregl.NavigationControl({ showCompass: false }), 'top-left');
   map.addControl(new maplibregl.ScaleControl({ unit: 'metric' }), 'bottom-left');
@@ -314,9 +362,14 @@ async function main() {
   $('show-facilities').addEventListener('change', (e) => setVisible('facilities', e.target.checked));
   $('show-areas').addEventListener('change', (e) => setVisible('service-areas', e.target.checked));
   $('lang').addEventListener('click', () => setLang(state.lang === 'zh' ? 'en' : 'zh'));
+  $('distance-switch').hidden = !state.config.network;
+  for (const input of document.querySelectorAll('input[name="distance"]')) {
+    input.checked = input.value === state.distance;
+    input.addEventListener('change', (e) => setDistance(e.target.value));
+  }
 
   renderTexts();
-  window.gapmap = { map, setKind, setYear, setLang, state };
+  window.gapmap = { map, setKind, setYear, setLang, setDistance, state };
   await loadDistricts();
 }
 

@@ -28,6 +28,8 @@ pub enum Value<'a> {
 pub enum Geometry {
     /// One or more points.
     Points(Vec<TilePoint>),
+    /// Line strings, each of two or more points.
+    Lines(Vec<Vec<TilePoint>>),
     /// Polygons: each a list of rings, the exterior first (clockwise in tile coordinates, that is
     /// positive [`ring_area`]), holes after it (negative area). Rings are not closed: the last
     /// point is not a repeat of the first.
@@ -165,6 +167,10 @@ impl LayerBuilder {
                 encode_points(&mut self.commands, points);
                 1
             }
+            Geometry::Lines(lines) => {
+                encode_lines(&mut self.commands, lines);
+                2
+            }
             Geometry::Polygons(polygons) => {
                 encode_polygons(&mut self.commands, polygons);
                 3
@@ -237,6 +243,25 @@ fn encode_points(out: &mut Vec<u32>, points: &[TilePoint]) {
         out.push(zigzag32(p[0] - cursor[0]));
         out.push(zigzag32(p[1] - cursor[1]));
         cursor = *p;
+    }
+}
+
+fn encode_lines(out: &mut Vec<u32>, lines: &[Vec<TilePoint>]) {
+    let mut cursor = [0, 0];
+    for line in lines {
+        if line.len() < 2 {
+            continue;
+        }
+        out.push(command(MOVE_TO, 1));
+        out.push(zigzag32(line[0][0] - cursor[0]));
+        out.push(zigzag32(line[0][1] - cursor[1]));
+        cursor = line[0];
+        out.push(command(LINE_TO, line.len() - 1));
+        for p in &line[1..] {
+            out.push(zigzag32(p[0] - cursor[0]));
+            out.push(zigzag32(p[1] - cursor[1]));
+            cursor = *p;
+        }
     }
 }
 
@@ -342,6 +367,14 @@ mod tests {
         let mut out = Vec::new();
         encode_polygons(&mut out, &[vec![vec![[3, 6], [8, 12], [20, 34]]]]);
         assert_eq!(out, vec![9, 6, 12, 18, 10, 12, 24, 44, 15]);
+    }
+
+    #[test]
+    fn encodes_the_specification_example_lines() {
+        // §4.3.5.4: MultiLineString (2,2) (2,10) (10,10) and (1,1) (3,5).
+        let mut out = Vec::new();
+        encode_lines(&mut out, &[vec![[2, 2], [2, 10], [10, 10]], vec![[1, 1], [3, 5]]]);
+        assert_eq!(out, vec![9, 4, 4, 18, 0, 16, 16, 0, 9, 17, 17, 10, 4, 8]);
     }
 
     #[test]
