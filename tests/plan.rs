@@ -129,3 +129,46 @@ fn outputs_budgets_and_errors() {
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("name the kind"), "{}", String::from_utf8_lossy(&o.stderr));
 }
+
+fn network_fixture(name: &str) -> String {
+    repo("tests/fixtures/network").join(name).to_str().expect("utf-8").to_owned()
+}
+
+/// By walking distance, a site covers exactly the estates `analyze --metric network` would call
+/// covered with a facility standing there (checked by running analyze with each site alone).
+#[test]
+fn walking_plan_agrees_with_walking_analysis() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("plan.json");
+    let (estates, facilities, streets) = (network_fixture("estates.geojson"), network_fixture("facilities.geojson"), network_fixture("streets.geojson"));
+    let common = ["--estates", &estates, "--network", &streets, "--metric", "network", "--working-crs", "EPSG:4547"];
+    let mut args = vec!["plan", "--kind", "kindergarten", "--count", "2", "--candidates", "grid:40", "--weight", "estates", "--facilities", &facilities, "--out", out.to_str().expect("utf-8")];
+    args.extend_from_slice(&common);
+    let o = gapmap(&args);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let plan: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&out).expect("written")).expect("json");
+    assert_eq!(plan["metric"], "network");
+    // Estate 1 walks 570 m to the kindergarten (tests/network.rs), estate 2 170 m: one in demand.
+    assert_eq!(plan["demand_estates"], 1);
+    assert_eq!(plan["objective_estates"], 1);
+    for site in plan["sites"].as_array().expect("sites") {
+        let point = dir.path().join("site.geojson");
+        let feature = serde_json::json!({"type": "FeatureCollection", "features": [{"type": "Feature",
+            "geometry": {"type": "Point", "coordinates": [site["lon"], site["lat"]]},
+            "properties": {"id": "site", "kind": "kindergarten"}}]});
+        std::fs::write(&point, feature.to_string()).expect("write");
+        let csv = dir.path().join("site.csv");
+        let mut args = vec!["analyze", "--facilities", point.to_str().expect("utf-8"), "--out", csv.to_str().expect("utf-8")];
+        args.extend_from_slice(&common);
+        let o = gapmap(&args);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let text = std::fs::read_to_string(&csv).expect("csv");
+        let covered_demand: Vec<String> = text
+            .lines()
+            .filter(|l| l.starts_with("1,kindergarten,") && l.split(',').nth(3) == Some("true"))
+            .map(|l| l.split(',').next().expect("id").to_owned())
+            .collect();
+        let covers: Vec<String> = site["covers"].as_array().expect("covers").iter().map(|v| v.as_str().expect("id").to_owned()).collect();
+        assert_eq!(covers, covered_demand, "site {}", site["id"]);
+    }
+}
