@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Installs what gapmap needs on Debian 12 and is missing: GDAL, PROJ, libclang and pkg-config to
-# build; gdal-bin (ogrinfo/ogr2ogr) and osmium-tool for the real-client tests; chromium and a
+# build, cmake and g++ for HiGHS (the site-planning solver, built from source by highs-sys); gdal-bin (ogrinfo/ogr2ogr) and osmium-tool for the real-client tests; chromium and a
 # small CJK font for the web map's browser test, node for the style validator and playwright-core.
 # Then the npm packages of web/ (npm ci from the committed package-lock.json).
 # Runs apt only when root; otherwise says exactly what to install. Idempotent.
 set -euo pipefail
 
-packages=(libgdal-dev libproj-dev libclang-dev pkg-config gdal-bin osmium-tool chromium fonts-wqy-microhei)
+packages=(libgdal-dev libproj-dev libclang-dev pkg-config cmake g++ gdal-bin osmium-tool chromium fonts-wqy-microhei)
 # node ≥ 20 (playwright-core needs it); Debian's nodejs only when there is no node at all.
 command -v node >/dev/null || packages+=(nodejs npm)
 missing=()

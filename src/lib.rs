@@ -5,6 +5,7 @@ pub mod analysis;
 pub mod cli;
 pub mod index;
 pub mod network;
+pub mod plan;
 pub mod model;
 pub mod io;
 pub mod config;

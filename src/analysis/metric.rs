@@ -9,12 +9,16 @@
 //!   facility R-trees.
 //! - [`NetworkMetric`](super::NetworkMetric): walking distance along the street graph.
 
+use geo::Coord;
+use rayon::prelude::*;
+use rstar::primitives::{GeomWithData, Rectangle};
+use rstar::RTree;
 use serde::{Deserialize, Serialize};
 
 use super::coverage::{cover_straight, KindCoverage, Progress};
 use super::AnalysisError;
 use crate::index::FacilityIndex;
-use crate::model::{Catalogue, DistanceFrom, Estate, Facility};
+use crate::model::{point_multipolygon_distance_m, Catalogue, DistanceFrom, Estate, Facility};
 
 /// Which metric results were measured by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, Hash)]
@@ -64,6 +68,14 @@ pub trait CoverageMetric: Sync {
     /// # Errors
     /// When the metric was prepared for other estates, facilities or catalogue.
     fn measure(&self, estates: &[Estate], catalogue: &Catalogue, year: Option<i32>, progress: &dyn Progress) -> Result<Vec<KindCoverage>, AnalysisError>;
+
+    /// For points that are not (yet) facilities — candidate sites, a trial location — the estates
+    /// within `radius_m` of each, with their distances, measured as a facility standing there
+    /// would be: per point, `(estate position, distance in metres)` sorted by estate.
+    ///
+    /// # Errors
+    /// When the metric was prepared for other estates.
+    fn estates_within(&self, estates: &[Estate], points: &[Coord<f64>], radius_m: f64) -> Result<Vec<Vec<(u32, f64)>>, AnalysisError>;
 }
 
 /// Straight-line distance through per-kind R-trees.
@@ -110,5 +122,46 @@ impl CoverageMetric for StraightLine<'_> {
             }
         };
         Ok(cover_straight(estates, index, catalogue, self.distance_from, progress))
+    }
+
+    fn estates_within(&self, estates: &[Estate], points: &[Coord<f64>], radius_m: f64) -> Result<Vec<Vec<(u32, f64)>>, AnalysisError> {
+        // Each estate's box (its centroid's, from the centroid), widened by the radius.
+        let boxes: Vec<GeomWithData<Rectangle<[f64; 2]>, u32>> = estates
+            .par_iter()
+            .enumerate()
+            .filter_map(|(i, e)| {
+                let (lo, hi) = match self.distance_from {
+                    DistanceFrom::Boundary => {
+                        let r = e.bounds()?;
+                        (r.min(), r.max())
+                    }
+                    DistanceFrom::Centroid => {
+                        let c = e.centroid()?;
+                        (c.0, c.0)
+                    }
+                };
+                let rect = Rectangle::from_corners([lo.x - radius_m, lo.y - radius_m], [hi.x + radius_m, hi.y + radius_m]);
+                Some(GeomWithData::new(rect, u32::try_from(i).expect("fewer than 2^32 estates")))
+            })
+            .collect();
+        let tree = RTree::bulk_load(boxes);
+        Ok(points
+            .par_iter()
+            .map(|p| {
+                let mut found: Vec<(u32, f64)> = tree
+                    .locate_all_at_point(&[p.x, p.y])
+                    .filter_map(|b| {
+                        let estate = &estates[b.data as usize];
+                        let d = match self.distance_from {
+                            DistanceFrom::Boundary => point_multipolygon_distance_m(*p, &estate.geometry),
+                            DistanceFrom::Centroid => estate.centroid().map_or(f64::INFINITY, |c| (c.x() - p.x).hypot(c.y() - p.y)),
+                        };
+                        (d <= radius_m).then_some((b.data, d))
+                    })
+                    .collect();
+                found.sort_unstable_by_key(|x| x.0);
+                found
+            })
+            .collect())
     }
 }

@@ -284,7 +284,41 @@ fn entries_by_node(graph: &StreetGraph, access: &NetworkAccess) -> (Vec<u32>, Ve
     (offsets, items)
 }
 
+impl NetworkMetric {
+    /// Estates within `radius_m` of a point joined to the network like a facility:
+    /// `(estate, distance)` sorted by estate; empty when the network has no edge.
+    fn estates_near_point(&self, scratch: &mut Scratch, edge_tree: &rstar::RTree<crate::network::SegmentEntry>, p: geo::Coord<f64>, radius_m: f64) -> Vec<(u32, f64)> {
+        let Some(join) = NetworkAccess::join_point(&self.graph, edge_tree, p) else { return Vec::new() };
+        let edge = self.graph.edges()[join.edge as usize];
+        let sources = [(edge.a, join.snap_m + join.along_m), (edge.b, join.snap_m + (edge.length_m - join.along_m).max(0.0))];
+        let mut found = Vec::new();
+        scratch.settle(&self.graph, sources, radius_m, |node, d| {
+            for &(estate, cost_m) in self.entries_at(node) {
+                let total = d + cost_m;
+                if total <= radius_m {
+                    found.push((estate, total));
+                }
+            }
+        });
+        found.sort_unstable_by(|x, y| x.0.cmp(&y.0).then(x.1.total_cmp(&y.1)));
+        found.dedup_by_key(|x| x.0);
+        found
+    }
+}
+
 impl CoverageMetric for NetworkMetric {
+    fn estates_within(&self, estates: &[Estate], points: &[geo::Coord<f64>], radius_m: f64) -> Result<Vec<Vec<(u32, f64)>>, AnalysisError> {
+        if estates.len() != self.access.estates() {
+            return Err(AnalysisError::NetworkMismatch { what: "estates", prepared: self.access.estates(), given: estates.len() });
+        }
+        let edge_tree = self.graph.edge_tree();
+        let nodes = self.graph.node_count();
+        Ok(points
+            .par_iter()
+            .map_init(|| Scratch::new(nodes), |scratch, p| self.estates_near_point(scratch, &edge_tree, *p, radius_m))
+            .collect())
+    }
+
     fn kind(&self) -> MetricKind {
         MetricKind::Network
     }

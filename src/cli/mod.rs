@@ -1,4 +1,4 @@
-//! The command line: `gapmap analyze`, `gapmap generate`, `gapmap serve`, `gapmap report`.
+//! The command line: `gapmap analyze`, `gapmap plan`, `gapmap generate`, `gapmap serve`, `gapmap report`.
 //!
 //! This module holds the clap definitions of the command line, what the commands share (the
 //! data flags of `analyze` and `report`, the catalogue, progress bars, the load report) and the
@@ -20,11 +20,13 @@ use crate::model::Catalogue;
 
 mod analyze;
 mod generate;
+mod plan;
 mod report;
 mod serve;
 
 pub use analyze::AnalyzeArgs;
 pub use generate::GenerateArgs;
+pub use plan::PlanArgs;
 pub use report::ReportArgs;
 pub use serve::{ServeArgs, DEMO_CONFIG};
 
@@ -54,11 +56,16 @@ pub enum Command {
     /// and renovation per year, kind and district (HTML, Markdown, XLSX, CSV, JSON).
     #[command(after_help = report::HELP)]
     Report(ReportArgs),
+    /// Choose where new facilities of a kind go so that the most households without one get one
+    /// within its radius (maximal covering location, solved exactly).
+    #[command(after_help = plan::HELP)]
+    Plan(PlanArgs),
 }
 
-/// `KIND=METRES` for `--radius` (analyze, report).
+/// `KIND=METRES` for `--radius`; `plan` also takes a bare `METRES` for the kind it places (kind
+/// `""`).
 fn parse_radius(s: &str) -> Result<(String, f64), String> {
-    let (kind, metres) = s.split_once('=').ok_or_else(|| format!("`{s}`: expected KIND=METRES, e.g. market=800"))?;
+    let (kind, metres) = s.split_once('=').unwrap_or(("", s));
     let metres: f64 = metres.trim().parse().map_err(|_| format!("`{metres}` is not a number of metres"))?;
     if !(metres.is_finite() && metres > 0.0) {
         return Err(format!("radius {metres} must be a positive number of metres"));
@@ -76,6 +83,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Generate(args) => generate::run(&args),
         Command::Serve(args) => serve::run(&args),
         Command::Report(args) => report::run(&args),
+        Command::Plan(args) => plan::run(&args),
     }
 }
 
@@ -186,6 +194,9 @@ impl DataArgs {
 pub fn catalogue_for(config: &Config) -> anyhow::Result<Catalogue> {
     let mut catalogue = io::catalogue::load_catalogue(config.analysis.catalogue.as_deref())?;
     for (kind, r) in &config.analysis.radius_m {
+        if kind.is_empty() {
+            anyhow::bail!("--radius {r}: name the kind, e.g. --radius market={r} (a bare radius is for `gapmap plan`, which places one kind)");
+        }
         catalogue.set_radius(kind, *r).with_context(|| format!("--radius / analysis.radius_m.{kind}"))?;
     }
     Ok(catalogue)

@@ -119,6 +119,28 @@ pub fn load(
     Ok(Loaded { estates: estate_list, facilities: facility_list, working_crs, report })
 }
 
+/// Loads point features from `source` the way facilities load (ids, fields, kind mapping,
+/// per-feature rejections) and reprojects them into `working_crs`: candidate sites for
+/// `gapmap plan`, trial locations. `source.kind` should name the kind they stand for.
+///
+/// # Errors
+/// Whole-source failures; per-feature problems are in the returned report.
+pub fn load_points(source: &SourceConfig, options: &LoadOptions<'_>, working_crs: &str) -> Result<(Vec<Facility>, LoadReport), LoadError> {
+    let FacilitiesRead { facilities: mut points, mut report, sources, error } = read_facilities(std::slice::from_ref(source), options);
+    if let Some(error) = error {
+        return Err(error);
+    }
+    if let Some((_, crs)) = sources.into_iter().next() {
+        let mut coords: Vec<Coord<f64>> = points.iter().map(|f| f.location.0).collect();
+        Transformer::new(&crs, working_crs)?.apply(&mut coords)?;
+        for (f, c) in points.iter_mut().zip(coords) {
+            f.location = Point(c);
+        }
+    }
+    report.accepted.push((source.path.clone(), points.len()));
+    Ok((points, report))
+}
+
 /// Reads, validates, de-duplicates and reprojects the estates, choosing the working CRS from
 /// their extent unless the options name one. Returns them, the working CRS and their report.
 fn load_estates(

@@ -16,6 +16,7 @@ pub mod gdal;
 pub mod geojson;
 pub mod load;
 pub mod network;
+pub mod plan;
 mod raw;
 pub mod write;
 

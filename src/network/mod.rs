@@ -25,4 +25,5 @@ mod service_area;
 
 pub use access::{EntryParams, EstateEntry, FacilityJoin, NetworkAccess};
 pub use graph::{GraphParams, GraphStats, StreetGraph};
+pub(crate) use graph::SegmentEntry;
 pub use service_area::{reachable_segments, ReachableSegment};
