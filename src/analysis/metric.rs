@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use super::coverage::{cover_straight, KindCoverage, Progress};
 use super::AnalysisError;
 use crate::index::FacilityIndex;
-use crate::model::{point_multipolygon_distance_m, Catalogue, DistanceFrom, Estate, Facility};
+use crate::model::{point_multipolygon_distance_m, Catalogue, DistanceFrom, Estate, Facility, KindId};
 
 /// Which metric results were measured by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, Hash)]
@@ -76,6 +76,14 @@ pub trait CoverageMetric: Sync {
     /// # Errors
     /// When the metric was prepared for other estates.
     fn estates_within(&self, estates: &[Estate], points: &[Coord<f64>], radius_m: f64) -> Result<Vec<Vec<(u32, f64)>>, AnalysisError>;
+
+    /// Every (estate, facility, distance in metres) with the facility of kind `kind`, open by
+    /// `year`, within the kind's radius of the estate; sorted by estate, then facility. What a
+    /// catchment score (2SFCA) or a per-facility load needs beyond the nearest and the counts.
+    ///
+    /// # Errors
+    /// When the metric was prepared for other estates or another catalogue.
+    fn facility_pairs(&self, estates: &[Estate], catalogue: &Catalogue, kind: KindId, year: Option<i32>) -> Result<Vec<(u32, u32, f64)>, AnalysisError>;
 }
 
 /// Straight-line distance through per-kind R-trees.
@@ -122,6 +130,19 @@ impl CoverageMetric for StraightLine<'_> {
             }
         };
         Ok(cover_straight(estates, index, catalogue, self.distance_from, progress))
+    }
+
+    fn facility_pairs(&self, estates: &[Estate], catalogue: &Catalogue, kind: KindId, year: Option<i32>) -> Result<Vec<(u32, u32, f64)>, AnalysisError> {
+        let radius_m = catalogue.spec(kind).radius_m;
+        let open: Vec<u32> = (0..self.facilities.len())
+            .filter(|&f| self.facilities[f].kind == kind && self.facilities[f].open_in(year))
+            .map(|f| u32::try_from(f).expect("fewer than 2^32 facilities"))
+            .collect();
+        let points: Vec<Coord<f64>> = open.iter().map(|&f| self.facilities[f as usize].location.0).collect();
+        let within = self.estates_within(estates, &points, radius_m)?;
+        let mut pairs: Vec<(u32, u32, f64)> = open.iter().zip(within).flat_map(|(&f, list)| list.into_iter().map(move |(e, d)| (e, f, d))).collect();
+        pairs.par_sort_unstable_by(|x, y| (x.0, x.1).cmp(&(y.0, y.1)));
+        Ok(pairs)
     }
 
     fn estates_within(&self, estates: &[Estate], points: &[Coord<f64>], radius_m: f64) -> Result<Vec<Vec<(u32, f64)>>, AnalysisError> {

@@ -322,6 +322,14 @@ impl NetworkMetric {
 }
 
 impl CoverageMetric for NetworkMetric {
+    fn facility_pairs(&self, estates: &[Estate], catalogue: &Catalogue, kind: crate::model::KindId, year: Option<i32>) -> Result<Vec<(u32, u32, f64)>, AnalysisError> {
+        if estates.len() != self.access.estates() {
+            return Err(AnalysisError::NetworkMismatch { what: "estates", prepared: self.access.estates(), given: estates.len() });
+        }
+        let scratches = ScratchPool::new(self.graph.node_count());
+        Ok(self.pairs_within(kind.index(), catalogue.spec(kind).radius_m, year, &scratches))
+    }
+
     fn estates_within(&self, estates: &[Estate], points: &[geo::Coord<f64>], radius_m: f64) -> Result<Vec<Vec<(u32, f64)>>, AnalysisError> {
         if estates.len() != self.access.estates() {
             return Err(AnalysisError::NetworkMismatch { what: "estates", prepared: self.access.estates(), given: estates.len() });
@@ -470,6 +478,12 @@ mod tests {
         let straight = StraightLine::new(&facilities, DistanceFrom::Boundary);
         let table = compute_coverage(std::slice::from_ref(&estate), &straight, &catalogue, None, &RecordedHouseholds, &()).unwrap();
         assert!(table.get(0, KindId(0)).covered);
+        // the pairs within the radius: facility 1 (kind 1, 1000 m) at the walk, in both metrics
+        assert_eq!(metric.facility_pairs(std::slice::from_ref(&estate), &catalogue, KindId(1), None).unwrap(), vec![(0, 1, walk)]);
+        assert!(metric.facility_pairs(std::slice::from_ref(&estate), &catalogue, KindId(0), None).unwrap().is_empty());
+        let pairs = straight.facility_pairs(std::slice::from_ref(&estate), &catalogue, KindId(0), None).unwrap();
+        assert_eq!(pairs.len(), 1);
+        assert!((pairs[0].2 - 140.0).abs() < 1e-9, "{pairs:?}");
         // a clicked point at the estate's entry node sees the same walk, less the entry cost
         let row = metric.measure_point(geo::coord! { x: 100.0, y: 150.0 }, &catalogue, None).unwrap();
         assert_eq!(row[0].nearest.unwrap().distance_m, walk - 10.0);
