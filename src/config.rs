@@ -25,6 +25,10 @@
 //! [facilities.kind_values]
 //! "幼儿园" = "kindergarten"
 //!
+//! [[planned]]                   # planned facilities (what-if): same keys as [[facilities]]
+//! path = "planned_day_care.geojson"
+//! kind = "day_care"             # they count from their opened_year (none: from this year on)
+//!
 //! [analysis]
 //! catalogue = "my-city.toml"    # patches the built-in GB 50180-2018 catalogue
 //! radius_m = { market = 800 }
@@ -32,6 +36,7 @@
 //! metric = "straight"           # or "network": walking distance along [network]
 //! working_crs = "auto"          # or e.g. "EPSG:4547"
 //! on_invalid = "abort"          # or "warn"
+//! accessibility_decay = "step"  # 2SFCA distance decay: "step" or "gaussian"
 //!
 //! [network]                     # the street network, for metric = "network"
 //! path = "streets.osm.pbf"      # OSM PBF/XML (its `lines` layer), or any line layer (GeoJSON, GPKG, FGB, Shapefile)
@@ -69,7 +74,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::analysis::{DistanceFrom, MetricKind};
+use crate::analysis::{AccessDecay, DistanceFrom, MetricKind};
 
 /// A configuration problem, naming the key path.
 #[derive(Debug, thiserror::Error)]
@@ -225,6 +230,9 @@ pub struct AnalysisConfig {
     /// Straight line, or walking distance along `[network]`.
     #[serde(default)]
     pub metric: MetricKind,
+    /// Distance decay of the 2SFCA accessibility score (`<kind>_access`).
+    #[serde(default)]
+    pub accessibility_decay: AccessDecay,
 }
 
 /// The street network (`[network]`), for `metric = "network"`.
@@ -340,6 +348,16 @@ pub struct ServeConfig {
     /// Attribution shown with the basemap.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub basemap_attribution: Option<String>,
+    /// Most sites a `POST /plans` may ask for (`count`).
+    pub plan_max_count: usize,
+    /// Most candidate sites a `POST /plans` may weigh (centroids, grid cells or listed points).
+    pub plan_max_candidates: usize,
+    /// Longest solver time a `POST /plans` may ask for (`time_limit_s`); below `request_timeout_s`.
+    pub plan_max_time_limit_s: u64,
+    /// Plans solved at once; further `POST /plans` get 503 with `Retry-After`.
+    pub plan_workers: usize,
+    /// Most trial points in one `POST /what-if`.
+    pub what_if_max_points: usize,
 }
 
 impl Default for ServeConfig {
@@ -359,6 +377,14 @@ impl Default for ServeConfig {
             base_url: None,
             basemap_url: None,
             basemap_attribution: None,
+            // A district's worth of sites; the centroids of a 100,000-estate city; a solve that
+            // ends well inside the default 30 s request timeout; one plan per server, so plans
+            // never take every core from the map's requests.
+            plan_max_count: 200,
+            plan_max_candidates: 100_000,
+            plan_max_time_limit_s: 20,
+            plan_workers: 1,
+            what_if_max_points: 100,
         }
     }
 }
@@ -373,6 +399,10 @@ pub struct Config {
     /// Facility sources, all loaded together.
     #[serde(default)]
     pub facilities: Vec<SourceConfig>,
+    /// Planned facility sources (a what-if scenario): loaded with the facilities, marked planned,
+    /// counted as if built in their `opened_year`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub planned: Vec<SourceConfig>,
     /// Analysis settings.
     #[serde(default)]
     pub analysis: AnalysisConfig,
@@ -421,7 +451,7 @@ impl Config {
         if let Some(e) = &mut self.estates {
             resolve(&mut e.path);
         }
-        for f in &mut self.facilities {
+        for f in self.facilities.iter_mut().chain(&mut self.planned) {
             resolve(&mut f.path);
         }
         if let Some(c) = &mut self.analysis.catalogue {
@@ -455,9 +485,9 @@ impl Config {
         if self.facilities.is_empty() {
             return invalid("facilities".into(), "no facility file; pass --facilities PATH or add a [[facilities]] table".into());
         }
-        let sources = std::iter::once(("estates".to_owned(), estates)).chain(
-            self.facilities.iter().enumerate().map(|(i, f)| (format!("facilities[{i}]"), f)),
-        );
+        let sources = std::iter::once(("estates".to_owned(), estates))
+            .chain(self.facilities.iter().enumerate().map(|(i, f)| (format!("facilities[{i}]"), f)))
+            .chain(self.planned.iter().enumerate().map(|(i, f)| (format!("planned[{i}]"), f)));
         for (key, source) in sources {
             if !source.path.exists() {
                 return invalid(format!("{key}.path"), format!("{} does not exist", source.path.display()));
@@ -539,6 +569,14 @@ impl ServeConfig {
         if self.request_timeout_s == 0 {
             return invalid("request_timeout_s", "must be at least 1 second".into());
         }
+        for (key, value) in [("plan_max_count", self.plan_max_count), ("plan_max_candidates", self.plan_max_candidates), ("plan_workers", self.plan_workers), ("what_if_max_points", self.what_if_max_points)] {
+            if value == 0 {
+                return invalid(key, "must be at least 1".into());
+            }
+        }
+        if self.plan_max_time_limit_s >= self.request_timeout_s {
+            return invalid("plan_max_time_limit_s", format!("{} must be below request_timeout_s ({}), or plans would time out", self.plan_max_time_limit_s, self.request_timeout_s));
+        }
         if let Some(t) = &self.admin_token {
             if t.len() < 16 {
                 return invalid("admin_token", "use at least 16 characters".into());
@@ -580,6 +618,8 @@ mod tests {
         let c = Config::from_toml(&text, Path::new("doc.toml")).expect("the module docs' example parses");
         assert_eq!(c.facilities.len(), 2);
         assert_eq!(c.facilities[1].kind_values["幼儿园"], "kindergarten");
+        assert_eq!(c.planned.len(), 1);
+        assert_eq!(c.analysis.accessibility_decay, AccessDecay::Step);
         assert_eq!(c.analysis.radius_m["market"], 800.0);
         assert_eq!(c.serve, ServeConfig::default());
     }

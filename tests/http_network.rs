@@ -67,6 +67,7 @@ fn kindergarten(id: i64, catalogue: &gapmap::model::Catalogue, x: f64, opened: i
         name: Some(format!("K{id}")),
         capacity: Some(180.0),
         opened_year: Some(opened),
+        planned: false,
         district: None,
         location: Point(xy(x, 0.0)),
         extra: vec![],

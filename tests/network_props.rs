@@ -188,6 +188,7 @@ fn build(estates: Vec<MultiPolygon<f64>>, facilities: Vec<(f64, f64, u16, Option
             name: None,
             capacity,
             opened_year,
+            planned: false,
             district: None,
             location: geo::point!(x: x, y: y),
             extra: vec![],

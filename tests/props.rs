@@ -111,6 +111,7 @@ fn build(
             name: None,
             capacity,
             opened_year,
+            planned: false,
             district: None,
             location: geo::point!(x: x, y: y),
             extra: vec![],

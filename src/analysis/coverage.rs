@@ -143,7 +143,7 @@ impl CoverageTable {
 ///     built_year: None, renovation_year: None, extra: vec![],
 ///     geometry: geo::wkt! { MULTIPOLYGON(((0. 0.,100. 0.,100. 100.,0. 100.,0. 0.))) } };
 /// let car_park = Facility { id: FeatureId::Int(7), kind: KindId(0), name: None, capacity: Some(60.0),
-///     opened_year: None, district: None, location: geo::point!(x: 200.0, y: 50.0), extra: vec![] };
+///     opened_year: None, planned: false, district: None, location: geo::point!(x: 200.0, y: 50.0), extra: vec![] };
 /// let facilities = vec![car_park];
 /// let metric = StraightLine::new(&facilities, DistanceFrom::Boundary);
 /// let table = compute_coverage(&[estate], &metric, &catalogue, None, &RecordedHouseholds, &()).unwrap();

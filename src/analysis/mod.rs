@@ -3,6 +3,7 @@
 //!
 //! Pure functions over [`crate::model`] and [`crate::index`]: no I/O, planar metres in and out.
 
+mod accessibility;
 mod coverage;
 mod demand;
 mod distance;
@@ -12,6 +13,7 @@ mod network;
 mod summary;
 mod trend;
 
+pub use accessibility::{compute_accessibility, kind_accessibility, two_step_fca, AccessDecay, Accessibility};
 pub use coverage::{compute_coverage, AnalysisParams, CoverageTable, KindCoverage, Nearest, Progress};
 pub use demand::{Demand, RecordedHouseholds};
 pub use distance::{

@@ -438,7 +438,7 @@ mod tests {
     }
 
     fn facility(id: i64, kind: u16, x: f64, y: f64, opened: Option<i32>) -> Facility {
-        Facility { id: FeatureId::Int(id), kind: KindId(kind), name: None, capacity: Some(10.0), opened_year: opened, district: None, location: geo::point!(x: x, y: y), extra: vec![] }
+        Facility { id: FeatureId::Int(id), kind: KindId(kind), name: None, capacity: Some(10.0), opened_year: opened, planned: false, district: None, location: geo::point!(x: x, y: y), extra: vec![] }
     }
 
     /// A comb: a main street along y = 0 and a cul-de-sac up x = 100; the estate sits beside the

@@ -384,7 +384,7 @@ struct Stock {
 ///     built_year: Some(1990), renovation_year: Some(2021), extra: vec![],
 ///     geometry: geo::wkt! { MULTIPOLYGON(((0. 0.,100. 0.,100. 100.,0. 100.,0. 0.))) } };
 /// let nursery = Facility { id: FeatureId::Int(7), kind: KindId(0), name: None, capacity: Some(60.0),
-///     opened_year: Some(2021), district: None, location: geo::point!(x: 200.0, y: 50.0), extra: vec![] };
+///     opened_year: Some(2021), planned: false, district: None, location: geo::point!(x: 200.0, y: 50.0), extra: vec![] };
 /// let facilities = [nursery];
 /// let metric = StraightLine::new(&facilities, DistanceFrom::Boundary);
 /// let trend = compute_trend(&[estate], &facilities, &metric, &catalogue, TrendParams::new(2020, 2021),
@@ -824,6 +824,7 @@ mod tests {
             name: None,
             capacity: Some(10.0),
             opened_year: opened,
+            planned: false,
             district: Some(district.into()),
             location: geo::point!(x: x, y: 5.0),
             extra: vec![],

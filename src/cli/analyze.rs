@@ -21,7 +21,23 @@ Outputs (chosen by the --out extension):
             estate_id,kind,distance_m,covered,nearest_id,count_within,capacity_within,shortfall
   .geojson  estates (CRS84) with <kind>_distance_m, <kind>_covered, … properties
   .fgb .gpkg  the same through GDAL
-  .json     coverage summaries per kind, overall and per district
+  .json     coverage summaries per kind, overall and per district (with the planned
+            facilities counted per kind when there are any)
+
+Accessibility: the layers carry <kind>_access for every kind with a capacity_unit, a two-step
+floating catchment (2SFCA) score: each facility's capacity is shared among the residents within
+its radius (households × residents_per_household, weighted by distance decay), and an estate's
+score sums the shares of the facilities within its radius. The unit is the kind's capacity unit
+per 1,000 residents (places per 1,000 residents, beds per 1,000 residents…), so it reads against
+per-capita standards directly. [analysis] accessibility_decay = \"step\" (weight 1 within the
+radius, the default) or \"gaussian\" (1 at the facility falling to 0 at the radius; Dai 2010).
+Null where no facility of the kind has a known capacity.
+
+What-if: --planned PATH (repeatable, or [[planned]] in the config) adds planned facilities, files
+shaped like --facilities. They count as if built in their opened_year (none: this year), so
+--year before it leaves them out. The CSV keeps its columns; the layers add
+<kind>_nearest_planned (true when the nearest facility is a planned one). `gapmap diff` lists
+what they change.
 
 Distances are metres in a metric working CRS (CGCS2000 Gauss-Krüger zone or UTM, chosen from the
 data unless --working-crs is given), from the estate boundary (0 inside) unless
@@ -43,7 +59,8 @@ Examples:
   gapmap analyze --estates estates.geojson --facilities pois.gpkg --out gaps.csv
   gapmap analyze --config data/demo/gapmap.toml --year 2021 --radius market=800 --out summary.json
   gapmap analyze --estates e.shp --facilities amap.csv --crs GCJ-02 --on-invalid warn --out e.gpkg
-  gapmap analyze --config city.toml --network shanghai.osm.pbf --metric network --out walk.geojson";
+  gapmap analyze --config city.toml --network shanghai.osm.pbf --metric network --out walk.geojson
+  gapmap analyze --config city.toml --planned new_day_care.geojson --out scenario.geojson";
 
 /// Options of `gapmap analyze`.
 #[derive(Debug, Args)]
@@ -146,6 +163,18 @@ pub(super) fn run(args: &AnalyzeArgs) -> anyhow::Result<()> {
     };
     let summary = analysis::summarize(&loaded.estates, &loaded.facilities, table, &catalogue);
     crate::diag::log_stage(started, "summarized");
+    // The scores only go into the layers; the same metric as the table.
+    let accessibility = if ["geojson", "fgb", "gpkg"].contains(&ext.as_str()) {
+        let metric: &dyn analysis::CoverageMetric = match &prepared.network {
+            Some(network) => &network.metric,
+            None => &straight_metric,
+        };
+        let scores = analysis::compute_accessibility(&loaded.estates, &loaded.facilities, metric, &catalogue, params.year, config.analysis.accessibility_decay)?;
+        crate::diag::log_stage(started, "accessibility computed");
+        Some(scores)
+    } else {
+        None
+    };
     let bar = spinner(&format!("writing {}", out.display()));
     match ext.as_str() {
         "csv" => io::write::write_coverage_csv(out, &results)?,
@@ -158,9 +187,11 @@ pub(super) fn run(args: &AnalyzeArgs) -> anyhow::Result<()> {
             rejected_features: loaded.report.rejected.len(),
             metric: table.params.metric,
             network: network_summary,
+            planned_facilities: io::write::planned_per_kind(&loaded.facilities, &catalogue, params.year),
+            accessibility_decay: config.analysis.accessibility_decay,
             summary: &summary,
         })?,
-        _ => io::write::write_estates_compared(out, &results, comparison.as_ref())?,
+        _ => io::write::write_estates_with(out, &results, &io::write::EstateExtras { comparison: comparison.as_ref(), accessibility: accessibility.as_ref() })?,
     }
     bar.finish_and_clear();
     crate::diag::log_stage(started, "written");
@@ -171,7 +202,7 @@ pub(super) fn run(args: &AnalyzeArgs) -> anyhow::Result<()> {
     // The process exits next: freeing the estates, facilities (millions of small allocations),
     // coverage table and index would only delay that (measured on the 300k-estate bench: 0.21-0.31
     // → 0.08-0.13 s from the last log line to exit). Library callers still drop them as usual.
-    std::mem::forget((prepared, index, straight, walked));
+    std::mem::forget((prepared, index, straight, walked, accessibility));
     Ok(())
 }
 

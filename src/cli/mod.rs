@@ -99,6 +99,11 @@ pub struct DataArgs {
     /// Facilities: Point features with `id` and `kind` (repeat for several files); override the config's.
     #[arg(long, env = "GAPMAP_FACILITIES", value_delimiter = ',')]
     pub facilities: Vec<PathBuf>,
+    /// Planned facilities (a what-if scenario): Point files shaped like --facilities, with
+    /// `opened_year` (none: from this year on); they count as if built then and outputs mark them
+    /// (repeat for several files); override the config's [[planned]].
+    #[arg(long, env = "GAPMAP_PLANNED", value_delimiter = ',')]
+    pub planned: Vec<PathBuf>,
     /// A catalogue TOML that patches the built-in GB 50180-2018 one.
     #[arg(long, env = "GAPMAP_CATALOGUE")]
     pub catalogue: Option<PathBuf>,
@@ -152,6 +157,16 @@ impl DataArgs {
                 }
             } else {
                 config.facilities = self.facilities.iter().map(SourceConfig::from_path).collect();
+            }
+        }
+        if !self.planned.is_empty() {
+            // As for --facilities: the same number of files keeps the config's field mappings.
+            if self.planned.len() == config.planned.len() {
+                for (source, path) in config.planned.iter_mut().zip(&self.planned) {
+                    source.path.clone_from(path);
+                }
+            } else {
+                config.planned = self.planned.iter().map(SourceConfig::from_path).collect();
             }
         }
         if let Some(c) = &self.catalogue {
@@ -289,7 +304,7 @@ fn load_data(
     let estates_source = config.estates.as_ref().context("no estates source")?;
     let bar = spinner("loading");
     let options = io::load::LoadOptions { catalogue, default_crs, working_crs: config.analysis.working_crs.as_deref() };
-    let mut loaded = io::load::load(estates_source, &config.facilities, &options, &|m| bar.set_message(m.to_owned()))?;
+    let mut loaded = io::load::load_with_planned(estates_source, &config.facilities, &config.planned, &options, &|m| bar.set_message(m.to_owned()))?;
     bar.finish_and_clear();
     let network_config = match (config.analysis.metric, &config.network) {
         (MetricKind::Network, Some(n)) => Some(n),

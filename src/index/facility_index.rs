@@ -43,7 +43,7 @@ pub type FacilityTree = RTree<IndexedFacility, FacilityParams>;
 /// use gapmap::index::FacilityIndex;
 /// use gapmap::model::{Facility, FeatureId, KindId};
 /// let f = |id: i64, x: f64| Facility { id: FeatureId::Int(id), kind: KindId(0), name: None,
-///     capacity: None, opened_year: None, district: None, location: geo::point!(x: x, y: 0.0), extra: vec![] };
+///     capacity: None, opened_year: None, planned: false, district: None, location: geo::point!(x: x, y: 0.0), extra: vec![] };
 /// let facilities = vec![f(1, 0.0), f(2, 100.0), f(3, 250.0)];
 /// let index = FacilityIndex::build(&facilities, 1, None);
 /// let (idx, d_m) = index.nearest(KindId(0), geo::coord! { x: 90.0, y: 0.0 }).unwrap();

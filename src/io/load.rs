@@ -70,6 +70,31 @@ pub fn load(
     options: &LoadOptions<'_>,
     progress: &dyn Fn(&str),
 ) -> Result<Loaded, LoadError> {
+    load_with_planned(estates, facilities, &[], options, progress)
+}
+
+/// [`load`], with planned facilities (a what-if scenario: `--planned`, `[[planned]]`) read from
+/// `planned` after the built ones, through the same checks, kind mapping and id uniqueness (a
+/// planned facility may not reuse a built one's id). They come out after the built facilities
+/// with [`Facility::planned`] set; one without an `opened_year` is given the current year, so it
+/// counts from now on (and not in analyses of past years).
+///
+/// # Errors
+/// Whole-source failures ([`LoadError`]); per-feature problems are in [`Loaded::report`].
+pub fn load_with_planned(
+    estates: &SourceConfig,
+    facilities: &[SourceConfig],
+    planned: &[SourceConfig],
+    options: &LoadOptions<'_>,
+    progress: &dyn Fn(&str),
+) -> Result<Loaded, LoadError> {
+    let all: Vec<SourceConfig>;
+    let (facilities, planned_from) = if planned.is_empty() {
+        (facilities, facilities.len())
+    } else {
+        all = facilities.iter().chain(planned).cloned().collect();
+        (all.as_slice(), facilities.len())
+    };
     let started = std::time::Instant::now();
     let progress = |message: &str| {
         crate::diag::log_stage(started, message);
@@ -86,7 +111,7 @@ pub fn load(
     progress(&format!("reading {}", names.join(", ")));
     let (estate_side, facility_side) = std::thread::scope(|scope| {
         let facility_reader = scope.spawn(|| {
-            let read = read_facilities(facilities, options);
+            let read = read_facilities(facilities, planned_from, options);
             crate::diag::log_stage(started, "facilities read");
             read
         });
@@ -126,7 +151,7 @@ pub fn load(
 /// # Errors
 /// Whole-source failures; per-feature problems are in the returned report.
 pub fn load_points(source: &SourceConfig, options: &LoadOptions<'_>, working_crs: &str) -> Result<(Vec<Facility>, LoadReport), LoadError> {
-    let FacilitiesRead { facilities: mut points, mut report, sources, error } = read_facilities(std::slice::from_ref(source), options);
+    let FacilitiesRead { facilities: mut points, mut report, sources, error } = read_facilities(std::slice::from_ref(source), 1, options);
     if let Some(error) = error {
         return Err(error);
     }
@@ -199,12 +224,12 @@ struct FacilitiesRead {
     error: Option<LoadError>,
 }
 
-/// Reads the facility sources in order, until one fails.
-fn read_facilities(facilities: &[SourceConfig], options: &LoadOptions<'_>) -> FacilitiesRead {
+/// Reads the facility sources in order, until one fails; those from `planned_from` on are planned.
+fn read_facilities(facilities: &[SourceConfig], planned_from: usize, options: &LoadOptions<'_>) -> FacilitiesRead {
     let mut read = FacilitiesRead { facilities: Vec::new(), report: LoadReport::default(), sources: Vec::new(), error: None };
     // First occurrence of each id: (source number, feature index).
     let mut seen_ids: IdMap<(usize, usize)> = IdMap::default();
-    let context = FacilityContext { options, qualify_fallback_ids: facilities.len() > 1, sources: facilities };
+    let context = FacilityContext { options, qualify_fallback_ids: facilities.len() > 1, sources: facilities, planned_from, current_year: current_year() };
     for number in 0..facilities.len() {
         match read_facility_source(number, &context, &mut seen_ids, &mut read.report, &mut read.facilities) {
             Ok(crs) => read.sources.push((read.facilities.len(), crs)),
@@ -224,6 +249,28 @@ struct FacilityContext<'a> {
     qualify_fallback_ids: bool,
     /// Every facility source, to name the one an id was first seen in.
     sources: &'a [SourceConfig],
+    /// Sources from this position on hold planned facilities.
+    planned_from: usize,
+    /// The opening year of planned facilities that give none.
+    current_year: i32,
+}
+
+/// The current calendar year (UTC), from the system clock.
+fn current_year() -> i32 {
+    let days = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() / 86_400);
+    let days = i64::try_from(days).expect("days since 1970 fit i64");
+    // Howard Hinnant's days-from-civil inverse: the year of a day count since 1970-01-01.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    i32::try_from(year).expect("a calendar year")
 }
 
 /// Reads, validates and de-duplicates (across sources, via `seen_ids`) one facility source into
@@ -240,10 +287,16 @@ fn read_facility_source(
     let (mut converted, read) = read_converted(source, Role::Facilities, context.options, report, &|raw| {
         facility_from_raw(raw, source, osm, context.options.catalogue)
     })?;
-    // Per-feature checks in parallel, in place: coordinates in range, fallback ids qualified.
+    // Per-feature checks in parallel, in place: coordinates in range, fallback ids qualified,
+    // planned facilities marked.
     let stem = source.path.file_stem().map_or_else(String::new, |s| s.to_string_lossy().into_owned());
+    let planned = number >= context.planned_from;
     converted.par_iter_mut().flat_map_iter(|chunk| chunk.iter_mut()).for_each(|(_, result)| {
         if let Ok((f, fallback)) = result {
+            if planned {
+                f.planned = true;
+                f.opened_year = f.opened_year.or(Some(context.current_year));
+            }
             if read.geographic {
                 if let Err(reason) = check_coords(std::iter::once(&f.location.0), true) {
                     *result = Err((Some(f.id.to_string()), FacilityProblem::Invalid(reason)));
@@ -702,7 +755,7 @@ fn facility_from_raw(
     let district = take_text(&mut raw, f.get("district"));
     let mapped: &[&str] = if source.kind.is_some() || osm { &[f.get("id"), f.get("capacity"), f.get("opened_year")] } else { &[f.get("id"), f.get("kind"), f.get("capacity"), f.get("opened_year")] };
     let extra = remaining_properties(raw, mapped);
-    Ok((Facility { id, kind, name, capacity, opened_year, district, location, extra }, fallback))
+    Ok((Facility { id, kind, name, capacity, opened_year, planned: false, district, location, extra }, fallback))
 }
 
 fn resolve_kind(raw: &RawFeature, source: &SourceConfig, catalogue: &Catalogue) -> Result<KindId, String> {

@@ -15,7 +15,7 @@ use serde::Serialize;
 use super::crs::Transformer;
 use super::WriteError;
 use super::network::NetworkSummary;
-use crate::analysis::{CoverageTable, MetricKind, Summary};
+use crate::analysis::{AccessDecay, Accessibility, CoverageTable, MetricKind, Summary};
 use crate::model::{AttrValue, Attributes, Catalogue, Estate, Facility, KindId};
 
 /// A feature ready to write: geometry in CRS84, properties in output order.
@@ -291,18 +291,72 @@ pub fn estate_features(results: &Results<'_>) -> Result<Vec<OutFeature>, WriteEr
 /// # Errors
 /// [`WriteError::Crs`] when the working CRS cannot be converted back.
 pub fn estate_features_compared(results: &Results<'_>, comparison: Option<&MetricComparison<'_>>) -> Result<Vec<OutFeature>, WriteError> {
+    estate_features_with(results, &EstateExtras { comparison, accessibility: None })
+}
+
+/// What an estates layer carries beyond the six coverage properties per kind.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct EstateExtras<'a> {
+    /// Straight-line and walking figures side by side (a run measured by the walking network).
+    pub comparison: Option<&'a MetricComparison<'a>>,
+    /// 2SFCA scores (`{kind}_access`) for the kinds that have them.
+    pub accessibility: Option<&'a Accessibility>,
+}
+
+/// Estates as features with, per kind in catalogue order: the six coverage properties
+/// ([`kind_properties`]); `{kind}_nearest_planned` when any facility is planned
+/// ([`nearest_planned_property`]); the four straight/walking figures with a comparison
+/// ([`comparison_properties`]); `{kind}_access` for kinds with a 2SFCA score
+/// ([`access_property`]).
+///
+/// # Errors
+/// [`WriteError::Crs`] when the working CRS cannot be converted back.
+pub fn estate_features_with(results: &Results<'_>, extras: &EstateExtras<'_>) -> Result<Vec<OutFeature>, WriteError> {
     let mut out = estate_base_features(results)?;
-    let per_kind = if comparison.is_some() { 10 } else { 6 };
+    let any_planned = results.facilities.iter().any(|f| f.planned);
+    let per_kind = 6 + usize::from(any_planned) + if extras.comparison.is_some() { 4 } else { 0 } + usize::from(extras.accessibility.is_some());
     for (i, feature) in out.iter_mut().enumerate() {
         feature.properties.reserve_exact(per_kind * results.catalogue.len());
         for (k, key) in results.catalogue.keys().enumerate() {
             feature.properties.extend(kind_properties(results, i, k, key));
-            if let Some(c) = comparison {
+            if any_planned {
+                feature.properties.push(nearest_planned_property(results, i, k, key));
+            }
+            if let Some(c) = extras.comparison {
                 feature.properties.extend(comparison_properties(c, i, k, key));
+            }
+            if let Some(a) = extras.accessibility {
+                feature.properties.extend(access_property(a, i, k, key));
             }
         }
     }
     Ok(out)
+}
+
+/// `{key}_nearest_planned`: whether estate `i`'s nearest facility of kind `k` is a planned one
+/// (null when the kind has no facility).
+///
+/// # Panics
+/// When `k` does not fit a kind id (catalogues have far fewer kinds).
+#[must_use]
+pub fn nearest_planned_property(results: &Results<'_>, i: usize, k: usize, key: &str) -> (String, AttrValue) {
+    let cell = results.table.get(i, KindId(u16::try_from(k).expect("validated catalogue")));
+    let planned = cell.nearest.map_or(AttrValue::Null, |n| AttrValue::Bool(results.facilities[n.facility as usize].planned));
+    (format!("{key}_nearest_planned"), planned)
+}
+
+/// `{key}_access`: estate `i`'s 2SFCA score for kind `k`, in the kind's capacity unit per 1,000
+/// residents (see [`crate::analysis::kind_accessibility`]); `None` for a kind without scores.
+///
+/// # Panics
+/// When `k` does not fit a kind id (catalogues have far fewer kinds).
+#[must_use]
+pub fn access_property(accessibility: &Accessibility, i: usize, k: usize, key: &str) -> Option<(String, AttrValue)> {
+    let kind = KindId(u16::try_from(k).expect("validated catalogue"));
+    accessibility.is_scored(kind).then(|| {
+        let score = accessibility.get(i, kind).filter(|s| s.is_finite());
+        (format!("{key}_access"), score.map_or(AttrValue::Null, AttrValue::Float))
+    })
 }
 
 /// Straight-line and walking distances side by side, for the outputs of a run measured by the
@@ -415,11 +469,28 @@ pub fn write_estates(path: &Path, results: &Results<'_>) -> Result<(), WriteErro
 /// # Errors
 /// [`WriteError`].
 pub fn write_estates_compared(path: &Path, results: &Results<'_>, comparison: Option<&MetricComparison<'_>>) -> Result<(), WriteError> {
-    let features = estate_features_compared(results, comparison)?;
+    write_estates_with(path, results, &EstateExtras { comparison, accessibility: None })
+}
+
+/// [`write_estates`] with the properties [`estate_features_with`] adds.
+///
+/// # Errors
+/// [`WriteError`].
+pub fn write_estates_with(path: &Path, results: &Results<'_>, extras: &EstateExtras<'_>) -> Result<(), WriteError> {
+    let features = estate_features_with(results, extras)?;
+    write_features(path, &features)
+}
+
+/// Writes estate features; the format follows the extension (`.geojson`, `.fgb`, `.gpkg`; layer
+/// `estates`).
+///
+/// # Errors
+/// [`WriteError`].
+pub fn write_features(path: &Path, features: &[OutFeature]) -> Result<(), WriteError> {
     match extension(path).as_str() {
-        "geojson" => super::geojson::write_feature_collection(path, &features, Some("estates")),
-        "fgb" => super::gdal::write_gdal(path, "FlatGeobuf", "estates", &features),
-        "gpkg" => super::gdal::write_gdal(path, "GPKG", "estates", &features),
+        "geojson" => super::geojson::write_feature_collection(path, features, Some("estates")),
+        "fgb" => super::gdal::write_gdal(path, "FlatGeobuf", "estates", features),
+        "gpkg" => super::gdal::write_gdal(path, "GPKG", "estates", features),
         _ => Err(WriteError::UnsupportedFormat { path: path.to_owned() }),
     }
 }
@@ -444,6 +515,12 @@ pub struct SummaryDocument<'a> {
     /// The street network, when the metric is `network`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub network: Option<&'a NetworkSummary>,
+    /// Planned facilities per kind key, those counted (open by the analysis year); absent when
+    /// none is planned. They are included in the summaries' `facilities` counts.
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub planned_facilities: std::collections::BTreeMap<String, usize>,
+    /// The 2SFCA distance decay of the `{kind}_access` scores in the layers.
+    pub accessibility_decay: AccessDecay,
     /// The summaries.
     #[serde(flatten)]
     pub summary: &'a Summary,
@@ -477,6 +554,17 @@ pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), WriteError
 #[must_use]
 pub fn extension(path: &Path) -> String {
     path.extension().map(|e| e.to_string_lossy().to_lowercase()).unwrap_or_default()
+}
+
+/// Planned facilities per kind key, those open by `year` (`None`: all): the JSON summaries'
+/// `planned_facilities`.
+#[must_use]
+pub fn planned_per_kind(facilities: &[Facility], catalogue: &Catalogue, year: Option<i32>) -> std::collections::BTreeMap<String, usize> {
+    let mut counts = std::collections::BTreeMap::new();
+    for f in facilities.iter().filter(|f| f.planned && f.open_in(year)) {
+        *counts.entry(catalogue.spec(f.kind).key.clone()).or_insert(0) += 1;
+    }
+    counts
 }
 
 #[cfg(test)]
@@ -513,3 +601,4 @@ mod tests {
         assert_eq!(csv_field("小区"), "小区");
     }
 }
+

@@ -19,6 +19,9 @@ pub struct Facility {
     pub capacity: Option<f64>,
     /// Year it opened; `None` means it always counts.
     pub opened_year: Option<i32>,
+    /// A planned facility (a what-if scenario: `--planned`, `[[planned]]`), not yet built; it
+    /// counts as if built in its `opened_year`, and outputs mark it.
+    pub planned: bool,
     /// District it belongs to.
     pub district: Option<String>,
     /// Position in the working CRS (metres).
@@ -34,7 +37,7 @@ impl Facility {
     /// ```
     /// # use gapmap::model::{Facility, FeatureId, KindId};
     /// let f = Facility { id: FeatureId::Int(1), kind: KindId(0), name: None, capacity: None,
-    ///     opened_year: Some(2021), district: None, location: geo::point!(x: 0.0, y: 0.0), extra: vec![] };
+    ///     opened_year: Some(2021), planned: false, district: None, location: geo::point!(x: 0.0, y: 0.0), extra: vec![] };
     /// assert!(!f.open_in(Some(2020)));
     /// assert!(f.open_in(Some(2021)));
     /// assert!(f.open_in(None));

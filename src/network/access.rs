@@ -303,6 +303,7 @@ mod tests {
             name: None,
             capacity: None,
             opened_year: None,
+            planned: false,
             district: None,
             location: geo::point!(x: 30.0, y: 4.0),
             extra: vec![],

@@ -25,7 +25,7 @@ pub struct ReachableSegment {
 /// use gapmap::network::{reachable_segments, GraphParams, StreetGraph, search::EdgeFacilities, FacilityJoin};
 /// use gapmap::model::{Facility, FeatureId, KindId};
 /// let g = StreetGraph::build(&[geo::wkt! { LINESTRING(0. 0.,100. 0.,200. 0.) }], GraphParams::default());
-/// let f = Facility { id: FeatureId::Int(1), kind: KindId(0), name: None, capacity: None, opened_year: None,
+/// let f = Facility { id: FeatureId::Int(1), kind: KindId(0), name: None, capacity: None, opened_year: None, planned: false,
 ///     district: None, location: geo::point!(x: 50.0, y: 0.0), extra: vec![] };
 /// let on = EdgeFacilities::build(&g, &[f], &[Some(FacilityJoin { edge: 0, along_m: 50.0, snap_m: 0.0 })]);
 /// let pieces = reachable_segments(&g, &on, 80.0, |_| true);

@@ -154,6 +154,9 @@ pub fn render_html(report: &Report) -> String {
 
     push_table(&mut out, &table::summary_table(report).compact());
     push_table(&mut out, &table::kinds_table(report).compact());
+    if let Some(planned) = table::planned_table(report) {
+        push_table(&mut out, &planned);
+    }
     push_table(&mut out, &table::renovation_table(report).compact());
     push_table(&mut out, &table::districts_table(report).compact());
     push_table(&mut out, &table::renovation_districts_table(report).compact());

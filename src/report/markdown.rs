@@ -54,6 +54,9 @@ pub(crate) fn headlines(report: &Report) -> Vec<Headline> {
         }
         let unit = unit_text(spec.capacity_unit.as_deref());
         let mut text = format!("{} opened", count(r.opened));
+        if let Some(p) = report.planned.iter().find(|p| p.year == r.year && p.kind == r.kind) {
+            let _ = write!(text, " ({} built, {} planned)", count(p.opened_built), count(p.opened_planned));
+        }
         if let Some(t) = r.target_new_facilities {
             let _ = write!(text, " (target {}", count(t));
             if let Some(a) = r.new_facilities_achieved_pct {
@@ -208,6 +211,9 @@ pub fn render_markdown(report: &Report) -> String {
     }
     push_table(&mut out, &table::summary_table(report).compact());
     push_table(&mut out, &table::kinds_table(report).compact());
+    if let Some(planned) = table::planned_table(report) {
+        push_table(&mut out, &planned);
+    }
     push_table(&mut out, &table::renovation_table(report).compact());
     push_table(&mut out, &table::districts_table(report).compact());
     push_table(&mut out, &table::renovation_districts_table(report).compact());

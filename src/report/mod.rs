@@ -79,9 +79,54 @@ pub struct Report {
     pub targets_source: Option<String>,
     /// The figures.
     pub trend: Trend,
+    /// Planned facilities (a what-if scenario) opening in the period, per year and kind; the
+    /// trend's `opened` and stock figures include them. Empty, and absent from the JSON, when
+    /// nothing is planned.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub planned: Vec<PlannedOpening>,
     /// The map picture of the report year's gaps (not part of the JSON document).
     #[serde(skip)]
     pub map: GapMap,
+}
+
+/// Openings of one kind in one year, built and planned apart.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PlannedOpening {
+    /// The year.
+    pub year: i32,
+    /// Kind key.
+    pub kind: String,
+    /// Facilities built (not planned) with `opened_year` = `year`.
+    pub opened_built: u64,
+    /// Planned facilities with `opened_year` = `year`.
+    pub opened_planned: u64,
+    /// The planned ones' summed capacity (unknown counts 0), in the kind's unit.
+    pub capacity_planned: f64,
+}
+
+/// Built and planned openings per year of `from..=to` and kind, for the years and kinds where
+/// something planned opens; empty when nothing is planned.
+#[must_use]
+pub fn planned_openings(facilities: &[Facility], catalogue: &Catalogue, from: i32, to: i32) -> Vec<PlannedOpening> {
+    let mut out = Vec::new();
+    for year in from..=to {
+        for (k, spec) in catalogue.kinds.iter().enumerate() {
+            let opening = facilities.iter().filter(|f| f.kind.index() == k && f.opened_year == Some(year));
+            let (mut built, mut planned, mut capacity) = (0u64, 0u64, 0.0);
+            for f in opening {
+                if f.planned {
+                    planned += 1;
+                    capacity += f.capacity.unwrap_or(0.0);
+                } else {
+                    built += 1;
+                }
+            }
+            if planned > 0 {
+                out.push(PlannedOpening { year, kind: spec.key.clone(), opened_built: built, opened_planned: planned, capacity_planned: capacity });
+            }
+        }
+    }
+    out
 }
 
 /// Why a report cannot be made or written.
@@ -148,6 +193,7 @@ pub fn build_report(input: &ReportInput<'_>) -> Result<Report, ReportError> {
         facilities: input.facilities.len(),
         targets_source: input.targets_source.map(str::to_owned),
         map: GapMap::new(input.estates),
+        planned: planned_openings(input.facilities, input.catalogue, input.params.from, year),
         trend,
     })
 }

@@ -456,10 +456,28 @@ pub fn kinds_legend_table(report: &Report) -> Table {
     }
 }
 
-/// Every full table, in report order.
+/// Built and planned openings apart, per year and kind where something planned opens; `None`
+/// when nothing is planned.
+#[must_use]
+pub fn planned_table(report: &Report) -> Option<Table> {
+    (!report.planned.is_empty()).then(|| Table {
+        name: "planned",
+        sheet: "Planned openings".to_owned(),
+        title: format!("Built and planned openings, {}–{} (planned facilities count as if built in their year)", report.from, report.year),
+        columns: vec![col("year", "Year"), col("kind", "Kind"), col("opened_built", "Built"), col("opened_planned", "Planned"), col("capacity_planned", "Planned capacity")],
+        rows: report
+            .planned
+            .iter()
+            .map(|p| vec![Cell::Year(p.year), Cell::Text(p.kind.clone()), Cell::count(p.opened_built), Cell::count(p.opened_planned), Cell::Num(p.capacity_planned, 2)])
+            .collect(),
+    })
+}
+
+/// Every full table, in report order (the planned openings only when something is planned).
 #[must_use]
 pub fn all_tables(report: &Report) -> Vec<Table> {
-    vec![
+    let planned = planned_table(report);
+    let mut tables = vec![
         summary_table(report),
         kinds_table(report),
         districts_table(report),
@@ -467,7 +485,9 @@ pub fn all_tables(report: &Report) -> Vec<Table> {
         renovation_districts_table(report),
         gaps_table(report, None),
         kinds_legend_table(report),
-    ]
+    ];
+    tables.splice(2..2, planned);
+    tables
 }
 
 #[cfg(test)]
