@@ -442,3 +442,46 @@ async fn health_landing_and_reports_state_the_metric() {
     assert!(close(&b["kindergarten_distance_m"], 250.0, 1e-6));
     assert_eq!(b["kindergarten_covered"], true);
 }
+
+#[tokio::test]
+async fn trials_and_plans_walk() {
+    let state = network_state();
+    // A trial kindergarten on the side street at B: B (1,430 m from K1 on foot, uncovered) is
+    // newly covered; C is covered already. On the main street at x = 1,900 m nothing uncovered is
+    // within 300 m on foot.
+    let (lon, lat) = lonlat(320.0, 270.0);
+    let (far_lon, far_lat) = lonlat(1900.0, 0.0);
+    let body = serde_json::json!({ "kind": "kindergarten", "points": [{ "lon": lon, "lat": lat }, { "lon": far_lon, "lat": far_lat }] });
+    let a = common::http::post_json(&state, "/what-if", &body).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text());
+    let w = a.json();
+    assert_eq!(w["metric"], "network");
+    assert_eq!(w["uncovered_estates"], 1, "{w}");
+    let ids: Vec<&Value> = w["points"][0]["estates"].as_array().unwrap().iter().map(|e| &e["id"]).collect();
+    assert_eq!(ids, [&Value::from(1)], "{w}");
+    assert!(w["points"][0]["estates"][0]["distance_m"].as_f64().unwrap() <= 300.0, "{w}");
+    assert_eq!(w["points"][0]["households_new"], 400);
+    assert_eq!(w["points"][1]["estates_new"], 0, "{w}");
+    // In 2015 K2 is not open yet: C is uncovered too (1,210 m on foot). A trial on the main street
+    // at x = 1,600 m walks 100 m to C's entry at (1500, 0) and 10 m in; the one at x = 1,900 m
+    // would walk 410 m.
+    let (near_lon, near_lat) = lonlat(1600.0, 0.0);
+    let body = serde_json::json!({ "kind": "kindergarten", "year": 2015, "points": [{ "lon": near_lon, "lat": near_lat }, { "lon": far_lon, "lat": far_lat }] });
+    let w = common::http::post_json(&state, "/what-if", &body).await.json();
+    assert_eq!(w["uncovered_estates"], 2, "{w}");
+    assert_eq!(w["points"][0]["estates"][0]["id"], 2, "{w}");
+    assert!(close(&w["points"][0]["estates"][0]["distance_m"], 110.0, 1e-3), "{w}");
+    assert_eq!(w["points"][1]["estates_new"], 0, "{w}");
+
+    // By straight line B is covered (250 m from K1): the same trial covers nothing new.
+    let straight = state_straight();
+    let w = common::http::post_json(&straight, "/what-if", &serde_json::json!({ "kind": "kindergarten", "points": [{ "lon": lon, "lat": lat }] })).await.json();
+    assert_eq!((w["metric"].as_str(), w["estates_new"].as_u64()), (Some("straight"), Some(0)), "{w}");
+
+    // A plan of one kindergarten places it at B's centroid, walking.
+    let a = common::http::post_json(&state, "/plans", &serde_json::json!({ "kind": "kindergarten", "count": 1, "time_limit_s": 5 })).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text());
+    let p = a.json();
+    assert_eq!((p["metric"].as_str(), p["demand_estates"].as_u64(), p["objective_households"].as_f64()), (Some("network"), Some(1), Some(400.0)), "{p}");
+    assert_eq!(p["features"][0]["properties"]["covers"], serde_json::json!(["1"]), "{p}");
+}

@@ -38,6 +38,14 @@ pub enum ApiError {
     /// A reload could not load the data; the previous data is still served.
     #[error("reload failed, the previous data is still served: {0}")]
     ReloadFailed(String),
+    /// Every worker for this kind of request is busy; try again after `retry_after_s` seconds.
+    #[error("{what}; try again in {retry_after_s} s")]
+    Busy {
+        /// What is busy (names the config key that sets how many run at once).
+        what: String,
+        /// The `Retry-After` seconds.
+        retry_after_s: u32,
+    },
     /// Anything else: a bug or a failed background task.
     #[error("internal error: {0}")]
     Internal(String),
@@ -62,6 +70,7 @@ impl ApiError {
             Self::NoCollection(_) | Self::NoFeature { .. } | Self::NoRoute(_) => StatusCode::NOT_FOUND,
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Self::ReloadFailed(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -74,6 +83,7 @@ impl ApiError {
             Self::NoCollection(_) | Self::NoFeature { .. } | Self::NoRoute(_) => "NotFound",
             Self::Unauthorized(_) => "Unauthorized",
             Self::ReloadFailed(_) => "ReloadFailed",
+            Self::Busy { .. } => "ServiceUnavailable",
             Self::Internal(_) => "InternalError",
         }
     }
@@ -88,13 +98,20 @@ impl From<tokio::task::JoinError> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
-        let description = if status.is_server_error() { "internal error".to_owned() } else { self.to_string() };
+        // A busy answer says what is busy and when to come back; other 5xx hide their detail.
+        let busy = match &self {
+            Self::Busy { retry_after_s, .. } => Some(*retry_after_s),
+            _ => None,
+        };
+        let description = if status.is_server_error() && busy.is_none() { "internal error".to_owned() } else { self.to_string() };
         let body = serde_json::json!({ "code": self.code(), "description": description });
         let mut response = (status, [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], body.to_string()).into_response();
         if status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
-        if status.is_server_error() {
+        if let Some(seconds) = busy {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        } else if status.is_server_error() {
             response.extensions_mut().insert(InternalDetail(self.to_string()));
         }
         response

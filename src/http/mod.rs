@@ -20,6 +20,7 @@ pub mod ogc;
 pub mod openapi;
 pub mod ops;
 pub mod params;
+pub mod plan;
 pub mod report;
 pub mod service_area;
 pub mod snapshot;
@@ -27,6 +28,7 @@ pub mod state;
 pub mod streets;
 pub mod styles;
 pub mod tiles;
+pub mod trial;
 pub mod webmap;
 
 use std::hash::{Hash as _, Hasher as _};
@@ -67,6 +69,7 @@ pub fn router(state: AppState) -> Router {
         .merge(ogc::routes())
         .merge(openapi::routes())
         .merge(coverage::routes())
+        .merge(plan::routes())
         .merge(report::routes())
         .merge(ops::routes())
         .merge(tiles::routes())

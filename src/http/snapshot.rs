@@ -21,6 +21,7 @@ use super::error::ApiError;
 use super::gzip::Piece;
 use super::service_area::{build_service_areas, AreaMetric};
 use super::streets::Streets;
+use super::trial::TrialIndex;
 use crate::analysis::{self, AnalysisParams, CoverageTable, MetricKind, NetworkMetric, NetworkParams, RecordedHouseholds, StraightLine, Summary};
 use crate::config::{Config, OnInvalid};
 use crate::index::FacilityIndex;
@@ -304,6 +305,16 @@ pub struct YearView {
     pub gaps: Layer,
     /// `districts` collection, when estates carry districts.
     pub districts: Option<Layer>,
+    /// Per kind, the uncovered estates ready for trial points (`POST /what-if`), built on first use.
+    trials: Vec<OnceLock<TrialIndex>>,
+}
+
+impl YearView {
+    /// The trial index of `kind` in this view, built on first use (blocking: tens of
+    /// milliseconds on a 60,000-estate city; call it off the executor).
+    pub fn trial(&self, dataset: &Dataset, kind: KindId) -> &TrialIndex {
+        self.trials[kind.index()].get_or_init(|| TrialIndex::build(&dataset.estates, &self.table, kind, dataset.network.is_none()))
+    }
 }
 
 /// An output CRS the server offers.
@@ -663,6 +674,7 @@ pub fn build_dataset(
             estates: Layer::build(Vec::new(), "MultiPolygon")?,
             gaps: Layer::build(Vec::new(), "MultiPolygon")?,
             districts: None,
+            trials: Vec::new(),
         }),
         facilities_layer,
         service_areas,
@@ -828,7 +840,8 @@ fn year_view_from(dataset: &Dataset, index: FacilityIndex, table: CoverageTable,
     let summary = analysis::summarize(&dataset.estates, &dataset.facilities, &table, catalogue);
     let straight_summary = straight.as_ref().map(|t| analysis::summarize(&dataset.estates, &dataset.facilities, t, catalogue));
     let districts = districts_layer(dataset, &summary, straight_summary.as_ref(), &metric_value, &year_value)?;
-    Ok(YearView { year, index, table, straight, summary, estates, gaps, districts })
+    let trials = (0..catalogue.len()).map(|_| OnceLock::new()).collect();
+    Ok(YearView { year, index, table, straight, summary, estates, gaps, districts, trials })
 }
 
 /// The `districts` collection of a view: per district the coverage summary of each kind (and by

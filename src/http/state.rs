@@ -33,6 +33,8 @@ struct Shared {
     /// Items pages built at once: one per core. Requests beyond wait here instead of adding
     /// blocking threads that contend for the same cores and memory bandwidth.
     page_builds: Arc<tokio::sync::Semaphore>,
+    /// Plans solved at once (`serve.plan_workers`); a plan finding none free is answered 503.
+    plans: Arc<tokio::sync::Semaphore>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -49,12 +51,13 @@ impl AppState {
         Self {
             inner: Arc::new(Shared {
                 dataset: ArcSwap::from_pointee(dataset),
-                config,
                 config_path: None,
                 next_version: AtomicU64::new(next),
                 reload_lock: tokio::sync::Mutex::new(()),
                 metrics: Metrics::default(),
                 page_builds: Arc::new(tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get))),
+                plans: Arc::new(tokio::sync::Semaphore::new(config.serve.plan_workers.max(1))),
+                config,
             }),
         }
     }
@@ -100,6 +103,17 @@ impl AppState {
     /// [`ApiError::Internal`] if the semaphore was closed (it never is).
     pub async fn page_permit(&self) -> Result<tokio::sync::OwnedSemaphorePermit, ApiError> {
         Arc::clone(&self.inner.page_builds).acquire_owned().await.map_err(|e| ApiError::Internal(format!("page builds: {e}")))
+    }
+
+    /// A turn to solve a plan, if one of `serve.plan_workers` is free; the turn ends when the
+    /// permit is dropped (move it into the blocking task that solves).
+    ///
+    /// # Errors
+    /// [`ApiError::Busy`] when every worker is solving.
+    pub fn plan_permit(&self) -> Result<tokio::sync::OwnedSemaphorePermit, ApiError> {
+        Arc::clone(&self.inner.plans)
+            .try_acquire_owned()
+            .map_err(|_| ApiError::Busy { what: format!("all {} plan workers are busy (serve.plan_workers)", self.inner.config.serve.plan_workers), retry_after_s: 5 })
     }
 
     /// Loads the data again off the executor and swaps it in atomically. On failure the

@@ -163,3 +163,12 @@ pub async fn get_with(state: &AppState, uri: &str, headers: &[(&str, &str)]) -> 
     }
     send(state, request.body(Body::empty()).expect("a valid request")).await
 }
+
+/// A POST of `body` as JSON through the router over `state`.
+///
+/// # Panics
+/// When `uri` is not valid in a request.
+pub async fn post_json(state: &AppState, uri: &str, body: &Value) -> Answer {
+    let request = Request::post(uri).header("content-type", "application/json").body(Body::from(body.to_string())).expect("a valid request");
+    send(state, request).await
+}
