@@ -1,4 +1,4 @@
-//! The command line: `gapmap analyze`, `gapmap plan`, `gapmap generate`, `gapmap serve`, `gapmap report`.
+//! The command line: `gapmap analyze`, `gapmap plan`, `gapmap diff`, `gapmap generate`, `gapmap serve`, `gapmap report`.
 //!
 //! This module holds the clap definitions of the command line, what the commands share (the
 //! data flags of `analyze` and `report`, the catalogue, progress bars, the load report) and the
@@ -19,12 +19,14 @@ use crate::io::{self, LoadReport};
 use crate::model::Catalogue;
 
 mod analyze;
+mod diff;
 mod generate;
 mod plan;
 mod report;
 mod serve;
 
 pub use analyze::AnalyzeArgs;
+pub use diff::DiffArgs;
 pub use generate::GenerateArgs;
 pub use plan::PlanArgs;
 pub use report::ReportArgs;
@@ -60,6 +62,11 @@ pub enum Command {
     /// within its radius (maximal covering location, solved exactly).
     #[command(after_help = plan::HELP)]
     Plan(PlanArgs),
+    /// Compare coverage without and with planned facilities (--planned), or of two configs
+    /// (--config A --against B): per kind, the estates newly covered or uncovered and the
+    /// households gained or lost.
+    #[command(after_help = diff::HELP)]
+    Diff(DiffArgs),
 }
 
 /// `KIND=METRES` for `--radius`; `plan` also takes a bare `METRES` for the kind it places (kind
@@ -84,6 +91,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve(args) => serve::run(&args),
         Command::Report(args) => report::run(&args),
         Command::Plan(args) => plan::run(&args),
+        Command::Diff(args) => diff::run(&args),
     }
 }
 
@@ -139,7 +147,15 @@ impl DataArgs {
     /// # Errors
     /// An unreadable or invalid config file, or a bad `--distance-from`.
     pub fn to_config(&self) -> anyhow::Result<Config> {
-        let mut config = match &self.config {
+        self.to_config_from(self.config.as_deref())
+    }
+
+    /// [`Self::to_config`] with another config file (`gapmap diff --against`).
+    ///
+    /// # Errors
+    /// As [`Self::to_config`].
+    pub fn to_config_from(&self, file: Option<&Path>) -> anyhow::Result<Config> {
+        let mut config = match file {
             Some(path) => Config::from_file(path)?,
             None => Config::default(),
         };

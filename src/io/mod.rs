@@ -11,6 +11,7 @@
 pub mod catalogue;
 mod coords;
 pub mod crs;
+pub mod diff;
 mod error;
 pub mod gdal;
 pub mod geojson;
