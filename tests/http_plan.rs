@@ -222,3 +222,35 @@ async fn what_if_lists_exactly_the_uncovered_estates_within_the_radius() {
         assert!(union.len() > 0, "{kind}: the trial at an uncovered estate covers at least that estate");
     }
 }
+
+#[tokio::test]
+async fn api_and_landing_describe_them() {
+    let state = CITY.state();
+    let api = common::http::get_with(&state, "/api?f=json", &[]).await.json();
+    let plans = &api["paths"]["/plans"]["post"];
+    assert_eq!(plans["requestBody"]["content"]["application/json"]["schema"]["$ref"], "#/components/schemas/planRequest");
+    assert_eq!(plans["responses"]["200"]["content"]["application/geo+json"]["schema"]["$ref"], "#/components/schemas/plan");
+    assert!(plans["responses"]["503"].is_object());
+    let schemas = &api["components"]["schemas"];
+    assert_eq!(schemas["planRequest"]["properties"]["count"]["maximum"], 200, "the default serve.plan_max_count");
+    assert_eq!(schemas["planRequest"]["properties"]["time_limit_s"]["maximum"], 20);
+    assert!(schemas["planRequest"]["properties"]["kind"]["enum"].as_array().unwrap().contains(&json!("day_care")));
+    assert_eq!(schemas["whatIfRequest"]["properties"]["points"]["maxItems"], 100);
+    assert!(schemas["plan"]["properties"]["features"]["items"]["properties"]["properties"]["properties"]["covers"].is_object());
+    assert!(schemas["whatIf"]["properties"]["points"].is_object());
+    assert_eq!(api["paths"]["/what-if"]["post"]["requestBody"]["content"]["application/json"]["schema"]["$ref"], "#/components/schemas/whatIfRequest");
+    let landing = common::http::get_with(&state, "/?f=json", &[]).await.json();
+    let hrefs: Vec<&str> = landing["links"].as_array().unwrap().iter().map(|l| l["href"].as_str().unwrap()).collect();
+    assert!(hrefs.iter().any(|h| h.ends_with("/plans")) && hrefs.iter().any(|h| h.ends_with("/what-if")), "{hrefs:?}");
+    // GET is not how they are used.
+    assert_eq!(common::http::get_with(&state, "/plans", &[]).await.status, StatusCode::METHOD_NOT_ALLOWED);
+}
+
+#[tokio::test]
+async fn facilities_say_whether_they_are_planned() {
+    let state = CITY.state();
+    let page = common::http::get_with(&state, "/collections/facilities/items?limit=3", &[]).await.json();
+    for f in page["features"].as_array().unwrap() {
+        assert_eq!(f["properties"]["planned"], false, "{f}");
+    }
+}

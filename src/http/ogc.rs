@@ -225,6 +225,8 @@ async fn get_landing(State(state): State<AppState>, Extension(Snapshot(dataset))
         link(&format!("{base}/collections"), "data", "application/json", "collections"),
         link(&format!("{base}/collections"), "http://www.opengis.net/def/rel/ogc/1.0/data", "application/json", "collections"),
         link(&format!("{base}/reports"), "related", "application/json", "annual facility-target reports"),
+        link(&format!("{base}/plans"), "related", "application/geo+json", "POST: where the next facilities of a kind should go (see /api)"),
+        link(&format!("{base}/what-if"), "related", "application/json", "POST: what trial facilities would newly cover (see /api)"),
     ];
     let description = format!("{description} {}", dataset.metric_sentence(lang));
     if format == Format::Html {
@@ -237,6 +239,7 @@ async fn get_landing(State(state): State<AppState>, Extension(Snapshot(dataset))
                 ("/api?f=html".into(), "API definition 接口定义".into()),
                 ("/coverage?f=html&lon=114.51&lat=38.04".into(), "Point coverage 点位覆盖查询".into()),
                 ("/reports?f=html".into(), "Annual reports 年度目标报告".into()),
+                ("/api?f=html".into(), "POST /plans, POST /what-if: site planning and trial facilities 选址规划与试点设施 (see the API)".into()),
                 ("/health".into(), "Health 健康检查".into()),
             ])
         );

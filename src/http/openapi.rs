@@ -18,6 +18,7 @@ use super::params::{negotiate, Format, Lang, QueryPairs};
 use super::snapshot::{ColumnType, Dataset};
 use super::state::AppState;
 use super::{base_url, Snapshot};
+use crate::config::ServeConfig;
 
 /// Routes of this module.
 pub fn routes() -> Router<AppState> {
@@ -61,6 +62,7 @@ fn year_param() -> Value {
 pub fn document(dataset: &Dataset, state: &AppState, base: &str) -> Value {
     let serve = state.serve();
     let crs_uris: Vec<&str> = dataset.crs.iter().map(|o| o.uri.as_str()).collect();
+    let kinds: Vec<&str> = dataset.catalogue.keys().collect();
     let mut paths = Map::new();
     paths.insert("/".into(), get_op("Landing page", &[f_param()], ok("Links to the API", "application/json")));
     paths.insert("/conformance".into(), get_op("Conformance classes", &[f_param()], ok("Conformance classes", "application/json")));
@@ -110,6 +112,8 @@ pub fn document(dataset: &Dataset, state: &AppState, base: &str) -> Value {
         "/estates/{estateId}/coverage".into(),
         get_op("Coverage of one estate per kind, with the facilities within the radius", &[json!({ "name": "estateId", "in": "path", "required": true, "schema": { "type": "string" } }), year_param(), f_param()], ok("Coverage per kind", "application/json")),
     );
+    paths.insert("/plans".into(), plans_op(serve));
+    paths.insert("/what-if".into(), what_if_op(serve));
     paths.insert("/reports".into(), get_op("Annual facility-target reports: the years with data, with links", &[f_param()], ok("Report years", "application/json")));
     let report_year = json!({ "name": "year", "in": "path", "required": true, "description": "Report year: the period's last year.", "schema": { "type": "integer", "minimum": 1000, "maximum": 3000 } });
     let report_from = query_param("from", "First year of the period (default: report.from in the config when not after the year, else the year).", &json!({ "type": "integer", "minimum": 1000, "maximum": 3000 }));
@@ -142,8 +146,176 @@ pub fn document(dataset: &Dataset, state: &AppState, base: &str) -> Value {
         "servers": [{ "url": base }],
         "paths": paths,
         "components": {
-            "schemas": { "exception": { "type": "object", "required": ["code"], "properties": { "code": { "type": "string" }, "description": { "type": "string" } } } },
+            "schemas": {
+                "exception": { "type": "object", "required": ["code"], "properties": { "code": { "type": "string" }, "description": { "type": "string" } } },
+                "planRequest": plan_request_schema(serve, &kinds),
+                "plan": plan_schema(),
+                "whatIfRequest": what_if_request_schema(serve, &kinds),
+                "whatIf": what_if_schema(),
+            },
             "securitySchemes": { "bearer": { "type": "http", "scheme": "bearer" } },
+        },
+    })
+}
+
+/// A POST taking `request` and answering `response` (both schema names), 400 for a bad body.
+fn post_op(summary: &str, description: &str, request: &str, response: &str, media: &str, extra: &[(&str, &str)]) -> Value {
+    let body = json!({ "application/json": { "schema": { "$ref": "#/components/schemas/exception" } } });
+    let mut responses = json!({
+        "200": { "description": "The answer", "content": { media: { "schema": { "$ref": format!("#/components/schemas/{response}") } } } },
+        "400": { "description": "A bad body: the description names the field (an unknown member, a bad value, a cap exceeded)", "content": body },
+        "500": { "description": "Internal error", "content": body },
+    });
+    for (status, text) in extra {
+        responses[*status] = json!({ "description": text, "content": body });
+    }
+    json!({ "post": {
+        "summary": summary,
+        "description": description,
+        "requestBody": { "required": true, "content": { "application/json": { "schema": { "$ref": format!("#/components/schemas/{request}") } } } },
+        "responses": responses,
+    } })
+}
+
+fn plans_op(serve: &ServeConfig) -> Value {
+    post_op(
+        "Where the next facilities of a kind should go (maximal covering location problem, as `gapmap plan`)",
+        &format!(
+            "Demand: the estates with no facility of the kind within the radius (the dataset's metric, facilities open by `year`). Candidates cover the demand estates within the radius of them; the plan chooses at most `count` (≤ {}) of them, and/or candidates whose costs sum to at most `budget`, covering the most weight, exactly through HiGHS within `time_limit_s` (≤ {} s; greedy beyond, said by `solver` with the bound and gap). At most {} candidates; {} plan(s) at once, 503 with Retry-After beyond.",
+            serve.plan_max_count, serve.plan_max_time_limit_s, serve.plan_max_candidates, serve.plan_workers
+        ),
+        "planRequest",
+        "plan",
+        "application/geo+json",
+        &[("503", "Every plan worker is busy; retry after the Retry-After seconds")],
+    )
+}
+
+fn what_if_op(serve: &ServeConfig) -> Value {
+    post_op(
+        "What trial facilities would newly cover",
+        &format!("Per point (at most {}), the estates with no facility of the kind within the radius now that lie within the radius of the point (the dataset's metric), with their households; and the union over the points.", serve.what_if_max_points),
+        "whatIfRequest",
+        "whatIf",
+        "application/json",
+        &[],
+    )
+}
+
+fn lonlat_schema() -> Value {
+    json!({ "type": "object", "required": ["lon", "lat"], "properties": { "lon": { "type": "number", "minimum": -180, "maximum": 180 }, "lat": { "type": "number", "minimum": -90, "maximum": 90 } } })
+}
+
+fn plan_request_schema(serve: &ServeConfig, kinds: &[&str]) -> Value {
+    json!({
+        "type": "object",
+        "additionalProperties": false,
+        "required": ["kind"],
+        "description": "count is required unless budget is given; budget needs listed candidates with a cost each.",
+        "properties": {
+            "kind": { "type": "string", "enum": kinds },
+            "count": { "type": "integer", "minimum": 1, "maximum": serve.plan_max_count },
+            "radius_m": { "type": "number", "exclusiveMinimum": 0, "description": "Service radius (default: the kind's); another radius measures the demand again with it." },
+            "candidates": {
+                "description": "`centroids` (default: each estate's area centroid, named by the estate id), `grid:METRES` (cell centres over the estates' extent, ≥ 10 m, named g{i}_{j}) or a list of points.",
+                "oneOf": [
+                    { "type": "string", "pattern": "^(centroids|grid:[0-9.]+)$" },
+                    { "type": "array", "minItems": 1, "maxItems": serve.plan_max_candidates, "items": {
+                        "type": "object", "additionalProperties": false, "required": ["id", "lon", "lat"],
+                        "properties": { "id": { "oneOf": [{ "type": "string" }, { "type": "number" }] }, "lon": { "type": "number" }, "lat": { "type": "number" }, "cost": { "type": "number", "minimum": 0 } },
+                    } },
+                ],
+            },
+            "weight": { "type": "string", "enum": ["households", "estates"], "default": "households" },
+            "budget": { "type": "number", "minimum": 0 },
+            "year": { "type": "integer", "minimum": 1000, "maximum": 3000, "description": "Facilities opened by this year count as existing (default: the served year)." },
+            "time_limit_s": { "type": "number", "minimum": 0, "maximum": serve.plan_max_time_limit_s, "default": serve.plan_max_time_limit_s },
+        },
+    })
+}
+
+fn plan_schema() -> Value {
+    let number = json!({ "type": "number" });
+    let features = json!({ "type": "array", "items": {
+                "type": "object",
+                "properties": {
+                    "type": { "type": "string", "enum": ["Feature"] },
+                    "id": { "type": "integer" },
+                    "geometry": { "type": "object", "properties": { "type": { "type": "string", "enum": ["Point"] }, "coordinates": { "type": "array", "items": number, "minItems": 2, "maxItems": 2 } } },
+                    "properties": { "type": "object", "properties": {
+                        "rank": { "type": "integer", "minimum": 1 },
+                        "id": { "type": "string", "description": "The candidate's id" },
+                        "households_new": { "type": "number", "description": "Households this site newly covers, given the sites ranked before it" },
+                        "estates_new": { "type": "integer" },
+                        "covers": { "type": "array", "items": { "type": "string" }, "description": "Ids of every uncovered estate within the radius of the site" },
+                        "cost": number,
+                    } },
+                },
+            } });
+    json!({
+        "type": "object",
+        "description": "A GeoJSON FeatureCollection of the sites (CRS84) in rank order, with the plan's summary as members named as in `gapmap plan`'s JSON.",
+        "required": ["type", "features", "solver", "objective_households", "bound", "gap_pct", "demand_estates", "metric"],
+        "properties": {
+            "type": { "type": "string", "enum": ["FeatureCollection"] },
+            "kind": { "type": "string" },
+            "radius_m": number,
+            "count": { "type": "integer", "nullable": true },
+            "budget": number,
+            "metric": { "type": "string", "enum": ["straight", "network"] },
+            "distance_from": { "type": "string", "enum": ["boundary", "centroid"] },
+            "weight": { "type": "string" },
+            "candidates": { "type": "string" },
+            "candidate_count": { "type": "integer" },
+            "year": { "type": "integer", "nullable": true },
+            "solver": { "type": "string", "enum": ["exact", "greedy"] },
+            "objective_weight": number,
+            "objective_households": number,
+            "objective_estates": { "type": "integer" },
+            "bound": number,
+            "bound_weight": number,
+            "bound_households": { "type": "number", "nullable": true },
+            "gap_pct": number,
+            "demand_estates": { "type": "integer" },
+            "demand_households": number,
+            "seconds": number,
+            "features": features,
+        },
+    })
+}
+
+fn what_if_request_schema(serve: &ServeConfig, kinds: &[&str]) -> Value {
+    json!({
+        "type": "object",
+        "additionalProperties": false,
+        "required": ["kind", "points"],
+        "properties": {
+            "kind": { "type": "string", "enum": kinds },
+            "points": { "type": "array", "minItems": 1, "maxItems": serve.what_if_max_points, "items": lonlat_schema() },
+            "year": { "type": "integer", "minimum": 1000, "maximum": 3000 },
+        },
+    })
+}
+
+fn what_if_schema() -> Value {
+    let estate = json!({ "type": "object", "properties": { "id": { "oneOf": [{ "type": "string" }, { "type": "integer" }] }, "distance_m": { "type": "number" }, "households": { "type": "integer", "nullable": true } } });
+    json!({
+        "type": "object",
+        "properties": {
+            "kind": { "type": "string" },
+            "radius_m": { "type": "number" },
+            "metric": { "type": "string", "enum": ["straight", "network"] },
+            "distance_from": { "type": "string" },
+            "year": { "type": "integer", "nullable": true },
+            "uncovered_estates": { "type": "integer", "description": "Estates the kind does not cover now" },
+            "estates_new": { "type": "integer", "description": "Estates newly covered by any of the points" },
+            "households_new": { "type": "integer" },
+            "elapsed_ms": { "type": "number" },
+            "points": { "type": "array", "items": { "type": "object", "properties": {
+                "lon": { "type": "number" }, "lat": { "type": "number" },
+                "estates_new": { "type": "integer" }, "households_new": { "type": "integer" },
+                "estates": { "type": "array", "items": estate },
+            } } },
         },
     })
 }

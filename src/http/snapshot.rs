@@ -749,6 +749,7 @@ fn build_facilities_layer(facilities: &[Facility], catalogue: &Catalogue, to_crs
                 ("capacity".into(), f.capacity.map_or(AttrValue::Null, AttrValue::Float)),
                 ("capacity_unit".into(), opt_text(spec.capacity_unit.as_ref())),
                 ("opened_year".into(), f.opened_year.map_or(AttrValue::Null, |y| AttrValue::Int(i64::from(y)))),
+                ("planned".into(), AttrValue::Bool(f.planned)),
                 ("district".into(), opt_text(f.district.as_ref())),
             ];
             p.extend(f.extra.iter().cloned());

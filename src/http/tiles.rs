@@ -267,7 +267,7 @@ fn tile_columns(layer: &Layer, c: Collection, dataset: &Dataset, query: &TileQue
             }
         }
         Collection::Facilities => {
-            for (name, conversion, zoom) in [("kind", Conversion::Keep, 0), ("opened_year", Conversion::Keep, 0), ("capacity", Conversion::Keep, 0), ("name", Conversion::Keep, LABEL_ZOOM)] {
+            for (name, conversion, zoom) in [("kind", Conversion::Keep, 0), ("opened_year", Conversion::Keep, 0), ("planned", Conversion::Keep, 0), ("capacity", Conversion::Keep, 0), ("name", Conversion::Keep, LABEL_ZOOM)] {
                 wanted.push((name.into(), conversion, zoom));
             }
         }
