@@ -172,7 +172,12 @@ fn facility_colours_agree_between_styles() {
     let read = |n: &str| -> Value { serde_json::from_str(&std::fs::read_to_string(root().join(format!("styles/{n}.json"))).unwrap()).unwrap() };
     let facilities = read("facilities");
     let areas = read("service-areas");
-    let circle = &facilities["layers"][1]["paint"]["circle-color"];
+    // Built facilities are filled with their kind's colour; planned ones are rings of it.
+    let paint = &facilities["layers"][1]["paint"];
+    let planned = serde_json::json!(["==", ["get", "planned"], true]);
+    assert_eq!((&paint["circle-color"][0], &paint["circle-color"][1], &paint["circle-color"][2]), (&Value::from("case"), &planned, &Value::from("#ffffff")));
+    let circle = &paint["circle-color"][3];
+    assert_eq!((&paint["circle-stroke-color"][1], &paint["circle-stroke-color"][2]), (&planned, circle));
     assert_eq!(circle, &areas["layers"][1]["paint"]["fill-color"]);
     assert_eq!(circle, &areas["layers"][2]["paint"]["line-color"]);
     let catalogue = std::fs::read_to_string(root().join("data/standards/gb50180-2018.toml")).unwrap();
