@@ -91,6 +91,8 @@ pub fn map_config(dataset: &Dataset) -> Value {
         "network": dataset.network.as_ref().map(super::snapshot::ServedNetwork::summary_json),
         "estates": dataset.estates.len(),
         "facilities": dataset.facilities.len(),
+        // Planned facilities are drawn as rings; the legend says so only when there are some.
+        "planned": dataset.facilities.iter().filter(|f| f.planned).count(),
         "data_version": dataset.version,
     })
 }

@@ -10,6 +10,9 @@
 // When the server measures by walking (config.network), also: the popup shows the straight and
 // walking distances (walking never shorter) with the detour, the straight-line / walking switch
 // recolours the map, and the streets draw from zoom 14; without a network the switch is hidden.
+// The plan panel runs a plan (sites ranked with their gains, as POST /plans answers, drawn on the
+// map, a selected site's estates highlighted) and a trial facility dropped on the map reports what
+// POST /what-if answers there and highlights those estates.
 // Saves a screenshot. Exits non-zero on the first failure.
 
 import { createRequire } from 'node:module';
@@ -314,6 +317,61 @@ try {
     if (!(streets > 0)) fail('no streets drawn at zoom 15.5');
     step(`the streets are drawn at zoom 15.5 (${streets} features)`);
   }
+
+  // The plan panel: K new sites of the kind shown, ranked by what each adds, drawn on the map;
+  // the estates a selected site covers are highlighted.
+  await page.evaluate(() => window.gapmap.map.fitBounds(window.gapmap.state.config.bounds, { padding: 20, duration: 0 }));
+  await waitIdle();
+  const K = 3;
+  const planKind = await page.evaluate(() => window.gapmap.state.kind);
+  await page.selectOption('#plan-kind', planKind);
+  await page.locator('#plan-count').fill(String(K));
+  await page.locator('#plan-run').click();
+  await page.waitForFunction(() => document.querySelectorAll('#plan-sites li').length > 0 || /Failed|加载失败/.test(document.querySelector('#plan-summary').textContent), null, { timeout: 120000 });
+  const sites = await page.evaluate(() =>
+    [...document.querySelectorAll('#plan-sites li')].map((li) => ({ rank: Number(li.dataset.rank), id: li.dataset.id, gain: Number(li.dataset.householdsNew), estates: Number(li.dataset.estatesNew), text: li.textContent })),
+  );
+  const planSummary = await page.locator('#plan-summary').innerText();
+  if (!sites.length || sites.length > K) fail(`the plan panel listed ${sites.length} sites for K = ${K}: ${planSummary}`);
+  if (sites.some((s, i) => s.rank !== i + 1)) fail(`the sites are not ranked 1..n: ${JSON.stringify(sites)}`);
+  if (!(sites[0].gain > 0) || sites.some((s, i) => i > 0 && s.gain > sites[i - 1].gain)) fail(`the sites' gains do not fall with rank: ${JSON.stringify(sites)}`);
+  if (!sites.every((s) => s.text.includes(`+${s.gain}`))) fail(`the list does not show each site's gain: ${JSON.stringify(sites)}`);
+  const planYear = await page.evaluate(() => window.gapmap.state.year);
+  const direct = await page.evaluate(async (body) => {
+    const r = await fetch('/plans', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+    return r.json();
+  }, planYear == null ? { kind: planKind, count: K } : { kind: planKind, count: K, year: planYear });
+  const directSites = direct.features.map((f) => `${f.properties.rank}:${f.properties.id}:${f.properties.households_new}`).join(' ');
+  if (directSites !== sites.map((s) => `${s.rank}:${s.id}:${s.gain}`).join(' ')) fail(`the panel's sites (${JSON.stringify(sites)}) are not POST /plans' (${directSites})`);
+  step(`the plan panel lists ${sites.length} ${planKind} sites ranked with their gains (+${sites.map((s) => s.gain).join(', +')} households), as POST /plans answers`);
+  await page.locator('#plan-sites li[data-rank="1"]').click();
+  await waitIdle();
+  const drawnSites = await page.evaluate(() => window.gapmap.map.queryRenderedFeatures({ layers: ['plan-sites'] }).map((f) => f.properties.rank));
+  if (!drawnSites.includes(1)) fail(`site 1 is not drawn on the map (drawn: ${JSON.stringify(drawnSites)})`);
+  const covers = direct.features[0].properties.covers;
+  const lit = await page.evaluate(() => [...new Set(window.gapmap.map.queryRenderedFeatures({ layers: ['plan-highlight'] }).map((f) => String(f.properties.id)))]);
+  if (!lit.length || lit.some((id) => !covers.includes(id))) fail(`selecting site 1 highlighted ${JSON.stringify(lit)}, not the estates it covers (${JSON.stringify(covers)})`);
+  step(`selecting site 1 highlights the estates it covers (${lit.length} of ${covers.length} in view)`);
+
+  // A trial facility where site 1 stands: the panel reports what POST /what-if answers there,
+  // and those estates light up.
+  await page.locator('#trial-mode').check();
+  const at = await page.evaluate((c) => window.gapmap.map.project(c), direct.features[0].geometry.coordinates);
+  await page.mouse.click(mapBox.x + at.x, mapBox.y + at.y);
+  await page.waitForFunction(() => document.querySelector('#trial-result').dataset.estatesNew != null, null, { timeout: 30000 });
+  const reported = await page.evaluate(() => ({ estates: Number(document.querySelector('#trial-result').dataset.estatesNew), households: Number(document.querySelector('#trial-result').dataset.householdsNew), text: document.querySelector('#trial-result').textContent, trial: window.gapmap.state.trial }));
+  const body = { kind: reported.trial.kind, points: [{ lon: reported.trial.lngLat.lng, lat: reported.trial.lngLat.lat }] };
+  if (planYear != null) body.year = planYear;
+  const whatIf = await page.evaluate(async (b) => (await fetch('/what-if', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(b) })).json(), body);
+  if (reported.estates !== whatIf.points[0].estates_new || reported.households !== whatIf.points[0].households_new) fail(`the trial reports ${reported.estates} estates / ${reported.households} households, POST /what-if ${whatIf.points[0].estates_new} / ${whatIf.points[0].households_new}`);
+  if (!(reported.estates > 0) || !reported.text.includes(String(reported.households))) fail(`a trial where site 1 stands covers nothing new: ${reported.text}`);
+  await waitIdle();
+  const trialLit = await page.evaluate(() => [...new Set(window.gapmap.map.queryRenderedFeatures({ layers: ['trial-highlight'] }).map((f) => String(f.properties.id)))]);
+  const trialIds = whatIf.points[0].estates.map((e) => String(e.id));
+  if (!trialLit.length || trialLit.some((id) => !trialIds.includes(id))) fail(`the trial highlighted ${JSON.stringify(trialLit)}, not ${JSON.stringify(trialIds)}`);
+  step(`a trial facility reports ${reported.estates} estates / ${reported.households} households newly covered, as POST /what-if does, and highlights them`);
+  writeFileSync(shot.replace(/\.png$/, '-plan.png'), await page.screenshot());
+  await page.locator('#trial-mode').uncheck();
 
   mkdirSync(dirname(shot), { recursive: true });
   writeFileSync(shot, await page.screenshot({ fullPage: true }));

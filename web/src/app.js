@@ -29,6 +29,12 @@ const TEXT = {
     yes: '是', no: '否', none: '无', metres: '米', loading: '加载中…', failed: '加载失败：',
     asOf: (y) => (y ? `截至 ${y} 年` : '全部设施'), details: '详情',
     computing: (y) => `正在计算${y ? ` ${y} 年` : ''}的覆盖情况（每个年份首次需要一些时间）…`,
+    planTitle: '选址规划', planKind: '设施类别', planCount: '新增数量 K', planRadius: '服务半径（米）', planRun: '规划', planning: '正在求解…',
+    planSummary: (n, h, e, dh, de, solver) => `${n} 个新址新覆盖 ${h} 户、${e} 个小区（未覆盖共 ${dh} 户、${de} 个小区；${solver === 'exact' ? '最优解' : '贪心解'}）。`,
+    planSite: (r, id, h, e) => `第 ${r} 名 · ${id}：+${h} 户，+${e} 个小区`,
+    trialTitle: '试点设施', trialMode: '点击地图放置试点设施',
+    trialResult: (e, h, k) => `此处新增一处${k}，可新覆盖 ${e} 个小区、${h} 户。`,
+    plannedLegend: '规划设施（空心）',
   },
   en: {
     kind: 'Facility kind', year: 'Year', facilities: 'Facilities', areas: 'Service areas', legend: 'Legend',
@@ -44,6 +50,12 @@ const TEXT = {
     yes: 'yes', no: 'no', none: 'none', metres: 'm', loading: 'Loading…', failed: 'Failed: ',
     asOf: (y) => (y ? `as of ${y}` : 'all facilities'), details: 'details',
     computing: (y) => `Computing coverage${y ? ` as of ${y}` : ''} (the first time for a year takes a while)…`,
+    planTitle: 'Plan new sites', planKind: 'Kind', planCount: 'New sites K', planRadius: 'Radius (m)', planRun: 'Plan', planning: 'Solving…',
+    planSummary: (n, h, e, dh, de, solver) => `${n} new sites newly cover ${h} households in ${e} estates (of ${dh} households in ${de} uncovered estates; ${solver} solution).`,
+    planSite: (r, id, h, e) => `#${r} · ${id}: +${h} households, +${e} estates`,
+    trialTitle: 'Trial facility', trialMode: 'Click the map to place a trial facility',
+    trialResult: (e, h, k) => `A ${k} here would newly cover ${e} estates and ${h} households.`,
+    plannedLegend: 'Planned facilities (rings)',
   },
 };
 
@@ -62,6 +74,12 @@ const state = {
   districts: null,
   /** `straight` or `network` with a walking network; `null` without one. */
   distance: null,
+  /** The last plan (POST /plans answer) and the rank of the selected site. */
+  plan: null,
+  selectedSite: null,
+  /** Trial mode on, and the last trial: { lngLat, kind, answer }. */
+  trialMode: false,
+  trial: null,
 };
 state.lang = localStorage.getItem('gapmap.lang') || ((navigator.language || 'zh').toLowerCase().startsWith('zh') ? 'zh' : 'en');
 
@@ -79,6 +97,13 @@ async function getJson(path) {
   const response = await fetch(origin + path, { headers: { Accept: 'application/json' } });
   if (!response.ok) throw new Error(`${path}: ${response.status} ${await response.text()}`);
   return response.json();
+}
+
+async function postJson(path, body) {
+  const response = await fetch(origin + path, { method: 'POST', headers: { Accept: 'application/json', 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+  const answer = await response.json().catch(() => null);
+  if (!response.ok) throw new Error(`${path}: ${response.status} ${answer && answer.description ? answer.description : ''}`);
+  return answer;
 }
 
 function status(text) {
@@ -115,6 +140,9 @@ function renderLegend() {
   const spec = kindSpec(state.kind);
   if ($('show-facilities').checked) {
     items.push(`<li><span class="swatch dot" style="background:${KIND_COLOURS[state.kind] || '#555'}"></span>${escapeHtml(t('facilityLegend'))}</li>`);
+  }
+  if ($('show-facilities').checked && state.config.planned) {
+    items.push(`<li><span class="swatch dot" style="background:#fff;border:2px solid ${KIND_COLOURS[state.kind] || '#555'}"></span>${escapeHtml(t('plannedLegend'))}</li>`);
   }
   if ($('show-areas').checked) {
     items.push(`<li><span class="swatch" style="background:${KIND_COLOURS[state.kind] || '#555'};opacity:0.35"></span>${escapeHtml(t('areaLegend'))}</li>`);
@@ -187,7 +215,14 @@ function renderTexts() {
   const select = $('kind');
   select.innerHTML = state.config.kinds.map((k) => `<option value="${escapeHtml(k.key)}">${escapeHtml(kindLabel(k))}</option>`).join('');
   select.value = state.kind;
+  const planKind = $('plan-kind');
+  const chosen = planKind.value || state.kind;
+  planKind.innerHTML = select.innerHTML;
+  planKind.value = chosen;
+  if (!$('plan-radius').value) $('plan-radius').placeholder = String(kindSpec(chosen).radius_m);
   renderYear();
+  renderPlan();
+  renderTrial();
   renderLegend();
   renderDistricts();
 }
@@ -308,6 +343,144 @@ async function showEstate(id, lngLat) {
   }
 }
 
+const EMPTY = { type: 'FeatureCollection', features: [] };
+
+/** Layers for the plan's sites, the estates a selected site covers and the trial facility. */
+function addPlanLayers() {
+  map.addSource('plan-sites', { type: 'geojson', data: EMPTY });
+  map.addSource('trial', { type: 'geojson', data: EMPTY });
+  const estatesIn = (ids) => ['in', ['to-string', ['get', 'id']], ['literal', ids]];
+  map.addLayer({ id: 'plan-highlight', type: 'fill', source: 'estates', 'source-layer': 'estates', filter: estatesIn([]), paint: { 'fill-color': '#ffd400', 'fill-opacity': 0.75, 'fill-outline-color': '#7a5c00' } });
+  map.addLayer({ id: 'trial-highlight', type: 'fill', source: 'estates', 'source-layer': 'estates', filter: estatesIn([]), paint: { 'fill-color': '#e7298a', 'fill-opacity': 0.7, 'fill-outline-color': '#6b0f3f' } });
+  map.addLayer({
+    id: 'plan-sites', type: 'circle', source: 'plan-sites',
+    paint: { 'circle-radius': ['case', ['boolean', ['get', 'selected'], false], 11, 8], 'circle-color': '#111111', 'circle-stroke-color': '#ffd400', 'circle-stroke-width': 2.5 },
+  });
+  map.addLayer({
+    id: 'plan-sites-rank', type: 'symbol', source: 'plan-sites',
+    layout: { 'text-field': ['to-string', ['get', 'rank']], 'text-font': ['Noto Sans Regular'], 'text-size': 11, 'text-allow-overlap': true, 'text-ignore-placement': true },
+    paint: { 'text-color': '#ffffff' },
+  });
+  map.addLayer({ id: 'trial', type: 'circle', source: 'trial', paint: { 'circle-radius': 8, 'circle-color': '#e7298a', 'circle-stroke-color': '#ffffff', 'circle-stroke-width': 2 } });
+  map.on('click', 'plan-sites', (e) => {
+    const f = e.features && e.features[0];
+    if (f) selectSite(Number(f.properties.rank));
+  });
+  map.on('click', (e) => {
+    if (state.trialMode) trialAt(e.lngLat);
+  });
+}
+
+function setHighlight(layer, ids) {
+  map.setFilter(layer, ['in', ['to-string', ['get', 'id']], ['literal', ids.map(String)]]);
+}
+
+/** Runs POST /plans with the panel's kind, K and radius (the year shown). */
+async function runPlan() {
+  const kind = $('plan-kind').value;
+  const count = Number($('plan-count').value);
+  const radius = $('plan-radius').value;
+  const body = { kind, count };
+  if (radius) body.radius_m = Number(radius);
+  if (state.year != null) body.year = state.year;
+  $('plan-summary').textContent = t('planning');
+  $('plan-run').disabled = true;
+  try {
+    state.plan = await postJson('/plans', body);
+    state.selectedSite = null;
+    renderPlan();
+    if (state.plan.features.length) selectSite(1);
+  } catch (e) {
+    state.plan = null;
+    renderPlan();
+    $('plan-summary').textContent = t('failed') + e.message;
+  } finally {
+    $('plan-run').disabled = false;
+  }
+  return state.plan;
+}
+
+function renderPlan() {
+  const list = $('plan-sites');
+  const plan = state.plan;
+  if (!plan) {
+    list.innerHTML = '';
+    $('plan-summary').textContent = '';
+    if (map && map.getSource('plan-sites')) map.getSource('plan-sites').setData(EMPTY);
+    return;
+  }
+  const n = plan.features.length;
+  $('plan-summary').textContent = t('planSummary', n, plan.objective_households, plan.objective_estates, plan.demand_households, plan.demand_estates, plan.solver);
+  list.innerHTML = plan.features
+    .map((f) => {
+      const p = f.properties;
+      const selected = p.rank === state.selectedSite ? ' class="selected"' : '';
+      return `<li${selected} data-rank="${p.rank}" data-id="${escapeHtml(p.id)}" data-households-new="${p.households_new}" data-estates-new="${p.estates_new}" data-covers="${p.covers.length}">${escapeHtml(t('planSite', p.rank, p.id, p.households_new, p.estates_new))}</li>`;
+    })
+    .join('');
+  for (const li of list.querySelectorAll('li')) li.addEventListener('click', () => selectSite(Number(li.dataset.rank), true));
+  const data = { type: 'FeatureCollection', features: plan.features.map((f) => ({ ...f, properties: { ...f.properties, covers: undefined, selected: f.properties.rank === state.selectedSite } })) };
+  if (map && map.getSource('plan-sites')) map.getSource('plan-sites').setData(data);
+}
+
+/** Selects a site of the plan: highlights it and the estates it covers (and flies there). */
+function selectSite(rank, fly) {
+  const site = state.plan && state.plan.features.find((f) => f.properties.rank === rank);
+  if (!site) return;
+  state.selectedSite = rank;
+  renderPlan();
+  setHighlight('plan-highlight', site.properties.covers);
+  if (fly) map.easeTo({ center: site.geometry.coordinates, zoom: Math.max(map.getZoom(), 14) });
+}
+
+function setTrialMode(on) {
+  state.trialMode = on;
+  $('trial-mode').checked = on;
+  $('map').classList.toggle('trial', on);
+  if (!on) {
+    state.trial = null;
+    map.getSource('trial').setData(EMPTY);
+    setHighlight('trial-highlight', []);
+    renderTrial();
+  }
+}
+
+/** Drops a trial facility of the kind shown at `lngLat` and shows what it would newly cover. */
+async function trialAt(lngLat) {
+  const kind = state.kind;
+  map.getSource('trial').setData({ type: 'FeatureCollection', features: [{ type: 'Feature', geometry: { type: 'Point', coordinates: [lngLat.lng, lngLat.lat] }, properties: {} }] });
+  const body = { kind, points: [{ lon: lngLat.lng, lat: lngLat.lat }] };
+  if (state.year != null) body.year = state.year;
+  try {
+    const answer = await postJson('/what-if', body);
+    state.trial = { lngLat: { lng: lngLat.lng, lat: lngLat.lat }, kind, answer };
+    setHighlight('trial-highlight', answer.points[0].estates.map((e) => e.id));
+  } catch (e) {
+    state.trial = { lngLat, kind, error: e.message };
+  }
+  renderTrial();
+  return state.trial;
+}
+
+function renderTrial() {
+  const out = $('trial-result');
+  const trial = state.trial;
+  if (!trial) {
+    out.textContent = '';
+    delete out.dataset.estatesNew;
+    return;
+  }
+  if (trial.error) {
+    out.textContent = t('failed') + trial.error;
+    return;
+  }
+  const p = trial.answer.points[0];
+  const spec = kindSpec(trial.kind);
+  out.dataset.estatesNew = String(p.estates_new);
+  out.dataset.householdsNew = String(p.households_new);
+  out.textContent = t('trialResult', p.estates_new, p.households_new, spec ? kindLabel(spec) : trial.kind);
+}
+
 async function main() {
   status(TEXT[state.lang].loading);
   state.config = await getJson('/map/config.json');
@@ -345,6 +518,7 @@ async function main() {
   map.addControl(new maplibregl.ScaleControl({ unit: 'metric' }), 'bottom-left');
 
   map.on('click', 'estates-coverage', (e) => {
+    if (state.trialMode) return;
     const f = e.features && e.features[0];
     if (f && f.properties.id != null) showEstate(f.properties.id, e.lngLat);
   });
@@ -368,8 +542,17 @@ async function main() {
     input.addEventListener('change', (e) => setDistance(e.target.value));
   }
 
+  addPlanLayers();
+  $('plan-run').addEventListener('click', () => runPlan());
+  $('plan-kind').addEventListener('change', (e) => {
+    $('plan-radius').value = '';
+    $('plan-radius').placeholder = String(kindSpec(e.target.value).radius_m);
+  });
+  $('trial-mode').addEventListener('change', (e) => setTrialMode(e.target.checked));
+  $('plan-kind').value = state.kind;
+
   renderTexts();
-  window.gapmap = { map, setKind, setYear, setLang, setDistance, state };
+  window.gapmap = { map, setKind, setYear, setLang, setDistance, runPlan, selectSite, trialAt, setTrialMode, state };
   await loadDistricts();
 }
 
