@@ -620,7 +620,7 @@ mod tests {
         assert_eq!(c.facilities[1].kind_values["幼儿园"], "kindergarten");
         assert_eq!(c.planned.len(), 1);
         assert_eq!(c.analysis.accessibility_decay, AccessDecay::Step);
-        assert_eq!(c.analysis.radius_m["market"], 800.0);
+        assert!((c.analysis.radius_m["market"] - 800.0).abs() < f64::EPSILON);
         assert_eq!(c.serve, ServeConfig::default());
     }
 
@@ -633,9 +633,7 @@ mod tests {
 
     #[test]
     fn web_mercator_is_refused() {
-        let mut c = Config::default();
-        c.estates = Some(SourceConfig::from_path("Cargo.toml"));
-        c.facilities = vec![SourceConfig::from_path("Cargo.toml")];
+        let mut c = Config { estates: Some(SourceConfig::from_path("Cargo.toml")), facilities: vec![SourceConfig::from_path("Cargo.toml")], ..Config::default() };
         c.analysis.working_crs = Some("epsg:3857".into());
         assert!(c.validate().expect_err("3857").to_string().contains("analysis.working_crs"));
     }

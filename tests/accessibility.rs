@@ -55,7 +55,10 @@ fn estates_of(shapes: &[(f64, f64, f64, f64, Option<u32>)]) -> Vec<Estate> {
         .collect()
 }
 
-fn facilities_of(points: &[(f64, f64, Option<f64>, Option<i32>, bool)]) -> Vec<Facility> {
+/// x, y, capacity, opened_year, planned.
+type PointSpec = (f64, f64, Option<f64>, Option<i32>, bool);
+
+fn facilities_of(points: &[PointSpec]) -> Vec<Facility> {
     points
         .iter()
         .enumerate()
@@ -128,7 +131,7 @@ fn shapes() -> impl Strategy<Value = Vec<(f64, f64, f64, f64, Option<u32>)>> {
     proptest::collection::vec((0.0..1500.0f64, 0.0..1500.0f64, 20.0..300.0f64, 20.0..300.0f64, proptest::option::of(0u32..2000)), 1..14)
 }
 
-fn points() -> impl Strategy<Value = Vec<(f64, f64, Option<f64>, Option<i32>, bool)>> {
+fn points() -> impl Strategy<Value = Vec<PointSpec>> {
     proptest::collection::vec(
         (-200.0..1800.0f64, -200.0..1800.0f64, proptest::option::of(0.0..300.0f64), proptest::option::of(2015..2025i32), any::<bool>()),
         0..10,

@@ -154,7 +154,7 @@ fn planned_facilities_shrink_plan_demand_by_exactly_the_estates_they_cover() {
             continue;
         }
         let reaches = |f: &&&gapmap::model::Facility| boundary_distance_m(&e.geometry, f.location) <= radius;
-        if counted.iter().any(|f| reaches(&f)) {
+        if counted.iter().any(&reaches) {
             shrink_estates += 1;
             shrink_households += f64::from(e.households.unwrap_or(0));
         } else if stations.iter().any(|f| f.opened_year == Some(2030) && reaches(&f)) {

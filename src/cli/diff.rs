@@ -67,24 +67,21 @@ impl DiffArgs {
     /// # Errors
     /// An unreadable or invalid config, nothing to compare, or two metrics.
     pub fn to_configs(&self) -> anyhow::Result<(Config, Config)> {
-        let (mut baseline, mut scenario) = match &self.against {
-            Some(against) => {
-                if self.data.config.is_none() {
-                    bail!("--against {} compares two configs: pass the baseline with --config A.toml", against.display());
-                }
-                let baseline = self.data.to_config()?;
-                let scenario = self.data.to_config_from(Some(against)).with_context(|| format!("--against {}", against.display()))?;
-                (baseline, scenario)
+        let (mut baseline, mut scenario) = if let Some(against) = &self.against {
+            if self.data.config.is_none() {
+                bail!("--against {} compares two configs: pass the baseline with --config A.toml", against.display());
             }
-            None => {
-                let scenario = self.data.to_config()?;
-                if scenario.planned.is_empty() {
-                    bail!("nothing to compare: pass --planned PATH (the baseline is the data without it, the scenario with it), add [[planned]] to the config, or compare two configs with --config A.toml --against B.toml");
-                }
-                let mut baseline = scenario.clone();
-                baseline.planned.clear();
-                (baseline, scenario)
+            let baseline = self.data.to_config()?;
+            let scenario = self.data.to_config_from(Some(against)).with_context(|| format!("--against {}", against.display()))?;
+            (baseline, scenario)
+        } else {
+            let scenario = self.data.to_config()?;
+            if scenario.planned.is_empty() {
+                bail!("nothing to compare: pass --planned PATH (the baseline is the data without it, the scenario with it), add [[planned]] to the config, or compare two configs with --config A.toml --against B.toml");
             }
+            let mut baseline = scenario.clone();
+            baseline.planned.clear();
+            (baseline, scenario)
         };
         if self.year.is_some() {
             baseline.analysis.year = self.year;

@@ -137,6 +137,9 @@ pub struct CoverageDiff {
 /// Compares `baseline` with `scenario`: per kind key on both sides, the estates (matched by id)
 /// whose covered flag differs.
 ///
+/// # Panics
+/// When a catalogue has more kinds than a [`KindId`] holds (validated catalogues cannot).
+///
 /// # Complexity
 /// O(E · K) plus sorting the changes.
 #[must_use]
