@@ -290,14 +290,15 @@ impl CityPlan {
     /// or not streets are asked for.
     ///
     /// # Complexity
-    /// O(N) for N estates; about 2.5 ways and dead ends and 9 graph edges per estate.
+    /// O(N) for N estates; about 0.8 ways and dead ends and 6 graph edges per estate (60,000
+    /// estates: 48,737 lines, 364,063 edges once built).
     ///
     /// # Examples
     /// ```
     /// use gapmap::generate::{CityParams, CityPlan};
     /// let plan = CityPlan::new(&CityParams { estates: 40, facilities: 120, ..CityParams::default() });
     /// let streets: Vec<_> = plan.streets().collect();
-    /// assert!(streets.len() > 40);
+    /// assert_eq!(streets.len(), 40);
     /// assert!(matches!(streets[0].geometry, geo::Geometry::LineString(_)));
     /// ```
     pub fn streets(&self) -> impl Iterator<Item = OutFeature> + '_ {

@@ -31,7 +31,7 @@ pub struct ReachableSegment {
 /// let pieces = reachable_segments(&g, &on, 80.0, |_| true);
 /// let length: f64 = pieces.iter().map(|s| geo::Euclidean.length(&s.line)).sum();
 /// # use geo::Length;
-/// assert!((length - 160.0).abs() < 1e-9); // 50 m back to x = 0, 110 m forward to x = 130
+/// assert!((length - 130.0).abs() < 1e-9); // 50 m back to x = 0, 80 m forward to x = 130
 /// ```
 #[must_use]
 pub fn reachable_segments(graph: &StreetGraph, on_edges: &EdgeFacilities, radius_m: f64, take: impl Fn(&OnEdge) -> bool) -> Vec<ReachableSegment> {
