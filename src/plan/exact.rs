@@ -20,6 +20,46 @@ use super::{greedy, CoverProblem, Limits, PlanSolution, SolverKind};
 /// greedy's. A bound on memory and start-up time, not on HiGHS's ability.
 pub const MAX_EXACT_PAIRS: usize = 5_000_000;
 
+/// The covering program; `integer`: the sites are 0/1 (else the LP relaxation).
+fn relaxation(problem: &CoverProblem, limits: Limits, integer: bool) -> RowProblem {
+    let mut pb = RowProblem::default();
+    let x: Vec<_> = (0..problem.candidates()).map(|_| if integer { pb.add_integer_column(0.0, 0.0..=1.0) } else { pb.add_column(0.0, 0.0..=1.0) }).collect();
+    let y: Vec<_> = problem.weights().iter().map(|&w| pb.add_column(w, 0.0..=1.0)).collect();
+    let mut covering: Vec<Vec<usize>> = vec![Vec::new(); problem.demands()];
+    for (c, _) in x.iter().enumerate() {
+        for &d in problem.covers(u32::try_from(c).expect("< 2^32")) {
+            covering[d as usize].push(c);
+        }
+    }
+    for (d, cs) in covering.iter().enumerate() {
+        let row = std::iter::once((y[d], 1.0)).chain(cs.iter().map(|&c| (x[c], -1.0)));
+        pb.add_row(..=0.0, row);
+    }
+    if let Some(k) = limits.count {
+        #[expect(clippy::cast_precision_loss, reason = "site counts are far below 2^52")]
+        let k = k as f64;
+        pb.add_row(..=k, x.iter().map(|&c| (c, 1.0)));
+    }
+    if let Some(b) = limits.budget {
+        pb.add_row(..=b, x.iter().enumerate().map(|(c, &col)| (col, problem.cost(u32::try_from(c).expect("< 2^32")))));
+    }
+    pb
+}
+
+/// Solves a model quietly within a time limit.
+trait SolveQuietly {
+    fn try_solve_quietly(self, time_limit_s: f64) -> Result<highs::SolvedModel, highs::HighsStatus>;
+}
+
+impl SolveQuietly for highs::Model {
+    fn try_solve_quietly(mut self, time_limit_s: f64) -> Result<highs::SolvedModel, highs::HighsStatus> {
+        self.make_quiet();
+        self.set_option("time_limit", time_limit_s);
+        self.set_option("threads", 1);
+        self.try_solve()
+    }
+}
+
 /// Solves `problem` exactly within `time_limit_s`, else answers greedy's solution with HiGHS's
 /// bound.
 ///
@@ -40,30 +80,20 @@ pub fn solve(problem: &CoverProblem, limits: Limits, time_limit_s: f64) -> PlanS
     if pairs > MAX_EXACT_PAIRS || time_limit_s <= 0.0 {
         return PlanSolution::ranked(problem, &start, all_weight, SolverKind::Greedy);
     }
-    let mut pb = RowProblem::default();
-    let x: Vec<_> = (0..problem.candidates()).map(|_| pb.add_integer_column(0.0, 0.0..=1.0)).collect();
-    let y: Vec<_> = problem.weights().iter().map(|&w| pb.add_column(w, 0.0..=1.0)).collect();
-    let mut covering: Vec<Vec<usize>> = vec![Vec::new(); problem.demands()];
-    for (c, _) in x.iter().enumerate() {
-        for &d in problem.covers(u32::try_from(c).expect("< 2^32")) {
-            covering[d as usize].push(c);
+    // The LP relaxation first: when it is no better than greedy, greedy is optimal and the integer
+    // program need not run (on the 60,000-estate bench the LP took 0.33-0.42 s, the integer
+    // program 0.66-0.94 s, and greedy was optimal).
+    let started = std::time::Instant::now();
+    if let Ok(lp) = relaxation(problem, limits, false).optimise(Sense::Maximise).try_solve_quietly(time_limit_s) {
+        if lp.status() == HighsModelStatus::Optimal && lp.objective_value() <= greedy_weight + 1e-9 * greedy_weight.abs().max(1.0) {
+            return PlanSolution::ranked(problem, &start, greedy_weight, SolverKind::Exact);
         }
     }
-    for (d, cs) in covering.iter().enumerate() {
-        let row = std::iter::once((y[d], 1.0)).chain(cs.iter().map(|&c| (x[c], -1.0)));
-        pb.add_row(..=0.0, row);
-    }
-    if let Some(k) = limits.count {
-        #[expect(clippy::cast_precision_loss, reason = "site counts are far below 2^52")]
-        let k = k as f64;
-        pb.add_row(..=k, x.iter().map(|&c| (c, 1.0)));
-    }
-    if let Some(b) = limits.budget {
-        pb.add_row(..=b, x.iter().enumerate().map(|(c, &col)| (col, problem.cost(u32::try_from(c).expect("< 2^32")))));
-    }
+    let time_left_s = (time_limit_s - started.elapsed().as_secs_f64()).max(0.0);
+    let pb = relaxation(problem, limits, true);
     let mut model = pb.optimise(Sense::Maximise);
     model.make_quiet();
-    model.set_option("time_limit", time_limit_s);
+    model.set_option("time_limit", time_left_s);
     model.set_option("mip_rel_gap", 0.0);
     model.set_option("mip_abs_gap", 1e-9);
     // One thread: the CLI's other work is done, and results must not depend on scheduling.
