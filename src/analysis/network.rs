@@ -207,7 +207,7 @@ fn best_entry(entries: &[(u32, f64)], nearest: &crate::network::search::NearestS
     for &(n, cost) in entries {
         let d = cost + nearest.dist_m[n as usize];
         let label = nearest.label[n as usize];
-        if d.is_finite() && best.is_none_or(|b| d < b.distance_m || (d == b.distance_m && label < b.facility)) {
+        if d.is_finite() && best.is_none_or(|b| d.total_cmp(&b.distance_m).then(label.cmp(&b.facility)).is_lt()) {
             best = Some(Nearest { facility: label, distance_m: d });
         }
     }
@@ -410,7 +410,7 @@ impl CoverageMetric for NetworkMetric {
 
 #[cfg(test)]
 mod tests {
-    #![expect(clippy::unwrap_used, reason = "tests panic on unexpected errors")]
+    #![expect(clippy::unwrap_used, clippy::float_cmp, reason = "tests panic on unexpected errors; the walks compared are sums of exact lengths")]
 
     use super::*;
     use crate::analysis::{compute_coverage, RecordedHouseholds, StraightLine};

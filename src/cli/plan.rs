@@ -122,6 +122,7 @@ struct Site {
 const MAX_GRID_POINTS: usize = 2_000_000;
 
 /// Runs `gapmap plan`.
+#[expect(clippy::too_many_lines, reason = "one linear pipeline: load, demand, candidates, solve, document, write")]
 pub(super) fn run(args: &PlanArgs) -> anyhow::Result<()> {
     let mut config = args.data.to_config()?;
     if args.year.is_some() {

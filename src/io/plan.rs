@@ -172,11 +172,11 @@ pub fn write_plan_html(path: &Path, plan: &PlanDocument, estates: &[Estate], dem
         max = geo::coord! { x: max.x.max(c.x), y: max.y.max(c.y) };
     }
     let kx = ((min.y + max.y) / 2.0).to_radians().cos().max(0.1);
-    let (w, h) = (((max.x - min.x) * kx).max(1e-9), (max.y - min.y).max(1e-9));
-    let scale = 1000.0 / w.max(h);
+    let (width, height) = (((max.x - min.x) * kx).max(1e-9), (max.y - min.y).max(1e-9));
+    let scale = 1000.0 / width.max(height);
     let px = |c: geo::Coord<f64>| ((c.x - min.x) * kx * scale, (max.y - c.y) * scale);
     let mut svg = String::new();
-    let _ = write!(svg, r#"<svg xmlns="http://www.w3.org/2000/svg" viewBox="-10 -10 {:.0} {:.0}" style="max-width:100%;background:#fafafa">"#, w * scale + 20.0, h * scale + 20.0);
+    let _ = write!(svg, r#"<svg xmlns="http://www.w3.org/2000/svg" viewBox="-10 -10 {:.0} {:.0}" style="max-width:100%;background:#fafafa">"#, width * scale + 20.0, height * scale + 20.0);
     for (is_covered, ring) in &rings {
         let mut d = String::new();
         for (i, c) in ring.iter().enumerate() {
@@ -197,7 +197,7 @@ pub fn write_plan_html(path: &Path, plan: &PlanDocument, estates: &[Estate], dem
     }
     let title = format!("Where to add {}: {} sites", escape(&plan.kind), plan.sites.len());
     let html = format!(
-        r##"<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{title}</title>
+        r#"<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{title}</title>
 <style>body{{font-family:system-ui,"Noto Sans CJK SC",sans-serif;margin:2em;max-width:70em}}table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:.2em .6em;text-align:right}}.k{{color:#555}}</style></head>
 <body><h1>{title}</h1>
 <p class="k">Radius {radius} m by {metric} distance (from the estate {from}); {demand} estates ({dh} households) had none within it. The sites newly cover <b>{oe}</b> estates and <b>{oh}</b> households ({solver} solution{gap}). {n} candidates ({cands}); computed by {gen} in {secs:.1} s.</p>
@@ -205,7 +205,7 @@ pub fn write_plan_html(path: &Path, plan: &PlanDocument, estates: &[Estate], dem
 {svg}
 <table><thead><tr><th>rank</th><th>id</th><th>lon</th><th>lat</th><th>households new</th><th>estates new</th><th>estates within radius</th></tr></thead><tbody>{rows}</tbody></table>
 </body></html>
-"##,
+"#,
         radius = plan.radius_m,
         metric = if plan.metric == MetricKind::Network { "walking" } else { "straight-line" },
         from = plan.distance_from.as_str(),

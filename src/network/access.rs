@@ -81,6 +81,9 @@ impl NetworkAccess {
     /// # Complexity
     /// O((E · v + F) log N) for E estates of v vertices, F facilities, N nodes; parallel.
     #[must_use]
+    ///
+    /// # Panics
+    /// With more than 2^32 estate entries.
     pub fn build(graph: &StreetGraph, estates: &[Estate], facilities: &[Facility], gates: &[Coord<f64>], params: EntryParams) -> Self {
         let node_tree = graph.node_tree();
         let edge_tree = graph.edge_tree();
@@ -106,10 +109,10 @@ impl NetworkAccess {
         let mut entry_offsets = Vec::with_capacity(estates.len() + 1);
         entry_offsets.push(0u32);
         let mut entries = Vec::new();
-        let (mut gated, mut unreachable) = (0, 0);
+        let (mut gated_estates, mut unreachable_estates) = (0, 0);
         for (list, was_gated) in per_estate {
-            gated += usize::from(was_gated);
-            unreachable += usize::from(list.is_empty());
+            gated_estates += usize::from(was_gated);
+            unreachable_estates += usize::from(list.is_empty());
             entries.extend(list);
             entry_offsets.push(u32::try_from(entries.len()).expect("fewer than 2^32 entries"));
         }
@@ -117,7 +120,7 @@ impl NetworkAccess {
             .par_iter()
             .map(|f| Self::join_point(graph, &edge_tree, f.location.0))
             .collect();
-        Self { entry_offsets, entries, joins, gated_estates: gated, unreachable_estates: unreachable, params }
+        Self { entry_offsets, entries, joins, gated_estates, unreachable_estates, params }
     }
 
     /// Entries of estate `e` (slice position).
@@ -231,7 +234,7 @@ fn nearest_outside(nodes: &NodeTree, geometry: &MultiPolygon<f64>, rect: geo::Re
         }
         let c = Coord { x: n.geom()[0], y: n.geom()[1] };
         let d = point_multipolygon_distance_m(c, geometry);
-        if d > 0.0 && best.is_none_or(|b| d < b.cost_m || (d == b.cost_m && n.data < b.node)) {
+        if d > 0.0 && best.is_none_or(|b| d.total_cmp(&b.cost_m).then(n.data.cmp(&b.node)).is_lt()) {
             best = Some(EstateEntry { node: n.data, cost_m: d });
         }
     }
@@ -247,6 +250,7 @@ fn dedup(mut entries: Vec<EstateEntry>) -> Vec<EstateEntry> {
 
 #[cfg(test)]
 mod tests {
+    #![expect(clippy::unwrap_used, reason = "tests panic on unexpected errors")]
     use super::*;
     use crate::model::{FeatureId, KindId};
     use crate::network::GraphParams;

@@ -145,6 +145,9 @@ impl StreetGraph {
     /// # Complexity
     /// O(V log V) for V vertices (hashing, then R-tree searches for the dangling ends).
     #[must_use]
+    ///
+    /// # Panics
+    /// With more than 2^32 nodes or edges.
     pub fn build(lines: &[LineString<f64>], params: GraphParams) -> Self {
         let mut ids: HashMap<(u64, u64), u32> = HashMap::new();
         let mut nodes: Vec<Coord<f64>> = Vec::new();
@@ -296,17 +299,17 @@ fn snap_dangling(nodes: &mut Vec<Coord<f64>>, edges: &mut Vec<Edge>, ends: &[u32
     let mut splits: HashMap<u32, Vec<(f64, u32)>> = HashMap::new();
     let mut snapped = 0;
     for &d in &dangling {
-        let p = xy(nodes[d as usize]);
+        let at = xy(nodes[d as usize]);
         let adjacent = neighbour[&d];
         // Nearest other node within snap_m: deterministic on ties (lowest index).
         let mut best_node: Option<(f64, u32)> = None;
-        for cand in node_tree.locate_within_distance(p, snap_sq) {
+        for cand in node_tree.locate_within_distance(at, snap_sq) {
             let n = cand.data;
             if n == d || n == adjacent {
                 continue;
             }
-            let d2 = cand.distance_2(&p);
-            if best_node.is_none_or(|(b2, bn)| d2 < b2 || (d2 == b2 && n < bn)) {
+            let d2 = cand.distance_2(&at);
+            if best_node.is_none_or(|(b2, bn)| d2.total_cmp(&b2).then(n.cmp(&bn)).is_lt()) {
                 best_node = Some((d2, n));
             }
         }
@@ -319,13 +322,13 @@ fn snap_dangling(nodes: &mut Vec<Coord<f64>>, edges: &mut Vec<Edge>, ends: &[u32
             continue;
         }
         let mut best_edge: Option<(f64, u32, f64)> = None;
-        for cand in segments.locate_within_distance(p, snap_sq) {
+        for cand in segments.locate_within_distance(at, snap_sq) {
             let e = edges[cand.data as usize];
             if e.a == d || e.b == d {
                 continue;
             }
-            let (t, d2) = project(p, cand.geom().a, cand.geom().b);
-            if best_edge.is_none_or(|(b2, be, _)| d2 < b2 || (d2 == b2 && cand.data < be)) {
+            let (t, d2) = project(at, cand.geom().a, cand.geom().b);
+            if best_edge.is_none_or(|(b2, be, _)| d2.total_cmp(&b2).then(cand.data.cmp(&be)).is_lt()) {
                 best_edge = Some((d2, cand.data, t));
             }
         }

@@ -132,7 +132,7 @@ pub fn nearest_sources(graph: &StreetGraph, sources: impl IntoIterator<Item = (u
     let mut dist_m = vec![f64::INFINITY; n];
     let mut label = vec![u32::MAX; n];
     let mut heap = BinaryHeap::new();
-    let better = |d: f64, l: u32, bd: f64, bl: u32| d < bd || (d == bd && l < bl);
+    let better = |d: f64, l: u32, bd: f64, bl: u32| d.total_cmp(&bd).then(l.cmp(&bl)).is_lt();
     for (node, d, l) in sources {
         if d <= max_m && better(d, l, dist_m[node as usize], label[node as usize]) {
             dist_m[node as usize] = d;
@@ -236,6 +236,9 @@ impl EdgeFacilities {
     }
 
     /// Every facility with its edge, in edge order.
+    ///
+    /// # Panics
+    /// With more than 2^32 edges.
     pub fn iter(&self) -> impl Iterator<Item = (u32, &OnEdge)> {
         self.offsets.windows(2).enumerate().flat_map(move |(e, w)| {
             let e = u32::try_from(e).expect("< 2^32 edges");

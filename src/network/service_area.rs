@@ -34,6 +34,9 @@ pub struct ReachableSegment {
 /// assert!((length - 130.0).abs() < 1e-9); // 50 m back to x = 0, 80 m forward to x = 130
 /// ```
 #[must_use]
+///
+/// # Panics
+/// With more than 2^32 edges.
 pub fn reachable_segments(graph: &StreetGraph, on_edges: &EdgeFacilities, radius_m: f64, take: impl Fn(&OnEdge) -> bool) -> Vec<ReachableSegment> {
     let sources = on_edges.iter().filter(|(_, f)| take(f)).flat_map(|(e, f)| {
         let edge = graph.edges()[e as usize];

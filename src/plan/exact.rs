@@ -67,6 +67,9 @@ impl SolveQuietly for highs::Model {
 /// NP-hard in general; covering instances from cities are mostly decided by the LP relaxation
 /// and a few branches.
 #[must_use]
+///
+/// # Panics
+/// With more than 2^32 candidates.
 pub fn solve(problem: &CoverProblem, limits: Limits, time_limit_s: f64) -> PlanSolution {
     let start = greedy(problem, limits);
     let greedy_weight = problem.covered_weight(&start);
@@ -136,6 +139,7 @@ pub fn solve(problem: &CoverProblem, limits: Limits, time_limit_s: f64) -> PlanS
 
 #[cfg(test)]
 mod tests {
+    #![expect(clippy::float_cmp, reason = "the weights compared are small integers, exact in f64")]
     use super::*;
 
     /// Greedy takes the big site first and ends at 5.5; the optimum pairs the two others for 7.

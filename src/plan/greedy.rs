@@ -41,6 +41,9 @@ impl PartialOrd for Entry {
 /// O(C log C + P) heap operations and cover-list scans in the common case, for C candidates and
 /// P cover pairs; each recomputation scans one cover list.
 #[must_use]
+///
+/// # Panics
+/// With more than 2^32 candidates.
 pub fn greedy(problem: &CoverProblem, limits: Limits) -> Vec<u32> {
     let by_ratio = greedy_by(problem, limits, true);
     let Some(budget) = limits.budget else { return by_ratio };
@@ -107,6 +110,7 @@ fn greedy_by(problem: &CoverProblem, limits: Limits, ratio: bool) -> Vec<u32> {
 
 #[cfg(test)]
 mod tests {
+    #![expect(clippy::float_cmp, reason = "the weights compared are small integers, exact in f64")]
     use super::*;
 
     #[test]

@@ -51,6 +51,9 @@ impl CoverProblem {
     ///
     /// # Errors
     /// [`PlanError::BadNumber`] or [`PlanError::UnknownDemand`].
+    ///
+    /// # Panics
+    /// With more than 2^32 cover pairs.
     pub fn new(weights: Vec<f64>, costs: Vec<f64>, covers: Vec<Vec<u32>>) -> Result<Self, PlanError> {
         for (index, &value) in weights.iter().enumerate() {
             if !(value.is_finite() && value >= 0.0) {

@@ -29,6 +29,9 @@ pub struct Reduced {
 /// O(P log P) for the merges plus, per candidate, subset tests against the candidates covering
 /// its least-covered demand point.
 #[must_use]
+///
+/// # Panics
+/// With more than 2^32 candidates or demand points.
 pub fn reduce(problem: &CoverProblem) -> Reduced {
     let all: Vec<u32> = (0..problem.candidates()).map(|c| u32::try_from(c).expect("< 2^32 candidates")).collect();
     // 1–2: positive-weight demand merged by candidate set.
@@ -96,7 +99,7 @@ fn undominated(weights: &[f64], costs: &[f64], covers: &[Vec<u32>]) -> Vec<bool>
             if b == a || !keep[b] || costs[b] > costs[a] || covers[b].len() < list.len() {
                 continue;
             }
-            let equal = covers[b].len() == list.len() && costs[b] == costs[a];
+            let equal = covers[b].len() == list.len() && costs[b].total_cmp(&costs[a]).is_eq();
             if equal && b > a {
                 continue;
             }
