@@ -39,6 +39,9 @@ impl TrialIndex {
     ///
     /// # Complexity
     /// O(n log n) for n uncovered estates (the R-tree's bulk load).
+    ///
+    /// # Panics
+    /// When `kind` is not in `table`, or there are 2^32 estates or more.
     #[must_use]
     pub fn build(estates: &[Estate], table: &CoverageTable, kind: KindId, straight: bool) -> Self {
         let radius_m = table.radii_m[kind.index()];
