@@ -63,6 +63,11 @@
 //! body_limit_bytes = 65536
 //! max_query_bytes = 32768      # longer query strings are answered 414
 //! # max_bbox_area_km2 = 10000   # larger `bbox` areas are answered 400 (default: no limit)
+//! plan_max_count = 200          # POST /plans: most sites, candidates, solver seconds (at most
+//! plan_max_candidates = 100000  #   half of request_timeout_s), plans at once; POST /what-if:
+//! plan_max_time_limit_s = 15    #   most trial points
+//! plan_workers = 1
+//! what_if_max_points = 100
 //! # admin_token = "…"           # bearer token for POST /admin/reload (or GAPMAP_ADMIN_TOKEN)
 //! # base_url = "https://maps.example.org/gapmap"  # absolute URL prefix of links
 //! # basemap_url = "https://tiles.example.org/{z}/{x}/{y}.png"  # raster basemap under the maps (default: none, offline)
@@ -352,7 +357,8 @@ pub struct ServeConfig {
     pub plan_max_count: usize,
     /// Most candidate sites a `POST /plans` may weigh (centroids, grid cells or listed points).
     pub plan_max_candidates: usize,
-    /// Longest solver time a `POST /plans` may ask for (`time_limit_s`); below `request_timeout_s`.
+    /// Longest solver time a `POST /plans` may ask for (`time_limit_s`); the cap applied is also at
+    /// most half of `request_timeout_s` ([`ServeConfig::plan_time_limit_cap_s`]).
     pub plan_max_time_limit_s: u64,
     /// Plans solved at once; further `POST /plans` get 503 with `Retry-After`.
     pub plan_workers: usize,
@@ -382,7 +388,7 @@ impl Default for ServeConfig {
             // never take every core from the map's requests.
             plan_max_count: 200,
             plan_max_candidates: 100_000,
-            plan_max_time_limit_s: 20,
+            plan_max_time_limit_s: 15,
             plan_workers: 1,
             what_if_max_points: 100,
         }
@@ -545,6 +551,15 @@ impl Config {
 }
 
 impl ServeConfig {
+    /// The longest solver time a `POST /plans` gets: `plan_max_time_limit_s`, but at most half of
+    /// `request_timeout_s`, so that demand, candidates and the answer fit in the request's time
+    /// (a short request timeout then gives greedy answers, not a config that fails to load).
+    #[must_use]
+    #[expect(clippy::cast_precision_loss, reason = "seconds are small")]
+    pub fn plan_time_limit_cap_s(&self) -> f64 {
+        (self.plan_max_time_limit_s as f64).min(self.request_timeout_s as f64 / 2.0)
+    }
+
     /// Checks the `[serve]` values, naming the key.
     ///
     /// # Errors
@@ -573,9 +588,6 @@ impl ServeConfig {
             if value == 0 {
                 return invalid(key, "must be at least 1".into());
             }
-        }
-        if self.plan_max_time_limit_s >= self.request_timeout_s {
-            return invalid("plan_max_time_limit_s", format!("{} must be below request_timeout_s ({}), or plans would time out", self.plan_max_time_limit_s, self.request_timeout_s));
         }
         if let Some(t) = &self.admin_token {
             if t.len() < 16 {

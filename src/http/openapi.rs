@@ -182,7 +182,7 @@ fn plans_op(serve: &ServeConfig) -> Value {
         "Where the next facilities of a kind should go (maximal covering location problem, as `gapmap plan`)",
         &format!(
             "Demand: the estates with no facility of the kind within the radius (the dataset's metric, facilities open by `year`). Candidates cover the demand estates within the radius of them; the plan chooses at most `count` (≤ {}) of them, and/or candidates whose costs sum to at most `budget`, covering the most weight, exactly through HiGHS within `time_limit_s` (≤ {} s; greedy beyond, said by `solver` with the bound and gap). At most {} candidates; {} plan(s) at once, 503 with Retry-After beyond.",
-            serve.plan_max_count, serve.plan_max_time_limit_s, serve.plan_max_candidates, serve.plan_workers
+            serve.plan_max_count, serve.plan_time_limit_cap_s(), serve.plan_max_candidates, serve.plan_workers
         ),
         "planRequest",
         "plan",
@@ -229,7 +229,7 @@ fn plan_request_schema(serve: &ServeConfig, kinds: &[&str]) -> Value {
             "weight": { "type": "string", "enum": ["households", "estates"], "default": "households" },
             "budget": { "type": "number", "minimum": 0 },
             "year": { "type": "integer", "minimum": 1000, "maximum": 3000, "description": "Facilities opened by this year count as existing (default: the served year)." },
-            "time_limit_s": { "type": "number", "minimum": 0, "maximum": serve.plan_max_time_limit_s, "default": serve.plan_max_time_limit_s },
+            "time_limit_s": { "type": "number", "minimum": 0, "maximum": serve.plan_time_limit_cap_s(), "default": serve.plan_time_limit_cap_s() },
         },
     })
 }

@@ -282,12 +282,11 @@ fn plan_request(dataset: &Dataset, body: &Map<String, Value>, serve: &ServeConfi
         Some("estates") => false,
         Some(w) => return Err(ApiError::bad("weight", format!("`{w}` is not `households` or `estates`"))),
     };
-    #[expect(clippy::cast_precision_loss, reason = "seconds are small")]
-    let max_s = serve.plan_max_time_limit_s as f64;
+    let max_s = serve.plan_time_limit_cap_s();
     let time_limit_s = match number(body, "time_limit_s")? {
         None => max_s,
         Some(s) if s < 0.0 => return Err(ApiError::bad("time_limit_s", format!("{s} must be 0 or more seconds"))),
-        Some(s) if s > max_s => return Err(ApiError::bad("time_limit_s", format!("{s} s is more than serve.plan_max_time_limit_s ({max_s} s)"))),
+        Some(s) if s > max_s => return Err(ApiError::bad("time_limit_s", format!("{s} s is more than this server allows ({max_s} s: serve.plan_max_time_limit_s, at most half of serve.request_timeout_s)"))),
         Some(s) => s,
     };
     let candidates = candidates_of(body, serve)?;
