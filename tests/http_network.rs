@@ -312,6 +312,9 @@ async fn streets_tiles_from_zoom_14() {
     assert_eq!(tj["vector_layers"][0]["id"], "streets");
     let sets = get_json(&state, "/tiles").await;
     assert!(sets["tilesets"].as_array().unwrap().iter().any(|s| s["id"] == "streets"), "{sets}");
+    // The streets style is listed with a network (tests/tiles.rs: not without one).
+    let styles = get_json(&state, "/styles").await;
+    assert!(styles["styles"].as_array().unwrap().iter().any(|s| s["id"] == "streets"), "{styles}");
 
     let tile = tile_at(&state, "streets", 900.0, 100.0, 15, "").await;
     assert!(!tile.is_empty());

@@ -185,10 +185,12 @@ fn typed(media: &'static str, body: impl IntoResponse) -> Response {
     ([(header::CONTENT_TYPE, HeaderValue::from_static(media))], body).into_response()
 }
 
-async fn get_styles(State(state): State<AppState>, headers: HeaderMap, RawQuery(q): RawQuery) -> Result<Response, ApiError> {
+async fn get_styles(State(state): State<AppState>, Extension(Snapshot(dataset)): Extension<Snapshot>, headers: HeaderMap, RawQuery(q): RawQuery) -> Result<Response, ApiError> {
     QueryPairs::parse(q.as_deref())?.only(&[])?;
     let base = base_url(&state, &headers);
-    let styles: Vec<Value> = STYLES.iter().map(|(name, title, _)| json!({ "id": name, "title": title, "url": format!("{base}/styles/{name}.json") })).collect();
+    // Only the styles this dataset serves: the streets style needs a walking network.
+    let served = |name: &&str| dataset.network.is_some() || !NETWORK_STYLES.contains(name);
+    let styles: Vec<Value> = STYLES.iter().filter(|(name, _, _)| served(name)).map(|(name, title, _)| json!({ "id": name, "title": title, "url": format!("{base}/styles/{name}.json") })).collect();
     let body = json!({
         "styles": styles,
         "qgis": [{ "id": "estates-coverage", "title": "QGIS style of the estates coverage layer", "url": format!("{base}/styles/estates-coverage.qml") }],
