@@ -85,8 +85,8 @@ impl NetworkAccess {
     /// # Panics
     /// With more than 2^32 estate entries.
     pub fn build(graph: &StreetGraph, estates: &[Estate], facilities: &[Facility], gates: &[Coord<f64>], params: EntryParams) -> Self {
-        let node_tree = graph.node_tree();
-        let edge_tree = graph.edge_tree();
+        // Both trees at once: each bulk load is one sort-heavy task (0.1 s at 300,000 nodes).
+        let (node_tree, edge_tree) = rayon::join(|| graph.node_tree(), || graph.edge_tree());
         // Gates are taken at the node nearest them within snap_m; gates off the network are no use.
         let snap_sq = params.snap_m * params.snap_m;
         let gate_nodes: Vec<GateNode> = gates

@@ -288,10 +288,10 @@ fn snap_dangling(nodes: &mut Vec<Coord<f64>>, edges: &mut Vec<Edge>, ends: &[u32
             *n = e.a;
         }
     }
-    let node_tree: RTree<GeomWithData<[f64; 2], u32>> = RTree::bulk_load(
-        nodes.iter().enumerate().map(|(i, &c)| GeomWithData::new(xy(c), u32::try_from(i).expect("< 2^32 nodes"))).collect(),
+    let (node_tree, segments): (RTree<GeomWithData<[f64; 2], u32>>, _) = rayon::join(
+        || RTree::bulk_load(nodes.iter().enumerate().map(|(i, &c)| GeomWithData::new(xy(c), u32::try_from(i).expect("< 2^32 nodes"))).collect()),
+        || edge_tree(nodes, edges),
     );
-    let segments = edge_tree(nodes, edges);
     let snap_sq = snap_m * snap_m;
     let mut joins: Vec<Edge> = Vec::new();
     let mut joined_pairs: std::collections::HashSet<(u32, u32)> = std::collections::HashSet::new();
