@@ -146,12 +146,39 @@ impl CoverageMetric for StraightLine<'_> {
     }
 
     fn estates_within(&self, estates: &[Estate], points: &[Coord<f64>], radius_m: f64) -> Result<Vec<Vec<(u32, f64)>>, AnalysisError> {
-        // Each estate's box (its centroid's, from the centroid), widened by the radius.
+        let reach = EstateReach::build(estates, |_| true, self.distance_from, radius_m);
+        Ok(points.par_iter().map(|p| reach.within(estates, *p)).collect())
+    }
+}
+
+/// The estates within a straight-line radius of any point: an R-tree of the estates' boxes (their
+/// centroids', when distances are from the centroid) widened by the radius, so a point query is
+/// one stabbing query plus an exact distance to the few estates whose widened box holds the
+/// point. [`StraightLine::estates_within`] and the service's trial points both use it, so a trial
+/// and a plan's `covers` agree to the estate.
+#[derive(Debug)]
+pub struct EstateReach {
+    tree: RTree<GeomWithData<Rectangle<[f64; 2]>, u32>>,
+    distance_from: DistanceFrom,
+    radius_m: f64,
+}
+
+impl EstateReach {
+    /// Indexes the estates `keep` accepts (by slice position).
+    ///
+    /// # Complexity
+    /// O(n log n) for n estates kept (the bulk load).
+    ///
+    /// # Panics
+    /// With 2^32 estates or more.
+    #[must_use]
+    pub fn build(estates: &[Estate], keep: impl Fn(usize) -> bool + Sync, distance_from: DistanceFrom, radius_m: f64) -> Self {
         let boxes: Vec<GeomWithData<Rectangle<[f64; 2]>, u32>> = estates
             .par_iter()
             .enumerate()
+            .filter(|(i, _)| keep(*i))
             .filter_map(|(i, e)| {
-                let (lo, hi) = match self.distance_from {
+                let (lo, hi) = match distance_from {
                     DistanceFrom::Boundary => {
                         let r = e.bounds()?;
                         (r.min(), r.max())
@@ -165,24 +192,29 @@ impl CoverageMetric for StraightLine<'_> {
                 Some(GeomWithData::new(rect, u32::try_from(i).expect("fewer than 2^32 estates")))
             })
             .collect();
-        let tree = RTree::bulk_load(boxes);
-        Ok(points
-            .par_iter()
-            .map(|p| {
-                let mut found: Vec<(u32, f64)> = tree
-                    .locate_all_at_point(&[p.x, p.y])
-                    .filter_map(|b| {
-                        let estate = &estates[b.data as usize];
-                        let d = match self.distance_from {
-                            DistanceFrom::Boundary => point_multipolygon_distance_m(*p, &estate.geometry),
-                            DistanceFrom::Centroid => estate.centroid().map_or(f64::INFINITY, |c| (c.x() - p.x).hypot(c.y() - p.y)),
-                        };
-                        (d <= radius_m).then_some((b.data, d))
-                    })
-                    .collect();
-                found.sort_unstable_by_key(|x| x.0);
-                found
+        Self { tree: RTree::bulk_load(boxes), distance_from, radius_m }
+    }
+
+    /// The indexed estates within the radius of `p` (inclusive), with their distances, sorted by
+    /// estate. `estates` must be the slice the index was built from.
+    ///
+    /// # Units
+    /// Metres, working CRS.
+    #[must_use]
+    pub fn within(&self, estates: &[Estate], p: Coord<f64>) -> Vec<(u32, f64)> {
+        let mut found: Vec<(u32, f64)> = self
+            .tree
+            .locate_all_at_point(&[p.x, p.y])
+            .filter_map(|b| {
+                let estate = &estates[b.data as usize];
+                let d = match self.distance_from {
+                    DistanceFrom::Boundary => point_multipolygon_distance_m(p, &estate.geometry),
+                    DistanceFrom::Centroid => estate.centroid().map_or(f64::INFINITY, |c| (c.x() - p.x).hypot(c.y() - p.y)),
+                };
+                (d <= self.radius_m).then_some((b.data, d))
             })
-            .collect())
+            .collect();
+        found.sort_unstable_by_key(|x| x.0);
+        found
     }
 }

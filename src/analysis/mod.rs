@@ -21,7 +21,7 @@ pub use distance::{
     DistanceMetric,
 };
 pub use error::AnalysisError;
-pub use metric::{CoverageMetric, MetricKind, StraightLine};
+pub use metric::{CoverageMetric, EstateReach, MetricKind, StraightLine};
 pub use network::{NetworkMetric, NetworkParams};
 pub use summary::{summarize, DistrictSummary, KindSummary, Summary};
 pub use trend::{

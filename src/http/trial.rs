@@ -5,20 +5,16 @@
 //! a facility standing there would be. Per view and kind, built on first use and kept with the
 //! view ([`TrialIndex`]):
 //!
-//! - straight line: an R-tree of the uncovered estates' boxes (their centroids', when distances
-//!   are from the centroid) widened by the radius, so a point query is one stabbing query plus an
-//!   exact distance to the few estates whose widened box holds the point. This is
-//!   [`StraightLine::estates_within`](crate::analysis::StraightLine)'s test, restricted to the
+//! - straight line: an [`EstateReach`] of the uncovered estates, the index
+//!   [`StraightLine::estates_within`](crate::analysis::StraightLine) uses, restricted to the
 //!   demand, so a trial and a plan's `covers` agree to the estate.
 //! - walking network: the metric's bounded search from the point
 //!   ([`CoverageMetric::estates_within`]), filtered by the uncovered flags kept here.
 
 use geo::Coord;
-use rstar::primitives::{GeomWithData, Rectangle};
-use rstar::RTree;
 
-use crate::analysis::{AnalysisError, CoverageMetric, CoverageTable, DistanceFrom};
-use crate::model::{point_multipolygon_distance_m, Estate, KindId};
+use crate::analysis::{AnalysisError, CoverageMetric, CoverageTable, EstateReach};
+use crate::model::{Estate, KindId};
 
 /// The uncovered estates of one kind in one view, ready for trial points.
 #[derive(Debug)]
@@ -29,9 +25,8 @@ pub struct TrialIndex {
     pub uncovered: Vec<bool>,
     /// Estates not covered now.
     pub uncovered_count: usize,
-    /// Straight line only: the uncovered estates' boxes widened by the radius.
-    tree: Option<RTree<GeomWithData<Rectangle<[f64; 2]>, u32>>>,
-    distance_from: DistanceFrom,
+    /// Straight line only: the uncovered estates, indexed.
+    reach: Option<EstateReach>,
 }
 
 impl TrialIndex {
@@ -45,32 +40,10 @@ impl TrialIndex {
     #[must_use]
     pub fn build(estates: &[Estate], table: &CoverageTable, kind: KindId, straight: bool) -> Self {
         let radius_m = table.radii_m[kind.index()];
-        let distance_from = table.params.distance_from;
         let uncovered: Vec<bool> = (0..estates.len()).map(|e| !table.get(e, kind).covered).collect();
         let uncovered_count = uncovered.iter().filter(|u| **u).count();
-        let tree = straight.then(|| {
-            let boxes = estates
-                .iter()
-                .enumerate()
-                .filter(|(e, _)| uncovered[*e])
-                .filter_map(|(e, estate)| {
-                    let (lo, hi) = match distance_from {
-                        DistanceFrom::Boundary => {
-                            let r = estate.bounds()?;
-                            (r.min(), r.max())
-                        }
-                        DistanceFrom::Centroid => {
-                            let c = estate.centroid()?;
-                            (c.0, c.0)
-                        }
-                    };
-                    let rect = Rectangle::from_corners([lo.x - radius_m, lo.y - radius_m], [hi.x + radius_m, hi.y + radius_m]);
-                    Some(GeomWithData::new(rect, u32::try_from(e).expect("fewer than 2^32 estates")))
-                })
-                .collect();
-            RTree::bulk_load(boxes)
-        });
-        Self { radius_m, uncovered, uncovered_count, tree, distance_from }
+        let reach = straight.then(|| EstateReach::build(estates, |e| uncovered[e], table.params.distance_from, radius_m));
+        Self { radius_m, uncovered, uncovered_count, reach }
     }
 
     /// For each point (working CRS), the estates it would newly cover with their distances,
@@ -79,27 +52,10 @@ impl TrialIndex {
     /// # Errors
     /// When `metric` was prepared for other estates.
     pub fn newly_covered(&self, estates: &[Estate], metric: &dyn CoverageMetric, points: &[Coord<f64>]) -> Result<Vec<Vec<(u32, f64)>>, AnalysisError> {
-        let Some(tree) = &self.tree else {
+        let Some(reach) = &self.reach else {
             let within = metric.estates_within(estates, points, self.radius_m)?;
             return Ok(within.into_iter().map(|list| list.into_iter().filter(|&(e, _)| self.uncovered[e as usize]).collect()).collect());
         };
-        Ok(points
-            .iter()
-            .map(|p| {
-                let mut found: Vec<(u32, f64)> = tree
-                    .locate_all_at_point(&[p.x, p.y])
-                    .filter_map(|b| {
-                        let estate = &estates[b.data as usize];
-                        let d = match self.distance_from {
-                            DistanceFrom::Boundary => point_multipolygon_distance_m(*p, &estate.geometry),
-                            DistanceFrom::Centroid => estate.centroid().map_or(f64::INFINITY, |c| (c.x() - p.x).hypot(c.y() - p.y)),
-                        };
-                        (d <= self.radius_m).then_some((b.data, d))
-                    })
-                    .collect();
-                found.sort_unstable_by_key(|x| x.0);
-                found
-            })
-            .collect())
+        Ok(points.iter().map(|p| reach.within(estates, *p)).collect())
     }
 }
