@@ -8,9 +8,9 @@ use clap::Args;
 use super::{catalogue_for, load_data, print_config, spinner, DataArgs};
 use crate::analysis::{self, CoverageMetric, RecordedHouseholds, StraightLine};
 use crate::config::{Config, SourceConfig};
-use crate::io::{self, plan::{PlanDocument, PlanSite}};
+use crate::io::{self, plan::PlanDocument};
 use crate::model::{AttrValue, Estate, FeatureId};
-use crate::plan::{self as planning, CoverProblem, Limits};
+use crate::plan::{self as planning, CoverProblem, DemandSet, Limits};
 
 pub(super) const HELP: &str = "\
 The problem (a maximal covering location problem, solved exactly):
@@ -122,7 +122,6 @@ struct Site {
 const MAX_GRID_POINTS: usize = 2_000_000;
 
 /// Runs `gapmap plan`.
-#[expect(clippy::too_many_lines, reason = "one linear pipeline: load, demand, candidates, solve, document, write")]
 pub(super) fn run(args: &PlanArgs) -> anyhow::Result<()> {
     let mut config = args.data.to_config()?;
     if args.year.is_some() {
@@ -166,11 +165,8 @@ pub(super) fn run(args: &PlanArgs) -> anyhow::Result<()> {
     let bar = spinner("finding the estates without one");
     let table = analysis::compute_coverage(&loaded.estates, metric, &catalogue, config.analysis.year, &RecordedHouseholds, &())?;
     let weights = demand_weights(&loaded.estates, &args.weight)?;
-    let demand: Vec<usize> = (0..loaded.estates.len()).filter(|&e| !table.get(e, kind).covered).collect();
-    let mut demand_index = vec![u32::MAX; loaded.estates.len()];
-    for (i, &e) in demand.iter().enumerate() {
-        demand_index[e] = u32::try_from(i).expect("fewer than 2^32 estates");
-    }
+    let demand_set = DemandSet::uncovered(&table, kind);
+    let demand = &demand_set.estates;
 
     // Candidates and what each covers.
     bar.set_message("placing candidates");
@@ -178,10 +174,7 @@ pub(super) fn run(args: &PlanArgs) -> anyhow::Result<()> {
     bar.set_message(format!("measuring {} candidates", sites.len()));
     let points: Vec<geo::Coord<f64>> = sites.iter().map(|s| s.xy).collect();
     let within = metric.estates_within(&loaded.estates, &points, radius_m)?;
-    let covers: Vec<Vec<u32>> = within
-        .iter()
-        .map(|list| list.iter().filter_map(|&(e, _)| Some(demand_index[e as usize]).filter(|&d| d != u32::MAX)).collect())
-        .collect();
+    let covers = demand_set.covers(&within);
     let problem = CoverProblem::new(
         demand.iter().map(|&e| weights[e]).collect(),
         if args.cost.is_some() { sites.iter().map(|s| s.cost).collect() } else { Vec::new() },
@@ -195,26 +188,8 @@ pub(super) fn run(args: &PlanArgs) -> anyhow::Result<()> {
     let to_crs84 = io::crs::Transformer::to_crs84(&loaded.working_crs)?;
     let mut lonlat: Vec<geo::Coord<f64>> = solution.sites.iter().map(|&c| sites[c as usize].xy).collect();
     to_crs84.apply(&mut lonlat)?;
-    let mut hit = vec![false; demand.len()];
-    let households = |d: u32| f64::from(loaded.estates[demand[d as usize]].households.unwrap_or(0));
-    let mut site_docs = Vec::with_capacity(solution.sites.len());
-    for (rank, (&c, ll)) in solution.sites.iter().zip(&lonlat).enumerate() {
-        let covered = problem.covers(c);
-        let fresh: Vec<u32> = covered.iter().copied().filter(|&d| !hit[d as usize]).collect();
-        for &d in &fresh {
-            hit[d as usize] = true;
-        }
-        site_docs.push(PlanSite {
-            rank: rank + 1,
-            id: sites[c as usize].id.clone(),
-            lon: ll.x,
-            lat: ll.y,
-            cost: args.cost.as_ref().map(|_| sites[c as usize].cost),
-            households_new: fresh.iter().map(|&d| households(d)).sum(),
-            estates_new: fresh.len(),
-            covers: covered.iter().map(|&d| loaded.estates[demand[d as usize]].id.to_string()).collect(),
-        });
-    }
+    let site = |c: u32| (sites[c as usize].id.clone(), args.cost.as_ref().map(|_| sites[c as usize].cost));
+    let site_docs = io::plan::plan_sites(&problem, &solution, &lonlat, site, &loaded.estates, demand);
     let document = PlanDocument {
         generator: format!("gapmap {}", env!("CARGO_PKG_VERSION")),
         kind: args.kind.clone(),
@@ -235,7 +210,7 @@ pub(super) fn run(args: &PlanArgs) -> anyhow::Result<()> {
         bound_households: (args.weight == "households").then_some(solution.bound),
         gap_pct: solution.gap_pct(),
         demand_estates: demand.len(),
-        demand_households: (0..demand.len()).map(|d| households(u32::try_from(d).expect("< 2^32"))).sum(),
+        demand_households: demand.iter().map(|&e| f64::from(loaded.estates[e].households.unwrap_or(0))).sum(),
         seconds: started.elapsed().as_secs_f64(),
         working_crs: loaded.working_crs.clone(),
         sites: site_docs,
@@ -245,7 +220,7 @@ pub(super) fn run(args: &PlanArgs) -> anyhow::Result<()> {
         "json" => io::write::write_json(out, &document)?,
         "csv" => io::plan::write_plan_csv(out, &document)?,
         "geojson" => io::plan::write_plan_geojson(out, &document)?,
-        _ => io::plan::write_plan_html(out, &document, &loaded.estates, &demand, &to_crs84)?,
+        _ => io::plan::write_plan_html(out, &document, &loaded.estates, demand, &to_crs84)?,
     }
     bar.finish_and_clear();
     print_plan(&document, out);

@@ -32,9 +32,9 @@ use super::Snapshot;
 use crate::analysis::{self, CoverageMetric, CoverageTable, RecordedHouseholds, StraightLine};
 use crate::config::ServeConfig;
 use crate::io::crs::Transformer;
-use crate::io::plan::{PlanDocument, PlanSite};
+use crate::io::plan::PlanDocument;
 use crate::model::{Estate, KindId};
-use crate::plan::{self as planning, CoverProblem, Limits};
+use crate::plan::{self as planning, CoverProblem, DemandSet, Limits};
 
 /// Routes of this module.
 pub fn routes() -> Router<AppState> {
@@ -334,17 +334,14 @@ fn solve_plan(dataset: &Dataset, request: PlanRequest, serve: &ServeConfig, star
         None
     };
     let table = remeasured.as_ref().unwrap_or(&view.table);
-    let demand: Vec<usize> = (0..dataset.estates.len()).filter(|&e| !table.get(e, request.kind).covered).collect();
-    let mut demand_index = vec![u32::MAX; dataset.estates.len()];
-    for (i, &e) in demand.iter().enumerate() {
-        demand_index[e] = u32::try_from(i).expect("fewer than 2^32 estates");
-    }
+    let demand_set = DemandSet::uncovered(table, request.kind);
+    let demand = &demand_set.estates;
     let households = |e: usize| f64::from(dataset.estates[e].households.unwrap_or(0));
     let candidate_name = request.candidates.name();
     let sites = candidate_sites(dataset, request.candidates, serve)?;
     let points: Vec<Coord<f64>> = sites.iter().map(|s| s.xy).collect();
     let within = metric.estates_within(&dataset.estates, &points, radius_m).map_err(|e| internal(&e))?;
-    let covers: Vec<Vec<u32>> = within.iter().map(|list| list.iter().filter_map(|&(e, _)| Some(demand_index[e as usize]).filter(|&d| d != u32::MAX)).collect()).collect();
+    let covers = demand_set.covers(&within);
     let weights: Vec<f64> = demand.iter().map(|&e| if request.households_weight { households(e) } else { 1.0 }).collect();
     let costs = if request.budget.is_some() { sites.iter().map(|s| s.cost).collect() } else { Vec::new() };
     let problem = CoverProblem::new(weights, costs, covers).map_err(|e| ApiError::bad("candidates", e.to_string()))?;
@@ -354,25 +351,8 @@ fn solve_plan(dataset: &Dataset, request: PlanRequest, serve: &ServeConfig, star
     let to_crs84 = Transformer::to_crs84(&dataset.working_crs).map_err(|e| internal(&e))?;
     let mut lonlat: Vec<Coord<f64>> = solution.sites.iter().map(|&c| sites[c as usize].xy).collect();
     to_crs84.apply(&mut lonlat).map_err(|e| internal(&e))?;
-    let mut hit = vec![false; demand.len()];
-    let mut site_docs = Vec::with_capacity(solution.sites.len());
-    for (rank, (&c, ll)) in solution.sites.iter().zip(&lonlat).enumerate() {
-        let covered = problem.covers(c);
-        let fresh: Vec<u32> = covered.iter().copied().filter(|&d| !hit[d as usize]).collect();
-        for &d in &fresh {
-            hit[d as usize] = true;
-        }
-        site_docs.push(PlanSite {
-            rank: rank + 1,
-            id: sites[c as usize].id.clone(),
-            lon: ll.x,
-            lat: ll.y,
-            cost: request.budget.map(|_| sites[c as usize].cost),
-            households_new: fresh.iter().map(|&d| households(demand[d as usize])).sum(),
-            estates_new: fresh.len(),
-            covers: covered.iter().map(|&d| dataset.estates[demand[d as usize]].id.to_string()).collect(),
-        });
-    }
+    let site = |c: u32| (sites[c as usize].id.clone(), request.budget.map(|_| sites[c as usize].cost));
+    let site_docs = crate::io::plan::plan_sites(&problem, &solution, &lonlat, site, &dataset.estates, demand);
     Ok(PlanDocument {
         generator: format!("gapmap {}", env!("CARGO_PKG_VERSION")),
         kind: spec.key.clone(),

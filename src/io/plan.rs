@@ -11,7 +11,7 @@ use super::write::{write_atomically, OutFeature};
 use super::WriteError;
 use crate::analysis::{DistanceFrom, MetricKind};
 use crate::model::{AttrValue, Estate};
-use crate::plan::SolverKind;
+use crate::plan::{CoverProblem, PlanSolution, SolverKind};
 
 /// One chosen site.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -85,6 +85,37 @@ pub struct PlanDocument {
     pub working_crs: String,
     /// The sites in rank order.
     pub sites: Vec<PlanSite>,
+}
+
+/// The chosen sites as documents, in rank order: each site's marginal gain given those ranked
+/// before it, and every demand estate within its radius.
+///
+/// `lonlat[i]` is site `solution.sites[i]` in CRS84; `site(c)` names candidate `c` and gives its
+/// cost when costs count; `demand` are the estate positions of `problem`'s demand points.
+#[must_use]
+pub fn plan_sites(problem: &CoverProblem, solution: &PlanSolution, lonlat: &[geo::Coord<f64>], site: impl Fn(u32) -> (String, Option<f64>), estates: &[Estate], demand: &[usize]) -> Vec<PlanSite> {
+    let households = |d: u32| f64::from(estates[demand[d as usize]].households.unwrap_or(0));
+    let mut hit = vec![false; demand.len()];
+    let mut sites = Vec::with_capacity(solution.sites.len());
+    for (rank, (&c, ll)) in solution.sites.iter().zip(lonlat).enumerate() {
+        let covered = problem.covers(c);
+        let fresh: Vec<u32> = covered.iter().copied().filter(|&d| !hit[d as usize]).collect();
+        for &d in &fresh {
+            hit[d as usize] = true;
+        }
+        let (id, cost) = site(c);
+        sites.push(PlanSite {
+            rank: rank + 1,
+            id,
+            lon: ll.x,
+            lat: ll.y,
+            cost,
+            households_new: fresh.iter().map(|&d| households(d)).sum(),
+            estates_new: fresh.len(),
+            covers: covered.iter().map(|&d| estates[demand[d as usize]].id.to_string()).collect(),
+        });
+    }
+    sites
 }
 
 /// Writes one CSV row per site.

@@ -20,6 +20,42 @@ pub use greedy::greedy;
 pub use problem::{CoverProblem, Limits, PlanError, PlanSolution, SolverKind};
 pub use reduce::{reduce, Reduced};
 
+use crate::analysis::CoverageTable;
+use crate::model::KindId;
+
+/// The demand of a plan: the estates a kind does not cover, and each estate's position among
+/// them (what the CLI and `POST /plans` both build a [`CoverProblem`] from).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DemandSet {
+    /// Estate slice positions of the demand, in estate order.
+    pub estates: Vec<usize>,
+    /// Per estate, its demand position; `u32::MAX` for an estate already covered.
+    position: Vec<u32>,
+}
+
+impl DemandSet {
+    /// The estates of `table` that `kind` does not cover.
+    ///
+    /// # Panics
+    /// With 2^32 estates or more, or a `kind` outside the table.
+    #[must_use]
+    pub fn uncovered(table: &CoverageTable, kind: KindId) -> Self {
+        let estates: Vec<usize> = (0..table.estates()).filter(|&e| !table.get(e, kind).covered).collect();
+        let mut position = vec![u32::MAX; table.estates()];
+        for (i, &e) in estates.iter().enumerate() {
+            position[e] = u32::try_from(i).expect("fewer than 2^32 estates");
+        }
+        Self { estates, position }
+    }
+
+    /// Per candidate, the demand positions among the estates within its radius
+    /// ([`CoverageMetric::estates_within`](crate::analysis::CoverageMetric::estates_within)'s answer).
+    #[must_use]
+    pub fn covers(&self, within: &[Vec<(u32, f64)>]) -> Vec<Vec<u32>> {
+        within.iter().map(|list| list.iter().map(|&(e, _)| self.position[e as usize]).filter(|&d| d != u32::MAX).collect()).collect()
+    }
+}
+
 /// Reduces `problem`, solves the reduced one and maps the sites back to `problem`'s candidates.
 ///
 /// # Examples
