@@ -254,3 +254,22 @@ async fn facilities_say_whether_they_are_planned() {
         assert_eq!(f["properties"]["planned"], false, "{f}");
     }
 }
+
+/// `[[planned]]` sources are served: the planned facility is in the facilities collection,
+/// marked, beside the built ones.
+#[tokio::test]
+async fn planned_sources_are_served_and_marked() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("planned.geojson");
+    let planned = json!({"type": "FeatureCollection", "features": [{"type": "Feature",
+        "geometry": {"type": "Point", "coordinates": [114.545_276_3, 38.059_332_5]},
+        "properties": {"id": 900_001, "kind": "day_care", "capacity": 300, "opened_year": 2030}}]});
+    std::fs::write(&path, planned.to_string()).unwrap();
+    let mut config = demo_config();
+    config.planned = vec![gapmap::config::SourceConfig::from_path(&path)];
+    let state = AppState::new(config.clone(), load_dataset(&config, 1).unwrap());
+    let f = common::http::get_with(&state, "/collections/facilities/items/900001", &[]).await.json();
+    assert_eq!(f["properties"]["planned"], true, "{f}");
+    let built = common::http::get_with(&state, "/collections/facilities/items/1", &[]).await.json();
+    assert_eq!(built["properties"]["planned"], false, "{built}");
+}

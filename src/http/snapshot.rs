@@ -539,25 +539,11 @@ pub fn load_dataset(config: &Config, version: u64) -> Result<Dataset, ApiError> 
     }
     let estates_source = config.estates.as_ref().ok_or_else(|| fail(&"no estates source"))?;
     let options = LoadOptions { catalogue: &catalogue, default_crs: None, working_crs: config.analysis.working_crs.as_deref() };
-    let loaded = crate::io::load::load(estates_source, &config.facilities, &options, &|m| tracing::debug!("{m}")).map_err(|e| fail(&e))?;
+    let loaded = crate::io::load::load_with_planned(estates_source, &config.facilities, &config.planned, &options, &|m| tracing::debug!("{m}")).map_err(|e| fail(&e))?;
     // As `gapmap analyze` does: what the load freed on its reader threads goes back to the
     // system before the dataset is built, instead of adding to the peak.
     crate::diag::release_freed_memory();
-    for w in &loaded.report.warnings {
-        tracing::warn!("{w}");
-    }
-    if loaded.report.has_rejections() {
-        for r in loaded.report.rejected.iter().take(20) {
-            tracing::warn!("rejected: {r}");
-        }
-        if config.analysis.on_invalid == OnInvalid::Abort {
-            return Err(fail(&format!(
-                "{} features were rejected (first: {}); fix them or set analysis.on_invalid = \"warn\"",
-                loaded.report.rejected.len(),
-                loaded.report.rejected[0]
-            )));
-        }
-    }
+    check_report(&loaded.report, "", config.analysis.on_invalid)?;
     if loaded.estates.is_empty() {
         return Err(fail(&format!("{}: no valid estates were loaded", estates_source.path.display())));
     }
@@ -573,6 +559,30 @@ pub fn load_dataset(config: &Config, version: u64) -> Result<Dataset, ApiError> 
     Ok(dataset)
 }
 
+/// Logs a load report's warnings and first rejections; under `on_invalid = "abort"` any rejection
+/// fails the load. `what` names the features in messages (`""` or `"street network "`).
+///
+/// # Errors
+/// [`ApiError::ReloadFailed`] with the count and the first rejection.
+fn check_report(report: &crate::io::LoadReport, what: &str, on_invalid: OnInvalid) -> Result<(), ApiError> {
+    for w in &report.warnings {
+        tracing::warn!("{what}{w}");
+    }
+    if report.has_rejections() {
+        for r in report.rejected.iter().take(20) {
+            tracing::warn!("{what}rejected: {r}");
+        }
+        if on_invalid == OnInvalid::Abort {
+            return Err(ApiError::ReloadFailed(format!(
+                "{} {what}features were rejected (first: {}); fix them or set analysis.on_invalid = \"warn\"",
+                report.rejected.len(),
+                report.rejected[0]
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Reads `[network]` through the network loader, in the working CRS of the estates; its
 /// rejected features are reported, and abort the load, as the estates' are.
 ///
@@ -582,21 +592,7 @@ fn load_network(config: &Config, working_crs: &str) -> Result<NetworkInput, ApiE
     let fail = |e: &dyn std::fmt::Display| ApiError::ReloadFailed(e.to_string());
     let network = config.network.as_ref().ok_or_else(|| fail(&"analysis.metric = \"network\" needs [network] path"))?;
     let loaded = crate::io::network::load_network(network, None, working_crs, &|m| tracing::debug!("{m}")).map_err(|e| fail(&e))?;
-    for w in &loaded.report.warnings {
-        tracing::warn!("network: {w}");
-    }
-    if loaded.report.has_rejections() {
-        for r in loaded.report.rejected.iter().take(20) {
-            tracing::warn!("network rejected: {r}");
-        }
-        if config.analysis.on_invalid == OnInvalid::Abort {
-            return Err(fail(&format!(
-                "{} street network features were rejected (first: {}); fix them or set analysis.on_invalid = \"warn\"",
-                loaded.report.rejected.len(),
-                loaded.report.rejected[0]
-            )));
-        }
-    }
+    check_report(&loaded.report, "street network ", config.analysis.on_invalid)?;
     let params = crate::io::network::network_params(network, config.analysis.distance_from);
     Ok(NetworkInput { loaded, params })
 }
