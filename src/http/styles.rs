@@ -4,8 +4,10 @@
 //! The styles are the files under `styles/`, compiled into the binary and served with their
 //! root-relative URLs (`/tiles/…`, `/fonts/…`) made absolute — MapLibre fetches tiles from a web
 //! worker, where relative URLs do not resolve. `?kind=` sets the `kind` global state (and
-//! `radius_m` from the catalogue, so a city's own radii apply) and `?year=` passes through to the
-//! tile sources. The catalogue's kinds, labels and radii are added as `metadata["gapmap:kinds"]`.
+//! `radius_m` from the catalogue, so a city's own radii apply) and passes through to the
+//! facilities, gaps and service-areas tile sources (one kind's tiles); `?year=` passes through to
+//! the tile sources. Layers drawn from the `districts` tiles are left out when estates carry no
+//! district. The catalogue's kinds, labels and radii are added as `metadata["gapmap:kinds"]`.
 //! A raster basemap is added only when `serve.basemap_url` is configured: by default nothing in a
 //! style points outside gapmap, as offline planning offices need.
 //!
@@ -60,6 +62,12 @@ const GLYPHS: &[(u32, &[u8])] = &[
 
 /// Tile sources that follow `?year=`.
 const YEAR_SOURCES: &[&str] = &["estates", "facilities", "gaps", "districts", "service-areas"];
+
+/// Tile sources that follow `?kind=`: they carry one feature per kind, so a style for one kind
+/// asks for that kind's tiles only (a city's facilities of every kind fill megabytes of tile at
+/// city zoom). Estates and districts carry every kind's figures, so switching the `kind` state
+/// needs no new tiles.
+const KIND_SOURCES: &[&str] = &["facilities", "gaps", "service-areas"];
 
 /// Routes of this module.
 pub fn routes() -> Router<AppState> {
@@ -137,6 +145,16 @@ pub fn render_style(name: &str, dataset: &Dataset, query: &StyleQuery, base: &st
         metadata.insert("gapmap:kinds".into(), Value::Array(kinds));
     }
 
+    // Without districts in the data, the layers drawn from them go (the tiles do not exist).
+    if dataset.current.districts.is_none() {
+        if let Some(sources) = style.get_mut("sources").and_then(Value::as_object_mut) {
+            sources.remove("districts");
+        }
+        if let Some(layers) = style.get_mut("layers").and_then(Value::as_array_mut) {
+            layers.retain(|l| l["source"] != "districts");
+        }
+    }
+
     let absolute = |url: &str| if url.starts_with('/') { format!("{base}{url}") } else { url.to_owned() };
     if let Some(glyphs) = style.get("glyphs").and_then(Value::as_str).map(absolute) {
         style["glyphs"] = json!(glyphs);
@@ -147,11 +165,16 @@ pub fn render_style(name: &str, dataset: &Dataset, query: &StyleQuery, base: &st
     if let Some(sources) = style.get_mut("sources").and_then(Value::as_object_mut) {
         for (id, source) in sources.iter_mut() {
             let year = query.year.filter(|_| YEAR_SOURCES.contains(&id.as_str()));
+            let kind = query.kind.as_deref().filter(|_| KIND_SOURCES.contains(&id.as_str()));
             if let Some(url) = source.get("url").and_then(Value::as_str) {
                 let mut url = absolute(url);
                 if let Some(y) = year {
                     let separator = if url.contains('?') { '&' } else { '?' };
                     url = format!("{url}{separator}year={y}");
+                }
+                if let Some(k) = kind {
+                    let separator = if url.contains('?') { '&' } else { '?' };
+                    url = format!("{url}{separator}kind={}", params::encode(k));
                 }
                 source["url"] = json!(url);
             }

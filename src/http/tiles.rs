@@ -79,6 +79,27 @@ const KEEP: usize = 16;
 /// Zoom below which estate distances are rounded to a tenth of the radius.
 pub const COARSE_ZOOM: u8 = 12;
 
+/// Zoom from which single estates are drawn: below it an estate is a few pixels, a city of
+/// 60,000 of them a speckled texture in tiles of megabytes, and the map shows districts (the
+/// `districts` tiles, a choropleth of their coverage) instead. Estate tiles, and gap tiles of
+/// every kind at once, are empty below it; the TileJSONs say so with `minzoom`.
+pub const AGGREGATE_ZOOM: u8 = 12;
+
+/// The tile layer of estate labels in estate tiles (from [`LABEL_ZOOM`]): one point per estate,
+/// in the one tile that holds it, so a label is not repeated for every tile an estate crosses.
+pub const ESTATE_LABELS: &str = "estate-labels";
+
+/// The tile layer of district labels in district tiles: one point per district, in the one
+/// tile that holds it.
+pub const DISTRICT_LABELS: &str = "district-labels";
+
+/// Bytes of built tiles kept in memory across requests (the least recently used go first).
+pub const TILE_CACHE_BYTES: usize = 64 << 20;
+
+/// `Cache-Control` of a tile whose URL names the data version it was built from (`v=`, as the
+/// TileJSONs write it): the bytes at that URL never change, so clients keep them.
+pub const IMMUTABLE: &str = "public, max-age=31536000, immutable";
+
 /// Zoom from which the `streets` tiles carry the street network: below it a city's streets
 /// are a grey mass that costs more to send than it tells.
 pub const STREETS_MIN_ZOOM: u8 = 14;
@@ -95,7 +116,7 @@ pub fn routes() -> Router<AppState> {
 }
 
 /// A tile address.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct TileId {
     /// Zoom.
     pub z: u8,
@@ -167,6 +188,9 @@ pub struct TileQuery {
     /// Only this facility kind (a catalogue key): its properties for estates and districts, its
     /// features for facilities, gaps and service areas.
     pub kind: Option<String>,
+    /// The data version the client names (`v=`, written by the TileJSONs): a tile whose `v` is
+    /// the served version is sent as immutable; any other is answered with the current data.
+    pub version: Option<u64>,
 }
 
 impl TileQuery {
@@ -174,7 +198,7 @@ impl TileQuery {
     #[must_use]
     pub fn accepted(c: Collection) -> &'static [&'static str] {
         let _ = c;
-        &["year", "kind"]
+        &["year", "kind", "v"]
     }
 
     /// Parses and checks the query of a tile or TileJSON request.
@@ -192,11 +216,25 @@ impl TileQuery {
             Some(k) => return Err(ApiError::bad("kind", format!("`{k}` is not a facility kind; use one of {}", dataset.catalogue.keys().collect::<Vec<_>>().join(", ")))),
             None => None,
         };
-        Ok(Self { year, kind })
+        let version = match pairs.get("v") {
+            Some(v) => Some(v.parse::<u64>().map_err(|_| ApiError::bad("v", format!("`{v}` is not a data version (a whole number)")))?),
+            None => None,
+        };
+        Ok(Self { year, kind, version })
     }
 
-    /// The canonical query string (`?year=…&kind=…`), empty when nothing is set.
-    fn query_string(&self, c: Collection) -> String {
+    /// Zoom from which tiles of `c` carry features for this query (see [`AGGREGATE_ZOOM`]).
+    #[must_use]
+    pub fn min_zoom(&self, c: Collection) -> u8 {
+        match c {
+            Collection::Estates => AGGREGATE_ZOOM,
+            Collection::Gaps if self.kind.is_none() => AGGREGATE_ZOOM,
+            _ => 0,
+        }
+    }
+
+    /// The canonical query string of tile URLs (`?year=…&kind=…&v=…`) for data `version`.
+    fn query_string(&self, c: Collection, version: u64) -> String {
         let mut parts = Vec::new();
         let _ = c;
         if let Some(y) = self.year {
@@ -205,6 +243,7 @@ impl TileQuery {
         if let Some(k) = &self.kind {
             parts.push(format!("kind={}", params::encode(k)));
         }
+        parts.push(format!("v={version}"));
         if parts.is_empty() {
             String::new()
         } else {
@@ -255,7 +294,9 @@ fn tile_columns(layer: &Layer, c: Collection, dataset: &Dataset, query: &TileQue
     };
     match c {
         Collection::Estates => {
-            wanted.push(("name".into(), Conversion::Keep, LABEL_ZOOM));
+            // Names go to the label layer (one point per estate); the district lets the map
+            // show one district's estates.
+            wanted.push(("district".into(), Conversion::Keep, 0));
             for k in &kinds {
                 let step = dataset.catalogue.kind_id(k).map_or(1.0, |id| (dataset.catalogue.spec(id).radius_m / 10.0).max(1.0));
                 wanted.push((format!("{k}_covered"), Conversion::Keep, 0));
@@ -291,9 +332,14 @@ fn tile_columns(layer: &Layer, c: Collection, dataset: &Dataset, query: &TileQue
         Collection::Districts => {
             wanted.push(("district".into(), Conversion::Keep, 0));
             wanted.push(("estates".into(), Conversion::Keep, 0));
+            wanted.push(("households".into(), Conversion::Keep, 0));
             for k in &kinds {
+                // `_facilities` tells "no facility of this kind in the district" from 0 %.
+                wanted.push((format!("{k}_facilities"), Conversion::Keep, 0));
                 wanted.push((format!("{k}_estates_covered_pct"), Conversion::Keep, 0));
                 wanted.push((format!("{k}_households_covered_pct"), Conversion::Keep, 0));
+                wanted.push((format!("{k}_straight_estates_covered_pct"), Conversion::Keep, 0));
+                wanted.push((format!("{k}_straight_households_covered_pct"), Conversion::Keep, 0));
             }
         }
     }
@@ -329,6 +375,10 @@ fn tile_value(v: &AttrValue, conversion: Conversion, z: u8) -> Option<mvt::Value
 /// [`ApiError::NoCollection`] for districts when estates carry none, [`ApiError::Internal`]
 /// when a year's coverage cannot be computed.
 pub fn render_tile(dataset: &Arc<Dataset>, c: Collection, tile: TileId, query: &TileQuery) -> Result<Vec<u8>, ApiError> {
+    let mut out = Vec::new();
+    if tile.z < query.min_zoom(c) {
+        return Ok(out);
+    }
     let view = if c.by_year() { year_view(dataset, query.year)? } else { Arc::clone(&dataset.current) };
     let areas = if c == Collection::ServiceAreas { Some(service_areas(dataset, query.year)?) } else { None };
     let layer = match areas.as_ref().and_then(|a| a.layer.as_deref()) {
@@ -354,7 +404,15 @@ pub fn render_tile(dataset: &Arc<Dataset>, c: Collection, tile: TileId, query: &
     let columns: Vec<TileColumn> = tile_columns(layer, c, dataset, query).into_iter().filter(|col| tile.z >= col.min_zoom).collect();
     let kind_column = layer.column("kind").filter(|_| matches!(c, Collection::Facilities | Collection::Gaps | Collection::ServiceAreas));
     let year_column = layer.column("opened_year").filter(|_| c == Collection::Facilities);
+    // Facilities of every kind below AGGREGATE_ZOOM share one thinning grid of coarser cells:
+    // a city's eleven kinds would otherwise fill a tile eleven times over (the map asks for one
+    // kind, `kind=`).
+    let shared = c == Collection::Facilities && query.kind.is_none() && tile.z < AGGREGATE_ZOOM;
+    let thin = if shared { 4.0 * PIXEL } else { 2.0 * PIXEL };
     let kind_group = |f: &Feature| -> u32 {
+        if shared {
+            return 0;
+        }
         kind_column
             .and_then(|k| match &f.values[k] {
                 AttrValue::Text(s) => dataset.catalogue.kind_id(s).map(|id| u32::from(id.0)),
@@ -362,6 +420,13 @@ pub fn render_tile(dataset: &Arc<Dataset>, c: Collection, tile: TileId, query: &
             })
             .unwrap_or(0)
     };
+    // One label point per estate (from LABEL_ZOOM) or district, in the tile that holds it.
+    let (label_layer, label_column) = match c {
+        Collection::Estates if tile.z >= LABEL_ZOOM => (Some(ESTATE_LABELS), layer.column("name")),
+        Collection::Districts => (Some(DISTRICT_LABELS), layer.column("district")),
+        _ => (None, None),
+    };
+    let mut labels = label_layer.map(|name| mvt::LayerBuilder::new(name, EXTENT));
 
     let projector = Projector::new(tile);
     let mut grid = HashSet::new();
@@ -381,14 +446,28 @@ pub fn render_tile(dataset: &Arc<Dataset>, c: Collection, tile: TileId, query: &
         }
         let geometry = match (&parts, &*feature.geometry) {
             (Some(parts), Geometry::MultiPolygon(mp)) => tile_polygons(parts.iter().filter_map(|&j| mp.0.get(j as usize)), projector, kind_group(feature), &mut grid),
-            _ => tile_geometry(&feature.geometry, projector, tile.z, kind_group(feature), &mut grid),
+            _ => tile_geometry(&feature.geometry, projector, tile.z, thin, kind_group(feature), &mut grid),
         };
-        let Some(geometry) = geometry else { continue };
-        properties.clear();
         let id_value = match &feature.id {
             FeatureId::Int(n) => mvt::Value::Int(*n),
             FeatureId::Text(s) => mvt::Value::Str(s),
         };
+        let id = match feature.id {
+            FeatureId::Int(n) => u64::try_from(n).ok(),
+            FeatureId::Text(_) => None,
+        };
+        if let (Some(labels), Some(point)) = (labels.as_mut(), label_point(&feature.geometry, projector)) {
+            properties.clear();
+            if c == Collection::Estates {
+                properties.push(("id", id_value));
+            }
+            if let Some(v) = label_column.and_then(|col| tile_value(&feature.values[col], Conversion::Keep, tile.z)) {
+                properties.push((if c == Collection::Estates { "name" } else { "district" }, v));
+            }
+            labels.add(id, &mvt::Geometry::Points(vec![point]), &properties);
+        }
+        let Some(geometry) = geometry else { continue };
+        properties.clear();
         if !matches!(c, Collection::Gaps | Collection::ServiceAreas | Collection::Districts) {
             properties.push(("id", id_value));
         }
@@ -397,17 +476,29 @@ pub fn render_tile(dataset: &Arc<Dataset>, c: Collection, tile: TileId, query: &
                 properties.push((col.name.as_str(), v));
             }
         }
-        let id = match feature.id {
-            FeatureId::Int(n) => u64::try_from(n).ok(),
-            FeatureId::Text(_) => None,
-        };
         builder.add(id, &geometry, &properties);
     }
-    let mut out = Vec::new();
     if !builder.is_empty() {
         builder.write_to(&mut out);
     }
+    if let Some(labels) = labels.filter(|l| !l.is_empty()) {
+        labels.write_to(&mut out);
+    }
     Ok(out)
+}
+
+/// Where a polygon's (or point's) label goes, in tile units: a point inside it (its largest
+/// polygon's), `None` unless that point lies in the tile itself (not its buffer), so that of all
+/// the tiles a feature crosses exactly one labels it.
+fn label_point(geometry: &Geometry<f64>, projector: Projector) -> Option<mvt::TilePoint> {
+    use geo::{Area as _, InteriorPoint as _};
+    let point = match geometry {
+        Geometry::MultiPolygon(mp) => mp.0.iter().max_by(|a, b| a.unsigned_area().total_cmp(&b.unsigned_area())).and_then(geo::Polygon::interior_point),
+        other => other.interior_point(),
+    }?;
+    let c = projector.project(point.0);
+    let extent = f64::from(EXTENT);
+    (c.x >= 0.0 && c.x < extent && c.y >= 0.0 && c.y < extent).then(|| round(c))
 }
 
 /// Renders one tile of the street network: one feature of every edge that crosses the
@@ -475,7 +566,7 @@ fn streets_tilejson(dataset: &Dataset, base: &str, lang: Lang) -> Value {
         "version": "1.0.0",
         "attribution": "gapmap",
         "scheme": "xyz",
-        "tiles": [format!("{base}/tiles/{STREETS}/{{z}}/{{x}}/{{y}}.mvt")],
+        "tiles": [format!("{base}/tiles/{STREETS}/{{z}}/{{x}}/{{y}}.mvt?v={}", dataset.version)],
         "minzoom": STREETS_MIN_ZOOM,
         "maxzoom": MAX_ZOOM,
         "bounds": bounds,
@@ -570,10 +661,10 @@ fn build_service_areas(dataset: &Dataset, year: i32) -> Result<Layer, ApiError> 
 
 /// A CRS84 geometry in tile units: clipped, simplified, tiny polygons as pixel squares (one per
 /// pixel and `group`), points thinned below [`LABEL_ZOOM`]. `None` when nothing is left.
-fn tile_geometry(geometry: &Geometry<f64>, projector: Projector, z: u8, group: u32, grid: &mut HashSet<(u32, i32, i32)>) -> Option<mvt::Geometry> {
+fn tile_geometry(geometry: &Geometry<f64>, projector: Projector, z: u8, thin: f64, group: u32, grid: &mut HashSet<(u32, i32, i32)>) -> Option<mvt::Geometry> {
     match geometry {
-        Geometry::Point(p) => tile_points(std::iter::once(p.0), projector, z, group, grid),
-        Geometry::MultiPoint(mp) => tile_points(mp.0.iter().map(|p| p.0), projector, z, group, grid),
+        Geometry::Point(p) => tile_points(std::iter::once(p.0), projector, z, thin, group, grid),
+        Geometry::MultiPoint(mp) => tile_points(mp.0.iter().map(|p| p.0), projector, z, thin, group, grid),
         Geometry::Polygon(p) => tile_polygons(std::slice::from_ref(p), projector, group, grid),
         Geometry::MultiPolygon(mp) => tile_polygons(&mp.0, projector, group, grid),
         Geometry::Rect(r) => tile_polygons(&[r.to_polygon()], projector, group, grid),
@@ -587,7 +678,8 @@ fn round(c: Coord<f64>) -> mvt::TilePoint {
     [c.x.round() as i32, c.y.round() as i32]
 }
 
-fn tile_points(points: impl Iterator<Item = Coord<f64>>, projector: Projector, z: u8, group: u32, grid: &mut HashSet<(u32, i32, i32)>) -> Option<mvt::Geometry> {
+/// Points in the buffered tile; below [`LABEL_ZOOM`] at most one per `thin`-sized cell and group.
+fn tile_points(points: impl Iterator<Item = Coord<f64>>, projector: Projector, z: u8, thin: f64, group: u32, grid: &mut HashSet<(u32, i32, i32)>) -> Option<mvt::Geometry> {
     let limit = f64::from(EXTENT) + BUFFER;
     let out: Vec<mvt::TilePoint> = points
         .map(|c| projector.project(c))
@@ -597,7 +689,7 @@ fn tile_points(points: impl Iterator<Item = Coord<f64>>, projector: Projector, z
                 return true;
             }
             #[expect(clippy::cast_possible_truncation, reason = "cells of a tile")]
-            let cell = (group, (c.x / (2.0 * PIXEL)).floor() as i32, (c.y / (2.0 * PIXEL)).floor() as i32);
+            let cell = (group, (c.x / thin).floor() as i32, (c.y / thin).floor() as i32);
             grid.insert(cell)
         })
         .map(round)
@@ -754,6 +846,25 @@ fn tilejson(dataset: &Dataset, c: Collection, query: &TileQuery, base: &str, lan
             fields.insert(col.name, json!(note));
         }
     }
+    let min_zoom = query.min_zoom(c);
+    let mut vector_layers = vec![json!({ "id": c.id(), "description": c.title(lang), "minzoom": min_zoom, "maxzoom": MAX_ZOOM, "fields": fields })];
+    match c {
+        Collection::Estates => vector_layers.push(json!({
+            "id": ESTATE_LABELS,
+            "description": "one label point per estate, in the tile that holds it",
+            "minzoom": LABEL_ZOOM,
+            "maxzoom": MAX_ZOOM,
+            "fields": { "id": "estate id", "name": "String" },
+        })),
+        Collection::Districts => vector_layers.push(json!({
+            "id": DISTRICT_LABELS,
+            "description": "one label point per district, in the tile that holds it",
+            "minzoom": 0,
+            "maxzoom": MAX_ZOOM,
+            "fields": { "district": "String" },
+        })),
+        _ => {}
+    }
     json!({
         "tilejson": "3.0.0",
         "name": format!("gapmap {}", c.id()),
@@ -761,12 +872,12 @@ fn tilejson(dataset: &Dataset, c: Collection, query: &TileQuery, base: &str, lan
         "version": "1.0.0",
         "attribution": "gapmap",
         "scheme": "xyz",
-        "tiles": [format!("{base}/tiles/{}/{{z}}/{{x}}/{{y}}.mvt{}", c.id(), query.query_string(c))],
-        "minzoom": 0,
+        "tiles": [format!("{base}/tiles/{}/{{z}}/{{x}}/{{y}}.mvt{}", c.id(), query.query_string(c, dataset.version))],
+        "minzoom": min_zoom,
         "maxzoom": MAX_ZOOM,
         "bounds": bounds,
         "center": [centre[0], centre[1], 12],
-        "vector_layers": [{ "id": c.id(), "description": c.title(lang), "minzoom": 0, "maxzoom": MAX_ZOOM, "fields": fields }],
+        "vector_layers": vector_layers,
     })
 }
 
@@ -830,23 +941,169 @@ async fn get_tilejson(
 
 async fn get_tile(Extension(Snapshot(dataset)): Extension<Snapshot>, Path((collection, zoom, column, row)): Path<(String, String, String, String)>, RawQuery(q): RawQuery) -> Result<Response, ApiError> {
     let started = std::time::Instant::now();
-    let body = if collection == STREETS && dataset.network.is_some() {
+    let pairs = QueryPairs::parse(q.as_deref())?;
+    let (key, version) = if collection == STREETS && dataset.network.is_some() {
         let tile = TileId::parse(&zoom, &column, &row)?;
-        QueryPairs::parse(q.as_deref())?.only(&[])?;
-        tokio::task::spawn_blocking(move || render_streets_tile(&dataset, tile)).await?
+        pairs.only(&["v"])?;
+        let version = pairs.get("v").map(|v| v.parse::<u64>().map_err(|_| ApiError::bad("v", format!("`{v}` is not a data version (a whole number)")))).transpose()?;
+        (CacheKey::new(&dataset, STREETS, tile, &TileQuery::default()), version)
     } else {
         let c = tiled_collection(&dataset, &collection)?;
         let tile = TileId::parse(&zoom, &column, &row)?;
-        let query = TileQuery::parse(&QueryPairs::parse(q.as_deref())?, c, &dataset)?;
-        tokio::task::spawn_blocking(move || render_tile(&dataset, c, tile, &query)).await??
+        let query = TileQuery::parse(&pairs, c, &dataset)?;
+        (CacheKey::new(&dataset, c.id(), tile, &query), query.version)
+    };
+    let (body, hit) = match cache().get(&key) {
+        Some(body) => (body, true),
+        None => {
+            let built = {
+                let dataset = Arc::clone(&dataset);
+                let key = key.clone();
+                tokio::task::spawn_blocking(move || -> Result<Vec<u8>, ApiError> {
+                    if key.collection == STREETS {
+                        return Ok(render_streets_tile(&dataset, key.tile));
+                    }
+                    let c = tiled_collection(&dataset, key.collection)?;
+                    render_tile(&dataset, c, key.tile, &TileQuery { year: key.year, kind: key.kind.clone(), version: None })
+                })
+                .await??
+            };
+            let body = bytes::Bytes::from(built);
+            cache().put(key, body.clone());
+            (body, false)
+        }
     };
     let mut timing = String::new();
-    let _ = write!(timing, "render;dur={:.1}", started.elapsed().as_secs_f64() * 1000.0);
+    let _ = write!(timing, "render;dur={:.1}, cache;desc={}", started.elapsed().as_secs_f64() * 1000.0, if hit { "hit" } else { "miss" });
     let mut response = ([(header::CONTENT_TYPE, HeaderValue::from_static(MVT))], body).into_response();
     if let Ok(v) = HeaderValue::from_str(&timing) {
         response.headers_mut().insert("server-timing", v);
     }
+    // A URL naming the served data version always answers these bytes: clients keep the tile.
+    if version == Some(dataset.version) {
+        response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static(IMMUTABLE));
+    }
     Ok(response)
+}
+
+/// What identifies a built tile: the dataset (its address, version and load time: a reload
+/// builds a new one), the tile set, the tile and the query (without `v`, which names the data
+/// the client expects, not what is built).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct CacheKey {
+    dataset: usize,
+    version: u64,
+    loaded: u128,
+    collection: &'static str,
+    tile: TileId,
+    year: Option<i32>,
+    kind: Option<String>,
+}
+
+impl CacheKey {
+    fn new(dataset: &Arc<Dataset>, collection: &'static str, tile: TileId, query: &TileQuery) -> Self {
+        Self {
+            dataset: Arc::as_ptr(dataset) as usize,
+            version: dataset.version,
+            loaded: dataset.loaded_at.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos()),
+            collection,
+            tile,
+            year: query.year,
+            kind: query.kind.clone(),
+        }
+    }
+}
+
+/// Built tiles, least recently used first out, at most `budget` bytes (keys and bodies).
+#[derive(Debug)]
+pub struct TileCache {
+    entries: std::collections::HashMap<CacheKey, (bytes::Bytes, u64)>,
+    bytes: usize,
+    clock: u64,
+    budget: usize,
+    hits: u64,
+    misses: u64,
+}
+
+/// Bytes an entry is counted as beyond its body.
+const ENTRY_OVERHEAD: usize = 128;
+
+impl TileCache {
+    fn new(budget: usize) -> Self {
+        Self { entries: std::collections::HashMap::new(), bytes: 0, clock: 0, budget, hits: 0, misses: 0 }
+    }
+
+    fn cost(key: &CacheKey, body: &bytes::Bytes) -> usize {
+        body.len() + ENTRY_OVERHEAD + key.kind.as_ref().map_or(0, String::len)
+    }
+
+    fn lookup(&mut self, key: &CacheKey) -> Option<bytes::Bytes> {
+        self.clock += 1;
+        let clock = self.clock;
+        match self.entries.get_mut(key) {
+            Some((body, used)) => {
+                *used = clock;
+                self.hits += 1;
+                Some(body.clone())
+            }
+            None => {
+                self.misses += 1;
+                None
+            }
+        }
+    }
+
+    fn insert(&mut self, key: CacheKey, body: bytes::Bytes) {
+        let cost = Self::cost(&key, &body);
+        if cost > self.budget / 8 {
+            return;
+        }
+        self.clock += 1;
+        if let Some((old, _)) = self.entries.insert(key.clone(), (body, self.clock)) {
+            self.bytes -= Self::cost(&key, &old);
+        }
+        self.bytes += cost;
+        if self.bytes > self.budget {
+            // Down to three quarters, oldest first: one sort per many insertions.
+            let mut by_age: Vec<(u64, CacheKey)> = self.entries.iter().map(|(k, (_, used))| (*used, k.clone())).collect();
+            by_age.sort_unstable_by_key(|(used, _)| *used);
+            for (_, k) in by_age {
+                if self.bytes <= self.budget / 4 * 3 {
+                    break;
+                }
+                if let Some((b, _)) = self.entries.remove(&k) {
+                    self.bytes -= Self::cost(&k, &b);
+                }
+            }
+        }
+    }
+
+    /// Bytes held now.
+    #[must_use]
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+}
+
+/// The process's tile cache (shared by every dataset served: a reload's tiles replace the old
+/// ones as they age out).
+struct SharedCache(Mutex<TileCache>);
+
+impl SharedCache {
+    fn get(&self, key: &CacheKey) -> Option<bytes::Bytes> {
+        self.0.lock().ok()?.lookup(key)
+    }
+
+    fn put(&self, key: CacheKey, body: bytes::Bytes) {
+        if let Ok(mut cache) = self.0.lock() {
+            cache.insert(key, body);
+        }
+    }
+}
+
+fn cache() -> &'static SharedCache {
+    static CACHE: std::sync::OnceLock<SharedCache> = std::sync::OnceLock::new();
+    CACHE.get_or_init(|| SharedCache(Mutex::new(TileCache::new(TILE_CACHE_BYTES))))
 }
 
 #[cfg(test)]
