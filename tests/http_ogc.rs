@@ -441,7 +441,7 @@ async fn gzip_only_when_asked() {
     assert!(plain.header("content-encoding").is_none());
     let gz = get_with(&CITY.state(), "/collections/estates/items?limit=50", &[("accept-encoding", "gzip")]).await;
     assert_eq!(gz.header("content-encoding"), Some("gzip"));
-    assert_eq!(gz.header("vary"), Some("accept-encoding"));
+    assert!(vary(&gz).contains(&"accept-encoding".to_owned()), "{:?}", vary(&gz));
     assert!(gz.body.len() * 3 < plain.body.len(), "{} vs {}", gz.body.len(), plain.body.len());
     // Other answers go through the compression layer.
     let collections = get_with(&CITY.state(), "/collections", &[("accept-encoding", "gzip")]).await;
@@ -558,4 +558,227 @@ async fn watching_reloads_changed_files() {
         assert!(std::time::Instant::now() < deadline, "no reload after the files changed: {health}");
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
+}
+
+// Issue #15: what real clients and planners found.
+
+/// The tokens of every `Vary` header of an answer, lower case.
+fn vary(a: &Answer) -> Vec<String> {
+    a.headers.get_all(header::VARY).iter().flat_map(|v| v.to_str().unwrap().split(',').map(|t| t.trim().to_ascii_lowercase()).collect::<Vec<_>>()).collect()
+}
+
+/// Follows a `$ref` inside the OpenAPI document.
+fn resolve<'a>(doc: &'a Value, v: &'a Value) -> &'a Value {
+    match v["$ref"].as_str() {
+        Some(r) => resolve(doc, doc.pointer(r.trim_start_matches('#')).unwrap_or_else(|| panic!("dangling {r}"))),
+        None => v,
+    }
+}
+
+#[tokio::test]
+async fn empty_service_areas_stay_out_of_bboxes_and_extents() {
+    // A kind no facility has: its service area is an empty MultiPolygon.
+    let dir = tempfile::tempdir().unwrap();
+    let catalogue = dir.path().join("catalogue.toml");
+    std::fs::write(&catalogue, "[[kind]]\nkey = \"reading_room\"\nlabel_zh = \"阅览室\"\nlabel_en = \"Reading room\"\nradius_m = 500\ncircle = \"10min\"\nclause = \"test: a kind no facility has\"\n").unwrap();
+    let state = CITY.state_with(|c| c.analysis.catalogue = Some(catalogue.clone()));
+    let empty = get_with(&state, "/collections/service-areas/items/reading_room", &[]).await.json();
+    assert_eq!(empty["properties"]["facilities"], 0);
+    assert_eq!(empty["geometry"]["coordinates"], serde_json::json!([]));
+
+    let near_null_island = get_with(&state, "/collections/service-areas/items?bbox=-1,-1,1,1", &[]).await.json();
+    assert_eq!(near_null_island["numberMatched"], 0, "{near_null_island}");
+    let filtered = get_with(&state, &format!("/collections/service-areas/items?filter={}", gapmap::http::params::encode("S_INTERSECTS(geometry, BBOX(-1,-1,1,1))")), &[]).await.json();
+    assert_eq!(filtered["numberMatched"], 0);
+
+    // The extent is the union of the non-empty areas' boxes, nothing at 0,0.
+    let everything = get_with(&state, "/collections/service-areas/items?limit=100", &[]).await.json();
+    let rects: Vec<geo::Rect<f64>> = features(&everything).iter().filter_map(|f| geometry(f).bounding_rect()).collect();
+    assert!(!rects.is_empty() && rects.len() < features(&everything).len());
+    let union = rects.iter().fold(rects[0], |a, r| geo::Rect::new((a.min().x.min(r.min().x), a.min().y.min(r.min().y)), (a.max().x.max(r.max().x), a.max().y.max(r.max().y))));
+    let collection = get_with(&state, "/collections/service-areas", &[]).await.json();
+    let extent: Vec<f64> = collection["extent"]["spatial"]["bbox"][0].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+    let expected = [union.min().x, union.min().y, union.max().x, union.max().y];
+    for (got, want) in extent.iter().zip(expected) {
+        // Served coordinates are rounded to 1e-7°.
+        assert!((got - want).abs() < 1e-6, "extent {extent:?}, areas span {expected:?}");
+    }
+    let tilejson = get_with(&state, "/tiles/service-areas.json", &[]).await.json();
+    let bounds: Vec<f64> = tilejson["bounds"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+    assert!((bounds[0] - union.min().x).abs() < 1e-6 && (bounds[1] - union.min().y).abs() < 1e-6, "tile bounds {bounds:?}");
+    // A bbox round the city finds every area with a position, and only those.
+    let city = get_with(&state, &format!("/collections/service-areas/items?bbox={},{},{},{}", extent[0], extent[1], extent[2], extent[3]), &[]).await.json();
+    assert_eq!(features(&city).len(), rects.len());
+}
+
+#[tokio::test]
+async fn every_queryable_is_a_query_parameter() {
+    for collection in ["estates", "facilities", "gaps", "service-areas", "districts"] {
+        let queryables = get_json(&format!("/collections/{collection}/queryables")).await;
+        let page = all(collection, "").await;
+        let first = &features(&page)[0];
+        let api = get_json("/api").await;
+        let declared: Vec<&str> = api["paths"][format!("/collections/{collection}/items")]["get"]["parameters"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
+        for (name, schema) in queryables["properties"].as_object().unwrap() {
+            if name == "geometry" || ["f", "bbox", "limit", "offset", "crs", "filter", "sortby", "year", "datetime"].contains(&name.as_str()) {
+                continue;
+            }
+            assert!(schema["type"].is_string(), "{collection}.{name}: {schema}");
+            assert!(declared.contains(&name.as_str()), "{collection}: {name} is not declared in /api");
+            let value = &first["properties"][name];
+            let text = match value {
+                Value::Null => continue,
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            let answer = get_json(&format!("/collections/{collection}/items?limit=10000&{name}={}", gapmap::http::params::encode(&text))).await;
+            assert!(!features(&answer).is_empty(), "{collection}?{name}={text} found nothing");
+            let expected = features(&page).iter().filter(|f| f["properties"][name] == *value).count();
+            assert_eq!(features(&answer).len(), expected, "{collection}?{name}={text}");
+        }
+    }
+    // The case from the issue.
+    let households = features(&all("estates", "").await)[0]["properties"]["households"].as_i64().unwrap();
+    let page = get_json(&format!("/collections/estates/items?households={households}")).await;
+    assert!(features(&page).iter().all(|f| f["properties"]["households"] == households));
+}
+
+#[tokio::test]
+async fn negotiated_answers_vary_on_accept() {
+    let html = [("accept", "text/html")];
+    for (uri, headers) in [
+        ("/?f=json", &[][..]),
+        ("/collections", &[][..]),
+        ("/collections", &html[..]),
+        ("/collections/estates/items?limit=2", &[][..]),
+        ("/collections/estates/items?limit=2", &[("accept-encoding", "gzip")][..]),
+        ("/collections/estates/items/7", &[][..]),
+        ("/collections/estates/queryables", &[][..]),
+        ("/conformance", &html[..]),
+        ("/api", &[][..]),
+        ("/coverage?lon=114.5&lat=38.04", &[][..]),
+    ] {
+        let a = get_with(&CITY.state(), uri, headers).await;
+        assert_eq!(a.status, StatusCode::OK, "{uri}");
+        let tokens = vary(&a);
+        assert!(tokens.iter().any(|t| t == "accept") && tokens.iter().any(|t| t == "accept-language"), "{uri} {headers:?}: Vary {tokens:?}");
+        if headers.iter().any(|(k, _)| *k == "accept-encoding") {
+            assert!(tokens.iter().any(|t| t == "accept-encoding"), "{uri}: {tokens:?}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn bbox_across_the_antimeridian() {
+    let far = get("/collections/estates/items?bbox=170,-10,-170,10").await;
+    assert_eq!(far.status, StatusCode::OK, "{}", far.text());
+    assert_eq!(far.json()["numberMatched"], 0);
+    // West edge east of the east edge: 114.505..180 and -180..114.5, every estate but those
+    // wholly inside the 114.5..114.505 strip.
+    let everything = all("estates", "").await;
+    let (east, west) = (geo::Rect::new((114.505, 30.0), (180.0, 45.0)), geo::Rect::new((-180.0, 30.0), (114.5, 45.0)));
+    let expected: Vec<String> = features(&everything).iter().filter(|f| geometry(f).intersects(&east) || geometry(f).intersects(&west)).map(|f| f["id"].to_string()).collect();
+    let page = all("estates", "&bbox=114.505,30,114.5,45").await;
+    assert_eq!(ids(&page), expected);
+    let latlon = all("estates", "&bbox=30,114.505,45,114.5&bbox-crs=http://www.opengis.net/def/crs/EPSG/0/4326").await;
+    assert_eq!(ids(&latlon), expected);
+    let filtered = all("estates", &format!("&bbox=114.505,30,114.5,45&filter={}", gapmap::http::params::encode("S_INTERSECTS(geometry, BBOX(114.49,38.03,114.52,38.05))"))).await;
+    let expected_filtered: Vec<String> =
+        features(&everything).iter().filter(|f| (geometry(f).intersects(&east) || geometry(f).intersects(&west)) && geometry(f).intersects(&geo::Rect::new((114.49, 38.03), (114.52, 38.05)))).map(|f| f["id"].to_string()).collect();
+    assert_eq!(ids(&filtered), expected_filtered);
+    // Projected CRSs have no antimeridian to cross.
+    get("/collections/estates/items?bbox=12800000,4580000,12700000,4680000&bbox-crs=EPSG:3857").await.assert_error(StatusCode::BAD_REQUEST, "antimeridian");
+}
+
+#[tokio::test]
+async fn single_feature_links_keep_crs_and_year() {
+    let crs = "http://www.opengis.net/def/crs/EPSG/0/3857";
+    let doc = get_json(&format!("/collections/estates/items/7?crs={}&year=2015", gapmap::http::params::encode(crs))).await;
+    let own = local(link(&doc, "self").unwrap());
+    assert!(own.contains("crs=") && own.contains("year=2015"), "{own}");
+    let again = get(&own).await;
+    assert_eq!(again.header("content-crs"), Some(format!("<{crs}>").as_str()));
+    assert_eq!(again.json()["geometry"], doc["geometry"]);
+    assert!(local(link(&doc, "alternate").unwrap()).contains("crs="));
+}
+
+#[tokio::test]
+async fn html_pages_link_the_map_the_api_and_conformance() {
+    let landing = get("/?f=html").await.text();
+    for href in ["href=\"/map\"", "href=\"/api?f=html\"", "href=\"/conformance?f=html\""] {
+        assert!(landing.contains(href), "{href} missing from the landing page");
+    }
+    // A browser's `/` is the map, so the pages' home link is the HTML landing page.
+    let collections = get("/collections?f=html").await.text();
+    assert!(collections.contains("<nav><a href=\"/?f=html\">gapmap</a>") && collections.contains("href=\"/map\""), "{collections}");
+    let doc = get_json("/").await;
+    assert!(doc["links"].as_array().unwrap().iter().any(|l| l["href"].as_str().unwrap().ends_with("/map") && l["type"] == "text/html"));
+}
+
+#[tokio::test]
+async fn openapi_declares_every_answer_and_real_schemas() {
+    let doc = get_json("/api").await;
+    for (path, ops) in doc["paths"].as_object().unwrap() {
+        for (method, op) in ops.as_object().unwrap() {
+            let responses = &op["responses"];
+            for status in ["405", "414", "500", "503"] {
+                assert!(responses[status].is_object(), "{method} {path}: {status} not declared");
+            }
+            let busy = resolve(&doc, &responses["503"]);
+            assert!(busy["headers"]["Retry-After"].is_object(), "{method} {path}: 503 without Retry-After");
+            for (media, content) in resolve(&doc, &responses["200"])["content"].as_object().into_iter().flatten() {
+                let schema = resolve(&doc, &content["schema"]);
+                if media.contains("json") {
+                    assert!(schema.as_object().unwrap().len() > 1, "{method} {path} {media}: bare schema {schema}");
+                }
+            }
+        }
+    }
+    // Items pages: a GeoJSON FeatureCollection whose features carry the queryables.
+    for collection in ["estates", "facilities", "gaps", "service-areas", "districts"] {
+        let page = resolve(&doc, &doc["paths"][format!("/collections/{collection}/items")]["get"]["responses"]["200"]["content"]["application/geo+json"]["schema"]);
+        assert_eq!(page["properties"]["type"]["enum"], serde_json::json!(["FeatureCollection"]));
+        let feature = resolve(&doc, &page["properties"]["features"]["items"]);
+        let properties = resolve(&doc, &feature["properties"]["properties"]);
+        let queryables = get_json(&format!("/collections/{collection}/queryables")).await;
+        for (name, q) in queryables["properties"].as_object().unwrap() {
+            if name != "geometry" {
+                assert_eq!(properties["properties"][name]["type"], q["type"], "{collection}.{name}");
+            }
+        }
+        let one = resolve(&doc, &doc["paths"][format!("/collections/{collection}/items/{{featureId}}")]["get"]["responses"]["200"]["content"]["application/geo+json"]["schema"]);
+        assert_eq!(one, feature);
+    }
+    for path in ["/collections/{collection}", "/coverage", "/estates/{estateId}/coverage"] {
+        let path = path.replace("{collection}", "estates");
+        let schema = resolve(&doc, &doc["paths"][&path]["get"]["responses"]["200"]["content"]["application/json"]["schema"]);
+        assert!(schema["required"].is_array(), "{path}: {schema}");
+    }
+}
+
+#[tokio::test]
+async fn requests_the_document_allows_are_answered() {
+    let plain = all("estates", "").await;
+    for q in ["&filter=", "&sortby=", "&filter=&sortby=", "&filter=%20&filter-lang=cql2-text"] {
+        let page = all("estates", q).await;
+        assert_eq!(ids(&page), ids(&plain), "{q}");
+    }
+    // A reversed interval matches nothing rather than failing.
+    let none = get_json("/collections/facilities/items?datetime=2019-01-01/2018-01-01").await;
+    assert_eq!(none["numberMatched"], 0);
+    // /reports/{year}: every year the document allows is answered; `from`, whose valid values
+    // depend on the year, is described, not declared.
+    let state = CITY.state_with(|c| c.report.from = Some(2015));
+    let doc = get_with(&state, "/api", &[]).await.json();
+    let op = &doc["paths"]["/reports/{year}"]["get"];
+    let params = op["parameters"].as_array().unwrap();
+    assert!(params.iter().all(|p| p["name"] != "from"), "{params:?}");
+    let year = params.iter().find(|p| p["name"] == "year").unwrap();
+    let (min, max) = (year["schema"]["minimum"].as_i64().unwrap(), year["schema"]["maximum"].as_i64().unwrap());
+    assert_eq!(max, 2015 + 99);
+    for y in [min, 2014, 2015, max] {
+        let a = get_with(&state, &format!("/reports/{y}?f=json"), &[]).await;
+        assert_eq!(a.status, StatusCode::OK, "/reports/{y}: {}", a.text());
+    }
+    get_with(&state, &format!("/reports/{}?f=json", max + 1), &[]).await.assert_error(StatusCode::BAD_REQUEST, "from");
 }

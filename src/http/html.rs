@@ -30,9 +30,10 @@ pub fn page(title: &str, lang: &str, body: &str) -> String {
         "<!DOCTYPE html>\n<html lang=\"{lang}\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
 <title>{t} – gapmap</title><style>body{{font-family:system-ui,sans-serif;margin:1.5em;max-width:100%}}table{{border-collapse:collapse;font-size:0.85em}}\
 td,th{{border:1px solid #ccc;padding:2px 6px;text-align:left;vertical-align:top}}th{{background:#f3f3f3}}code{{background:#f6f6f6}}nav a{{margin-right:1em}}</style></head>\
-<body><nav><a href=\"{home}\">gapmap</a><a href=\"{home}collections?f=html\">collections</a><a href=\"{home}api?f=html\">API</a><a href=\"{home}conformance?f=html\">conformance</a></nav>\
+<body><nav><a href=\"{home}?f=html\">gapmap</a><a href=\"{home}map\">map 地图</a><a href=\"{home}collections?f=html\">collections</a><a href=\"{home}api?f=html\">API</a><a href=\"{home}conformance?f=html\">conformance</a></nav>\
 <h1>{t}</h1>\n{body}\n</body></html>\n",
         t = escape(title),
+        // A browser's `/` is the web map: the landing page is `/?f=html`, the map `/map`.
         home = "/",
     )
 }
@@ -78,8 +79,12 @@ pub fn definitions(rows: &[(&str, String)]) -> String {
     s
 }
 
-/// An HTML response.
+/// An HTML response (negotiated, so it varies on `Accept`).
 #[must_use]
 pub fn response(html: String) -> Response {
-    ([(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"))], html).into_response()
+    (
+        [(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8")), (header::VARY, HeaderValue::from_static(super::params::VARY_NEGOTIATED))],
+        html,
+    )
+        .into_response()
 }

@@ -131,21 +131,9 @@ impl Collection {
         self != Self::Facilities
     }
 
-    /// Properties usable as `name=value` query parameters.
+    /// The parameters `/items` accepts for this collection besides its queryables.
     #[must_use]
-    pub fn property_params(self) -> &'static [&'static str] {
-        match self {
-            Self::Estates => &["name", "district"],
-            Self::Facilities => &["kind", "name", "district", "opened_year"],
-            Self::Gaps => &["kind", "district", "estate_id"],
-            Self::ServiceAreas => &["kind"],
-            Self::Districts => &["district"],
-        }
-    }
-
-    /// Every parameter `/items` accepts for this collection.
-    #[must_use]
-    pub fn item_params(self) -> Vec<&'static str> {
+    pub fn standard_params(self) -> Vec<&'static str> {
         let mut p = vec!["f", "bbox", "bbox-crs", "limit", "offset", "crs", "filter", "filter-lang", "filter-crs", "sortby"];
         if self.by_year() {
             p.push("year");
@@ -153,7 +141,24 @@ impl Collection {
         if self == Self::Facilities {
             p.push("datetime");
         }
-        p.extend_from_slice(self.property_params());
+        p
+    }
+
+    /// The queryables usable as `name=value` parameters (OGC 19-079r2, "Queryables as query
+    /// parameters"): every property of `layer`, all simple values (string, number, integer,
+    /// boolean), except those whose name is a standard parameter, which keeps its meaning
+    /// (`year` on service-areas, say, stays reachable through `filter`).
+    #[must_use]
+    pub fn property_params(self, layer: &Layer) -> Vec<&str> {
+        let standard: Vec<&str> = self.standard_params();
+        layer.columns.iter().map(|c| c.name.as_str()).filter(|n| !standard.contains(n)).collect()
+    }
+
+    /// Every parameter `/items` accepts for this collection, served from `layer`.
+    #[must_use]
+    pub fn item_params(self, layer: &Layer) -> Vec<&str> {
+        let mut p: Vec<&str> = self.standard_params();
+        p.extend(self.property_params(layer));
         p
     }
 
@@ -187,8 +192,10 @@ pub(crate) fn link(href: &str, rel: &str, media: &str, title: &str) -> Value {
     json!({ "href": href, "rel": rel, "type": media, "title": title })
 }
 
+/// A JSON answer; every JSON resource also has an HTML form (or, at `/`, the web map), so it
+/// varies on `Accept`.
 fn json_response(value: &Value, media: &'static str) -> Response {
-    ([(header::CONTENT_TYPE, HeaderValue::from_static(media))], value.to_string()).into_response()
+    ([(header::CONTENT_TYPE, HeaderValue::from_static(media)), (header::VARY, HeaderValue::from_static(params::VARY_NEGOTIATED))], value.to_string()).into_response()
 }
 
 /// The collection named in a path, if it exists in this dataset.
@@ -224,6 +231,7 @@ async fn get_landing(State(state): State<AppState>, Extension(Snapshot(dataset))
         link(&format!("{base}/conformance"), "http://www.opengis.net/def/rel/ogc/1.0/conformance", "application/json", "conformance classes"),
         link(&format!("{base}/collections"), "data", "application/json", "collections"),
         link(&format!("{base}/collections"), "http://www.opengis.net/def/rel/ogc/1.0/data", "application/json", "collections"),
+        link(&format!("{base}/map"), "related", "text/html", "the web map (also what a browser gets at /)"),
         link(&format!("{base}/reports"), "related", "application/json", "annual facility-target reports"),
         link(&format!("{base}/plans"), "related", "application/geo+json", "POST: where the next facilities of a kind should go (see /api)"),
         link(&format!("{base}/what-if"), "related", "application/json", "POST: what trial facilities would newly cover (see /api)"),
@@ -234,6 +242,7 @@ async fn get_landing(State(state): State<AppState>, Extension(Snapshot(dataset))
             "<p>{}</p>{}",
             html::escape(&description),
             html::link_list(&[
+                ("/map".into(), "Web map 地图".into()),
                 ("/collections?f=html".into(), "Collections 数据集".into()),
                 ("/conformance?f=html".into(), "Conformance 符合性".into()),
                 ("/api?f=html".into(), "API definition 接口定义".into()),
@@ -385,7 +394,7 @@ async fn get_queryables(
             .collect();
         let body = format!(
             "<p>Properties usable in <code>filter</code> (CQL2-text) and <code>sortby</code>; {} also as <code>name=value</code> parameters.</p>{}",
-            html::escape(&c.property_params().join(", ")),
+            html::escape(&c.property_params(layer).join(", ")),
             html::table(&["property".into(), "type".into()], &rows)
         );
         return Ok(html::response(html::page(&format!("{} – queryables", c.id()), "en", &body)));
@@ -404,8 +413,8 @@ async fn get_queryables(
 /// A parsed `/items` request.
 #[derive(Debug)]
 struct ItemsQuery {
-    /// Features must intersect this (CRS84).
-    bbox: Option<Rect<f64>>,
+    /// Features must intersect one of these (CRS84): two for a bbox across the antimeridian.
+    bbox: Option<Vec<Rect<f64>>>,
     limit: usize,
     offset: usize,
     /// Index into [`Dataset::crs`].
@@ -420,7 +429,9 @@ struct ItemsQuery {
 
 impl ItemsQuery {
     fn parse(pairs: &QueryPairs, c: Collection, dataset: &Dataset, state: &AppState, headers: &HeaderMap) -> Result<Self, ApiError> {
-        pairs.only(&c.item_params())?;
+        let view = dataset.cached_year(dataset.params.year).unwrap_or_else(|| Arc::clone(&dataset.current));
+        let layer = c.layer(dataset, &view).ok_or_else(|| ApiError::NoCollection(c.id().to_owned()))?;
+        pairs.only(&c.item_params(layer))?;
         let format = negotiate(pairs, headers)?;
         let serve = state.serve();
         let limit = match pairs.get("limit") {
@@ -440,15 +451,15 @@ impl ItemsQuery {
                     Some(name) => crs_index(dataset, "bbox-crs", name)?,
                     None => 0,
                 };
-                let rect = bbox_to_crs84(dataset, bbox_crs, b)?;
+                let rects = bbox_to_crs84(dataset, bbox_crs, b)?;
                 if let Some(max) = serve.max_bbox_area_km2 {
-                    let area = area_km2(rect);
+                    let area: f64 = rects.iter().map(|r| area_km2(*r)).sum();
                     #[expect(clippy::cast_precision_loss, reason = "a configured limit far below 2^52")]
                     if area > max as f64 {
                         return Err(ApiError::bad("bbox", format!("covers about {area:.0} km²; at most {max} km² are accepted (serve.max_bbox_area_km2): ask for smaller boxes")));
                     }
                 }
-                Some(rect)
+                Some(rects)
             }
             None if pairs.get("bbox-crs").is_some() => return Err(ApiError::bad("bbox-crs", "is only meaningful with bbox")),
             None => None,
@@ -468,10 +479,10 @@ impl ItemsQuery {
                 return Err(ApiError::bad("filter-crs", format!("`{fc}` is not supported; geometry literals are in {CRS84_URI}")));
             }
         }
-        let view = dataset.cached_year(dataset.params.year).unwrap_or_else(|| Arc::clone(&dataset.current));
-        let layer = c.layer(dataset, &view).ok_or_else(|| ApiError::NoCollection(c.id().to_owned()))?;
         let known = |name: &str| name == "geometry" || name == "id" || layer.column(name).is_some();
-        let filter = match pairs.get("filter") {
+        // An empty `filter` or `sortby` is no filter and the default order: the OpenAPI
+        // document types both as strings, and a form leaves them empty.
+        let filter = match pairs.get("filter").filter(|t| !t.trim().is_empty()) {
             Some(text) => {
                 let expr = filter::parse_cql2_text(text).map_err(|e| ApiError::bad("filter", e.to_string()))?;
                 if let Some(unknown) = expr.property_names().into_iter().find(|n| !known(n)) {
@@ -479,12 +490,12 @@ impl ItemsQuery {
                 }
                 Some(expr)
             }
-            None if pairs.get("filter-lang").is_some() || pairs.get("filter-crs").is_some() => {
+            None if pairs.get("filter").is_none() && (pairs.get("filter-lang").is_some() || pairs.get("filter-crs").is_some()) => {
                 return Err(ApiError::bad("filter-lang", "filter-lang and filter-crs are only meaningful with filter"));
             }
             None => None,
         };
-        let sortby = match pairs.get("sortby") {
+        let sortby = match pairs.get("sortby").filter(|t| !t.trim().is_empty()) {
             Some(text) => {
                 let keys = filter::parse_sortby(text).map_err(|e| ApiError::bad("sortby", e.to_string()))?;
                 if let Some(k) = keys.iter().find(|k| !known(&k.property) || k.property == "geometry") {
@@ -495,9 +506,9 @@ impl ItemsQuery {
             None => Vec::new(),
         };
         let properties = c
-            .property_params()
-            .iter()
-            .filter_map(|p| pairs.get(p).map(|v| ((*p).to_owned(), v.to_owned())))
+            .property_params(layer)
+            .into_iter()
+            .filter_map(|p| pairs.get(p).map(|v| (p.to_owned(), v.to_owned())))
             .collect();
         Ok(Self { bbox, limit, offset, crs, datetime, filter, sortby, year, properties, format })
     }
@@ -518,22 +529,35 @@ fn area_km2(rect: Rect<f64>) -> f64 {
     R_KM * R_KM * width * (north.sin() - south.sin())
 }
 
-/// Converts a bbox given in an offered CRS (its own axis order) to a CRS84 rectangle: the
-/// envelope of the densified edges, so curved edges in CRS84 are covered.
-fn bbox_to_crs84(dataset: &Dataset, crs: usize, b: [f64; 4]) -> Result<Rect<f64>, ApiError> {
+/// Converts a bbox given in an offered CRS (its own axis order) to CRS84 rectangles: the
+/// envelope of the densified edges, so curved edges in CRS84 are covered. In a geographic CRS a
+/// west edge east of the east edge crosses the antimeridian (OGC API – Features Part 1, 7.15.3)
+/// and becomes two rectangles, one either side of it.
+fn bbox_to_crs84(dataset: &Dataset, crs: usize, b: [f64; 4]) -> Result<Vec<Rect<f64>>, ApiError> {
     const STEPS: u32 = 8;
     let option = &dataset.crs[crs];
+    let param = if crs == 0 { "bbox" } else { "bbox-crs" };
     let (min, max) = if option.lat_first {
         (Coord { x: b[1], y: b[0] }, Coord { x: b[3], y: b[2] })
     } else {
         (Coord { x: b[0], y: b[1] }, Coord { x: b[2], y: b[3] })
     };
+    if min.y > max.y {
+        let axis = if option.to_crs84.is_none() { "latitude" } else { "y" };
+        return Err(ApiError::bad("bbox", format!("the lower corner must come first: the minimum {axis} is above the maximum")));
+    }
     let Some(transformer) = &option.to_crs84 else {
         if min.y < -90.0 || max.y > 90.0 {
-            return Err(ApiError::bad(if crs == 0 { "bbox" } else { "bbox-crs" }, "latitudes must lie within -90..90; is the axis order right?"));
+            return Err(ApiError::bad(param, "latitudes must lie within -90..90; is the axis order right?"));
         }
-        return Ok(Rect::new(min, max));
+        if min.x > max.x {
+            return Ok(vec![Rect::new(min, Coord { x: 180.0, y: max.y }), Rect::new(Coord { x: -180.0, y: min.y }, max)]);
+        }
+        return Ok(vec![Rect::new(min, max)]);
     };
+    if min.x > max.x {
+        return Err(ApiError::bad("bbox", format!("the minimum x is east of the maximum x; a box across the antimeridian is accepted in CRS84 or EPSG:4326, not in {}", option.uri)));
+    }
     let mut ring = Vec::new();
     for step in 0..=STEPS {
         let fraction = f64::from(step) / f64::from(STEPS);
@@ -545,7 +569,7 @@ fn bbox_to_crs84(dataset: &Dataset, crs: usize, b: [f64; 4]) -> Result<Rect<f64>
     let rect = ring.iter().fold(Rect::new(ring[0], ring[0]), |acc, c| {
         Rect::new(Coord { x: acc.min().x.min(c.x), y: acc.min().y.min(c.y) }, Coord { x: acc.max().x.max(c.x), y: acc.max().y.max(c.y) })
     });
-    Ok(rect)
+    Ok(vec![rect])
 }
 
 /// A feature of a layer as the filter module sees it.
@@ -596,25 +620,34 @@ fn value_matches(v: &AttrValue, wanted: &str) -> bool {
 
 /// Positions of the matching features, in response order.
 fn select(layer: &Layer, q: &ItemsQuery, datetime_column: Option<usize>) -> Vec<u32> {
-    let mut bbox = q.bbox;
+    let mut boxes = q.bbox.clone();
     if let Some(bounds) = q.filter.as_ref().and_then(Expr::spatial_bounds) {
-        bbox = match bbox {
-            None => Some(bounds),
-            Some(b) => {
-                let min = Coord { x: b.min().x.max(bounds.min().x), y: b.min().y.max(bounds.min().y) };
-                let max = Coord { x: b.max().x.min(bounds.max().x), y: b.max().y.min(bounds.max().y) };
-                if min.x > max.x || min.y > max.y {
-                    return Vec::new();
-                }
-                Some(Rect::new(min, max))
-            }
-        };
+        boxes = Some(match boxes {
+            None => vec![bounds],
+            Some(parts) => parts
+                .iter()
+                .filter_map(|b| {
+                    let min = Coord { x: b.min().x.max(bounds.min().x), y: b.min().y.max(bounds.min().y) };
+                    let max = Coord { x: b.max().x.min(bounds.max().x), y: b.max().y.min(bounds.max().y) };
+                    (min.x <= max.x && min.y <= max.y).then(|| Rect::new(min, max))
+                })
+                .collect(),
+        });
     }
     let columns: Vec<(usize, &str)> = q.properties.iter().filter_map(|(n, v)| layer.column(n).map(|i| (i, v.as_str()))).collect();
     if columns.len() < q.properties.len() {
         return Vec::new();
     }
-    let mut hits = layer.intersecting(bbox);
+    let mut hits = match boxes {
+        None => layer.intersecting(None),
+        Some(parts) => {
+            let mut hits: Vec<u32> = parts.into_iter().flat_map(|b| layer.intersecting(Some(b))).collect();
+            // A feature crossing the antimeridian itself is in both halves.
+            hits.sort_unstable();
+            hits.dedup();
+            hits
+        }
+    };
     if !columns.is_empty() || q.datetime.is_some() || q.filter.is_some() {
         hits.retain(|&i| {
             let f = &layer.features[i as usize];
@@ -760,13 +793,13 @@ impl std::fmt::Write for VecWriter<'_> {
 /// A GeoJSON answer; `gzipped`: `body` is already gzip-encoded (the compression layer leaves
 /// such answers alone, so they carry their own `Vary`).
 fn geojson_response(body: Vec<u8>, crs_uri: &str, gzipped: bool) -> Response {
-    let mut response = ([(header::CONTENT_TYPE, HeaderValue::from_static(GEOJSON))], body).into_response();
+    let vary = if gzipped { "accept, accept-language, accept-encoding" } else { params::VARY_NEGOTIATED };
+    let mut response = ([(header::CONTENT_TYPE, HeaderValue::from_static(GEOJSON)), (header::VARY, HeaderValue::from_static(vary))], body).into_response();
     if let Ok(v) = HeaderValue::from_str(&format!("<{crs_uri}>")) {
         response.headers_mut().insert("content-crs", v);
     }
     if gzipped {
         response.headers_mut().insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
-        response.headers_mut().insert(header::VARY, HeaderValue::from_static("accept-encoding"));
     }
     response
 }
@@ -858,9 +891,10 @@ async fn get_feature(
         let rendered = render_page(layer, &[feature], &dataset, crs)?;
         let json = rendered.into_iter().next().ok_or_else(|| ApiError::Internal("rendering returned nothing".into()))?;
         let url = format!("{base}/collections/{}/items/{}", c.id(), params::encode(&feature_id));
+        // `crs` and `year` shape the representation, so `self` and `alternate` keep them.
         let links = json!([
-            link(&url, "self", GEOJSON, "this feature"),
-            link(&format!("{url}?f=html"), "alternate", "text/html", "as HTML"),
+            link(&format!("{url}{}", pairs.with(&[("f", Some("json"))])), "self", GEOJSON, "this feature"),
+            link(&format!("{url}{}", pairs.with(&[("f", Some("html"))])), "alternate", "text/html", "as HTML"),
             link(&format!("{base}/collections/{}", c.id()), "collection", "application/json", c.title(lang)),
         ]);
         let mut body = json[..json.len() - 1].to_vec();

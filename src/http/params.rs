@@ -136,6 +136,11 @@ pub fn encode(s: &str) -> String {
     out
 }
 
+/// The `Vary` of every negotiated answer: `Accept` chooses between HTML and JSON (and, at `/`,
+/// the web map), `Accept-Language` the language of titles; a shared cache must key on both.
+/// The compression layer adds `accept-encoding` to it.
+pub const VARY_NEGOTIATED: &str = "accept, accept-language";
+
 /// Representation asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
@@ -227,7 +232,9 @@ impl Lang {
     }
 }
 
-/// Parses `bbox`: `minx,miny,maxx,maxy` (or six values with heights, which are ignored).
+/// Parses `bbox`: `minx,miny,maxx,maxy` (or six values with heights, which are ignored), in
+/// the axis order of its CRS. The corners' order is checked where the axes are known: a west
+/// edge east of the east edge crosses the antimeridian.
 ///
 /// # Errors
 /// [`ApiError::BadParameter`] naming `param`.
@@ -241,9 +248,6 @@ pub fn parse_bbox(param: &str, s: &str) -> Result<[f64; 4], ApiError> {
     };
     if b.iter().any(|v| !v.is_finite()) {
         return Err(ApiError::bad(param, format!("`{s}`: coordinates must be finite numbers")));
-    }
-    if b[0] > b[2] || b[1] > b[3] {
-        return Err(ApiError::bad(param, format!("`{s}`: the lower corner must come first (minx ≤ maxx, miny ≤ maxy)")));
     }
     Ok(b)
 }
@@ -316,11 +320,7 @@ pub fn parse_datetime(s: &str) -> Result<YearRange, ApiError> {
         let y = year_of(s)?.ok_or_else(bad)?;
         YearRange { start: Some(y), end: Some(y) }
     };
-    if let (Some(a), Some(b)) = (range.start, range.end) {
-        if a > b {
-            return Err(ApiError::bad("datetime", format!("`{s}`: the interval ends before it starts")));
-        }
-    }
+    // An interval that ends before it starts is empty, not an error: it matches nothing.
     Ok(range)
 }
 
@@ -367,7 +367,8 @@ mod tests {
         assert_eq!(parse_datetime("../2018-12-31").expect("open"), YearRange { start: None, end: Some(2018) });
         assert_eq!(parse_datetime("2010-01-01/").expect("open"), YearRange { start: Some(2010), end: None });
         assert!(parse_datetime("2015").is_err());
-        assert!(parse_datetime("2019-01-01/2018-01-01").is_err());
+        let reversed = parse_datetime("2019-01-01/2018-01-01").expect("empty interval");
+        assert!((2000..2030).all(|y| !reversed.contains(Some(y))));
         assert!(parse_datetime("yesterday").is_err());
     }
 

@@ -76,8 +76,8 @@ pub struct Feature {
     pub id: FeatureId,
     /// Geometry in CRS84, shared between years.
     pub geometry: Arc<Geometry<f64>>,
-    /// Bounding box of `geometry`.
-    pub bbox: Rect<f64>,
+    /// Bounding box of `geometry`; `None` for an empty geometry, which has no position.
+    pub bbox: Option<Rect<f64>>,
     /// Property values aligned with [`Layer::columns`].
     pub values: Vec<AttrValue>,
     /// The GeoJSON feature in CRS84, with its `id` member.
@@ -103,7 +103,7 @@ pub struct Layer {
     pub columns: Vec<Column>,
     /// GeoJSON geometry type of the features.
     pub geometry_type: &'static str,
-    /// Bounding box of all features (CRS84).
+    /// Bounding box of all features (CRS84); empty geometries add nothing to it.
     pub extent: Option<Rect<f64>>,
     column_index: HashMap<String, usize>,
     by_id: HashMap<String, u32>,
@@ -164,9 +164,13 @@ impl Layer {
         let mut boxes = Vec::with_capacity(pending.len());
         for (i, (f, json)) in pending.into_iter().zip(rendered).enumerate() {
             let index = u32::try_from(i).map_err(|_| ApiError::Internal("more than u32::MAX features".into()))?;
-            let bbox = f.geometry.bounding_rect().unwrap_or_else(|| Rect::new(Coord::zero(), Coord::zero()));
-            extent = Some(extent.map_or(bbox, |e| union_rect(e, bbox)));
-            boxes.push(GeomWithData::new(Rectangle::from_corners([bbox.min().x, bbox.min().y], [bbox.max().x, bbox.max().y]), index));
+            // An empty geometry (a kind's service area without facilities) has no box: it stays
+            // out of the extent and the index, so no bbox query finds it (it would sit at 0,0).
+            let bbox = f.geometry.bounding_rect();
+            if let Some(bbox) = bbox {
+                extent = Some(extent.map_or(bbox, |e| union_rect(e, bbox)));
+                boxes.push(GeomWithData::new(Rectangle::from_corners([bbox.min().x, bbox.min().y], [bbox.max().x, bbox.max().y]), index));
+            }
             by_id.insert(f.id.to_string(), index);
             let mut values = vec![AttrValue::Null; columns.len()];
             for (name, value) in f.properties {
