@@ -1,8 +1,10 @@
 //! The web map in a real browser: `gapmap serve` on a generated city, on loopback port 0, and
 //! `tests/browser/map.test.mjs` driving Debian's headless chromium through playwright-core
 //! against it (see that file for what is checked), once measured by straight line and once by
-//! walking along the generated streets. The screenshots are saved as
-//! `target/test-artifacts/webmap.png` and `webmap-walking.png`.
+//! walking along the generated streets; the city has no facility of one kind ([`EMPTY_KIND`]),
+//! which the map must mark as "no data". The screenshots are saved as
+//! `target/test-artifacts/webmap.png` and `webmap-walking.png` (with `-popup`, `-plan` and
+//! `-phone` variants).
 //!
 //! Needs `/usr/bin/chromium`, node and `web/node_modules`: `bash scripts/setup.sh` installs them.
 #![expect(clippy::unwrap_used, reason = "tests panic on unexpected errors")]
@@ -69,6 +71,7 @@ fn run_map_test(extra: &[&str], config: &str, name: &str) {
     let mut args = vec!["generate", "--estates", "600", "--facilities", "1800", "--seed", "7", "--out", city];
     args.extend_from_slice(extra);
     gapmap(&args);
+    drop_kind(&dir.path().join("facilities.geojson"), EMPTY_KIND);
     let config_path = dir.path().join("gapmap.toml");
     std::fs::write(&config_path, config).unwrap();
     let (_server, url) = serve(&config_path);
@@ -86,6 +89,19 @@ fn run_map_test(extra: &[&str], config: &str, name: &str) {
     eprintln!("{stdout}{stderr}");
     assert!(out.status.success(), "the browser test failed:\n{stdout}{stderr}");
     assert!(screenshot.metadata().is_ok_and(|m| m.len() > 10_000), "no screenshot at {}", screenshot.display());
+}
+
+/// The kind the test city has no facility of: the map must call it "no data", not a gap.
+const EMPTY_KIND: &str = "ev_charger";
+
+/// Removes every facility of `kind` from a GeoJSON file of facilities.
+fn drop_kind(path: &Path, kind: &str) {
+    let mut collection: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let features = collection["features"].as_array_mut().unwrap();
+    let before = features.len();
+    features.retain(|f| f["properties"]["kind"] != kind);
+    assert!(features.len() < before, "the generated city has no {kind} to remove");
+    std::fs::write(path, collection.to_string()).unwrap();
 }
 
 const CITY: &str = "[estates]\npath = \"estates.geojson\"\n\n[[facilities]]\npath = \"facilities.geojson\"\n";

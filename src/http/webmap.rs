@@ -66,15 +66,21 @@ pub async fn browser_landing(request: Request, next: Next) -> Response {
     next.run(request).await
 }
 
-/// What the web map needs to know about the data: kinds with labels and radii, the range of
-/// opening years, the extent, whether districts exist.
+/// What the web map needs to know about the data: kinds with labels, radii and how many (built)
+/// facilities the data has of each, the range of opening years, the extent, whether districts
+/// exist, and the zoom from which estates are drawn.
 #[must_use]
 pub fn map_config(dataset: &Dataset) -> Value {
     let kinds: Vec<Value> = dataset
         .catalogue
         .kinds
         .iter()
-        .map(|k| json!({ "key": k.key, "label_zh": k.label_zh, "label_en": k.label_en, "radius_m": k.radius_m, "capacity_unit": k.capacity_unit }))
+        .map(|k| {
+            // Kinds the data has no facility of are shown as "no data", not as a city-wide gap.
+            let id = dataset.catalogue.kind_id(&k.key);
+            let facilities = dataset.facilities.iter().filter(|f| Some(f.kind) == id && !f.planned).count();
+            json!({ "key": k.key, "label_zh": k.label_zh, "label_en": k.label_en, "radius_m": k.radius_m, "capacity_unit": k.capacity_unit, "facilities": facilities })
+        })
         .collect();
     let years = dataset.facilities.iter().filter_map(|f| f.opened_year);
     let (min, max) = years.fold((None::<i32>, None::<i32>), |(lo, hi), y| (Some(lo.map_or(y, |l| l.min(y))), Some(hi.map_or(y, |h| h.max(y)))));
@@ -94,6 +100,7 @@ pub fn map_config(dataset: &Dataset) -> Value {
         // Planned facilities are drawn as rings; the legend says so only when there are some.
         "planned": dataset.facilities.iter().filter(|f| f.planned).count(),
         "data_version": dataset.version,
+        "estates_min_zoom": super::tiles::AGGREGATE_ZOOM,
     })
 }
 

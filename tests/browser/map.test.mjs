@@ -145,6 +145,14 @@ try {
     const url = r.url();
     if (!url.startsWith(origin) && !url.startsWith('data:') && !url.startsWith('blob:')) outside.push(url);
   });
+  const tileRequests = [];
+  const requests = [];
+  page.on('request', (r) => {
+    requests.push(r.url());
+    if (r.url().includes('/tiles/')) tileRequests.push(r.url());
+  });
+  const aborted = [];
+  page.on('requestfailed', (r) => aborted.push(r.url()));
   page.on('pageerror', (e) => errors.push(String(e)));
   page.on('console', (m) => {
     if (m.type() === 'error') errors.push(m.text());
@@ -177,7 +185,51 @@ try {
   await waitIdle();
   step('the map becomes idle');
 
-  const estates = await page.evaluate(() => window.gapmap.map.queryRenderedFeatures({ layers: ['estates-coverage'] }).length);
+  const config = await page.evaluate(() => window.gapmap.state.config);
+  const network = Boolean(config.network);
+  const minZoom = config.estates_min_zoom;
+  if (!(minZoom > 8)) fail(`the map config names no zoom estates start at (${minZoom})`);
+
+  // 9. Below the zoom where single estates are legible: the districts as a choropleth with their
+  // outlines and one label each, no estates; estates from that zoom on, outlines still drawn.
+  const centre = await page.evaluate(() => window.gapmap.map.getCenter().toArray());
+  await page.evaluate((z) => window.gapmap.map.jumpTo({ zoom: z - 1.5 }), minZoom);
+  await waitIdle();
+  const low = await page.evaluate(() => {
+    const map = window.gapmap.map;
+    const q = (layers) => map.queryRenderedFeatures({ layers });
+    return {
+      fills: q(['districts-fill']).length,
+      outlines: q(['districts-outline']).length,
+      estates: q(['estates-coverage']).length,
+      labels: q(['districts-label']).map((f) => f.properties.district),
+      districts: window.gapmap.state.districts ? window.gapmap.state.districts.length : 0,
+    };
+  });
+  if (!(low.fills > 0) || !(low.outlines > 0) || low.estates !== 0) fail(`below zoom ${minZoom} the map should show districts, not estates: ${JSON.stringify(low)}`);
+  if (!low.labels.length || new Set(low.labels).size !== low.labels.length) fail(`the district labels are missing or repeated: ${JSON.stringify(low.labels)}`);
+  step(`below zoom ${minZoom} the ${low.districts} districts are a choropleth with outlines and ${low.labels.length} labels, one each, and no estates`);
+  const choropleth = await page.evaluate(() => {
+    const map = window.gapmap.map;
+    return map.getPaintProperty('districts-fill', 'fill-color');
+  });
+  if (!JSON.stringify(choropleth).includes('households_covered_pct')) fail(`the district fill is not a choropleth of coverage: ${JSON.stringify(choropleth)}`);
+  await page.evaluate(([z, c]) => window.gapmap.map.jumpTo({ zoom: z + 1, center: c }), [minZoom, centre]);
+  await waitIdle();
+  const high = await page.evaluate(() => ({
+    estates: window.gapmap.map.queryRenderedFeatures({ layers: ['estates-coverage'] }).length,
+    outlines: window.gapmap.map.queryRenderedFeatures({ layers: ['districts-outline'] }).length,
+  }));
+  if (!(high.estates > 0) || !(high.outlines > 0)) fail(`from zoom ${minZoom} estates and district outlines should be drawn: ${JSON.stringify(high)}`);
+  step(`from zoom ${minZoom} the estates are drawn (${high.estates}) with the district outlines`);
+
+  // 10. Facilities and service areas are asked for one kind at a time.
+  const facilityTiles = tileRequests.filter((u) => u.includes('/tiles/facilities/'));
+  if (!facilityTiles.length || facilityTiles.some((u) => !/[?&]kind=/.test(u))) fail(`facility tiles requested without kind=: ${facilityTiles.slice(0, 3).join(', ')}`);
+  step(`facility tiles are asked for one kind (${facilityTiles.length} requests, all with kind=)`);
+
+  const estates = high.estates;
+
   if (!(estates > 0)) fail(`no estates rendered (queryRenderedFeatures gave ${estates})`);
   step(`estates are rendered (${estates} features)`);
 
@@ -207,6 +259,9 @@ try {
     return null;
   });
   if (!target) fail('found no estate to click');
+  await page.evaluate((t) => {
+    window.__target = { id: t.id, lngLat: window.gapmap.map.unproject([t.x, t.y]) };
+  }, target);
   await page.mouse.click(mapBox.x + target.x, mapBox.y + target.y);
   const popup = page.locator('.maplibregl-popup .popup[data-estate]');
   try {
@@ -222,7 +277,6 @@ try {
   step(`clicking estate ${target.id} opens a popup with its coverage for ${rows} kinds`);
   mkdirSync(dirname(shot), { recursive: true });
   writeFileSync(shot.replace(/\.png$/, '-popup.png'), await page.screenshot());
-  const network = await page.evaluate(() => Boolean(window.gapmap.state.config.network));
   if (network) {
     const figures = await popup.evaluate((el) =>
       [...el.querySelectorAll('tbody tr')].map((tr) => ({
@@ -239,6 +293,108 @@ try {
     if (!/直线|Straight/.test(popupText) || !/步行|Walking/.test(popupText)) fail(`the popup does not name both distances: ${popupText}`);
     step(`the popup shows straight and walking distances for ${both.length} kinds, with the detour`);
   }
+  // 11. The popup follows the language switch.
+  const langBefore = await popup.getAttribute('lang');
+  await page.locator('#lang').click();
+  await page
+    .waitForFunction((l) => {
+      const el = document.querySelector('.maplibregl-popup .popup[data-estate]');
+      return el && el.getAttribute('lang') && el.getAttribute('lang') !== l;
+    }, langBefore, { timeout: 10000 })
+    .catch(() => {});
+  const popupSwitched = await page.locator('.maplibregl-popup .popup').first().innerText();
+  const otherWord = (await page.evaluate(() => window.gapmap.state.lang)) === 'en' ? /Covered/ : /覆盖/;
+  if (!otherWord.test(popupSwitched) || /Covered/.test(popupText) === /Covered/.test(popupSwitched)) fail(`the popup kept its language after the switch: ${popupSwitched.slice(0, 200)}`);
+  await page.locator('#lang').click();
+  step('the popup follows the language switch');
+
+  // 12. The legend has the colour of the ramp's start, and covered and uncovered stay apart
+  // for protanopes; a covered estate short of capacity says so in the popup as on the map.
+  const scheme = await page.evaluate(() => {
+    const fill = window.gapmap.map.getPaintProperty('estates-coverage', 'fill-color');
+    const found = { ramps: [], shortCase: null };
+    const walk = (e) => {
+      if (!Array.isArray(e)) return;
+      if (e[0] === 'interpolate') found.ramps.push(e);
+      if (e[0] === 'case' && e.length === 4 && JSON.stringify(e[1]).includes('_shortfall')) found.shortCase = e;
+      e.forEach(walk);
+    };
+    walk(fill);
+    const rgb = (c) => {
+      const el = document.createElement('span');
+      el.style.color = c;
+      document.body.appendChild(el);
+      const v = getComputedStyle(el).color;
+      el.remove();
+      return v.match(/\d+/g).slice(0, 3).map(Number);
+    };
+    const ramp = found.ramps[0];
+    const stops = [];
+    for (let i = 3; i < ramp.length; i += 2) stops.push(rgb(ramp[i + 1]));
+    const legend = [...document.querySelectorAll('#legend .swatch')].map((s) => getComputedStyle(s).backgroundColor.match(/\d+/g).slice(0, 3).map(Number));
+    return { stops, short: rgb(found.shortCase[2]), covered: rgb(found.shortCase[3]), legend };
+  });
+  const same = (a, b) => a.every((v, i) => Math.abs(v - b[i]) <= 1);
+  if (!scheme.legend.some((c) => same(c, scheme.stops[0]))) fail(`the legend lacks the ramp's first colour rgb(${scheme.stops[0]}) (legend: ${JSON.stringify(scheme.legend)})`);
+  // Protanopia (Machado et al. 2009, severity 1) in linear RGB, then CIE76 ΔE in Lab.
+  const protan = (c) => {
+    const lin = c.map((v) => ((v /= 255) <= 0.04045 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4));
+    const m = [[0.152286, 1.052583, -0.204868], [0.114503, 0.786281, 0.099216], [-0.003882, -0.048116, 1.051998]];
+    return m.map((row) => Math.min(1, Math.max(0, row[0] * lin[0] + row[1] * lin[1] + row[2] * lin[2])));
+  };
+  const lab = (l) => {
+    const x = (0.4124 * l[0] + 0.3576 * l[1] + 0.1805 * l[2]) / 0.95047;
+    const y = 0.2126 * l[0] + 0.7152 * l[1] + 0.0722 * l[2];
+    const z = (0.0193 * l[0] + 0.1192 * l[1] + 0.9505 * l[2]) / 1.08883;
+    const f = (v) => (v > 0.008856 ? Math.cbrt(v) : 7.787 * v + 16 / 116);
+    return [116 * f(y) - 16, 500 * (f(x) - f(y)), 200 * (f(y) - f(z))];
+  };
+  const deltaE = (a, b) => Math.hypot(...lab(protan(a)).map((v, i) => v - lab(protan(b))[i]));
+  const closest = Math.min(...[scheme.covered, scheme.short].flatMap((c) => scheme.stops.map((u) => deltaE(c, u))));
+  if (closest < 20) fail(`for protanopes a covered colour and an uncovered one are only ΔE ${closest.toFixed(1)} apart`);
+  step(`the legend shows the ramp's first colour, and covered and uncovered stay ≥ ΔE ${closest.toFixed(0)} apart for protanopes`);
+
+  // 14. A kind with no facility in the data is marked "no data", not offered as a grey city.
+  const empty = config.kinds.filter((k) => k.facilities === 0).map((k) => k.key);
+  if (!empty.length) fail(`the map config marks no kind as having no facilities (the test city has none of one kind): ${JSON.stringify(config.kinds.map((k) => [k.key, k.facilities]))}`);
+  const emptyOption = await page.evaluate((key) => {
+    const o = document.querySelector(`#kind option[value="${key}"]`);
+    return o && { disabled: o.disabled, text: o.textContent };
+  }, empty[0]);
+  const popupEmpty = await popup.locator(`tr[data-kind="${empty[0]}"]`).innerText();
+  if (!emptyOption || !emptyOption.disabled || !/无数据|no data/.test(emptyOption.text) || !/无数据|no data/.test(popupEmpty)) fail(`the kind ${empty[0]} without facilities is offered as data: ${JSON.stringify(emptyOption)} / popup: ${popupEmpty}`);
+  step(`the kind ${empty[0]} without facilities is marked no data (kind list and popup)`);
+
+  // 12 and 18: a covered estate short of capacity, in Chinese: "容量不足" and Chinese units.
+  const shortOne = await page.evaluate(async () => {
+    const kinds = window.gapmap.state.config.kinds.filter((k) => k.facilities > 0);
+    const page = await (await fetch('/collections/estates/items?limit=10000')).json();
+    for (const f of page.features) {
+      for (const k of kinds) {
+        if (f.properties[`${k.key}_covered`] === true && f.properties[`${k.key}_shortfall`] > 0) {
+          let c = f.geometry.coordinates;
+          while (Array.isArray(c[0])) c = c[0];
+          return { id: f.id, kind: k.key, unit: k.capacity_unit, lngLat: c };
+        }
+      }
+    }
+    return null;
+  });
+  if (shortOne) {
+    await page.evaluate((s) => window.gapmap.showEstate(s.id, { lng: s.lngLat[0], lat: s.lngLat[1] }), shortOne);
+    const row = page.locator(`.maplibregl-popup .popup[data-estate="${shortOne.id}"] tr[data-kind="${shortOne.kind}"]`);
+    await row.waitFor({ timeout: 30000 });
+    const shortText = await row.innerText();
+    const shortClass = await row.locator('td.short').count();
+    if (!shortClass || !/容量不足/.test(shortText)) fail(`a covered estate short of ${shortOne.kind} reads only as covered in the popup: ${shortText}`);
+    const whole = await page.locator(`.maplibregl-popup .popup[data-estate="${shortOne.id}"]`).innerText();
+    if (/\b(m2|places|rooms|beds|stalls|spaces|chargers)\b/.test(whole)) fail(`English units in the Chinese popup: ${whole.match(/.*\b(m2|places|rooms|beds|stalls|spaces|chargers)\b.*/)[0]}`);
+    step(`estate ${shortOne.id}, covered but short of ${shortOne.kind}, says 容量不足 in Chinese units`);
+  } else {
+    fail('the test city has no covered estate short of capacity');
+  }
+  await page.evaluate(() => window.gapmap.showEstate(window.__target.id, window.__target.lngLat));
+  await page.locator(`.maplibregl-popup .popup[data-estate]`).waitFor({ timeout: 30000 });
   await page.locator('.maplibregl-popup-close-button').click();
   await waitIdle();
 
@@ -271,14 +427,40 @@ try {
 
   const minYear = await page.evaluate(() => window.gapmap.state.config.years.min);
   const districtsBefore = await page.locator('#districts tbody').innerText();
+  await page.evaluate(() => window.gapmap.showEstate(window.__target.id, window.__target.lngLat));
+  await page.locator('.maplibregl-popup .popup[data-estate]').waitFor({ timeout: 30000 });
+  const beforeYear = await mapShot();
   await page.locator('#year').fill(String(minYear));
   // The year's coverage is computed first, then the tile sources follow it.
   await page.waitForFunction((y) => (window.gapmap.map.getSource('estates').url || '').includes(`year=${y}`), minYear, { timeout: 120000 });
   await waitIdle();
   const afterYear = await mapShot();
-  const yearChange = changedShare(afterKind, afterYear);
+  const yearChange = changedShare(beforeYear, afterYear);
   if (yearChange < 0.005) fail(`moving the year to ${minYear} changed only ${(yearChange * 100).toFixed(2)} % of the map's pixels`);
   step(`moving the year to ${minYear} changes the colours (${(yearChange * 100).toFixed(1)} % of pixels)`);
+  // 11. The popup follows the year, and its details link keeps that year.
+  await page
+    .waitForFunction((y) => {
+      const el = document.querySelector('.maplibregl-popup .popup[data-estate]');
+      return el && el.dataset.year === String(y);
+    }, minYear, { timeout: 60000 })
+    .catch(() => {});
+  const yearPopup = await page.evaluate(async (y) => {
+    const el = document.querySelector('.maplibregl-popup .popup[data-estate]');
+    if (!el) return null;
+    const kind = window.gapmap.state.kind;
+    const f = await (await fetch(`/collections/estates/items/${encodeURIComponent(el.dataset.estate)}?year=${y}`)).json();
+    const cell = el.querySelector(`tr[data-kind="${kind}"] [data-distance-m]`);
+    const link = el.querySelector('a[href*="/coverage"]');
+    return { year: el.dataset.year, shown: cell ? cell.dataset.distanceM : null, then: f.properties[`${kind}_distance_m`], href: link && link.getAttribute('href') };
+  }, minYear);
+  if (!yearPopup || yearPopup.year !== String(minYear) || yearPopup.shown !== String(yearPopup.then ?? '')) fail(`the popup did not follow the year ${minYear}: ${JSON.stringify(yearPopup)}`);
+  if (!yearPopup.href || !yearPopup.href.includes(`year=${minYear}`)) fail(`the popup's details link drops the year: ${yearPopup.href}`);
+  const details = await page.evaluate(async (href) => (await fetch(href)).status, yearPopup.href);
+  if (details !== 200) fail(`the details link ${yearPopup.href} answered ${details}`);
+  step(`the popup follows the year ${minYear} (distance ${yearPopup.shown} m) and its details link keeps it`);
+  await page.locator('.maplibregl-popup-close-button').click();
+
   await page.waitForFunction((old) => {
     const body = document.querySelector('#districts tbody');
     return body.querySelectorAll('tr').length > 1 && body.innerText !== old;
@@ -308,6 +490,152 @@ try {
   const areasVisible = await page.evaluate(() => window.gapmap.map.getLayoutProperty('service-areas', 'visibility'));
   if (areasVisible !== 'visible') fail('service areas did not become visible');
   step('service areas can be switched on');
+
+  // 16. Holding an arrow key on the year slider asks for one year, once the slider rests; a
+  // newer year cancels the request of an older one.
+  const yearFrom = await page.evaluate(() => Number(document.querySelector('#year').value));
+  const districtRequests = () => requests.filter((u) => u.includes('/collections/districts/items')).length;
+  const requestsBefore = districtRequests();
+  await page.locator('#year').focus();
+  for (let i = 0; i < 5; i++) {
+    await page.keyboard.press('ArrowRight');
+    await page.waitForTimeout(60);
+  }
+  await page.waitForFunction((y) => String(window.gapmap.state.year) === String(y), yearFrom + 5, { timeout: 30000 }).catch(() => {});
+  await page.waitForTimeout(800);
+  await waitIdle();
+  const asked = districtRequests() - requestsBefore;
+  const yearNow = await page.evaluate(() => window.gapmap.state.year);
+  if (asked !== 1 || yearNow !== yearFrom + 5) fail(`five arrow presses asked for ${asked} years (want 1) and left the year at ${yearNow} (want ${yearFrom + 5})`);
+  const abortedBefore = aborted.length;
+  await page.evaluate(([a, b]) => {
+    window.gapmap.setYear(a);
+    window.gapmap.setYear(b);
+  }, [yearFrom + 1, yearFrom + 2]);
+  await page.waitForFunction((y) => String(window.gapmap.state.year) === String(y) && window.gapmap.state.districts, yearFrom + 2, { timeout: 60000 });
+  const cancelled = aborted.slice(abortedBefore).filter((u) => u.includes('/collections/districts/items') && u.includes(`year=${yearFrom + 1}`));
+  if (!cancelled.length) fail(`a superseded year's request (${yearFrom + 1}) was not cancelled`);
+  await waitIdle();
+  step(`five arrow presses on the year slider ask for one year; a superseded year's request is cancelled`);
+
+  // 15. The view is in the URL and a shared URL restores it.
+  const hash = await page.evaluate(() => window.location.hash);
+  const shared = new URLSearchParams(hash.slice(1));
+  const view = await page.evaluate(() => ({ kind: window.gapmap.state.kind, year: window.gapmap.state.year, zoom: window.gapmap.map.getZoom() }));
+  if (shared.get('kind') !== view.kind || shared.get('year') !== String(view.year) || !/^[\d.]+\/[-\d.]+\/[-\d.]+$/.test(shared.get('map') || '')) fail(`the URL does not hold the view ${JSON.stringify(view)}: ${hash}`);
+  const otherKind = config.kinds.find((k) => k.facilities > 0 && k.key !== view.kind).key;
+  const [lng, lat] = centre;
+  const sharedPage = await context.newPage();
+  await sharedPage.goto(`${base}/#kind=${otherKind}&year=${minYear}&map=14.25/${lat}/${lng}`);
+  await sharedPage.waitForFunction((y) => window.gapmap && window.gapmap.state.districts && String(window.gapmap.state.year) === String(y), minYear, { timeout: 60000 }).catch(() => {});
+  const restored = await sharedPage.evaluate(() => ({ kind: window.gapmap.state.kind, year: window.gapmap.state.year, slider: document.querySelector('#year').value, zoom: window.gapmap.map.getZoom(), centre: window.gapmap.map.getCenter().toArray() }));
+  await sharedPage.close();
+  if (restored.kind !== otherKind || restored.year !== minYear || restored.slider !== String(minYear) || Math.abs(restored.zoom - 14.25) > 0.01 || Math.abs(restored.centre[0] - lng) > 1e-4) fail(`the shared URL (kind ${otherKind}, year ${minYear}, zoom 14.25) opened ${JSON.stringify(restored)}`);
+  step(`the URL holds kind, year, zoom and centre (${hash}) and a shared URL restores them`);
+
+  // 19 and 18. Districts: households left uncovered per row (as the estates add up), rows on
+  // one line in English, and a row click zooms to the district and shows only its estates.
+  const lang = await page.evaluate(() => window.gapmap.state.lang);
+  if (lang !== 'en') await page.locator('#lang').click();
+  const districtRows = await page.evaluate(() => [...document.querySelectorAll('#districts tbody tr[data-district]')].map((tr) => ({ district: tr.dataset.district, uncovered: tr.dataset.uncovered, height: tr.getBoundingClientRect().height })));
+  if (!districtRows.length || districtRows.some((r) => r.uncovered == null || r.uncovered === '')) fail(`the district rows show no households left uncovered: ${JSON.stringify(districtRows.slice(0, 3))}`);
+  const heights = districtRows.map((r) => r.height);
+  if (Math.max(...heights) > 1.3 * Math.min(...heights)) fail(`district rows wrap in English: heights ${heights.join(', ')}`);
+  const sums = await page.evaluate(async () => {
+    const { kind, year } = window.gapmap.state;
+    const q = year == null ? '' : `&year=${year}`;
+    const items = await (await fetch(`/collections/estates/items?limit=10000${q}`)).json();
+    const out = {};
+    for (const f of items.features) {
+      const p = f.properties;
+      out[p.district] = out[p.district] || { uncovered: 0, households: 0 };
+      out[p.district].households += p.households || 0;
+      if (p[`${kind}_covered`] !== true) out[p.district].uncovered += p.households || 0;
+    }
+    return out;
+  });
+  for (const r of districtRows) {
+    const want = sums[r.district];
+    if (!want || Math.abs(Number(r.uncovered) - want.uncovered) > Math.max(2, want.households * 1e-4)) fail(`district ${r.district} shows ${r.uncovered} households uncovered, its estates add up to ${want && want.uncovered}`);
+  }
+  step(`each district row shows the households left uncovered (as its estates add up) on one line in English`);
+  const pick = districtRows[0].district;
+  await page.locator(`#districts tbody tr[data-district="${pick}"]`).click();
+  await waitIdle();
+  const focus = await page.evaluate((name) => {
+    const f = window.gapmap.state.districts.find((d) => d.properties.district === name);
+    const ring = f.geometry.coordinates[0];
+    const xs = ring.map((c) => c[0]);
+    const ys = ring.map((c) => c[1]);
+    const b = window.gapmap.map.getBounds();
+    const mid = [(Math.min(...xs) + Math.max(...xs)) / 2, (Math.min(...ys) + Math.max(...ys)) / 2];
+    return { district: window.gapmap.state.district, inView: b.contains(mid), mid };
+  }, pick);
+  if (focus.district !== pick || !focus.inView) fail(`clicking ${pick} did not zoom to it: ${JSON.stringify(focus)}`);
+  await page.evaluate(([mid, z]) => window.gapmap.map.jumpTo({ center: mid, zoom: Math.max(window.gapmap.map.getZoom(), z + 0.5) }), [focus.mid, minZoom]);
+  await waitIdle();
+  const shown = await page.evaluate(() => [...new Set(window.gapmap.map.queryRenderedFeatures({ layers: ['estates-coverage'] }).map((f) => f.properties.district))]);
+  if (!shown.length || shown.some((d) => d !== pick)) fail(`after choosing ${pick} the map shows estates of ${JSON.stringify(shown)}`);
+  await page.locator('#district-all').click();
+  await waitIdle();
+  const all = await page.evaluate(() => window.gapmap.state.district);
+  if (all !== '') fail('"show every district" left the map narrowed');
+  step(`clicking the row of ${pick} zooms to it and shows only its estates`);
+
+  // 13. At zoom 16 every estate is labelled at most once (tiles cut estates, not labels).
+  await page.evaluate((c) => window.gapmap.map.jumpTo({ center: c, zoom: 16 }), centre);
+  await waitIdle();
+  const labelIds = await page.evaluate(() => window.gapmap.map.queryRenderedFeatures({ layers: ['estates-label'] }).map((f) => String(f.properties.id)));
+  const repeated = labelIds.filter((id, i) => labelIds.indexOf(id) !== i);
+  if (!labelIds.length || repeated.length) fail(`estate labels at zoom 16: ${labelIds.length}, repeated: ${JSON.stringify([...new Set(repeated)])}`);
+  step(`at zoom 16 each of ${labelIds.length} estate labels appears once`);
+
+  // Item 6: the API menu links the landing page, the API definition and the conformance classes.
+  const apiLinks = await page.evaluate(() => [...document.querySelectorAll('#api-menu a')].map((a) => a.getAttribute('href')));
+  for (const want of ['/?f=html', '/api', '/conformance']) {
+    if (!apiLinks.includes(want)) fail(`the API menu lacks ${want}: ${JSON.stringify(apiLinks)}`);
+  }
+  const apiStatus = await page.evaluate(async (links) => Promise.all(links.map(async (l) => (await fetch(l)).status)), apiLinks);
+  if (apiStatus.some((s) => s !== 200)) fail(`the API menu's links answered ${apiStatus.join(', ')}`);
+  step(`the API menu links ${apiLinks.join(', ')}`);
+
+  // 17. A phone (390 × 844): a compact toolbar, the popup showing every kind, 24 px targets.
+  const phone = await context.newPage();
+  await phone.setViewportSize({ width: 390, height: 844 });
+  await phone.goto(`${base}/#map=${minZoom + 1.5}/${centre[1]}/${centre[0]}`);
+  await phone.waitForFunction(() => window.gapmap && window.gapmap.state.districts, null, { timeout: 60000 });
+  const toolbarHeight = await phone.evaluate(() => document.querySelector('#toolbar').getBoundingClientRect().height);
+  if (toolbarHeight > 56) fail(`on a phone the toolbar takes ${toolbarHeight} px`);
+  await phone.evaluate(async () => {
+    const map = window.gapmap.map;
+    await new Promise((r) => (map.loaded() && map.areTilesLoaded() ? r() : map.once('idle', r)));
+    const c = map.getCanvas();
+    const hit = map.queryRenderedFeatures([c.clientWidth / 2, c.clientHeight / 2], { layers: ['estates-coverage'] })[0] || map.queryRenderedFeatures({ layers: ['estates-coverage'] })[0];
+    window.gapmap.showEstate(hit.properties.id, map.getCenter());
+  });
+  await phone.locator('.maplibregl-popup .popup[data-estate] tbody tr').first().waitFor({ timeout: 30000 });
+  const fit = await phone.evaluate(() => {
+    const content = document.querySelector('.maplibregl-popup-content').getBoundingClientRect();
+    const rows = [...document.querySelectorAll('.maplibregl-popup .popup tbody tr')].map((tr) => tr.getBoundingClientRect());
+    const visible = rows.filter((r) => r.top >= Math.max(0, content.top) - 1 && r.bottom <= Math.min(window.innerHeight, content.bottom) + 1 && r.left >= -1 && r.right <= window.innerWidth + 1);
+    return { rows: rows.length, visible: visible.length };
+  });
+  if (fit.visible !== fit.rows) fail(`on a phone the popup shows ${fit.visible} of ${fit.rows} kinds`);
+  await phone.locator('.maplibregl-popup-close-button').click();
+  await phone.locator('#menu-toggle').click();
+  const targets = await phone.evaluate(() =>
+    [...document.querySelectorAll('input[type="checkbox"], input[type="radio"]')]
+      .filter((i) => i.offsetParent !== null)
+      .map((i) => {
+        const r = i.getBoundingClientRect();
+        return { id: i.id || i.value, w: r.width, h: r.height };
+      }),
+  );
+  if (!targets.length || targets.some((t) => t.w < 24 || t.h < 24)) fail(`on a phone these targets are under 24 px: ${JSON.stringify(targets.filter((t) => t.w < 24 || t.h < 24))}`);
+  writeFileSync(shot.replace(/\.png$/, '-phone.png'), await phone.screenshot());
+  await phone.close();
+  step(`on a phone the toolbar takes ${toolbarHeight} px, the popup shows all ${fit.rows} kinds and ${targets.length} checkboxes are ≥ 24 px`);
+
 
   if (network) {
     // The streets from zoom 14, round the middle of the map.

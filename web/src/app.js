@@ -1,11 +1,16 @@
-// gapmap's web map: estates coloured by coverage for one facility kind, facilities and service
-// areas, a year slider, coverage per district, a legend, Chinese and English; with a walking
-// network, a straight-line / walking switch and the streets from zoom 14.
+// gapmap's web map: estates coloured by coverage for one facility kind (from zoom 12; below it
+// the districts as a choropleth of households covered, outlined and labelled at every zoom),
+// facilities and service areas of that kind, a year slider, coverage per district (a row click
+// zooms to the district and shows only its estates), a legend, Chinese and English; with a
+// walking network, a straight-line / walking switch and the streets from zoom 14. The view
+// (kind, year, distance, district, zoom and centre) is kept in the URL's hash, so it can be
+// shared; a year is asked for once the slider rests, and a newer year cancels an older one.
 //
 // Everything comes from the gapmap server it is served by: the styles (/styles/*.json), vector
 // tiles (/tiles/...), glyphs (/fonts/...), the feature API (/collections/...) and MapLibre GL JS
 // itself (/map/maplibre-gl.mjs). The kind is switched through the styles' `kind` global state,
-// so the tiles (which carry every kind's coverage) are not fetched again; a year re-points the
+// so the estate and district tiles (which carry every kind's coverage) are not fetched again;
+// the facilities and service areas are asked for one kind (`kind=`); a year re-points the
 // year-dependent sources at `?year=`. The distance switch sets the style's `distance` global state
 // (`straight` or `network`: which of `<kind>_straight_m` / `<kind>_network_m` is compared with the
 // radius), again without fetching tiles.
@@ -35,6 +40,9 @@ const TEXT = {
     trialTitle: '试点设施', trialMode: '点击地图放置试点设施',
     trialResult: (e, h, k) => `此处新增一处${k}，可新覆盖 ${e} 个小区、${h} 户。`,
     plannedLegend: '规划设施（空心）',
+    noData: '无数据', noDataKind: '（无数据）', shortCovered: '✓ 容量不足', uncoveredHh: '未覆盖户数',
+    districtLegend: '各区户数覆盖率（12 级以下）', estateLegend: '小区（12 级起）', allDistricts: '显示全部区',
+    menu: '更多', apiMenu: 'API', apiDoc: 'API 定义（OpenAPI）', conformance: '符合性', landing: 'API 首页', data: '数据',
   },
   en: {
     kind: 'Facility kind', year: 'Year', facilities: 'Facilities', areas: 'Service areas', legend: 'Legend',
@@ -56,7 +64,21 @@ const TEXT = {
     trialTitle: 'Trial facility', trialMode: 'Click the map to place a trial facility',
     trialResult: (e, h, k) => `A ${k} here would newly cover ${e} estates and ${h} households.`,
     plannedLegend: 'Planned facilities (rings)',
+    noData: 'no data', noDataKind: ' (no data)', shortCovered: '✓ short', uncoveredHh: 'Uncovered hh',
+    districtLegend: 'Households covered by district (below zoom 12)', estateLegend: 'Estates (from zoom 12)', allDistricts: 'Show every district',
+    menu: 'More', apiMenu: 'API', apiDoc: 'API definition (OpenAPI)', conformance: 'Conformance', landing: 'API landing page', data: 'Data',
   },
+};
+
+/** Capacity units of the catalogue (`capacity_unit`) as each language writes them. */
+const UNITS = {
+  m2: { zh: 'm²', en: 'm²' },
+  places: { zh: '个学位', en: 'places' },
+  rooms: { zh: '间', en: 'rooms' },
+  beds: { zh: '张床位', en: 'beds' },
+  stalls: { zh: '个摊位', en: 'stalls' },
+  spaces: { zh: '个车位', en: 'spaces' },
+  chargers: { zh: '个充电桩', en: 'chargers' },
 };
 
 const KIND_COLOURS = {
@@ -80,6 +102,12 @@ const state = {
   /** Trial mode on, and the last trial: { lngLat, kind, answer }. */
   trialMode: false,
   trial: null,
+  /** The estate popup shown: { id, lngLat, popup, feature } (kept current across language and year). */
+  popup: null,
+  /** The districts' choropleth legend (from the coverage style). */
+  districtLegend: [],
+  /** The district the map is narrowed to ('' for all). */
+  district: '',
 };
 state.lang = localStorage.getItem('gapmap.lang') || ((navigator.language || 'zh').toLowerCase().startsWith('zh') ? 'zh' : 'en');
 
@@ -91,10 +119,15 @@ const t = (key, ...args) => {
 const escapeHtml = (s) => String(s ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]);
 const kindSpec = (key) => state.config.kinds.find((k) => k.key === key);
 const kindLabel = (k) => (state.lang === 'zh' ? k.label_zh : k.label_en);
+/** Whether the data has any (built) facility of a kind: without one its coverage is no data. */
+const hasData = (k) => k.facilities == null || k.facilities > 0;
+const unit = (u) => (u ? (UNITS[u] ? UNITS[u][state.lang] : u) : '');
+/** Numbers as each language groups them. */
+const count = (n) => (Number.isFinite(n) ? Math.round(n).toLocaleString(state.lang === 'zh' ? 'zh-CN' : 'en-GB') : '–');
 const pct = (x) => (Number.isFinite(x) ? `${x.toFixed(1)} %` : '–');
 
-async function getJson(path) {
-  const response = await fetch(origin + path, { headers: { Accept: 'application/json' } });
+async function getJson(path, signal) {
+  const response = await fetch(origin + path, { headers: { Accept: 'application/json' }, signal });
   if (!response.ok) throw new Error(`${path}: ${response.status} ${await response.text()}`);
   return response.json();
 }
@@ -115,6 +148,31 @@ function yearQuery(prefix) {
   return state.year == null ? '' : `${prefix}year=${state.year}`;
 }
 
+/** Sources asked for one kind: they carry one feature per kind. */
+const KIND_SOURCES = ['facilities', 'service-areas'];
+
+/** The TileJSON URL of a source for the year and (for facilities and areas) the kind shown. */
+function tileJsonUrl(id) {
+  const q = [];
+  if (state.year != null) q.push(`year=${state.year}`);
+  if (KIND_SOURCES.includes(id)) q.push(`kind=${encodeURIComponent(state.kind)}`);
+  return `${origin}/tiles/${id}.json${q.length ? `?${q.join('&')}` : ''}`;
+}
+
+/** Writes the view into the URL's hash (kind, year, distance, district, zoom/lat/lon). */
+function writeHash() {
+  if (!map) return;
+  const c = map.getCenter();
+  const params = new URLSearchParams();
+  params.set('kind', state.kind);
+  if (state.year != null) params.set('year', String(state.year));
+  if (state.distance) params.set('distance', state.distance);
+  if (state.district) params.set('district', state.district);
+  params.set('map', `${map.getZoom().toFixed(2)}/${c.lat.toFixed(5)}/${c.lng.toFixed(5)}`);
+  const hash = `#${params.toString()}`;
+  if (window.location.hash !== hash) history.replaceState(null, '', hash);
+}
+
 /** One style from the coverage, facilities, service-areas and (with a network) streets styles. */
 function mergeStyles(coverage, facilities, areas, streets) {
   const style = structuredClone(coverage);
@@ -132,12 +190,18 @@ function mergeStyles(coverage, facilities, areas, streets) {
   return style;
 }
 
+function legendItems(list) {
+  return list.map((item) => `<li><span class="swatch" style="background:${escapeHtml(item.color)}" data-color="${escapeHtml(item.color)}"></span>${escapeHtml(item[state.lang])}</li>`);
+}
+
 function renderLegend() {
   const items = [];
-  for (const item of state.legend) {
-    items.push(`<li><span class="swatch" style="background:${escapeHtml(item.color)}"></span>${escapeHtml(item[state.lang])}</li>`);
-  }
   const spec = kindSpec(state.kind);
+  if (state.config.districts && state.districtLegend.length) {
+    items.push(`<li class="head">${escapeHtml(t('districtLegend'))}</li>`, ...legendItems(state.districtLegend));
+    items.push(`<li class="head">${escapeHtml(t('estateLegend'))}</li>`);
+  }
+  items.push(...legendItems(state.legend));
   if ($('show-facilities').checked) {
     items.push(`<li><span class="swatch dot" style="background:${KIND_COLOURS[state.kind] || '#555'}"></span>${escapeHtml(t('facilityLegend'))}</li>`);
   }
@@ -160,6 +224,18 @@ function distanceNote() {
   return t('byWalking', state.config.network.speed_m_per_min);
 }
 
+/** A district's figures for the kind and distance shown. */
+function districtFigures(p) {
+  const k = state.kind;
+  // The switch on straight line reads the districts' straight-line percentages.
+  const prefix = state.distance === 'straight' ? `${k}_straight` : k;
+  const e = Number(p[`${prefix}_estates_covered_pct`] ?? p[`${k}_estates_covered_pct`]);
+  const h = Number(p[`${prefix}_households_covered_pct`] ?? p[`${k}_households_covered_pct`]);
+  const households = Number(p.households) || 0;
+  const uncovered = Number.isFinite(h) ? Math.round((households * (100 - h)) / 100) : NaN;
+  return { e, h, households, estates: Number(p.estates) || 0, uncovered };
+}
+
 function renderDistricts() {
   const body = $('districts').querySelector('tbody');
   const spec = kindSpec(state.kind);
@@ -168,44 +244,83 @@ function renderDistricts() {
     $('summary').textContent = state.config.districts ? t('loading') : t('noDistricts');
     return;
   }
-  const k = state.kind;
+  const noData = spec && !hasData(spec);
   let estates = 0;
   let estatesCovered = 0;
   let households = 0;
   let householdsCovered = 0;
+  const cell = (x) => (noData ? escapeHtml(t('noData')) : pct(x));
   const rows = state.districts
     .map((f) => f.properties)
     .sort((a, b) => String(a.district).localeCompare(String(b.district), 'zh'))
     .map((p) => {
-      // The switch on straight line reads the districts' straight-line percentages.
-      const prefix = state.distance === 'straight' ? `${k}_straight` : k;
-      const e = Number(p[`${prefix}_estates_covered_pct`]);
-      const h = Number(p[`${prefix}_households_covered_pct`]);
-      estates += Number(p.estates) || 0;
-      estatesCovered += ((Number(p.estates) || 0) * (Number.isFinite(e) ? e : 0)) / 100;
-      households += Number(p.households) || 0;
-      householdsCovered += ((Number(p.households) || 0) * (Number.isFinite(h) ? h : 0)) / 100;
-      const bar = Number.isFinite(e) ? `<span class="bar" style="width:${(e * 0.5).toFixed(1)}px"></span>` : '';
-      return `<tr><td>${escapeHtml(p.district)}</td><td class="num">${pct(e)}${bar}</td><td class="num">${pct(h)}</td></tr>`;
+      const d = districtFigures(p);
+      estates += d.estates;
+      estatesCovered += (d.estates * (Number.isFinite(d.e) ? d.e : 0)) / 100;
+      households += d.households;
+      householdsCovered += (d.households * (Number.isFinite(d.h) ? d.h : 0)) / 100;
+      const bar = Number.isFinite(d.e) && !noData ? `<span class="bar" style="width:${(d.e * 0.3).toFixed(1)}px"></span>` : '';
+      const selected = p.district === state.district ? ' class="selected"' : '';
+      return `<tr${selected} data-district="${escapeHtml(p.district)}" data-uncovered="${noData ? '' : d.uncovered}" tabindex="0"><td>${escapeHtml(p.district)}</td><td class="num">${cell(d.e)}${bar}</td><td class="num">${cell(d.h)}</td><td class="num">${noData ? '–' : count(d.uncovered)}</td></tr>`;
     });
   const cityE = estates ? (100 * estatesCovered) / estates : NaN;
   const cityH = households ? (100 * householdsCovered) / households : NaN;
-  rows.push(`<tr><th>${escapeHtml(t('city'))}</th><th class="num">${pct(cityE)}</th><th class="num">${pct(cityH)}</th></tr>`);
+  rows.push(`<tr class="total"><th>${escapeHtml(t('city'))}</th><th class="num">${cell(cityE)}</th><th class="num">${cell(cityH)}</th><th class="num">${noData ? '–' : count(households - householdsCovered)}</th></tr>`);
   body.innerHTML = rows.join('');
-  $('summary').textContent = `${t('summary', spec ? kindLabel(spec) : k, pct(cityE), pct(cityH))} (${t('asOf', state.year ?? state.config.years.configured)}, ${distanceNote()})`;
+  for (const tr of body.querySelectorAll('tr[data-district]')) {
+    const pick = () => selectDistrict(tr.dataset.district === state.district ? '' : tr.dataset.district, true);
+    tr.addEventListener('click', pick);
+    tr.addEventListener('keydown', (e) => {
+      if (e.key === 'Enter' || e.key === ' ') {
+        e.preventDefault();
+        pick();
+      }
+    });
+  }
+  $('district-all').hidden = !state.district;
+  const kind = spec ? kindLabel(spec) : state.kind;
+  $('summary').textContent = noData
+    ? `${kind}: ${t('noData')}`
+    : `${t('summary', kind, pct(cityE), pct(cityH))} (${t('asOf', state.year ?? state.config.years.configured)}, ${distanceNote()})`;
 }
 
+/** The districts as of the year shown; a newer call cancels an older one still loading. */
+let districtsLoad = null;
 async function loadDistricts() {
   if (!state.config.districts) {
     state.districts = null;
     renderDistricts();
     return;
   }
+  if (districtsLoad) districtsLoad.abort();
+  const load = new AbortController();
+  districtsLoad = load;
   state.districts = null;
   renderDistricts();
-  const page = await getJson(`/collections/districts/items?limit=1000${yearQuery('&')}`);
+  const page = await getJson(`/collections/districts/items?limit=1000${yearQuery('&')}`, load.signal);
+  if (districtsLoad !== load) return;
+  districtsLoad = null;
   state.districts = page.features;
   renderDistricts();
+}
+
+/** Narrows the map to one district's estates ('' for all) and, with `fly`, zooms to it. */
+function selectDistrict(name, fly) {
+  state.district = name || '';
+  map.setGlobalStateProperty('district', state.district);
+  renderDistricts();
+  writeHash();
+  if (!fly || !state.district || !state.districts) return;
+  const f = state.districts.find((d) => d.properties.district === state.district);
+  if (!f || !f.geometry) return;
+  let b = null;
+  const visit = (c) => {
+    if (typeof c[0] === 'number') {
+      b = b ? [Math.min(b[0], c[0]), Math.min(b[1], c[1]), Math.max(b[2], c[0]), Math.max(b[3], c[1])] : [c[0], c[1], c[0], c[1]];
+    } else c.forEach(visit);
+  };
+  visit(f.geometry.coordinates);
+  if (b) map.fitBounds(b, { padding: 30, duration: 0, maxZoom: 16 });
 }
 
 function renderTexts() {
@@ -213,11 +328,15 @@ function renderTexts() {
   for (const el of document.querySelectorAll('[data-i18n]')) el.textContent = t(el.dataset.i18n);
   $('lang').textContent = t('switchTo');
   const select = $('kind');
-  select.innerHTML = state.config.kinds.map((k) => `<option value="${escapeHtml(k.key)}">${escapeHtml(kindLabel(k))}</option>`).join('');
+  // Kinds the data has no facility of are marked "no data" and cannot be chosen: their grey
+  // city would read as a real gap.
+  select.innerHTML = state.config.kinds
+    .map((k) => `<option value="${escapeHtml(k.key)}"${hasData(k) ? '' : ' disabled data-no-data="true"'}>${escapeHtml(kindLabel(k))}${hasData(k) ? '' : escapeHtml(t('noDataKind'))}</option>`)
+    .join('');
   select.value = state.kind;
   const planKind = $('plan-kind');
   const chosen = planKind.value || state.kind;
-  planKind.innerHTML = select.innerHTML;
+  planKind.innerHTML = state.config.kinds.map((k) => `<option value="${escapeHtml(k.key)}">${escapeHtml(kindLabel(k))}</option>`).join('');
   planKind.value = chosen;
   if (!$('plan-radius').value) $('plan-radius').placeholder = String(kindSpec(chosen).radius_m);
   renderYear();
@@ -225,6 +344,7 @@ function renderTexts() {
   renderTrial();
   renderLegend();
   renderDistricts();
+  renderPopup();
 }
 
 function renderYear() {
@@ -240,18 +360,34 @@ let map;
 
 function setKind(key) {
   const spec = kindSpec(key);
-  if (!spec) return;
+  if (!spec || !hasData(spec)) return;
   state.kind = key;
   map.setGlobalStateProperty('kind', key);
   map.setGlobalStateProperty('radius_m', spec.radius_m);
   $('kind').value = key;
+  // Facilities and service areas come one kind at a time.
+  for (const id of KIND_SOURCES) {
+    const source = map.getSource(id);
+    if (source) source.setUrl(tileJsonUrl(id));
+  }
   renderLegend();
   renderDistricts();
+  renderPopup();
+  writeHash();
 }
 
 let yearRequest = 0;
+let yearTimer = null;
+
+/** The slider moved: the year is asked for once it rests (holding an arrow key passes many). */
+function yearSoon(year, delay = 400) {
+  $('year-value').textContent = String(year);
+  clearTimeout(yearTimer);
+  yearTimer = setTimeout(() => setYear(year), delay);
+}
 
 async function setYear(year) {
+  clearTimeout(yearTimer);
   const { max, configured } = state.config.years;
   // With no configured year, the newest year is the same as "every facility": keep the server's
   // precomputed view instead of asking for a year.
@@ -260,22 +396,24 @@ async function setYear(year) {
   $('year').value = String(year);
   renderYear();
   renderLegend();
+  writeHash();
   status(t('computing', state.year));
   try {
     // The server computes a year's coverage on first use: one request waits for it, then the
-    // tiles all find it ready instead of each waiting.
+    // tiles all find it ready instead of each waiting. A newer year aborts this one's request.
     if (state.config.districts) await loadDistricts();
     else await getJson(`/collections/estates/items?limit=1${yearQuery('&')}`);
   } catch (e) {
-    status(t('failed') + e.message);
+    if (request === yearRequest && e.name !== 'AbortError') status(t('failed') + e.message);
     return;
   }
   if (request !== yearRequest) return;
   map.once('idle', () => status(''));
-  for (const id of ['estates', 'facilities', 'service-areas']) {
+  for (const id of ['estates', 'facilities', 'service-areas', 'districts']) {
     const source = map.getSource(id);
-    if (source) source.setUrl(`${origin}/tiles/${id}.json${yearQuery('?')}`);
+    if (source) source.setUrl(tileJsonUrl(id));
   }
+  if (state.popup) showEstate(state.popup.id, state.popup.lngLat);
 }
 
 /** Colours estates by the straight line or by walking (`straight` / `network`). */
@@ -286,6 +424,8 @@ function setDistance(distance) {
   for (const input of document.querySelectorAll('input[name="distance"]')) input.checked = input.value === distance;
   renderLegend();
   renderDistricts();
+  renderPopup();
+  writeHash();
 }
 
 function setLang(lang) {
@@ -301,46 +441,77 @@ function setVisible(prefix, visible) {
   renderLegend();
 }
 
+/** Opens (or refreshes, for the year shown) the coverage popup of an estate. */
 async function showEstate(id, lngLat) {
-  // Both distances, minutes and the detour need the wider popup.
-  const popup = new maplibregl.Popup({ maxWidth: state.config.network ? '480px' : '380px', className: 'estate-popup' }).setLngLat(lngLat).setHTML(`<div class="popup">${escapeHtml(t('loading'))}</div>`).addTo(map);
+  let popup = state.popup && state.popup.id === id ? state.popup.popup : null;
+  if (!popup || !popup.isOpen()) {
+    if (state.popup && state.popup.popup.isOpen()) state.popup.popup.remove();
+    // Both distances, minutes and the detour need the wider popup.
+    popup = new maplibregl.Popup({ maxWidth: state.config.network ? '480px' : '380px', className: 'estate-popup' }).setLngLat(lngLat).setHTML(`<div class="popup">${escapeHtml(t('loading'))}</div>`).addTo(map);
+    const entry = { id, lngLat, popup, feature: null, year: null };
+    state.popup = entry;
+    popup.on('close', () => {
+      if (state.popup === entry) state.popup = null;
+    });
+  }
+  const entry = state.popup;
+  const year = state.year;
   try {
     const f = await getJson(`/collections/estates/items/${encodeURIComponent(id)}${yearQuery('?')}`);
-    const p = f.properties;
-    const network = Boolean(state.config.network);
-    const metres = (d) => (d == null ? t('none') : `${Math.round(d)} ${t('metres')}`);
-    const rows = state.config.kinds.map((k) => {
-      const d = p[`${k.key}_distance_m`];
-      const covered = p[`${k.key}_covered`];
-      const s = p[`${k.key}_shortfall`];
-      const shortfall = s == null ? '–' : `${Number(s).toFixed(s > 0 && s < 10 ? 1 : 0)}${k.capacity_unit ? ` ${escapeHtml(k.capacity_unit)}` : ''}`;
-      const tail = `<td class="${covered ? 'yes' : 'no'}">${covered ? '✓ ' + t('yes') : '✗ ' + t('no')}</td><td class="num">${shortfall}</td></tr>`;
-      const head = `<tr class="${k.key === state.kind ? 'selected' : ''}" data-kind="${escapeHtml(k.key)}"><td>${escapeHtml(kindLabel(k))}</td>`;
-      if (!network) return `${head}<td class="num">${escapeHtml(metres(d))}</td>${tail}`;
-      // Both distances, the walk in minutes and the detour (walking ÷ straight line).
-      const straight = p[`${k.key}_straight_m`];
-      const walked = p[`${k.key}_network_m`];
-      const minutes = p[`${k.key}_walk_min`];
-      const detour = p[`${k.key}_detour`];
-      const chosen = (which) => (state.distance === which ? ' chosen' : '');
-      return `${head}<td class="num${chosen('straight')}" data-straight-m="${straight ?? ''}">${escapeHtml(metres(straight))}</td>` +
-        `<td class="num${chosen('network')}" data-network-m="${walked ?? ''}">${escapeHtml(metres(walked))}</td>` +
-        `<td class="num">${minutes == null ? '–' : Number(minutes).toFixed(1)}</td><td class="num" data-detour="${detour ?? ''}">${detour == null ? '–' : `${Number(detour).toFixed(2)}×`}</td>${tail}`;
-    });
-    const distanceHeads = network
-      ? `<th class="num">${escapeHtml(t('straight'))}</th><th class="num">${escapeHtml(t('walking'))}</th><th class="num">${escapeHtml(t('walkMin'))}</th><th class="num">${escapeHtml(t('detour'))}</th>`
-      : `<th class="num">${escapeHtml(t('nearest'))}</th>`;
-    const title = p.name ? `${escapeHtml(p.name)} <small>#${escapeHtml(f.id)}</small>` : `${escapeHtml(t('estate'))} #${escapeHtml(f.id)}`;
-    const meta = [p.district, p.households != null ? `${t('households')} ${p.households}` : null, t('asOf', state.year ?? state.config.years.configured)].filter(Boolean).map(escapeHtml).join(' · ');
-    popup.setHTML(
-      `<div class="popup" data-estate="${escapeHtml(f.id)}"><h3>${title}</h3><p>${meta}</p>` +
-        `<table><thead><tr><th>${escapeHtml(t('kind'))}</th>${distanceHeads}<th>${escapeHtml(t('covered'))}</th><th class="num">${escapeHtml(t('shortfall'))}</th></tr></thead>` +
-        `<tbody>${rows.join('')}</tbody></table>` +
-        `<p><a href="/estates/${encodeURIComponent(f.id)}/coverage?f=html" target="_blank" rel="noopener">${escapeHtml(t('details'))}</a></p></div>`,
-    );
+    if (state.popup !== entry || state.year !== year) return;
+    entry.feature = f;
+    entry.year = year;
+    renderPopup();
   } catch (e) {
-    popup.setHTML(`<div class="popup">${escapeHtml(t('failed') + e.message)}</div>`);
+    if (state.popup === entry) popup.setHTML(`<div class="popup">${escapeHtml(t('failed') + e.message)}</div>`);
   }
+}
+
+/** The popup's contents in the language, kind and distance shown, for the year it was fetched. */
+function renderPopup() {
+  const entry = state.popup;
+  if (!entry || !entry.feature || !entry.popup.isOpen()) return;
+  const f = entry.feature;
+  const p = f.properties;
+  const network = Boolean(state.config.network);
+  const metres = (d) => (d == null ? t('none') : `${Math.round(d)} ${t('metres')}`);
+  const rows = state.config.kinds.map((k) => {
+    const head = `<tr class="${k.key === state.kind ? 'selected' : ''}" data-kind="${escapeHtml(k.key)}"><td>${escapeHtml(kindLabel(k))}</td>`;
+    const cols = network ? 4 : 1;
+    if (!hasData(k)) return `${head}<td class="num nodata" colspan="${cols + 2}">${escapeHtml(t('noData'))}</td></tr>`;
+    const d = p[`${k.key}_distance_m`];
+    const covered = p[`${k.key}_covered`];
+    const s = p[`${k.key}_shortfall`];
+    const short = covered && s != null && s > 0;
+    const shortfall = s == null ? '–' : `${Number(s).toFixed(s > 0 && s < 10 ? 1 : 0)}${k.capacity_unit ? ` ${escapeHtml(unit(k.capacity_unit))}` : ''}`;
+    // The map draws a covered estate short of capacity in its own colour: the popup says so too.
+    const mark = short ? t('shortCovered') : covered ? `✓ ${t('yes')}` : `✗ ${t('no')}`;
+    const tail = `<td class="${short ? 'short' : covered ? 'yes' : 'no'}">${escapeHtml(mark)}</td><td class="num">${shortfall}</td></tr>`;
+    if (!network) return `${head}<td class="num" data-distance-m="${d ?? ''}">${escapeHtml(metres(d))}</td>${tail}`;
+    // Both distances, the walk in minutes and the detour (walking ÷ straight line).
+    const straight = p[`${k.key}_straight_m`];
+    const walked = p[`${k.key}_network_m`];
+    const minutes = p[`${k.key}_walk_min`];
+    const detour = p[`${k.key}_detour`];
+    const chosen = (which) => (state.distance === which ? ' chosen' : '');
+    return `${head}<td class="num${chosen('straight')}" data-straight-m="${straight ?? ''}">${escapeHtml(metres(straight))}</td>` +
+      `<td class="num${chosen('network')}" data-network-m="${walked ?? ''}" data-distance-m="${d ?? ''}">${escapeHtml(metres(walked))}</td>` +
+      `<td class="num">${minutes == null ? '–' : Number(minutes).toFixed(1)}</td><td class="num" data-detour="${detour ?? ''}">${detour == null ? '–' : `${Number(detour).toFixed(2)}×`}</td>${tail}`;
+  });
+  const distanceHeads = network
+    ? `<th class="num">${escapeHtml(t('straight'))}</th><th class="num">${escapeHtml(t('walking'))}</th><th class="num">${escapeHtml(t('walkMin'))}</th><th class="num">${escapeHtml(t('detour'))}</th>`
+    : `<th class="num">${escapeHtml(t('nearest'))}</th>`;
+  const title = p.name ? `${escapeHtml(p.name)} <small>#${escapeHtml(f.id)}</small>` : `${escapeHtml(t('estate'))} #${escapeHtml(f.id)}`;
+  const year = entry.year ?? state.config.years.configured;
+  const meta = [p.district, p.households != null ? `${t('households')} ${p.households}` : null, t('asOf', year)].filter(Boolean).map(escapeHtml).join(' · ');
+  // The details page of the same year, so that it shows the distances the popup does.
+  const details = `/estates/${encodeURIComponent(f.id)}/coverage?f=html${entry.year != null ? `&year=${entry.year}` : ''}`;
+  entry.popup.setHTML(
+    `<div class="popup" data-estate="${escapeHtml(f.id)}" data-year="${entry.year ?? ''}" lang="${state.lang}"><h3>${title}</h3><p>${meta}</p>` +
+      `<table><thead><tr><th>${escapeHtml(t('kind'))}</th>${distanceHeads}<th>${escapeHtml(t('covered'))}</th><th class="num">${escapeHtml(t('shortfall'))}</th></tr></thead>` +
+      `<tbody>${rows.join('')}</tbody></table>` +
+      `<p><a class="details" href="${escapeHtml(details)}" target="_blank" rel="noopener">${escapeHtml(t('details'))}</a></p></div>`,
+  );
 }
 
 const EMPTY = { type: 'FeatureCollection', features: [] };
@@ -484,15 +655,18 @@ function renderTrial() {
 async function main() {
   status(TEXT[state.lang].loading);
   state.config = await getJson('/map/config.json');
+  // A shared view: #kind=…&year=…&distance=…&district=…&map=zoom/lat/lon.
   const params = new URLSearchParams(window.location.hash.slice(1));
-  const wanted = params.get('kind');
-  state.kind = kindSpec(wanted) ? wanted : state.config.kinds[0].key;
+  const wanted = kindSpec(params.get('kind'));
+  const first = state.config.kinds.find(hasData) || state.config.kinds[0];
+  state.kind = wanted && hasData(wanted) ? wanted.key : first.key;
   const names = ['coverage', 'facilities', 'service-areas'];
   const [coverage, facilities, areas] = await Promise.all(names.map((name) => getJson(`/styles/${name}.json?kind=${encodeURIComponent(state.kind)}`)));
   // The streets and the distance switch exist only when the data is measured by walking.
   const streets = state.config.network ? await getJson('/styles/streets.json') : null;
   state.distance = state.config.network ? (params.get('distance') === 'straight' ? 'straight' : 'network') : null;
   state.legend = coverage.metadata['gapmap:legend'] || [];
+  state.districtLegend = coverage.metadata['gapmap:district-legend'] || [];
   const style = mergeStyles(coverage, facilities, areas, streets);
 
   const { min, max, configured } = state.config.years;
@@ -502,18 +676,23 @@ async function main() {
   slider.disabled = min === max;
   state.year = configured;
   slider.value = String(configured ?? max);
+  const hashYear = Number(params.get('year'));
+  const startYear = params.has('year') && Number.isInteger(hashYear) && hashYear >= min && hashYear <= max ? hashYear : null;
+  const view = (params.get('map') || '').split('/').map(Number);
+  const at = view.length === 3 && view.every(Number.isFinite) ? { zoom: view[0], center: [view[2], view[1]] } : null;
+  const district = params.get('district') || '';
 
   map = new maplibregl.Map({
     container: 'map',
     style,
-    bounds: state.config.bounds,
-    fitBoundsOptions: { padding: 20 },
+    ...(at ? { center: at.center, zoom: at.zoom } : { bounds: state.config.bounds, fitBoundsOptions: { padding: 20 } }),
     maxZoom: 19,
     hash: false,
     attributionControl: { compact: true },
     localIdeographFontFamily: "'Noto Sans CJK SC', 'Source Han Sans SC', 'PingFang SC', 'Microsoft YaHei', 'WenQuanYi Micro Hei', sans-serif",
-    globalState: { kind: state.kind, radius_m: kindSpec(state.kind).radius_m, distance: state.distance || 'distance' },
+    globalState: { kind: state.kind, radius_m: kindSpec(state.kind).radius_m, distance: state.distance || 'distance', district },
   });
+  state.district = district;
   map.addControl(new maplibregl.NavigationControl({ showCompass: false }), 'top-left');
   map.addControl(new maplibregl.ScaleControl({ unit: 'metric' }), 'bottom-left');
 
@@ -525,17 +704,22 @@ async function main() {
   map.on('mouseenter', 'estates-coverage', () => { map.getCanvas().style.cursor = 'pointer'; });
   map.on('mouseleave', 'estates-coverage', () => { map.getCanvas().style.cursor = ''; });
   map.on('error', (e) => status(t('failed') + (e.error && e.error.message ? e.error.message : 'map error')));
+  map.on('moveend', writeHash);
   map.once('idle', () => status(''));
 
   await new Promise((done) => (map.loaded() ? done() : map.once('load', done)));
   $('kind').addEventListener('change', (e) => setKind(e.target.value));
-  slider.addEventListener('input', (e) => {
-    $('year-value').textContent = e.target.value;
-  });
-  slider.addEventListener('change', (e) => setYear(Number(e.target.value)));
+  // Arrow keys on the slider fire input and change once per year passed: wait for it to rest.
+  slider.addEventListener('input', (e) => yearSoon(Number(e.target.value)));
+  slider.addEventListener('change', (e) => yearSoon(Number(e.target.value)));
   $('show-facilities').addEventListener('change', (e) => setVisible('facilities', e.target.checked));
   $('show-areas').addEventListener('change', (e) => setVisible('service-areas', e.target.checked));
   $('lang').addEventListener('click', () => setLang(state.lang === 'zh' ? 'en' : 'zh'));
+  $('menu-toggle').addEventListener('click', () => {
+    const open = $('toolbar').classList.toggle('open');
+    $('menu-toggle').setAttribute('aria-expanded', String(open));
+  });
+  $('district-all').addEventListener('click', () => selectDistrict('', false));
   $('distance-switch').hidden = !state.config.network;
   for (const input of document.querySelectorAll('input[name="distance"]')) {
     input.checked = input.value === state.distance;
@@ -552,8 +736,10 @@ async function main() {
   $('plan-kind').value = state.kind;
 
   renderTexts();
-  window.gapmap = { map, setKind, setYear, setLang, setDistance, runPlan, selectSite, trialAt, setTrialMode, state };
-  await loadDistricts();
+  window.gapmap = { map, setKind, setYear, setLang, setDistance, selectDistrict, showEstate, runPlan, selectSite, trialAt, setTrialMode, state };
+  if (startYear != null && startYear !== (configured ?? max)) await setYear(startYear);
+  else await loadDistricts();
+  writeHash();
 }
 
 main().catch((e) => {
