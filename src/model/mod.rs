@@ -9,6 +9,7 @@ mod facility;
 mod geometry;
 mod ids;
 mod standard;
+mod validity;
 
 pub use attr::{AttrValue, Attributes};
 pub use estate::Estate;
@@ -16,3 +17,4 @@ pub use facility::Facility;
 pub use geometry::{point_multipolygon_distance_m, segment_distance_sq, DistanceFrom};
 pub use ids::{FeatureId, KindId};
 pub use standard::{CapacityRatio, Catalogue, CatalogueError, KindSpec, LivingCircle, RatioBasis};
+pub use validity::{check_polygon, check_rings, PolygonProblem, Ring};
