@@ -364,6 +364,28 @@ pub struct ServeConfig {
     pub plan_workers: usize,
     /// Most trial points in one `POST /what-if`.
     pub what_if_max_points: usize,
+    /// Most connections open at once; capped below the descriptor limit at start. At the cap, a
+    /// new connection closes the longest-idle one (or, when none is idle, is closed itself).
+    pub max_connections: usize,
+    /// A connection that has not sent a whole request head this long after it opened (or after
+    /// its previous answer) is closed.
+    pub header_read_timeout_s: u64,
+    /// A connection with no request in flight and no bytes moving this long is closed.
+    pub idle_timeout_s: u64,
+    /// A connection whose client reads none of its answer this long is closed, freeing the answer.
+    pub send_timeout_s: u64,
+    /// Answer bytes held for all connections at once, MiB; an answer past it gets 503 with
+    /// `Retry-After`. Answers under 64 KiB are not counted.
+    pub max_bytes_in_flight_mib: usize,
+    /// A watched file must keep its size and modification time this long before a reload.
+    pub watch_settle_ms: u64,
+    /// `/health` warns when a reload loads this many percent fewer estates or facilities than the
+    /// last good load.
+    pub reload_drop_warn_pct: u8,
+    /// Failed `POST /admin/reload` attempts a client may make before it is locked out.
+    pub admin_max_failures: u32,
+    /// Longest lockout after failed admin attempts (it doubles with each further failure).
+    pub admin_lockout_max_s: u64,
 }
 
 impl Default for ServeConfig {
@@ -391,6 +413,17 @@ impl Default for ServeConfig {
             plan_max_time_limit_s: 15,
             plan_workers: 1,
             what_if_max_points: 100,
+            // Each open connection costs a descriptor and up to ~64 KiB of buffers.
+            max_connections: 4096,
+            header_read_timeout_s: 10,
+            idle_timeout_s: 30,
+            send_timeout_s: 30,
+            // About 16 items pages of 10,000 estates at once.
+            max_bytes_in_flight_mib: 256,
+            watch_settle_ms: 2000,
+            reload_drop_warn_pct: 20,
+            admin_max_failures: 5,
+            admin_lockout_max_s: 900,
         }
     }
 }
@@ -581,10 +614,18 @@ impl ServeConfig {
         if self.max_bbox_area_km2 == Some(0) {
             return invalid("max_bbox_area_km2", "must be at least 1; remove the key for no limit".into());
         }
-        if self.request_timeout_s == 0 {
-            return invalid("request_timeout_s", "must be at least 1 second".into());
+        for (key, value) in [("request_timeout_s", self.request_timeout_s), ("header_read_timeout_s", self.header_read_timeout_s), ("idle_timeout_s", self.idle_timeout_s), ("send_timeout_s", self.send_timeout_s), ("admin_lockout_max_s", self.admin_lockout_max_s)] {
+            if value == 0 {
+                return invalid(key, "must be at least 1 second".into());
+            }
         }
-        for (key, value) in [("plan_max_count", self.plan_max_count), ("plan_max_candidates", self.plan_max_candidates), ("plan_workers", self.plan_workers), ("what_if_max_points", self.what_if_max_points)] {
+        if !(1..=100).contains(&self.reload_drop_warn_pct) {
+            return invalid("reload_drop_warn_pct", format!("{} is not a percentage between 1 and 100", self.reload_drop_warn_pct));
+        }
+        if self.admin_max_failures == 0 {
+            return invalid("admin_max_failures", "must be at least 1".into());
+        }
+        for (key, value) in [("plan_max_count", self.plan_max_count), ("plan_max_candidates", self.plan_max_candidates), ("plan_workers", self.plan_workers), ("what_if_max_points", self.what_if_max_points), ("max_connections", self.max_connections), ("max_bytes_in_flight_mib", self.max_bytes_in_flight_mib)] {
             if value == 0 {
                 return invalid(key, "must be at least 1".into());
             }

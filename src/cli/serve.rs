@@ -87,6 +87,10 @@ pub(super) fn run(args: &ServeArgs) -> anyhow::Result<()> {
         return print_config(&config);
     }
     config.validate()?;
+    // Before the runtime starts: every connection is a descriptor, and the cap on connections
+    // (serve.max_connections) is kept under this limit.
+    let descriptors = crate::http::limits::raise_descriptor_limit();
+    tracing::info!(?descriptors, "open-file limit");
     let bind: std::net::SocketAddr = config.serve.bind.parse().with_context(|| format!("serve.bind / --bind `{}`", config.serve.bind))?;
     // Pages are rendered on blocking threads. The default (up to 512, each dropped after 10 s
     // idle) let 64 connections keep ~65 threads coming and going; every dataset a reload

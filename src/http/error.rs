@@ -46,6 +46,14 @@ pub enum ApiError {
         /// The `Retry-After` seconds.
         retry_after_s: u32,
     },
+    /// Too many failed attempts from this client; it may try again after `retry_after_s` seconds.
+    #[error("{what}; try again in {retry_after_s} s")]
+    TooManyAttempts {
+        /// What failed too often (names the config key that sets how many are allowed).
+        what: String,
+        /// The `Retry-After` seconds.
+        retry_after_s: u64,
+    },
     /// Anything else: a bug or a failed background task.
     #[error("internal error: {0}")]
     Internal(String),
@@ -71,6 +79,7 @@ impl ApiError {
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Self::ReloadFailed(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Self::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -84,6 +93,7 @@ impl ApiError {
             Self::Unauthorized(_) => "Unauthorized",
             Self::ReloadFailed(_) => "ReloadFailed",
             Self::Busy { .. } => "ServiceUnavailable",
+            Self::TooManyAttempts { .. } => "TooManyRequests",
             Self::Internal(_) => "InternalError",
         }
     }
@@ -100,7 +110,8 @@ impl IntoResponse for ApiError {
         let status = self.status();
         // A busy answer says what is busy and when to come back; other 5xx hide their detail.
         let busy = match &self {
-            Self::Busy { retry_after_s, .. } => Some(*retry_after_s),
+            Self::Busy { retry_after_s, .. } => Some(u64::from(*retry_after_s)),
+            Self::TooManyAttempts { retry_after_s, .. } => Some(*retry_after_s),
             _ => None,
         };
         let description = if status.is_server_error() && busy.is_none() { "internal error".to_owned() } else { self.to_string() };

@@ -16,6 +16,7 @@ pub mod coverage;
 pub mod error;
 pub mod gzip;
 pub mod html;
+pub mod limits;
 pub mod ogc;
 pub mod openapi;
 pub mod ops;
@@ -65,6 +66,7 @@ pub struct Snapshot(pub Arc<Dataset>);
 /// The whole application: every route and middleware, with `state`.
 pub fn router(state: AppState) -> Router {
     let serve = state.serve().clone();
+    let budget = limits::ByteBudget::new(serve.max_bytes_in_flight_mib);
     let mut app = Router::new()
         .merge(ogc::routes())
         .merge(openapi::routes())
@@ -84,6 +86,9 @@ pub fn router(state: AppState) -> Router {
         .layer(middleware::from_fn_with_state(serve.max_query_bytes, limit_query))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, Duration::from_secs(serve.request_timeout_s)))
         .layer(middleware::map_response(exception_body))
+        // Inside compression: it sees the bodies' exact sizes.
+        .layer(middleware::from_fn_with_state(Arc::clone(&budget), limits::hold_answer_bytes))
+        .layer(axum::Extension(budget))
         // Items pages in CRS84 come gzipped from pre-compressed pieces (`gzip`); everything else
         // is compressed here, in the executor, so at the fastest level.
         .layer(CompressionLayer::new().quality(tower_http::CompressionLevel::Fastest));
@@ -223,8 +228,9 @@ fn if_none_match(headers: &HeaderMap, tag: &str) -> bool {
 }
 
 /// Loads the data (off the executor), listens on `bind` (port 0 picks one), prints
-/// `listening on http://ADDR` to stderr, optionally watches the data files, and serves until
-/// Ctrl-C or SIGTERM, letting requests in flight finish.
+/// `listening on http://ADDR` to stderr, optionally watches the data files, and serves under
+/// the connection limits of `[serve]` ([`limits`]) until Ctrl-C or SIGTERM, letting requests in
+/// flight finish (for at most `serve.request_timeout_s`).
 ///
 /// # Errors
 /// A failed load ([`ApiError::ReloadFailed`]) or an address that cannot be bound.
@@ -246,10 +252,9 @@ pub async fn serve(config: Config, config_path: Option<PathBuf>, bind: SocketAdd
     } else {
         None
     };
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .map_err(|e| ApiError::Internal(format!("server stopped: {e}")))?;
+    let limits = limits::ConnectionLimits::from_serve(state.serve(), limits::descriptor_limit());
+    let drain = Duration::from_secs(state.serve().request_timeout_s);
+    limits::serve_connections(listener, router(state), limits, shutdown_signal(), drain).await;
     tracing::info!("shut down");
     Ok(())
 }
