@@ -54,3 +54,74 @@ pub fn release_freed_memory() {
         release();
     }
 }
+
+/// Standard error routed through a relay thread, so that writing diagnostics never fails.
+///
+/// `eprintln!` panics when stderr is a pipe whose reader has gone (`gapmap analyze … 2>&1
+/// >/dev/null | true` exited 101 after writing its output). Here fd 2 becomes a pipe this process
+/// reads itself; the relay copies it to the real stderr and, once that fails, drops what follows.
+/// Every writer (Rust, tracing, GDAL's C code) keeps working and the exit status stays the
+/// run's own. Call [`StderrRelay::finish`] before the process exits so nothing is left unsent.
+#[derive(Debug)]
+pub struct StderrRelay {
+    /// The real stderr, restored to fd 2 by [`StderrRelay::finish`].
+    original: std::os::fd::OwnedFd,
+    relay: std::thread::JoinHandle<()>,
+}
+
+/// Puts the [`StderrRelay`] in place; `None` when stderr is a terminal (a terminal does not
+/// raise EPIPE, and progress bars need to see it), closed, or the relay cannot be set up (then
+/// stderr stays as it was).
+#[must_use]
+pub fn relay_stderr() -> Option<StderrRelay> {
+    use std::io::IsTerminal as _;
+    use std::os::fd::{AsFd as _, AsRawFd as _};
+    let stderr = std::io::stderr();
+    if stderr.is_terminal() {
+        return None;
+    }
+    // Fails when fd 2 is closed (`2>&-`): std already ignores writes to it then.
+    let original = stderr.as_fd().try_clone_to_owned().ok()?;
+    let mut target = std::fs::File::from(original.try_clone().ok()?);
+    let (mut reader, writer) = std::io::pipe().ok()?;
+    let relay = std::thread::Builder::new()
+        .name("stderr-relay".into())
+        .spawn(move || {
+            use std::io::{Read as _, Write as _};
+            let mut buffer = [0u8; 8192];
+            let mut open = true;
+            loop {
+                match reader.read(&mut buffer) {
+                    Ok(0) => return,
+                    Ok(n) => open = open && target.write_all(&buffer[..n]).is_ok(),
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(_) => return,
+                }
+            }
+        })
+        .ok()?;
+    // SAFETY: dup2 on two open descriptors this process owns; fd 2 now refers to the pipe's
+    // writing end, and `writer` (dropped below) closes only its own descriptor.
+    if unsafe { libc::dup2(writer.as_raw_fd(), 2) } < 0 {
+        // Ends the relay: its pipe has no writer left.
+        drop(writer);
+        let _ = relay.join();
+        return None;
+    }
+    drop(writer);
+    Some(StderrRelay { original, relay })
+}
+
+impl StderrRelay {
+    /// Puts the real stderr back on fd 2 and waits until the relay has passed on (or dropped)
+    /// everything written before.
+    pub fn finish(self) {
+        use std::os::fd::AsRawFd as _;
+        // SAFETY: dup2 onto fd 2 from a descriptor this struct owns; it closes the pipe's last
+        // writing end, so the relay reads to the end and stops.
+        let restored = unsafe { libc::dup2(self.original.as_raw_fd(), 2) } >= 0;
+        if restored {
+            let _ = self.relay.join();
+        }
+    }
+}

@@ -23,6 +23,7 @@ fn collect_freed_memory() {
 fn main() -> std::process::ExitCode {
     disable_transparent_huge_pages();
     gapmap::diag::set_release_freed_memory(collect_freed_memory);
+    let relay = gapmap::diag::relay_stderr();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -31,8 +32,36 @@ fn main() -> std::process::ExitCode {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
-    match gapmap::cli::run(gapmap::cli::Cli::parse()) {
+    // A panic's message is written by the default hook before it unwinds to here; it is caught
+    // so the relay can pass that message on before the process exits.
+    let outcome = std::panic::catch_unwind(|| match gapmap::cli::Cli::try_parse() {
+        Ok(cli) => status_of(gapmap::cli::run(cli)),
+        Err(e) => {
+            // --help and --version go to stdout, usage errors to stderr.
+            let shown = e.print();
+            if shown.is_err_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe) {
+                return std::process::ExitCode::from(STOPPED_BY_SIGPIPE);
+            }
+            std::process::ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2))
+        }
+    });
+    if let Some(relay) = relay {
+        relay.finish();
+    }
+    outcome.unwrap_or(std::process::ExitCode::from(101))
+}
+
+/// The status a shell shows for a process stopped by SIGPIPE (128 + 13): what a run whose stdout
+/// reader left (`gapmap analyze --print-config | head -1`) ends with, quietly.
+const STOPPED_BY_SIGPIPE: u8 = 141;
+
+/// The exit status for the run's outcome, and its error on stderr.
+fn status_of(outcome: anyhow::Result<()>) -> std::process::ExitCode {
+    match outcome {
         Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) if e.chain().any(|cause| cause.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)) => {
+            std::process::ExitCode::from(STOPPED_BY_SIGPIPE)
+        }
         Err(e) => {
             eprintln!("error: {e:#}");
             std::process::ExitCode::FAILURE

@@ -236,3 +236,72 @@ fn a_200000_vertex_estate_is_checked_and_loaded() {
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
 }
+
+// ---------------------------------------------------------------------------------------------
+// The binary on a small generated city
+
+fn gapmap() -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_gapmap"));
+    command.env_remove("RUST_LOG");
+    command
+}
+
+/// A generated city of 60 estates and 200 facilities in `dir`: (estates, facilities).
+fn city(dir: &Path) -> (PathBuf, PathBuf) {
+    let o = gapmap().args(["generate", "--estates", "60", "--facilities", "200", "--seed", "14", "--out"]).arg(dir).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    (dir.join("estates.geojson"), dir.join("facilities.geojson"))
+}
+
+fn analyze(dir: &Path, out: &Path) -> std::process::Command {
+    let (estates, facilities) = city(dir);
+    let mut command = gapmap();
+    command.arg("analyze").arg("--estates").arg(estates).arg("--facilities").arg(facilities).arg("--out").arg(out);
+    command
+}
+
+/// A pipe whose reading end is already closed: every write to the other end fails with EPIPE.
+fn closed_pipe() -> std::process::Stdio {
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    writer.into()
+}
+
+// Item 7: broken pipes
+
+/// `gapmap analyze … 2>&1 >/dev/null | true`: the diagnostics have nowhere to go, but the
+/// analysis ran and its output is complete, so the run succeeds (it exited 101, a panic in
+/// `eprintln!`, after writing the CSV).
+#[test]
+fn a_closed_stderr_does_not_fail_a_run_that_succeeded() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("coverage.csv");
+    let status = analyze(dir.path(), &out).stdout(std::process::Stdio::null()).stderr(closed_pipe()).status().unwrap();
+    assert_eq!(status.code(), Some(0), "{status:?}");
+    let csv = std::fs::read_to_string(&out).unwrap();
+    assert!(csv.starts_with("estate_id,kind,") && csv.lines().count() > 60, "{csv}");
+}
+
+/// A failing run with a closed stderr still exits 1 (its message is lost, not panicked on).
+#[test]
+fn a_closed_stderr_keeps_a_failure_a_failure() {
+    let dir = tempfile::tempdir().unwrap();
+    let status = gapmap()
+        .args(["analyze", "--estates", "/nonexistent/estates.geojson", "--facilities", "/nonexistent/f.geojson", "--out"])
+        .arg(dir.path().join("x.csv"))
+        .stderr(closed_pipe())
+        .status()
+        .unwrap();
+    assert_eq!(status.code(), Some(1), "{status:?}");
+}
+
+/// `gapmap analyze --print-config | head -0`: the reader left; gapmap stops quietly with the
+/// status a shell shows for a writer stopped by SIGPIPE (128 + 13), and says nothing on stderr.
+#[test]
+fn a_closed_stdout_ends_quietly_with_the_sigpipe_status() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("coverage.csv");
+    let o = analyze(dir.path(), &out).arg("--print-config").stdout(closed_pipe()).output().unwrap();
+    assert_eq!(o.status.code(), Some(141), "{:?}: {}", o.status, String::from_utf8_lossy(&o.stderr));
+    assert_eq!(String::from_utf8_lossy(&o.stderr), "");
+}
