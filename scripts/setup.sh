@@ -29,6 +29,15 @@ fi
 
 command -v cargo >/dev/null || { echo "setup: cargo not found; install Rust from https://rustup.rs" >&2; exit 1; }
 
+# The OpenAPI checkers of tests/openapi_validate.rs (pinned there too), in a venv under target/.
+venv="$(cd "$(dirname "$0")/.." && pwd)/target/venv-openapi"
+if ! "$venv/bin/python" -c "import openapi_spec_validator, schemathesis" 2>/dev/null; then
+  echo "setup: installing openapi-spec-validator and schemathesis into target/venv-openapi" >&2
+  python3 -m venv "$venv" || { echo "setup: python3 -m venv failed; run   sudo apt-get install -y python3-venv   and try again" >&2; exit 1; }
+  "$venv/bin/pip" install -q openapi-spec-validator==0.9.0 schemathesis==4.32.5 >&2 \
+    || { echo "setup: pip could not install openapi-spec-validator and schemathesis into $venv (is PyPI reachable?); tests/openapi_validate.rs needs them" >&2; exit 1; }
+fi
+
 # The web map's npm packages: the MapLibre style validator, playwright-core, maplibre-gl and the
 # glyph font (web/package-lock.json). Skipped when node_modules already matches the lock file.
 cd "$(dirname "$0")/../web"

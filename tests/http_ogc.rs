@@ -741,8 +741,10 @@ async fn openapi_declares_every_answer_and_real_schemas() {
         let feature = resolve(&doc, &page["properties"]["features"]["items"]);
         let properties = resolve(&doc, &feature["properties"]["properties"]);
         let queryables = get_json(&format!("/collections/{collection}/queryables")).await;
+        let served = all(collection, "").await;
         for (name, q) in queryables["properties"].as_object().unwrap() {
-            if name != "geometry" {
+            // A column null in every served feature has no known type (`year` without year=).
+            if name != "geometry" && features(&served).iter().any(|f| !f["properties"][name].is_null()) {
                 assert_eq!(properties["properties"][name]["type"], q["type"], "{collection}.{name}");
             }
         }

@@ -273,9 +273,18 @@ fn geometry_schema() -> Value {
 fn feature_schemas(c: Collection, layer: &Layer, schemas: &mut Map<String, Value>) -> (String, String) {
     let mut properties = Map::new();
     for (i, col) in layer.columns.iter().enumerate() {
-        // A text column may carry nested JSON passed through from the source; leave it untyped.
+        // A text column may carry nested JSON passed through from the source, and one null
+        // throughout the served data (`year` before a year= view fills it) has no known type:
+        // leave both untyped.
         let nested = col.kind == ColumnType::String && layer.features.iter().any(|f| matches!(f.values[i], AttrValue::Json(_)));
-        let schema = if nested { json!({}) } else { json!({ "type": col.kind.json_type(), "nullable": true }) };
+        let unknown = layer.features.iter().all(|f| matches!(f.values[i], AttrValue::Null));
+        let schema = if unknown {
+            json!({ "description": "null in the served data; typed by the views that fill it" })
+        } else if nested {
+            json!({})
+        } else {
+            json!({ "type": col.kind.json_type(), "nullable": true })
+        };
         properties.insert(col.name.clone(), schema);
     }
     let id = c.id().replace('-', "_");
@@ -471,7 +480,7 @@ fn plan_request_schema(serve: &ServeConfig, kinds: &[&str]) -> Value {
         "properties": {
             "kind": { "type": "string", "enum": kinds },
             "count": { "type": "integer", "minimum": 1, "maximum": serve.plan_max_count },
-            "radius_m": { "type": "number", "exclusiveMinimum": 0, "description": "Service radius (default: the kind's); another radius measures the demand again with it." },
+            "radius_m": { "type": "number", "minimum": 0, "exclusiveMinimum": true, "description": "Service radius (default: the kind's); another radius measures the demand again with it." },
             "candidates": {
                 "description": "`centroids` (default: each estate's area centroid, named by the estate id), `grid:METRES` (cell centres over the estates' extent, ≥ 10 m, named g{i}_{j}) or a list of points.",
                 "oneOf": [
