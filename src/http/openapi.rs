@@ -96,6 +96,7 @@ fn year_param() -> Value {
 
 /// The OpenAPI document for this dataset and settings.
 #[must_use]
+#[expect(clippy::too_many_lines, reason = "the path table: every path beside its parameters and answer, in one place")]
 pub fn document(dataset: &Dataset, state: &AppState, base: &str) -> Value {
     let serve = state.serve();
     let crs_uris: Vec<&str> = dataset.crs.iter().map(|o| o.uri.as_str()).collect();
