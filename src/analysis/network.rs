@@ -70,17 +70,22 @@ impl NetworkMetric {
     /// O((V + E · v + F) log V) for V street vertices, E estates of v vertices, F facilities.
     #[must_use]
     pub fn build(lines: &[geo::LineString<f64>], gates: &[geo::Coord<f64>], estates: &[Estate], facilities: &[Facility], params: NetworkParams) -> Self {
+        let started = std::time::Instant::now();
         let graph = StreetGraph::build(lines, GraphParams { snap_m: params.snap_m });
+        tracing::debug!(elapsed_s = started.elapsed().as_secs_f64(), nodes = graph.node_count(), "street graph built");
         Self::on_graph(graph, gates, estates, facilities, params)
     }
 
     /// The same on a graph already built.
     #[must_use]
     pub fn on_graph(graph: StreetGraph, gates: &[geo::Coord<f64>], estates: &[Estate], facilities: &[Facility], params: NetworkParams) -> Self {
+        let started = std::time::Instant::now();
         let access = NetworkAccess::build(&graph, estates, facilities, gates, EntryParams { distance_from: params.distance_from, snap_m: params.snap_m });
+        tracing::debug!(elapsed_s = started.elapsed().as_secs_f64(), "estate entries and facility joins built");
         let on_edges = EdgeFacilities::build(&graph, facilities, access.joins());
         let capacities = facilities.iter().map(|f| f.capacity.unwrap_or(0.0)).collect();
         let (node_entry_offsets, node_entries) = entries_by_node(&graph, &access);
+        tracing::debug!(elapsed_s = started.elapsed().as_secs_f64(), "network metric ready");
         Self { graph, access, on_edges, capacities, node_entry_offsets, node_entries, params, edge_tree: std::sync::OnceLock::new() }
     }
 
@@ -155,7 +160,7 @@ impl NetworkMetric {
         let missing: Vec<usize> = (0..catalogue.len()).filter(|&k| row[k].nearest.is_none()).collect();
         for k in missing {
             let nearest = self.kind_nearest(k, year);
-            row[k].nearest = best_entry(&entries, &nearest).filter(|n| n.distance_m <= self.params.max_m);
+            row[k].nearest = best_entry(entries.iter().copied(), &nearest).filter(|n| n.distance_m <= self.params.max_m);
         }
         Some(row)
     }
@@ -202,9 +207,9 @@ impl NetworkMetric {
 }
 
 /// The nearest facility through the best of `entries`, from a whole-graph search.
-fn best_entry(entries: &[(u32, f64)], nearest: &crate::network::search::NearestSources) -> Option<Nearest> {
+fn best_entry(entries: impl IntoIterator<Item = (u32, f64)>, nearest: &crate::network::search::NearestSources) -> Option<Nearest> {
     let mut best: Option<Nearest> = None;
-    for &(n, cost) in entries {
+    for (n, cost) in entries {
         let d = cost + nearest.dist_m[n as usize];
         let label = nearest.label[n as usize];
         if d.is_finite() && best.is_none_or(|b| d.total_cmp(&b.distance_m).then(label.cmp(&b.facility)).is_lt()) {
@@ -238,6 +243,41 @@ impl ScratchPool {
 type Pair = (u32, u32, f64);
 
 impl NetworkMetric {
+    /// Kind `k`'s coverage of every estate (slice order): within `radius_m` from each open
+    /// facility's bounded search; the nearest beyond it from one whole-graph search.
+    fn measure_kind(&self, estates: usize, k: usize, radius_m: f64, year: Option<i32>, scratches: &ScratchPool) -> Vec<KindCoverage> {
+        let mut column = vec![KindCoverage::EMPTY; estates];
+        let open = self.on_edges.iter().any(|(_, f)| usize::from(f.kind) == k && f.open_in(year));
+        if !open {
+            return column;
+        }
+        // 1. Within the radius, from each facility; beside it, on another worker, the
+        // whole-graph search that step 2 needs (it does not depend on step 1).
+        let (pairs, nearest) = rayon::join(|| self.pairs_within(k, radius_m, year, scratches), || self.kind_nearest(k, year));
+        for run in pairs.chunk_by(|x, y| x.0 == y.0) {
+            let cell = &mut column[run[0].0 as usize];
+            for &(_, facility, d) in run {
+                cell.count_within += 1;
+                cell.capacity_within += self.capacities[facility as usize];
+                // Sorted by facility, so a strict `<` keeps the lowest on ties.
+                if cell.nearest.is_none_or(|n| d < n.distance_m) {
+                    cell.nearest = Some(Nearest { facility, distance_m: d });
+                }
+            }
+            cell.covered = true;
+        }
+        drop(pairs);
+        // 2. The nearest beyond the radius, from the whole-graph search.
+        for (e, cell) in column.iter_mut().enumerate() {
+            if cell.nearest.is_none() {
+                let entries = self.access.entries(e).iter().map(|x| (x.node, x.cost_m));
+                // max_m bounds the whole walk, entry cost included, not only the graph part.
+                cell.nearest = best_entry(entries, &nearest).filter(|n| n.distance_m <= self.params.max_m);
+            }
+        }
+        column
+    }
+
     /// Estates within `radius_m` of each open facility of kind `k`, sorted by estate and
     /// facility, each pair once at its least distance.
     fn pairs_within(&self, k: usize, radius_m: f64, year: Option<i32>, scratches: &ScratchPool) -> Vec<Pair> {
@@ -359,50 +399,26 @@ impl CoverageMetric for NetworkMetric {
         if let Some(k) = self.on_edges.iter().map(|(_, f)| usize::from(f.kind)).max().filter(|&k| k >= kinds) {
             return Err(AnalysisError::CatalogueMismatch { index: k + 1, catalogue: kinds });
         }
-        let mut cells = vec![KindCoverage::EMPTY; estates.len() * kinds];
-        let mut done = 0u64;
         let scratches = ScratchPool::new(self.graph.node_count());
-        for (k, spec) in catalogue.kinds.iter().enumerate() {
-            let radius_m = spec.radius_m;
-            let open = self.on_edges.iter().any(|(_, f)| usize::from(f.kind) == k && f.open_in(year));
-            // 1. Within the radius, from each facility; beside it, on another worker, the
-            // whole-graph search that step 2 needs (it does not depend on step 1, and running it
-            // after left a core idle: 14 % of a 60,000-estate run on one core).
-            let (pairs, nearest) = rayon::join(|| self.pairs_within(k, radius_m, year, &scratches), || open.then(|| self.kind_nearest(k, year)));
-            for run in pairs.chunk_by(|x, y| x.0 == y.0) {
-                let cell = &mut cells[run[0].0 as usize * kinds + k];
-                for &(_, facility, d) in run {
-                    cell.count_within += 1;
-                    cell.capacity_within += self.capacities[facility as usize];
-                    // Sorted by facility, so a strict `<` keeps the lowest on ties.
-                    if cell.nearest.is_none_or(|n| d < n.distance_m) {
-                        cell.nearest = Some(Nearest { facility, distance_m: d });
-                    }
-                }
-                cell.covered = true;
+        // Kinds side by side: each kind's whole-graph search is one core's work, and beside the
+        // other kinds' bounded searches no core waits for it.
+        let columns: Vec<Vec<KindCoverage>> = catalogue
+            .kinds
+            .par_iter()
+            .enumerate()
+            .map(|(k, spec)| {
+                let column = self.measure_kind(estates.len(), k, spec.radius_m, year, &scratches);
+                // Progress in estates: each kind is a share of the work.
+                progress.advance(estates.len() as u64 / kinds as u64);
+                column
+            })
+            .collect();
+        progress.advance((estates.len() as u64).checked_rem(kinds as u64).unwrap_or(estates.len() as u64));
+        let mut cells = vec![KindCoverage::EMPTY; estates.len() * kinds];
+        for (k, column) in columns.into_iter().enumerate() {
+            for (e, cell) in column.into_iter().enumerate() {
+                cells[e * kinds + k] = cell;
             }
-            drop(pairs);
-            // 2. The nearest beyond the radius, from one search over the whole graph.
-            let needy: Vec<usize> = (0..estates.len())
-                .filter(|&e| cells[e * kinds + k].nearest.is_none() && !self.access.entries(e).is_empty())
-                .collect();
-            if let (false, Some(nearest)) = (needy.is_empty(), nearest) {
-                let found: Vec<Option<Nearest>> = needy
-                    .par_iter()
-                    .map(|&e| {
-                        let entries: Vec<(u32, f64)> = self.access.entries(e).iter().map(|x| (x.node, x.cost_m)).collect();
-                        // max_m bounds the whole walk, entry cost included, not only the graph part.
-                        best_entry(&entries, &nearest).filter(|n| n.distance_m <= self.params.max_m)
-                    })
-                    .collect();
-                for (e, n) in needy.into_iter().zip(found) {
-                    cells[e * kinds + k].nearest = n;
-                }
-            }
-            // Progress in estates: each kind is a share of the work.
-            let target = (estates.len() as u64 * (k as u64 + 1)) / kinds as u64;
-            progress.advance(target - done);
-            done = target;
         }
         Ok(cells)
     }

@@ -7,7 +7,7 @@ use anyhow::{bail, Context as _};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use super::{after_a_second, catalogue_for, load_data, print_config, spinner, DataArgs};
+use super::{after_a_second, catalogue_for, load_data_beside, print_config, spinner, DataArgs};
 use crate::analysis::{self, AnalysisParams, RecordedHouseholds, StraightLine};
 use crate::config::Config;
 use crate::index::FacilityIndex;
@@ -115,30 +115,38 @@ pub(super) fn run(args: &AnalyzeArgs) -> anyhow::Result<()> {
     }
     config.validate()?;
     let catalogue = catalogue_for(&config)?;
-    let prepared = load_data(&config, &catalogue, args.data.crs.as_deref(), || Ok(out.to_owned()))?;
+    let params = AnalysisParams { distance_from: config.analysis.distance_from, year: config.analysis.year, metric: config.analysis.metric };
+    let bar_for = |what: &str, estates: usize| {
+        let bar = after_a_second(ProgressBar::new(estates as u64));
+        bar.set_style(ProgressStyle::with_template(&format!("{what} {{bar:40}} {{pos}}/{{len}} estates [{{elapsed}}<{{eta}}]")).expect("valid template"));
+        bar
+    };
+    // The straight-line table: the result, or (walking) the comparison beside it, computed while
+    // the walking graph is built.
+    let straight_table = |loaded: &io::load::Loaded| -> anyhow::Result<_> {
+        let started = std::time::Instant::now();
+        let index = FacilityIndex::build(&loaded.facilities, catalogue.len(), params.year);
+        crate::diag::log_stage(started, "index built");
+        let straight_metric = StraightLine::with_index(&loaded.facilities, &index, params.distance_from);
+        let bar = bar_for("analysing", loaded.estates.len());
+        let straight = analysis::compute_coverage(&loaded.estates, &straight_metric, &catalogue, params.year, &RecordedHouseholds, &BarProgress(bar.clone()))?;
+        bar.finish_and_clear();
+        crate::diag::log_stage(started, "coverage computed");
+        Ok((index, straight))
+    };
+    let (prepared, straight) = load_data_beside(&config, &catalogue, args.data.crs.as_deref(), || Ok(out.to_owned()), straight_table)?;
+    let (index, straight) = straight?;
     let loaded = &prepared.loaded;
     crate::diag::release_freed_memory();
     let (rss_mib, peak_mib) = crate::diag::rss_mib();
     tracing::info!(estates = loaded.estates.len(), facilities = loaded.facilities.len(), working_crs = %loaded.working_crs, cpu_s = crate::diag::cpu_s(), rss_mib, peak_mib, "loaded");
 
-    let params = AnalysisParams { distance_from: config.analysis.distance_from, year: config.analysis.year, metric: config.analysis.metric };
     let started = std::time::Instant::now();
-    let index = FacilityIndex::build(&loaded.facilities, catalogue.len(), params.year);
-    crate::diag::log_stage(started, "index built");
     let straight_metric = StraightLine::with_index(&loaded.facilities, &index, params.distance_from);
-    let bar_for = |what: &str| {
-        let bar = after_a_second(ProgressBar::new(loaded.estates.len() as u64));
-        bar.set_style(ProgressStyle::with_template(&format!("{what} {{bar:40}} {{pos}}/{{len}} estates [{{elapsed}}<{{eta}}]")).expect("valid template"));
-        bar
-    };
-    let bar = bar_for("analysing");
-    let straight = analysis::compute_coverage(&loaded.estates, &straight_metric, &catalogue, params.year, &RecordedHouseholds, &BarProgress(bar.clone()))?;
-    bar.finish_and_clear();
-    crate::diag::log_stage(started, "coverage computed");
     // With the walking network, its table is the result and the straight one stands beside it.
     let walked = match &prepared.network {
         Some(network) => {
-            let bar = bar_for("walking");
+            let bar = bar_for("walking", loaded.estates.len());
             let table = analysis::compute_coverage(&loaded.estates, &network.metric, &catalogue, params.year, &RecordedHouseholds, &BarProgress(bar.clone()))?;
             bar.finish_and_clear();
             crate::diag::log_stage(started, "walking coverage computed");

@@ -317,6 +317,19 @@ fn load_data(
     default_crs: Option<&str>,
     report_beside: impl FnOnce() -> anyhow::Result<PathBuf>,
 ) -> anyhow::Result<Prepared> {
+    load_data_beside(config, catalogue, default_crs, report_beside, |_| ()).map(|(prepared, ())| prepared)
+}
+
+/// [`load_data`], running `side_work` on the loaded estates and facilities too: at the same time
+/// as the walking graph is built (most of that build is one core's work; `analyze` computes its
+/// straight-line table meanwhile), or after the load for the straight metric.
+fn load_data_beside<R: Send>(
+    config: &Config,
+    catalogue: &Catalogue,
+    default_crs: Option<&str>,
+    report_beside: impl FnOnce() -> anyhow::Result<PathBuf>,
+    side_work: impl FnOnce(&io::load::Loaded) -> R + Send,
+) -> anyhow::Result<(Prepared, R)> {
     let estates_source = config.estates.as_ref().context("no estates source")?;
     let bar = spinner("loading");
     let options = io::load::LoadOptions { catalogue, default_crs, working_crs: config.analysis.working_crs.as_deref() };
@@ -332,7 +345,8 @@ fn load_data(
         if loaded.estates.is_empty() {
             anyhow::bail!("{}: no valid estates were loaded", estates_source.path.display());
         }
-        return Ok(Prepared { loaded, network: None });
+        let side = side_work(&loaded);
+        return Ok((Prepared { loaded, network: None }, side));
     };
     let beside = report_beside()?;
     // Bad estates or facilities abort before the street network is read.
@@ -367,7 +381,10 @@ fn load_data(
     let bar = spinner("building the walking network");
     let started = std::time::Instant::now();
     let params = io::network::network_params(network_config, config.analysis.distance_from);
-    let metric = NetworkMetric::build(&streets.lines, &streets.gates, &loaded.estates, &loaded.facilities, params);
+    let (metric, side) = rayon::join(
+        || NetworkMetric::build(&streets.lines, &streets.gates, &loaded.estates, &loaded.facilities, params),
+        || side_work(&loaded),
+    );
     bar.finish_and_clear();
     let summary = NetworkSummary::new(&streets, &metric);
     let g = &summary.graph;
@@ -391,7 +408,7 @@ fn load_data(
         ));
     }
     handle_report(&loaded.report, Some(&summary), config.analysis.on_invalid, &beside)?;
-    Ok(Prepared { loaded, network: Some(PreparedNetwork { metric, summary }) })
+    Ok((Prepared { loaded, network: Some(PreparedNetwork { metric, summary }) }, side))
 }
 /// `--print-config`: the effective config as TOML on stdout.
 fn print_config(config: &Config) -> anyhow::Result<()> {

@@ -12,6 +12,8 @@
 
 use std::collections::HashMap;
 
+use rayon::prelude::*;
+
 use geo::{Coord, LineString};
 use rstar::primitives::GeomWithData;
 use rstar::{PointDistance, RTree, RTreeObject, AABB};
@@ -84,6 +86,9 @@ pub struct StreetGraph {
     /// `adjacency[offsets[n]..offsets[n + 1]]`: `(neighbour, edge)` of node `n`.
     offsets: Vec<u32>,
     adjacency: Vec<(u32, u32)>,
+    /// `adjacency`'s edge lengths, beside it: a search's inner loop reads them in order instead
+    /// of looking each edge up.
+    arc_length_m: Vec<f64>,
     /// Component id per node.
     component: Vec<u32>,
     snapped_ends: usize,
@@ -149,9 +154,12 @@ impl StreetGraph {
     /// # Panics
     /// With more than 2^32 nodes or edges.
     pub fn build(lines: &[LineString<f64>], params: GraphParams) -> Self {
-        let mut ids: HashMap<(u64, u64), u32> = HashMap::new();
-        let mut nodes: Vec<Coord<f64>> = Vec::new();
-        let mut edges: Vec<Edge> = Vec::new();
+        let vertices: usize = lines.iter().map(|l| l.0.len()).sum();
+        // foldhash, not SipHash: the node lookup is most of the build's one-core time.
+        let mut ids: HashMap<(u64, u64), u32, foldhash::fast::RandomState> =
+            HashMap::with_capacity_and_hasher(vertices, foldhash::fast::RandomState::default());
+        let mut nodes: Vec<Coord<f64>> = Vec::with_capacity(vertices);
+        let mut edges: Vec<Edge> = Vec::with_capacity(vertices);
         let mut node_of = |c: Coord<f64>, nodes: &mut Vec<Coord<f64>>| -> u32 {
             *ids.entry(key(c)).or_insert_with(|| {
                 nodes.push(c);
@@ -176,10 +184,16 @@ impl StreetGraph {
                 ends.push(node_of(*last, &mut nodes));
             }
         }
+        let t0 = std::time::Instant::now();
+        tracing::debug!(nodes = nodes.len(), edges = edges.len(), "graph: vertices hashed");
         let snapped_ends = if params.snap_m > 0.0 { snap_dangling(&mut nodes, &mut edges, &ends, params.snap_m) } else { 0 };
+        tracing::debug!(elapsed_s = t0.elapsed().as_secs_f64(), "graph: ends snapped");
         let (offsets, adjacency) = csr(nodes.len(), &edges);
+        let arc_length_m = adjacency.iter().map(|&(_, e)| edges[e as usize].length_m).collect();
+        tracing::debug!(elapsed_s = t0.elapsed().as_secs_f64(), "graph: csr");
         let component = components(nodes.len(), &offsets, &adjacency);
-        Self { nodes, edges, offsets, adjacency, component, snapped_ends }
+        tracing::debug!(elapsed_s = t0.elapsed().as_secs_f64(), "graph: components");
+        Self { nodes, edges, offsets, adjacency, arc_length_m, component, snapped_ends }
     }
 
     /// Number of nodes.
@@ -206,6 +220,13 @@ impl StreetGraph {
     pub fn neighbours(&self, n: u32) -> &[(u32, u32)] {
         let n = n as usize;
         &self.adjacency[self.offsets[n] as usize..self.offsets[n + 1] as usize]
+    }
+
+    /// `(neighbour, edge length in metres)` of node `n`: what a shortest-path search relaxes.
+    #[inline]
+    pub fn arcs(&self, n: u32) -> impl Iterator<Item = (u32, f64)> + '_ {
+        let range = self.offsets[n as usize] as usize..self.offsets[n as usize + 1] as usize;
+        self.adjacency[range.clone()].iter().map(|&(w, _)| w).zip(self.arc_length_m[range].iter().copied())
     }
 
     /// Component id of node `n` (ids are arbitrary but equal within a component).
@@ -288,32 +309,71 @@ fn snap_dangling(nodes: &mut Vec<Coord<f64>>, edges: &mut Vec<Edge>, ends: &[u32
             *n = e.a;
         }
     }
-    let (node_tree, segments): (RTree<GeomWithData<[f64; 2], u32>>, _) = rayon::join(
-        || RTree::bulk_load(nodes.iter().enumerate().map(|(i, &c)| GeomWithData::new(xy(c), u32::try_from(i).expect("< 2^32 nodes"))).collect()),
-        || edge_tree(nodes, edges),
-    );
+    // Only the few dangling ends need neighbours: index them (a small tree), and let every node
+    // and edge look for the ends near it, in parallel. Bulk-loading trees of all nodes and edges
+    // for a few thousand queries cost more than the queries.
+    let ends_tree: RTree<GeomWithData<[f64; 2], u32>> =
+        RTree::bulk_load(dangling.iter().map(|&d| GeomWithData::new(xy(nodes[d as usize]), d)).collect());
     let snap_sq = snap_m * snap_m;
+    let neighbour = &neighbour;
+    let (near_nodes, near_edges) = rayon::join(
+        || {
+            // (end, squared distance, node) for every other, non-adjacent node within snap_m.
+            let mut found: Vec<(u32, f64, u32)> = nodes
+                .par_iter()
+                .enumerate()
+                .flat_map_iter(|(i, &c)| {
+                    let n = u32::try_from(i).expect("< 2^32 nodes");
+                    let at = xy(c);
+                    ends_tree
+                        .locate_within_distance(at, snap_sq)
+                        .filter(move |end| end.data != n && neighbour[&end.data] != n)
+                        .map(move |end| (end.data, end.distance_2(&at), n))
+                        .collect::<Vec<_>>()
+                })
+                .collect();
+            // Per end, the nearest; ties to the lowest node index.
+            found.par_sort_unstable_by(|x, y| x.0.cmp(&y.0).then(x.1.total_cmp(&y.1)).then(x.2.cmp(&y.2)));
+            found.dedup_by_key(|x| x.0);
+            found
+        },
+        || {
+            // (end, squared distance, edge, t) for every non-incident edge within snap_m.
+            let mut found: Vec<(u32, f64, u32, f64)> = edges
+                .par_iter()
+                .enumerate()
+                .flat_map_iter(|(i, e)| {
+                    let i = u32::try_from(i).expect("< 2^32 edges");
+                    let (a, b) = (xy(nodes[e.a as usize]), xy(nodes[e.b as usize]));
+                    let envelope = AABB::from_corners(
+                        [a[0].min(b[0]) - snap_m, a[1].min(b[1]) - snap_m],
+                        [a[0].max(b[0]) + snap_m, a[1].max(b[1]) + snap_m],
+                    );
+                    ends_tree
+                        .locate_in_envelope_intersecting(&envelope)
+                        .filter(move |end| e.a != end.data && e.b != end.data)
+                        .filter_map(move |end| {
+                            let (t, d2) = project(*end.geom(), a, b);
+                            (d2 <= snap_sq).then_some((end.data, d2, i, t))
+                        })
+                        .collect::<Vec<_>>()
+                })
+                .collect();
+            found.par_sort_unstable_by(|x, y| x.0.cmp(&y.0).then(x.1.total_cmp(&y.1)).then(x.2.cmp(&y.2)));
+            found.dedup_by_key(|x| x.0);
+            found
+        },
+    );
+    let nearest_node: HashMap<u32, (f64, u32)> = near_nodes.into_iter().map(|(d, d2, n)| (d, (d2, n))).collect();
+    let nearest_edge: HashMap<u32, (f64, u32, f64)> = near_edges.into_iter().map(|(d, d2, e, t)| (d, (d2, e, t))).collect();
     let mut joins: Vec<Edge> = Vec::new();
     let mut joined_pairs: std::collections::HashSet<(u32, u32)> = std::collections::HashSet::new();
     // Splits per edge: (t, new node).
     let mut splits: HashMap<u32, Vec<(f64, u32)>> = HashMap::new();
     let mut snapped = 0;
     for &d in &dangling {
-        let at = xy(nodes[d as usize]);
-        let adjacent = neighbour[&d];
         // Nearest other node within snap_m: deterministic on ties (lowest index).
-        let mut best_node: Option<(f64, u32)> = None;
-        for cand in node_tree.locate_within_distance(at, snap_sq) {
-            let n = cand.data;
-            if n == d || n == adjacent {
-                continue;
-            }
-            let d2 = cand.distance_2(&at);
-            if best_node.is_none_or(|(b2, bn)| d2.total_cmp(&b2).then(n.cmp(&bn)).is_lt()) {
-                best_node = Some((d2, n));
-            }
-        }
-        if let Some((d2, n)) = best_node {
+        if let Some(&(d2, n)) = nearest_node.get(&d) {
             let pair = (d.min(n), d.max(n));
             if joined_pairs.insert(pair) {
                 joins.push(Edge { a: d, b: n, length_m: d2.sqrt() });
@@ -321,18 +381,7 @@ fn snap_dangling(nodes: &mut Vec<Coord<f64>>, edges: &mut Vec<Edge>, ends: &[u32
             snapped += 1;
             continue;
         }
-        let mut best_edge: Option<(f64, u32, f64)> = None;
-        for cand in segments.locate_within_distance(at, snap_sq) {
-            let e = edges[cand.data as usize];
-            if e.a == d || e.b == d {
-                continue;
-            }
-            let (t, d2) = project(at, cand.geom().a, cand.geom().b);
-            if best_edge.is_none_or(|(b2, be, _)| d2.total_cmp(&b2).then(cand.data.cmp(&be)).is_lt()) {
-                best_edge = Some((d2, cand.data, t));
-            }
-        }
-        if let Some((d2, e, t)) = best_edge {
+        if let Some(&(d2, e, t)) = nearest_edge.get(&d) {
             let edge = edges[e as usize];
             // The nearest point is an end of the edge: that node is adjacent to d (else it would
             // have been found above), so there is nothing to join.

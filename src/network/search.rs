@@ -43,23 +43,30 @@ impl PartialOrd for Item {
 /// Reusable state of bounded searches on one graph (one per thread).
 #[derive(Debug)]
 pub struct Scratch {
-    dist_m: Vec<f64>,
-    stamp: Vec<u32>,
+    /// Per node: the distance found and the search that found it, side by side (one cache line
+    /// read per relaxation instead of two).
+    label: Vec<Label>,
     epoch: u32,
     heap: BinaryHeap<Item>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Label {
+    dist_m: f64,
+    stamp: u32,
 }
 
 impl Scratch {
     /// State for searches on a graph of `nodes` nodes.
     #[must_use]
     pub fn new(nodes: usize) -> Self {
-        Self { dist_m: vec![0.0; nodes], stamp: vec![0; nodes], epoch: 0, heap: BinaryHeap::new() }
+        Self { label: vec![Label { dist_m: 0.0, stamp: 0 }; nodes], epoch: 0, heap: BinaryHeap::new() }
     }
 
     fn begin(&mut self) {
         self.epoch = self.epoch.wrapping_add(1);
         if self.epoch == 0 {
-            self.stamp.fill(0);
+            self.label.fill(Label { dist_m: 0.0, stamp: 0 });
             self.epoch = 1;
         }
         self.heap.clear();
@@ -67,8 +74,9 @@ impl Scratch {
 
     #[inline]
     fn get(&self, n: u32) -> f64 {
-        if self.stamp[n as usize] == self.epoch {
-            self.dist_m[n as usize]
+        let l = self.label[n as usize];
+        if l.stamp == self.epoch {
+            l.dist_m
         } else {
             f64::INFINITY
         }
@@ -76,8 +84,7 @@ impl Scratch {
 
     #[inline]
     fn set(&mut self, n: u32, d: f64) {
-        self.stamp[n as usize] = self.epoch;
-        self.dist_m[n as usize] = d;
+        self.label[n as usize] = Label { dist_m: d, stamp: self.epoch };
     }
 
     /// Settles every node within `bound_m` of the sources `(node, initial cost)`, nearest first,
@@ -101,8 +108,8 @@ impl Scratch {
                 continue;
             }
             visit(node, dist_m);
-            for &(w, e) in graph.neighbours(node) {
-                let nd = dist_m + graph.edges()[e as usize].length_m;
+            for (w, length_m) in graph.arcs(node) {
+                let nd = dist_m + length_m;
                 if nd <= bound_m && nd < self.get(w) {
                     self.set(w, nd);
                     self.heap.push(Item { dist_m: nd, node: w });
@@ -147,8 +154,8 @@ pub fn nearest_sources(graph: &StreetGraph, sources: impl IntoIterator<Item = (u
         }
         done[node as usize] = true;
         let l = label[node as usize];
-        for &(w, e) in graph.neighbours(node) {
-            let nd = d + graph.edges()[e as usize].length_m;
+        for (w, length_m) in graph.arcs(node) {
+            let nd = d + length_m;
             let wi = w as usize;
             if nd <= max_m && !done[wi] && better(nd, l, dist_m[wi], label[wi]) {
                 dist_m[wi] = nd;
