@@ -63,10 +63,27 @@ fn status_of(outcome: anyhow::Result<()>) -> std::process::ExitCode {
             std::process::ExitCode::from(STOPPED_BY_SIGPIPE)
         }
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", error_message(&e));
             std::process::ExitCode::FAILURE
         }
     }
+}
+
+/// The error and its causes joined with ": ", leaving out a cause the message before it already
+/// ends with: errors that name their cause in their own message and also return it as their
+/// source ("cannot write x.csv: No such file or directory (os error 2)") would say it twice.
+fn error_message(error: &anyhow::Error) -> String {
+    let mut message = String::new();
+    for cause in error.chain() {
+        let text = cause.to_string();
+        if message.is_empty() {
+            message = text;
+        } else if !message.ends_with(&text) {
+            message.push_str(": ");
+            message.push_str(&text);
+        }
+    }
+    message
 }
 
 /// Opts this process out of transparent huge pages (what `MIMALLOC_ALLOW_THP=0` does).

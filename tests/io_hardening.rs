@@ -305,3 +305,176 @@ fn a_closed_stdout_ends_quietly_with_the_sigpipe_status() {
     assert_eq!(o.status.code(), Some(141), "{:?}: {}", o.status, String::from_utf8_lossy(&o.stderr));
     assert_eq!(String::from_utf8_lossy(&o.stderr), "");
 }
+
+// Item 8: temporary files
+
+/// The id of a process that has exited (and been reaped).
+fn dead_pid() -> u32 {
+    let mut child = std::process::Command::new("true").spawn().unwrap();
+    let pid = child.id();
+    child.wait().unwrap();
+    pid
+}
+
+fn names_in(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    names.sort();
+    names
+}
+
+/// What runs killed with `kill -9` before their rename leave behind (under today's names and the
+/// names earlier versions used) is removed by the next run writing the same target; temporaries
+/// of a live process, and of other targets, stay.
+#[test]
+fn temporaries_left_by_killed_runs_are_removed_by_the_next_run() {
+    let city_dir = tempfile::tempdir().unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let (dead, live) = (dead_pid(), std::process::id());
+    let stale = [
+        format!(".coverage.csv.tmp-{dead}"),
+        format!(".x.geojson.tmp-{dead}"),
+        format!("x.geojson.tmp-{dead}"),
+        format!(".x.fgb.tmp-{dead}.fgb"),
+        format!(".x.fgb.tmp-{dead}_temp.fgb"),
+        ".x.fgb.partial.fgb".to_owned(),
+        format!(".x.gpkg.tmp-{dead}.gpkg"),
+        format!(".x.gpkg.tmp-{dead}.gpkg-journal"),
+        ".x.gpkg.partial.gpkg".to_owned(),
+        ".x.gpkg.partial.gpkg-journal".to_owned(),
+        format!(".summary.json.tmp-{dead}"),
+    ];
+    let kept = [format!(".coverage.csv.tmp-{live}"), format!(".other.csv.tmp-{dead}")];
+    for name in stale.iter().chain(&kept) {
+        std::fs::write(out.path().join(name), "half a file").unwrap();
+    }
+    for target in ["coverage.csv", "x.geojson", "x.fgb", "x.gpkg", "summary.json"] {
+        let o = analyze(city_dir.path(), &out.path().join(target)).output().unwrap();
+        assert!(o.status.success(), "{target}: {}", String::from_utf8_lossy(&o.stderr));
+    }
+    let mut expected: Vec<String> = ["coverage.csv", "x.geojson", "x.fgb", "x.gpkg", "summary.json"].iter().map(|s| (*s).to_owned()).chain(kept).collect();
+    expected.sort();
+    assert_eq!(names_in(out.path()), expected);
+}
+
+/// Every output is synced before its rename and its directory after (checked with strace where
+/// it is installed): without that, a power cut after the rename can leave an empty file.
+#[test]
+fn outputs_are_synced_before_the_rename_and_the_directory_after() {
+    if std::process::Command::new("strace").arg("-V").output().is_err() {
+        eprintln!("skipped: strace is not installed");
+        return;
+    }
+    let city_dir = tempfile::tempdir().unwrap();
+    let (estates, facilities) = city(city_dir.path());
+    for target in ["coverage.csv", "x.geojson", "x.fgb", "x.gpkg", "summary.json"] {
+        let out = city_dir.path().join(target);
+        let trace = city_dir.path().join("trace.txt");
+        let o = std::process::Command::new("strace")
+            .args(["-f", "-e", "trace=fsync,fdatasync,rename,renameat,renameat2", "-o"])
+            .arg(&trace)
+            .arg(env!("CARGO_BIN_EXE_gapmap"))
+            .arg("analyze")
+            .arg("--estates")
+            .arg(&estates)
+            .arg("--facilities")
+            .arg(&facilities)
+            .arg("--out")
+            .arg(&out)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{target}: {}", String::from_utf8_lossy(&o.stderr));
+        let calls = std::fs::read_to_string(&trace).unwrap();
+        let events: Vec<&str> = calls
+            .lines()
+            .filter_map(|l| {
+                if l.contains("rename") && l.contains(target) && l.contains(" = 0") {
+                    Some("rename")
+                } else if l.contains("sync(") && l.contains(" = 0") {
+                    Some("sync")
+                } else {
+                    None
+                }
+            })
+            .collect();
+        let rename = events.iter().position(|e| *e == "rename").unwrap_or_else(|| panic!("{target}: no rename in {calls}"));
+        assert!(events[..rename].contains(&"sync"), "{target}: not synced before the rename: {events:?}");
+        assert!(events[rename + 1..].contains(&"sync"), "{target}: directory not synced after the rename: {events:?}");
+    }
+}
+
+// Item 9: write errors
+
+/// The OS error appears once ("cannot write …: No such file or directory (os error 2)"), not
+/// twice (the message repeated its source).
+#[test]
+fn a_write_error_names_the_file_and_the_os_error_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("missing").join("coverage.csv");
+    let o = analyze(dir.path(), &out).output().unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains(&format!("cannot write {}", out.display())), "{stderr}");
+    assert_eq!(stderr.matches("(os error 2)").count(), 1, "{stderr}");
+}
+
+/// A small tmpfs mounted on a temporary directory (root only), unmounted on drop.
+struct Tmpfs(tempfile::TempDir);
+
+impl Tmpfs {
+    fn mount(size_bytes: u64) -> Option<Self> {
+        // SAFETY: geteuid has no preconditions.
+        if unsafe { libc::geteuid() } != 0 {
+            return None;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let status = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size_bytes}"), "tmpfs"])
+            .arg(dir.path())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .ok()?;
+        status.success().then_some(Self(dir))
+    }
+
+    fn path(&self) -> &Path {
+        self.0.path()
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(self.0.path()).status();
+    }
+}
+
+/// Every output format on a full disk fails with "No space left on device" (FlatGeobuf said
+/// "GDALOpenEx returned a NULL pointer", or renamed a truncated file into place and succeeded),
+/// names the file, and leaves nothing behind. Skipped unless root (it mounts a small tmpfs).
+#[test]
+fn a_full_disk_is_reported_as_no_space_left_for_every_format() {
+    let city_dir = tempfile::tempdir().unwrap();
+    // The FlatGeobuf's size: a disk 1.5 times as large holds the driver's temporary copy of the
+    // features but not the final file beside it, so the write fails at the close, not before.
+    let reference = city_dir.path().join("reference.fgb");
+    assert!(analyze(city_dir.path(), &reference).status().unwrap().success());
+    let fgb_bytes = std::fs::metadata(&reference).unwrap().len();
+    for size in [16 * 1024, fgb_bytes * 3 / 2] {
+        let Some(disk) = Tmpfs::mount(size) else {
+            eprintln!("skipped: mounting a tmpfs needs root");
+            return;
+        };
+        for target in ["x.fgb", "x.gpkg", "x.csv", "x.geojson"] {
+            if size > 16 * 1024 && target != "x.fgb" {
+                continue;
+            }
+            let out = disk.path().join(target);
+            let o = analyze(city_dir.path(), &out).output().unwrap();
+            let stderr = String::from_utf8_lossy(&o.stderr);
+            assert_eq!(o.status.code(), Some(1), "{target} on {size} bytes: {stderr}");
+            assert!(stderr.contains(&format!("cannot write {}: No space left on device (os error 28)", out.display())), "{target} on {size} bytes: {stderr}");
+            assert_eq!(stderr.matches("os error").count(), 1, "{stderr}");
+            assert!(!stderr.contains("ERROR 1"), "GDAL's own messages are not printed: {stderr}");
+            assert_eq!(names_in(disk.path()), Vec::<String>::new(), "{target} on {size} bytes leaves nothing");
+        }
+    }
+}

@@ -1,7 +1,8 @@
 //! Writing results: CSV rows, GeoJSON / FlatGeobuf / GeoPackage estates, JSON summaries.
 //!
-//! Every file is written to a temporary name in the target directory and renamed into place,
-//! so an interrupted run never leaves half a file behind.
+//! Every file is written to a hidden temporary name in the target directory (`.<name>.tmp-<pid>`),
+//! synced and renamed into place, so an interrupted run never leaves half a file behind; the
+//! temporaries of runs killed before their rename are removed by the next write of the target.
 
 use std::fmt::Write as _;
 use std::fs::File;
@@ -48,31 +49,126 @@ pub struct Results<'a> {
 
 /// Writes to `path` through a temporary file renamed into place on success.
 ///
+/// The temporary file is [`temp_path_for`]`(path)`; temporaries of the same target left by runs
+/// that were killed are removed first ([`remove_stale_temporaries`]). The data is synced to disk
+/// before the rename and the directory after it ([`commit_temporary`]), so a crash or power cut
+/// leaves the old file or the complete new one.
+///
 /// # Errors
 /// [`WriteError::Io`] or whatever `write` returns.
 pub fn write_atomically(
     path: &Path,
     write: impl FnOnce(&mut BufWriter<File>) -> Result<(), WriteError>,
 ) -> Result<(), WriteError> {
+    remove_stale_temporaries(path);
     let tmp = temp_path_for(path);
     let io_err = |source| WriteError::Io { path: path.to_owned(), source };
     let file = File::create(&tmp).map_err(io_err)?;
     let mut w = BufWriter::with_capacity(1 << 20, file);
-    let result = write(&mut w).and_then(|()| w.flush().map_err(io_err));
-    match result {
-        Ok(()) => std::fs::rename(&tmp, path).map_err(io_err),
-        Err(e) => {
-            let _ = std::fs::remove_file(&tmp);
-            Err(e)
+    let result = write(&mut w)
+        .and_then(|()| w.flush().map_err(io_err))
+        .and_then(|()| commit_temporary(w.get_ref(), &tmp, path).map_err(io_err));
+    if result.is_err() {
+        // Best effort: the error being returned matters more than a failed clean-up.
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// The temporary file an output is written to before its rename: `.<name>.tmp-<pid>` beside
+/// `path` (same directory, so the rename cannot cross file systems; hidden, so it does not show
+/// among the outputs while it is written).
+#[must_use]
+pub fn temp_path_for(path: &Path) -> PathBuf {
+    let mut name = temp_prefix(path);
+    name.push(std::process::id().to_string());
+    path.with_file_name(name)
+}
+
+/// [`temp_path_for`] ending in `.<extension>`, for writers that pick the format by extension
+/// (GDAL's FlatGeobuf driver makes a directory of a name without `.fgb`). Files such a writer
+/// derives from the name (SQLite's `-journal`, FlatGeobuf's `_temp.fgb`) share its prefix and are
+/// cleaned up with it.
+#[must_use]
+pub fn temp_path_with_extension(path: &Path, extension: &str) -> PathBuf {
+    let mut name = temp_path_for(path).into_os_string();
+    name.push(".");
+    name.push(extension);
+    PathBuf::from(name)
+}
+
+/// `.<name>.tmp-`: what every temporary of `path` starts with.
+fn temp_prefix(path: &Path) -> std::ffi::OsString {
+    let mut prefix = std::ffi::OsString::from(".");
+    prefix.push(path.file_name().unwrap_or_else(|| std::ffi::OsStr::new("out")));
+    prefix.push(".tmp-");
+    prefix
+}
+
+/// Removes the temporaries of `path` that runs killed before their rename left behind: files
+/// beside it named `.<name>.tmp-<pid>…` whose process no longer exists, and the names earlier
+/// versions used (`<name>.tmp-<pid>`, `.<name>.partial.<ext>` and its SQLite journals).
+/// Temporaries of live processes (another run writing the same target) are kept. Best effort:
+/// a file that cannot be removed stays, and writing goes on.
+pub fn remove_stale_temporaries(path: &Path) {
+    use std::os::unix::ffi::OsStrExt as _;
+    let Some(name) = path.file_name() else { return };
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let current = temp_prefix(path);
+    let mut legacy_tmp = name.to_owned();
+    legacy_tmp.push(".tmp-");
+    let mut legacy_partial = std::ffi::OsString::from(".");
+    legacy_partial.push(name);
+    legacy_partial.push(".partial.");
+    for entry in entries.flatten() {
+        let file_name = entry.file_name();
+        let bytes = file_name.as_bytes();
+        let stale = if let Some(rest) = bytes.strip_prefix(current.as_bytes()).or_else(|| bytes.strip_prefix(legacy_tmp.as_bytes())) {
+            pid_prefix(rest).is_some_and(|pid| pid != std::process::id() && !process_exists(pid))
+        } else {
+            bytes.starts_with(legacy_partial.as_bytes())
+        };
+        if stale && entry.file_type().is_ok_and(|t| t.is_file()) {
+            let _ = std::fs::remove_file(entry.path());
         }
     }
 }
 
-/// A temporary file name beside `path`.
-#[must_use]
-pub fn temp_path_for(path: &Path) -> PathBuf {
-    let name = path.file_name().map_or_else(|| "out".into(), |n| n.to_string_lossy().into_owned());
-    path.with_file_name(format!(".{name}.tmp-{}", std::process::id()))
+/// The process id a temporary's name continues with (`1234` of `1234.fgb`).
+fn pid_prefix(rest: &[u8]) -> Option<u32> {
+    let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+    std::str::from_utf8(&rest[..digits]).ok()?.parse().ok()
+}
+
+/// Whether process `pid` exists on this machine (signal 0 checks without sending anything).
+fn process_exists(pid: u32) -> bool {
+    let Ok(pid) = libc::pid_t::try_from(pid) else { return false };
+    // SAFETY: kill with signal 0 only checks that the process exists and may be signalled.
+    let found = unsafe { libc::kill(pid, 0) } == 0;
+    found || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+}
+
+/// Makes a completely written temporary file the output: syncs `file` (open on `tmp`) to disk,
+/// renames `tmp` onto `path`, then syncs the directory so the rename itself survives a crash.
+///
+/// # Errors
+/// When syncing the file, the rename or syncing the directory fails (not when the file system
+/// cannot sync directories at all).
+pub fn commit_temporary(file: &File, tmp: &Path, path: &Path) -> std::io::Result<()> {
+    file.sync_all()?;
+    std::fs::rename(tmp, path)?;
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    match File::open(dir).and_then(|d| d.sync_all()) {
+        Err(e) if matches!(e.kind(), std::io::ErrorKind::InvalidInput | std::io::ErrorKind::Unsupported) => Ok(()),
+        other => other,
+    }
 }
 
 /// Writes one CSV row per estate × kind, sorted by estate id then kind key.
@@ -602,3 +698,17 @@ mod tests {
     }
 }
 
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn temporaries_are_hidden_beside_the_target_and_carry_the_pid() {
+        let pid = std::process::id();
+        assert_eq!(temp_path_for(Path::new("/out/coverage.csv")), PathBuf::from(format!("/out/.coverage.csv.tmp-{pid}")));
+        assert_eq!(temp_path_with_extension(Path::new("x.fgb"), "fgb"), PathBuf::from(format!(".x.fgb.tmp-{pid}.fgb")));
+        assert_eq!(pid_prefix(b"1234.fgb-journal"), Some(1234));
+        assert_eq!(pid_prefix(b".fgb"), None);
+    }
+}

@@ -13,8 +13,12 @@
 //! - field subtypes: booleans are `OFTInteger` + `OFSTBoolean`; without the subtype a boolean
 //!   would not survive a write/read round trip.
 //! - `OSRDemoteTo2D`: the reader drops Z, so a 3D CRS is declared as its 2D counterpart.
+//! - `CPLPushErrorHandler`: errors GDAL raises while writing, gathered with the OS error of the
+//!   moment, instead of printed on stderr: the FlatGeobuf driver reports a failed write only
+//!   this way ("Unexpected I/O failure: writing feature") and then closes without error.
 
-use std::ffi::{c_char, c_int, c_uint, c_void, CString};
+use std::cell::RefCell;
+use std::ffi::{c_char, c_int, c_uint, c_void, CStr, CString};
 
 use gdal::spatial_ref::SpatialRef;
 use gdal::vector::{Defn, Feature, LayerAccess, OGRFieldType};
@@ -34,6 +38,71 @@ extern "C" {
     fn OGR_Fld_Destroy(field_defn: *mut c_void);
     fn OGR_L_CreateField(layer: *mut c_void, field_defn: *mut c_void, approx_ok: c_int) -> c_uint;
     fn OSRDemoteTo2D(srs: *mut c_void, name: *const c_char) -> c_uint;
+    fn CPLPushErrorHandler(handler: Option<unsafe extern "C" fn(c_int, c_int, *const c_char)>);
+    fn CPLPopErrorHandler();
+}
+
+/// `CPLErr::CE_Warning`.
+pub(super) const CE_WARNING: c_int = 2;
+/// `CPLErr::CE_Failure`.
+pub(super) const CE_FAILURE: c_int = 3;
+
+/// An error or warning GDAL raised.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Raised {
+    /// `CPLErr`: [`CE_WARNING`], [`CE_FAILURE`], 4 for fatal.
+    pub class: c_int,
+    /// The OS error (`errno`) when GDAL raised it: `ENOSPC` after a write that found the disk full.
+    pub os_error: Option<i32>,
+    pub message: String,
+}
+
+thread_local! {
+    /// What [`collect_raised`] has gathered on this thread.
+    static RAISED: RefCell<Vec<Raised>> = const { RefCell::new(Vec::new()) };
+}
+
+/// The handler [`collect_raised`] pushes: records the message and `errno`, prints nothing.
+unsafe extern "C" fn record_raised(class: c_int, _number: c_int, message: *const c_char) {
+    // Read first: formatting the message below may change errno.
+    let os_error = std::io::Error::last_os_error().raw_os_error().filter(|&e| e != 0);
+    let message = if message.is_null() {
+        String::new()
+    } else {
+        // SAFETY: GDAL passes a NUL-terminated message valid for the call.
+        unsafe { CStr::from_ptr(message) }.to_string_lossy().into_owned()
+    };
+    // Never panics across the C boundary: a re-entrant call (impossible here) is dropped.
+    RAISED.with(|raised| {
+        if let Ok(mut raised) = raised.try_borrow_mut() {
+            raised.push(Raised { class, os_error, message });
+        }
+    });
+}
+
+/// Runs `f` with GDAL's errors and warnings on this thread gathered (not printed); returns its
+/// result and what GDAL raised meanwhile. `errno` is cleared first, so an OS error recorded is
+/// one from `f`.
+pub(super) fn collect_raised<T>(f: impl FnOnce() -> T) -> (T, Vec<Raised>) {
+    let outer = RAISED.with(|raised| std::mem::take(&mut *raised.borrow_mut()));
+    clear_errno();
+    // SAFETY: the handler is a plain function that never unwinds; push and pop are paired on
+    // this thread (GDAL keeps the handler stack per thread), with nothing between them that
+    // could skip the pop but a panic in `f`, which leaves a handler that only records.
+    unsafe { CPLPushErrorHandler(Some(record_raised)) };
+    let result = f();
+    // SAFETY: pops the handler pushed above.
+    unsafe { CPLPopErrorHandler() };
+    let raised = RAISED.with(|raised| std::mem::replace(&mut *raised.borrow_mut(), outer));
+    (result, raised)
+}
+
+fn clear_errno() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: `__errno_location` returns this thread's errno, always valid to write.
+    unsafe {
+        *libc::__errno_location() = 0;
+    }
 }
 
 /// Whether field `idx` of `feature` holds a value (neither unset nor null).

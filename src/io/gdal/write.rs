@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::fs::{self, File};
 use std::io;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use gdal::errors::GdalError;
 use gdal::spatial_ref::{AxisMappingStrategy, SpatialRef};
@@ -32,15 +32,18 @@ use crate::model::AttrValue;
 /// - Features are written in one transaction when the driver has them (`GeoPackage`).
 ///   `FlatGeobuf` gets a spatial index, which stores features in Hilbert-curve order rather
 ///   than in the order given.
-/// - The file is written beside `path` as `.<name>.partial.<ext>`, checked, synced and renamed
-///   onto `path`: a crash leaves the old file or the new one, never half of one. A partial file
-///   left by an earlier crash is removed first.
+/// - The file is written beside `path` as `.<name>.tmp-<pid>.<ext>`
+///   ([`temp_path_with_extension`](crate::io::write::temp_path_with_extension)), checked, synced
+///   and renamed onto `path`, and the directory synced: a crash leaves the old file or the new
+///   one, never half of one. Temporaries left by runs that were killed are removed first.
+/// - Errors GDAL raises while writing fail the write even where the call returned success
+///   (FlatGeobuf reports a full disk only that way); a full disk is reported as the OS error.
 ///
 /// # Errors
 /// [`WriteError::UnsupportedFormat`] for a driver other than `FlatGeobuf` or `GPKG`;
 /// [`WriteError::Gdal`] when GDAL fails, a property name or text holds a NUL byte, or the
-/// written file does not read back with every feature; [`WriteError::Io`] when the file
-/// cannot be synced or renamed.
+/// written file does not read back with every feature; [`WriteError::Io`] when the disk is full
+/// or the file cannot be synced or renamed.
 pub fn write_gdal(
     path: &Path,
     driver: &str,
@@ -52,49 +55,80 @@ pub fn write_gdal(
         d if d.eq_ignore_ascii_case("GPKG") => ("GPKG", "gpkg"),
         _ => return Err(WriteError::UnsupportedFormat { path: path.to_owned() }),
     };
-    let partial = partial_path(path, extension)?;
+    if path.file_name().is_none() {
+        return Err(WriteError::Io {
+            path: path.to_owned(),
+            source: io::Error::new(io::ErrorKind::InvalidInput, "the output path has no file name"),
+        });
+    }
+    crate::io::write::remove_stale_temporaries(path);
+    let partial = crate::io::write::temp_path_with_extension(path, extension);
     remove_partial(&partial).map_err(|source| WriteError::Io { path: partial.clone(), source })?;
 
-    let written = write_partial(&partial, driver, layer_name, features)
-        .map_err(|message| WriteError::Gdal { path: path.to_owned(), message })
-        .and_then(|()| {
-            File::open(&partial)
-                .and_then(|f| f.sync_all())
-                .and_then(|()| fs::rename(&partial, path))
-                .map_err(|source| WriteError::Io { path: path.to_owned(), source })
-        });
+    let (written, raised) = ffi::collect_raised(|| write_partial(&partial, driver, layer_name, features));
+    for warning in raised.iter().filter(|r| r.class == ffi::CE_WARNING) {
+        tracing::warn!("{}: GDAL: {}", path.display(), warning.message);
+    }
+    let failures: Vec<&ffi::Raised> = raised.iter().filter(|r| r.class >= ffi::CE_FAILURE).collect();
+    let written = if written.is_err() || !failures.is_empty() {
+        Err(write_failure(path, &partial, written.err(), &failures))
+    } else {
+        File::open(&partial)
+            .and_then(|f| crate::io::write::commit_temporary(&f, &partial, path))
+            .map_err(|source| WriteError::Io { path: path.to_owned(), source })
+    };
     if written.is_err() {
         // Best effort: the error being returned matters more than a failed clean-up.
         let _ = remove_partial(&partial);
-        return written;
     }
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        // Makes the rename itself durable; directories cannot be opened for syncing everywhere,
-        // and by now the data is safe in either name, so a failure here is not an error.
-        let _ = File::open(dir).and_then(|d| d.sync_all());
-    }
-    Ok(())
+    written
 }
 
-/// `dir/.name.partial.ext`: same directory (so the rename cannot cross file systems), hidden,
-/// and with the extension the driver needs (`FlatGeobuf` makes a directory of a name without
-/// `.fgb`).
-fn partial_path(path: &Path, extension: &str) -> Result<PathBuf, WriteError> {
-    let name = path.file_name().ok_or_else(|| WriteError::Io {
-        path: path.to_owned(),
-        source: io::Error::new(io::ErrorKind::InvalidInput, "the output path has no file name"),
-    })?;
-    let mut partial = std::ffi::OsString::from(".");
-    partial.push(name);
-    partial.push(format!(".partial.{extension}"));
-    Ok(path.with_file_name(partial))
+/// The error for a failed GDAL write: the OS error when the disk is full (GDAL's own messages
+/// say "Unexpected I/O failure", "returned error 6" or, when the close failed silently and the
+/// file does not reopen, "GDALOpenEx returned a NULL pointer"), else GDAL's messages.
+fn write_failure(path: &Path, partial: &Path, returned: Option<String>, raised: &[&ffi::Raised]) -> WriteError {
+    const NO_SPACE: [i32; 3] = [libc::ENOSPC, libc::EDQUOT, libc::EFBIG];
+    let os_error = raised.iter().filter_map(|r| r.os_error).find(|e| NO_SPACE.contains(e)).or_else(|| disk_full(partial).then_some(libc::ENOSPC));
+    if let Some(code) = os_error {
+        return WriteError::Io { path: path.to_owned(), source: io::Error::from_raw_os_error(code) };
+    }
+    let mut messages: Vec<String> = raised.iter().map(|r| r.message.clone()).collect();
+    messages.extend(returned.filter(|m| !messages.contains(m)));
+    WriteError::Gdal { path: path.to_owned(), message: messages.join("; ") }
 }
 
-/// Removes a partial file and the `SQLite` journal files a crashed `GeoPackage` write can leave.
+/// Whether the file system holding `file` has no space left for this process.
+fn disk_full(file: &Path) -> bool {
+    use std::os::unix::ffi::OsStrExt as _;
+    let dir = match file.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let Ok(c_dir) = std::ffi::CString::new(dir.as_os_str().as_bytes()) else { return false };
+    let mut stats = std::mem::MaybeUninit::<libc::statvfs>::uninit();
+    // SAFETY: a NUL-terminated path and a buffer statvfs fills; read only when it succeeds.
+    unsafe { libc::statvfs(c_dir.as_ptr(), stats.as_mut_ptr()) == 0 && stats.assume_init().f_bavail == 0 }
+}
+
+/// Removes a partial file and the files GDAL derives from its name: SQLite's journals (a crashed
+/// `GeoPackage` write) and FlatGeobuf's `_temp.fgb`.
 fn remove_partial(partial: &Path) -> io::Result<()> {
-    for suffix in ["", "-journal", "-wal", "-shm"] {
-        let mut name = partial.as_os_str().to_owned();
-        name.push(suffix);
+    let mut names: Vec<std::ffi::OsString> = ["", "-journal", "-wal", "-shm"]
+        .iter()
+        .map(|suffix| {
+            let mut name = partial.as_os_str().to_owned();
+            name.push(suffix);
+            name
+        })
+        .collect();
+    if let (Some(stem), Some(extension)) = (partial.file_stem(), partial.extension()) {
+        let mut temp = stem.to_owned();
+        temp.push("_temp.");
+        temp.push(extension);
+        names.push(partial.with_file_name(temp).into_os_string());
+    }
+    for name in names {
         match fs::remove_file(&name) {
             Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
             _ => {}
@@ -358,12 +392,5 @@ mod tests {
         ];
         assert_eq!(geometry_type(&mixed), OGRwkbGeometryType::wkbUnknown);
         assert_eq!(geometry_type(&[]), OGRwkbGeometryType::wkbUnknown);
-    }
-
-    #[test]
-    fn partial_path_is_hidden_beside_the_target() {
-        let partial =
-            partial_path(Path::new("/out/estates.gpkg"), "gpkg").expect("has a file name");
-        assert_eq!(partial, Path::new("/out/.estates.gpkg.partial.gpkg"));
     }
 }

@@ -12,10 +12,8 @@
 #![expect(clippy::doc_markdown, reason = "GeoJSON and CRS84 are format names, not code")]
 
 use std::borrow::Borrow;
-use std::ffi::OsString;
-use std::fs::{self, File};
 use std::io::{self, BufWriter, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use geo::{Coord, Geometry, LineString, Polygon};
 
@@ -38,8 +36,9 @@ const MAX_EXACT_SCALED: f64 = 9.0e15;
 
 /// Writes `features` as a GeoJSON FeatureCollection to the file `path`, atomically.
 ///
-/// The document goes to `<path>.tmp-<pid>` in the same directory first and is renamed onto
-/// `path` only once complete, so readers never see a half-written file; on failure the
+/// The document goes to a hidden temporary file beside `path` first
+/// ([`write_atomically`](crate::io::write::write_atomically)) and is renamed onto `path` only once
+/// complete and synced, so readers never see a half-written file; on failure the
 /// temporary file is removed. Geometries must be in CRS84 (lon, lat). `name`, when given,
 /// becomes the collection's top-level `"name"` member (GDAL reads it as the layer name).
 /// See [`write_feature_collection_to`] for the exact output format.
@@ -73,17 +72,10 @@ pub fn write_feature_collection<F>(
 where
     F: Borrow<OutFeature>,
 {
-    let io_error = |source| WriteError::Io { path: path.to_owned(), source };
-    let tmp = temporary_path(path);
-    let result = File::create(&tmp)
-        .and_then(|file| write_feature_collection_to(file, features, name))
-        .and_then(|()| fs::rename(&tmp, path));
-    if let Err(source) = result {
-        // Best effort: the original error is the one worth reporting.
-        let _ = fs::remove_file(&tmp);
-        return Err(io_error(source));
-    }
-    Ok(())
+    // The shared temporary naming, clean-up and sync (`io::write`); the document buffers itself.
+    crate::io::write::write_atomically(path, |w| {
+        write_feature_collection_to(w.get_mut(), features, name).map_err(|source| WriteError::Io { path: path.to_owned(), source })
+    })
 }
 
 /// Writes `features` as a GeoJSON FeatureCollection to `writer`, buffered internally.
@@ -135,13 +127,6 @@ where
     }
     w.write_all(b"\n]}\n")?;
     w.flush()
-}
-
-/// `<path>.tmp-<pid>`: same directory, so the final rename never crosses filesystems.
-fn temporary_path(path: &Path) -> PathBuf {
-    let mut name = OsString::from(path.as_os_str());
-    name.push(format!(".tmp-{}", std::process::id()));
-    PathBuf::from(name)
 }
 
 /// Adds the feature position to data errors so the caller can find the culprit.
