@@ -6,6 +6,7 @@ pub mod cli;
 pub mod index;
 pub mod network;
 pub mod plan;
+pub mod programme;
 pub mod model;
 pub mod io;
 pub mod config;

@@ -1,0 +1,92 @@
+//! Residents' wishes (问需于民) ranked per estate, per district and city-wide: items by residents
+//! asking, most first, ties by item key so that the order is stable.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use super::model::Wish;
+use crate::model::FeatureId;
+
+/// Where a ranking applies.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case", tag = "scope", content = "name")]
+pub enum WishScope {
+    /// The whole city.
+    City,
+    /// A district.
+    District(String),
+    /// An estate.
+    Estate(#[serde(serialize_with = "super::model::serialize_id")] FeatureId),
+}
+
+/// One item's place in a scope's ranking.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RankedWish {
+    /// Rank, 1 for the most asked; equal counts share no rank (ties ordered by item key).
+    pub rank: usize,
+    /// Item.
+    pub item: String,
+    /// Residents asking.
+    pub count: u64,
+    /// Share of all residents' requests in the scope, 0–100.
+    pub share_pct: f64,
+    /// Estates asking for it.
+    pub estates: usize,
+}
+
+/// A scope and its ranking.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WishRanking {
+    /// The scope.
+    pub scope: WishScope,
+    /// Items, most asked first.
+    pub items: Vec<RankedWish>,
+}
+
+#[expect(clippy::cast_precision_loss, reason = "counts are far below 2^52")]
+fn rank(scope: WishScope, counts: BTreeMap<&str, (u64, std::collections::BTreeSet<&FeatureId>)>) -> WishRanking {
+    let total: u64 = counts.values().map(|(c, _)| c).sum();
+    let mut items: Vec<(&str, u64, usize)> = counts.into_iter().map(|(item, (c, e))| (item, c, e.len())).collect();
+    items.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(b.0)));
+    let items = items
+        .into_iter()
+        .enumerate()
+        .map(|(i, (item, count, estates))| RankedWish {
+            rank: i + 1,
+            item: item.to_owned(),
+            count,
+            share_pct: if total > 0 { count as f64 * 100.0 / total as f64 } else { 0.0 },
+            estates,
+        })
+        .collect();
+    WishRanking { scope, items }
+}
+
+/// Rankings: the city first, then districts and estates in order.
+///
+/// # Complexity
+/// O(w log w) for w wishes.
+#[must_use]
+pub fn rank_wishes(wishes: &[Wish]) -> Vec<WishRanking> {
+    type Counts<'a> = BTreeMap<&'a str, (u64, std::collections::BTreeSet<&'a FeatureId>)>;
+    let mut city: Counts<'_> = BTreeMap::new();
+    let mut districts: BTreeMap<&str, Counts<'_>> = BTreeMap::new();
+    let mut estates: BTreeMap<&FeatureId, Counts<'_>> = BTreeMap::new();
+    fn add<'a>(c: &mut Counts<'a>, w: &'a Wish) {
+        let e = c.entry(w.item.as_str()).or_default();
+        e.0 += u64::from(w.count);
+        e.1.insert(&w.estate_id);
+    }
+    for w in wishes {
+        add(&mut city, w);
+        if let Some(d) = &w.district {
+            add(districts.entry(d.as_str()).or_default(), w);
+        }
+        add(estates.entry(&w.estate_id).or_default(), w);
+    }
+    let mut out = vec![rank(WishScope::City, city)];
+    out.extend(districts.into_iter().map(|(d, c)| rank(WishScope::District(d.to_owned()), c)));
+    out.extend(estates.into_iter().map(|(e, c)| rank(WishScope::Estate(e.clone()), c)));
+    out
+}
