@@ -161,7 +161,13 @@ pub fn compute_coverage(
     progress: &dyn Progress,
 ) -> Result<CoverageTable, AnalysisError> {
     catalogue.validate()?;
-    let mut cells = metric.measure(estates, catalogue, year, progress)?;
+    let cells = metric.measure(estates, catalogue, year, progress)?;
+    Ok(table_from_cells(estates, cells, catalogue, demand, AnalysisParams { distance_from: metric.distance_from(), year, metric: metric.kind() }))
+}
+
+/// The table of measured `cells` (estate-major, catalogue order), with each estate's required
+/// capacity and shortfall under `demand` filled in.
+pub(super) fn table_from_cells(estates: &[Estate], mut cells: Vec<KindCoverage>, catalogue: &Catalogue, demand: &dyn Demand, params: AnalysisParams) -> CoverageTable {
     let kinds = catalogue.len();
     // The capacity each estate requires, where the kind has a ratio and the estate households.
     if catalogue.kinds.iter().any(|k| k.ratio.is_some()) && kinds > 0 {
@@ -176,12 +182,7 @@ pub fn compute_coverage(
             }
         });
     }
-    Ok(CoverageTable {
-        kinds,
-        cells,
-        params: AnalysisParams { distance_from: metric.distance_from(), year, metric: metric.kind() },
-        radii_m: catalogue.kinds.iter().map(|k| k.radius_m).collect(),
-    })
+    CoverageTable { kinds, cells, params, radii_m: catalogue.kinds.iter().map(|k| k.radius_m).collect() }
 }
 
 /// Straight-line coverage through the index (no demand: [`compute_coverage`] adds it).

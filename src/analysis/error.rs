@@ -19,6 +19,22 @@ pub enum AnalysisError {
         /// How many were given.
         given: usize,
     },
+    /// A coverage timeline was read for other estates or another catalogue than it was built for.
+    #[error("the coverage timeline was built for {built} {what} but {given} were given; build it from these {what}")]
+    TimelineMismatch {
+        /// `estates` or `kinds`.
+        what: &'static str,
+        /// How many it was built for.
+        built: usize,
+        /// How many were given.
+        given: usize,
+    },
+    /// A coverage timeline was asked for a year outside its span.
+    #[error("the coverage timeline does not answer {year}; build it over a span that includes that year")]
+    YearOutsideTimeline {
+        /// The year asked for.
+        year: i32,
+    },
     /// The catalogue itself is invalid.
     #[error(transparent)]
     Catalogue(#[from] crate::model::CatalogueError),

@@ -11,6 +11,7 @@ mod error;
 mod metric;
 mod network;
 mod summary;
+mod timeline;
 mod trend;
 
 pub use accessibility::{compute_accessibility, kind_accessibility, two_step_fca, AccessDecay, Accessibility};
@@ -24,7 +25,8 @@ pub use error::AnalysisError;
 pub use metric::{CoverageMetric, EstateReach, MetricKind, StraightLine};
 pub use network::{NetworkMetric, NetworkParams};
 pub use summary::{summarize, DistrictSummary, KindSummary, Summary};
+pub use timeline::{CoverageTimeline, YearSpan};
 pub use trend::{
-    compute_trend, DistrictTrend, FacilityTarget, Gap, KindYear, RenovationTarget, RenovationYear, Targets, Trend,
+    compute_trend, compute_trend_with, DistrictTrend, FacilityTarget, Gap, KindYear, RenovationTarget, RenovationYear, Targets, Trend,
     TrendError, TrendKind, TrendParams, DEFAULT_RENOVATION_BUILT_BEFORE, MAX_YEARS,
 };

@@ -2,13 +2,12 @@
 //! end, targets against actuals and renovation progress — the figures of a city's annual report
 //! on its old-estate renovation and facility programme.
 //!
-//! Coverage at the end of year `y` is [`compute_coverage`] over the facilities open by then
-//! (the metric measuring with `Some(y)`: straight line or walking network), recomputed for every year of the period and the
-//! year before it (the first year's change needs it). Each run is parallel over estates; years
-//! run one after another and each table is reduced to counts at once, so memory holds one
-//! coverage table whatever the period's length. Recomputing beats updating one table
-//! incrementally: a year's openings can change the nearest facility of any estate, and a
-//! coverage run on 3,000 estates × 11 kinds takes milliseconds.
+//! Coverage at the end of year `y` is [`compute_coverage`](super::compute_coverage) over the
+//! facilities open by then (the metric measuring with `Some(y)`: straight line or walking
+//! network), read from a [`CoverageTimeline`] of the period and the year before it (the first
+//! year's change needs it): one measurement per year in which a facility opens, so a century-long
+//! period costs what its opening years cost. Each table is reduced to counts at once, so memory
+//! holds the timeline and one coverage table whatever the period's length.
 //!
 //! Districts: openings count by the *facility's* `district`, coverage and renovation by the
 //! *estate's* (as in [`summarize`](super::summarize)); estates without a district appear in the
@@ -18,7 +17,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use serde::{Deserialize, Serialize, Serializer};
 
-use super::{compute_coverage, AnalysisError, CoverageMetric, CoverageTable, DistanceFrom, MetricKind, RecordedHouseholds};
+use super::{AnalysisError, CoverageMetric, CoverageTable, CoverageTimeline, DistanceFrom, MetricKind, RecordedHouseholds, YearSpan};
 use super::summary::{tally, Tally};
 use crate::model::{Catalogue, Estate, Facility, FeatureId, KindId};
 
@@ -402,6 +401,24 @@ pub fn compute_trend(
     params: TrendParams,
     targets: &Targets,
 ) -> Result<Trend, TrendError> {
+    compute_trend_with(estates, facilities, metric, None, catalogue, params, targets)
+}
+
+/// [`compute_trend`], reading coverage from `timeline` when it answers the whole period (the
+/// service keeps one), else from a timeline of the period built here: one measurement per year in
+/// which a facility opens, not one per year of the period.
+///
+/// # Errors
+/// As [`compute_trend`].
+pub fn compute_trend_with(
+    estates: &[Estate],
+    facilities: &[Facility],
+    metric: &dyn CoverageMetric,
+    timeline: Option<&CoverageTimeline>,
+    catalogue: &Catalogue,
+    params: TrendParams,
+    targets: &Targets,
+) -> Result<Trend, TrendError> {
     params.check_period()?;
     let params = TrendParams { distance_from: metric.distance_from(), metric: metric.kind(), ..params };
     catalogue.validate().map_err(AnalysisError::from)?;
@@ -416,8 +433,18 @@ pub fn compute_trend(
     let mut overall_cov: Vec<Vec<Counts>> = Vec::with_capacity(years.len());
     let mut district_cov: Vec<Vec<Vec<Counts>>> = Vec::with_capacity(years.len());
     let mut gaps = Vec::new();
+    let built;
+    let timeline = match timeline {
+        Some(t) if t.answers(Some(params.from - 1)) && t.answers(Some(params.to)) => t,
+        _ => {
+            built = CoverageTimeline::build(estates, facilities, metric, catalogue, YearSpan { from: Some(params.from - 1), to: Some(params.to) }, &())?;
+            &built
+        }
+    };
     for &year in &years {
-        let table = compute_coverage(estates, metric, catalogue, Some(year), &RecordedHouseholds, &())?;
+        let table = timeline
+            .table_at(Some(year), estates, catalogue, &RecordedHouseholds)?
+            .ok_or(AnalysisError::YearOutsideTimeline { year })?;
         let (overall, by_district) = count_covered(estates, &table);
         overall_cov.push(overall);
         district_cov.push(by_district);

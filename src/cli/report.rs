@@ -116,6 +116,7 @@ pub(super) fn run(args: &ReportArgs) -> anyhow::Result<()> {
     let input = ReportInput {
         estates: &loaded.estates,
         facilities: &loaded.facilities,
+        timeline: None,
         catalogue: &catalogue,
         working_crs: &loaded.working_crs,
         metric,

@@ -97,6 +97,7 @@ impl Reports {
         let input = ReportInput {
             estates: &dataset.estates,
             facilities: &dataset.facilities,
+            timeline: None,
             catalogue: &dataset.catalogue,
             working_crs: &dataset.working_crs,
             metric,

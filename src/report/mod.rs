@@ -3,7 +3,7 @@
 //! coverage at year end — city-wide and per district — with renovation progress, charts and a
 //! map of the report year's gaps.
 //!
-//! [`build_report`] computes a [`Report`] (figures from [`compute_trend`], the map picture from
+//! [`build_report`] computes a [`Report`] (figures from [`compute_trend`](crate::analysis::compute_trend), the map picture from
 //! the estates' working-CRS footprints); the `render_*` functions turn it into Markdown, CSV,
 //! JSON, self-contained HTML or XLSX without recomputing anything, so every format states the
 //! same figures. All renderers work from one set of [`table`] definitions, except JSON, which
@@ -29,7 +29,7 @@ pub use self::json::{render_json, to_json_value};
 pub use self::map::GapMap;
 pub use self::markdown::render_markdown;
 pub use self::xlsx::render_xlsx;
-use crate::analysis::{compute_trend, CoverageMetric, Targets, Trend, TrendError, TrendParams};
+use crate::analysis::{compute_trend_with, CoverageMetric, CoverageTimeline, Targets, Trend, TrendError, TrendParams};
 use crate::model::{Catalogue, Estate, Facility};
 
 /// Everything [`build_report`] needs: loaded data (working CRS), the catalogue and the period.
@@ -42,6 +42,9 @@ pub struct ReportInput<'a> {
     /// How coverage is measured (straight line or walking network), prepared for these estates
     /// and facilities.
     pub metric: &'a dyn CoverageMetric,
+    /// Coverage through the years, when the caller keeps one (the service); else the report
+    /// builds one for its period.
+    pub timeline: Option<&'a CoverageTimeline>,
     /// The catalogue the facilities' kinds index.
     pub catalogue: &'a Catalogue,
     /// Name of the working CRS (`EPSG:4547`), stated in the report.
@@ -178,9 +181,9 @@ impl Format {
 /// [`ReportError::Trend`] for an invalid period or catalogue.
 ///
 /// # Complexity
-/// That of [`compute_trend`], plus O(vertices) for the map.
+/// That of [`compute_trend`](crate::analysis::compute_trend), plus O(vertices) for the map.
 pub fn build_report(input: &ReportInput<'_>) -> Result<Report, ReportError> {
-    let trend = compute_trend(input.estates, input.facilities, input.metric, input.catalogue, input.params, input.targets)?;
+    let trend = compute_trend_with(input.estates, input.facilities, input.metric, input.timeline, input.catalogue, input.params, input.targets)?;
     let year = input.params.to;
     Ok(Report {
         title: input.title.map_or_else(|| format!("Facility targets and coverage {year}"), str::to_owned),
