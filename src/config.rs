@@ -53,6 +53,21 @@
 //! renovation_built_before = 2000  # estates built before this year form the renovation stock
 //! # title = "…"                 # default "Facility targets and coverage YEAR"
 //!
+//! [programme]                   # the renovation programme (`gapmap programme`)
+//! gate_pct = 80                 # satisfaction gate: a project below it is reworked (exactly 80 passes)
+//! stock_built_before = 2000     # estates built before it form the old stock (default: report.renovation_built_before)
+//! projects = { path = "projects.csv" }   # CSV, XLSX (`sheet = "…"`) or GeoJSON properties
+//! surveys = { path = "surveys.csv", fields = { satisfied_pct = "满意率" } }
+//! wishes = { path = "wishes.xlsx", sheet = "wishes" }
+//! [[programme.funding]]         # shares per category or item (summing to 100), subsidies, caps
+//! category = "basic"
+//! shares_pct = { city = 20, district = 15, utility = 65 }
+//! [[programme.funding]]
+//! item = "elevator"
+//! subsidy_yuan_per_unit = 70000  # or subsidy_yuan_per_m2 (of the project's floor area)
+//! subsidy_source = "city"
+//! # cap_yuan = 210000           # most one project receives
+//!
 //! [serve]                       # `gapmap serve` (OGC API - Features)
 //! bind = "127.0.0.1:8080"
 //! default_limit = 100           # items per page when `limit` is not given
@@ -428,6 +443,154 @@ impl Default for ServeConfig {
     }
 }
 
+/// A table of programme records (`[programme] projects`, `surveys`, `wishes`): CSV, XLSX or
+/// GeoJSON (its features' properties).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TableSource {
+    /// The file (`.csv`, `.xlsx`, `.geojson`/`.json`).
+    pub path: PathBuf,
+    /// XLSX sheet (default: the first).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sheet: Option<String>,
+    /// gapmap's column names mapped onto the source's (`households = "户数"`); unset: the same
+    /// name. `investment_<source>` names a source's investment column.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub fields: BTreeMap<String, String>,
+}
+
+impl TableSource {
+    /// The source column for gapmap's `name`.
+    #[must_use]
+    pub fn field<'a>(&'a self, name: &'a str) -> &'a str {
+        self.fields.get(name).map_or(name, String::as_str)
+    }
+}
+
+/// A funding rule (`[[programme.funding]]`): for one `item` or one `category`, shares by source
+/// (`shares_pct`, summing to 100) and/or a subsidy per unit of the item or per m² of floor area
+/// paid by `subsidy_source`, at most `cap_yuan` per project.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FundingRuleConfig {
+    /// Renovation item (`elevator`, `pipes`) the rule is for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub item: Option<String>,
+    /// Category (`basic`, `improvement`, `upgrade`) the rule is for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub category: Option<String>,
+    /// Shares by source, percent.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub shares_pct: BTreeMap<String, f64>,
+    /// Subsidy per unit of the item, yuan.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subsidy_yuan_per_unit: Option<f64>,
+    /// Subsidy per m² of floor area, yuan.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subsidy_yuan_per_m2: Option<f64>,
+    /// Who pays the subsidy (default `city`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subsidy_source: Option<String>,
+    /// Most subsidy one project receives, yuan.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cap_yuan: Option<f64>,
+}
+
+impl FundingRuleConfig {
+    /// The rule as the programme core takes it, checked.
+    ///
+    /// # Errors
+    /// What is wrong, for a [`ConfigError::Invalid`].
+    pub fn to_rule(&self) -> Result<crate::programme::FundingRule, String> {
+        use crate::programme::{Category, FundingRule, RuleScope, Subsidy, SubsidyBasis};
+        let scope = match (&self.item, &self.category) {
+            (Some(item), None) => RuleScope::Item(item.clone()),
+            (None, Some(c)) => RuleScope::Category(Category::parse(c)?),
+            _ => return Err("give exactly one of `item` and `category`".into()),
+        };
+        let subsidy = match (self.subsidy_yuan_per_unit, self.subsidy_yuan_per_m2) {
+            (Some(_), Some(_)) => return Err("give one of subsidy_yuan_per_unit and subsidy_yuan_per_m2".into()),
+            (Some(y), None) => Some((SubsidyBasis::Unit, y)),
+            (None, Some(y)) => Some((SubsidyBasis::SquareMetre, y)),
+            (None, None) => None,
+        };
+        if subsidy.is_none() && (self.cap_yuan.is_some() || self.subsidy_source.is_some()) {
+            return Err("cap_yuan and subsidy_source belong to a subsidy; add subsidy_yuan_per_unit or subsidy_yuan_per_m2".into());
+        }
+        let rule = FundingRule {
+            scope,
+            shares_pct: self.shares_pct.clone(),
+            subsidy: subsidy.map(|(basis, yuan_per)| Subsidy { basis, yuan_per, source: self.subsidy_source.clone().unwrap_or_else(|| "city".into()), cap_yuan: self.cap_yuan }),
+        };
+        rule.check()?;
+        Ok(rule)
+    }
+}
+
+/// The renovation programme (`[programme]`), read by `gapmap programme`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProgrammeConfig {
+    /// Renovation projects.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub projects: Option<TableSource>,
+    /// Satisfaction surveys.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub surveys: Option<TableSource>,
+    /// Residents' wishes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wishes: Option<TableSource>,
+    /// The satisfaction gate, percent: a project below it is reworked; exactly it passes.
+    #[serde(default = "default_gate_pct")]
+    pub gate_pct: f64,
+    /// Estates built before this year form the old stock (default: `report.renovation_built_before`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stock_built_before: Option<i32>,
+    /// Funding rules, in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub funding: Vec<FundingRuleConfig>,
+}
+
+fn default_gate_pct() -> f64 {
+    crate::programme::DEFAULT_GATE_PCT
+}
+
+impl ProgrammeConfig {
+    /// The funding rules, checked, naming the rule's key path.
+    ///
+    /// # Errors
+    /// The first bad rule.
+    pub fn funding_rules(&self) -> Result<Vec<crate::programme::FundingRule>, ConfigError> {
+        self.funding
+            .iter()
+            .enumerate()
+            .map(|(i, r)| r.to_rule().map_err(|message| ConfigError::Invalid { key: format!("programme.funding[{i}]"), message }))
+            .collect()
+    }
+
+    /// Checks the section: files exist, the gate is a percentage, the rules hold.
+    ///
+    /// # Errors
+    /// The first [`ConfigError::Invalid`].
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |key: &str, message: String| Err(ConfigError::Invalid { key: format!("programme.{key}"), message });
+        let Some(projects) = &self.projects else {
+            return invalid("projects", "no projects table; set projects = { path = \"projects.csv\" }".into());
+        };
+        for (key, t) in [("projects", Some(projects)), ("surveys", self.surveys.as_ref()), ("wishes", self.wishes.as_ref())] {
+            if let Some(t) = t {
+                if !t.path.exists() {
+                    return invalid(&format!("{key}.path"), format!("{} does not exist", t.path.display()));
+                }
+            }
+        }
+        if !(self.gate_pct.is_finite() && (0.0..=100.0).contains(&self.gate_pct)) {
+            return invalid("gate_pct", format!("{} is not a percentage between 0 and 100", self.gate_pct));
+        }
+        self.funding_rules().map(|_| ())
+    }
+}
+
 /// The whole configuration.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -454,6 +617,9 @@ pub struct Config {
     /// The street network, for `analysis.metric = "network"`.
     #[serde(default)]
     pub network: Option<NetworkConfig>,
+    /// The renovation programme (`gapmap programme`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub programme: Option<ProgrammeConfig>,
 }
 
 impl Config {
@@ -501,6 +667,11 @@ impl Config {
         }
         if let Some(n) = &mut self.network {
             resolve(&mut n.path);
+        }
+        if let Some(p) = &mut self.programme {
+            for t in [&mut p.projects, &mut p.surveys, &mut p.wishes].into_iter().flatten() {
+                resolve(&mut t.path);
+            }
         }
     }
 
