@@ -18,6 +18,7 @@ pub mod geojson;
 pub mod load;
 pub mod network;
 pub mod plan;
+pub mod programme;
 mod raw;
 pub mod write;
 
