@@ -81,8 +81,8 @@ pub const COARSE_ZOOM: u8 = 12;
 
 /// Zoom from which single estates are drawn: below it an estate is a few pixels, a city of
 /// 60,000 of them a speckled texture in tiles of megabytes, and the map shows districts (the
-/// `districts` tiles, a choropleth of their coverage) instead. Estate tiles, and gap tiles of
-/// every kind at once, are empty below it; the TileJSONs say so with `minzoom`.
+/// `districts` tiles, a choropleth of their coverage) instead. Estate and gap tiles (gaps are
+/// estate polygons too) are empty below it; the TileJSONs say so with `minzoom`.
 pub const AGGREGATE_ZOOM: u8 = 12;
 
 /// The tile layer of estate labels in estate tiles (from [`LABEL_ZOOM`]): one point per estate,
@@ -227,8 +227,7 @@ impl TileQuery {
     #[must_use]
     pub fn min_zoom(&self, c: Collection) -> u8 {
         match c {
-            Collection::Estates => AGGREGATE_ZOOM,
-            Collection::Gaps if self.kind.is_none() => AGGREGATE_ZOOM,
+            Collection::Estates | Collection::Gaps => AGGREGATE_ZOOM,
             _ => 0,
         }
     }
@@ -404,11 +403,16 @@ pub fn render_tile(dataset: &Arc<Dataset>, c: Collection, tile: TileId, query: &
     let columns: Vec<TileColumn> = tile_columns(layer, c, dataset, query).into_iter().filter(|col| tile.z >= col.min_zoom).collect();
     let kind_column = layer.column("kind").filter(|_| matches!(c, Collection::Facilities | Collection::Gaps | Collection::ServiceAreas));
     let year_column = layer.column("opened_year").filter(|_| c == Collection::Facilities);
-    // Facilities of every kind below AGGREGATE_ZOOM share one thinning grid of coarser cells:
-    // a city's eleven kinds would otherwise fill a tile eleven times over (the map asks for one
-    // kind, `kind=`).
+    // Below AGGREGATE_ZOOM facilities are thinned to one per 5-pixel cell and kind, and
+    // without `kind=` to one per 6-pixel cell of any kind (a city's eleven kinds would otherwise
+    // fill a tile eleven times over): at most about 10,000 points, some 350 kB, per tile
+    // however dense the city. From it, one per 2-pixel cell and kind up to LABEL_ZOOM.
     let shared = c == Collection::Facilities && query.kind.is_none() && tile.z < AGGREGATE_ZOOM;
-    let thin = if shared { 4.0 * PIXEL } else { 2.0 * PIXEL };
+    let thin = match (tile.z < AGGREGATE_ZOOM, shared) {
+        (true, true) => 6.0 * PIXEL,
+        (true, false) => 5.0 * PIXEL,
+        (false, _) => 2.0 * PIXEL,
+    };
     let kind_group = |f: &Feature| -> u32 {
         if shared {
             return 0;
