@@ -22,6 +22,7 @@ mod analyze;
 mod diff;
 mod generate;
 mod plan;
+mod programme;
 mod report;
 mod serve;
 
@@ -29,6 +30,7 @@ pub use analyze::AnalyzeArgs;
 pub use diff::DiffArgs;
 pub use generate::GenerateArgs;
 pub use plan::PlanArgs;
+pub use programme::ProgrammeArgs;
 pub use report::ReportArgs;
 pub use serve::{ServeArgs, DEMO_CONFIG};
 
@@ -67,6 +69,11 @@ pub enum Command {
     /// households gained or lost.
     #[command(after_help = diff::HELP)]
     Diff(DiffArgs),
+    /// Write the renovation programme report: batches by year, district and street, progress
+    /// against targets, funding by source, the satisfaction gate and residents' wishes, in
+    /// Chinese or English (HTML, Markdown, XLSX, CSV, JSON).
+    #[command(after_help = programme::HELP)]
+    Programme(ProgrammeArgs),
 }
 
 /// `KIND=METRES` for `--radius`; `plan` also takes a bare `METRES` for the kind it places (kind
@@ -92,6 +99,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Report(args) => report::run(&args),
         Command::Plan(args) => plan::run(&args),
         Command::Diff(args) => diff::run(&args),
+        Command::Programme(args) => programme::run(&args),
     }
 }
 

@@ -15,6 +15,7 @@ mod html;
 mod json;
 mod map;
 mod markdown;
+pub mod programme;
 pub mod table;
 pub mod targets;
 mod xlsx;

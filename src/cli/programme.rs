@@ -1,0 +1,168 @@
+//! `gapmap programme`: the renovation programme report — batches, progress, funding, the
+//! satisfaction gate and residents' wishes — in Chinese or English.
+
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use clap::Args;
+
+use super::{catalogue_for, handle_report, print_config, SHOWN};
+use crate::config::{Config, OnInvalid, SourceConfig};
+use crate::io;
+use crate::programme::{self, ProgrammeInput, Stock};
+use crate::report::programme::{build_programme_report, write_programme_report, Lang};
+
+pub(super) const HELP: &str = "\
+Reads the [programme] tables of the config (projects, surveys, wishes: CSV, XLSX or GeoJSON) and
+writes, for the batches up to --year: estates, buildings, households, floor area, investment by
+source, % complete, accepted and failing the satisfaction gate per batch year, district and
+street; progress against the targets file's [[renovation]] rows and the old stock; funding by
+source as the [[programme.funding]] rules split it, against what was recorded; the gate per
+project (passed, below the gate: rework, no survey; accepted without passing is flagged); the
+residents' wishes ranked per estate, district and city.
+
+Bad rows (unknown estate, shares not summing to 100 %, % outside 0–100, a date in the future, a
+duplicate project…) are listed with file, row and reason and written to
+programme-YEAR.load-report.json; --on-invalid abort (default) stops, warn goes on without them.
+
+Outputs in --out DIR: programme-YEAR-LANG.html (charts, prints on A4), .md, .xlsx (a sheet per
+table), programme-YEAR-LANG-<table>.csv, .json.
+
+Examples:
+  gapmap programme --config data/demo/gapmap.toml --year 2021 --out target/programme
+  gapmap programme --config city.toml --year 2024 --lang en --format html,xlsx --out reports";
+
+/// Options of `gapmap programme`.
+#[derive(Debug, Args)]
+pub struct ProgrammeArgs {
+    /// Config file (TOML) with [estates] and [programme].
+    #[arg(long, env = "GAPMAP_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Estates (overrides the config's).
+    #[arg(long, env = "GAPMAP_ESTATES")]
+    pub estates: Option<PathBuf>,
+    /// CRS of an estates file that declares none (default CRS84).
+    #[arg(long, env = "GAPMAP_CRS")]
+    pub crs: Option<String>,
+    /// Report year: batches up to this year are reported.
+    #[arg(long, env = "GAPMAP_YEAR")]
+    pub year: Option<i32>,
+    /// First year of the progress table (default: report.from in the config, else the first batch).
+    #[arg(long, env = "GAPMAP_FROM")]
+    pub from: Option<i32>,
+    /// Report language: zh (Chinese, the default) or en.
+    #[arg(long, env = "GAPMAP_LANG", value_enum, default_value = "zh")]
+    pub lang: Lang,
+    /// Satisfaction gate in percent (default: programme.gate_pct, else 80); exactly the gate passes.
+    #[arg(long, env = "GAPMAP_GATE_PCT")]
+    pub gate_pct: Option<f64>,
+    /// Targets file with [[renovation]] rows (default: report.targets in the config).
+    #[arg(long, env = "GAPMAP_TARGETS")]
+    pub targets: Option<PathBuf>,
+    /// Bad rows: `abort` (exit non-zero, listing them) or `warn` (go on without them).
+    #[arg(long, env = "GAPMAP_ON_INVALID", value_enum)]
+    pub on_invalid: Option<OnInvalid>,
+    /// Report title.
+    #[arg(long, env = "GAPMAP_TITLE")]
+    pub title: Option<String>,
+    /// Output formats, comma-separated.
+    #[arg(long, env = "GAPMAP_FORMAT", value_enum, value_delimiter = ',', default_value = "html,md,xlsx,csv,json")]
+    pub format: Vec<crate::report::Format>,
+    /// Output directory (created if missing).
+    #[arg(long, env = "GAPMAP_OUT", required_unless_present = "print_config")]
+    pub out: Option<PathBuf>,
+    /// Print the effective config as TOML and exit.
+    #[arg(long)]
+    pub print_config: bool,
+}
+
+impl ProgrammeArgs {
+    /// The config file (if any) overridden by these flags.
+    ///
+    /// # Errors
+    /// An unreadable or invalid config file.
+    pub fn to_config(&self) -> anyhow::Result<Config> {
+        let mut config = match &self.config {
+            Some(path) => Config::from_file(path)?,
+            None => Config::default(),
+        };
+        if let Some(path) = &self.estates {
+            match &mut config.estates {
+                Some(e) => e.path.clone_from(path),
+                None => config.estates = Some(SourceConfig::from_path(path)),
+            }
+        }
+        if let Some(o) = self.on_invalid {
+            config.analysis.on_invalid = o;
+        }
+        if let (Some(g), Some(p)) = (self.gate_pct, &mut config.programme) {
+            p.gate_pct = g;
+        }
+        Ok(config)
+    }
+}
+
+/// Runs `gapmap programme`.
+pub(super) fn run(args: &ProgrammeArgs) -> anyhow::Result<()> {
+    let config = args.to_config()?;
+    if args.print_config {
+        return print_config(&config);
+    }
+    let year = args.year.or(config.analysis.year).context("--year is required (or analysis.year in the config)")?;
+    let out_dir = args.out.as_deref().context("--out is required")?;
+    let section = config.programme.as_ref().context("the config has no [programme] section; add one with projects = { path = \"projects.csv\" }")?;
+    section.validate()?;
+    let estates_source = config.estates.as_ref().context("no estates source; pass --estates PATH or set [estates] path")?;
+    if !estates_source.path.exists() {
+        anyhow::bail!("estates.path: {} does not exist", estates_source.path.display());
+    }
+    let catalogue = catalogue_for(&config)?;
+    let options = io::load::LoadOptions { catalogue: &catalogue, default_crs: args.crs.as_deref(), working_crs: config.analysis.working_crs.as_deref() };
+    let loaded = io::load::load(estates_source, &[], &options, &|_| ()).with_context(|| format!("loading {}", estates_source.path.display()))?;
+    std::fs::create_dir_all(out_dir).with_context(|| format!("creating {}", out_dir.display()))?;
+    let beside = out_dir.join(format!("programme-{year}"));
+    handle_report(&loaded.report, None, config.analysis.on_invalid, &beside)?;
+
+    let refs = io::programme::estate_refs(&loaded.estates);
+    let mut data = io::programme::load_programme(section, &refs, io::programme::today())?;
+    if !data.report.rejected.is_empty() {
+        let path = out_dir.join(format!("programme-{year}.load-report.json"));
+        io::write::write_json(&path, &data.report).with_context(|| format!("writing the load report {}", path.display()))?;
+        for r in data.report.rejected.iter().take(SHOWN) {
+            eprintln!("rejected: {r}");
+        }
+        if data.report.rejected.len() > SHOWN {
+            eprintln!("… and {} more in {}", data.report.rejected.len() - SHOWN, path.display());
+        }
+        if config.analysis.on_invalid == OnInvalid::Abort {
+            anyhow::bail!("{} programme rows rejected (listed in {}); fix them, or pass --on-invalid warn to go on without them", data.report.rejected.len(), path.display());
+        }
+    }
+    data.projects.retain(|p| p.batch_year <= year);
+
+    let built_before = section.stock_built_before.unwrap_or(config.report.renovation_built_before);
+    let old: Vec<_> = loaded.estates.iter().filter(|e| e.built_year.is_some_and(|b| b < built_before)).collect();
+    let stock = Stock { estates: old.len() as u64, households: old.iter().map(|e| u64::from(e.households.unwrap_or(0))).sum(), built_before };
+    let targets = match args.targets.as_ref().or(config.report.targets.as_ref()) {
+        Some(path) => crate::report::targets::load_targets(path, &catalogue)?.renovation,
+        None => Vec::new(),
+    };
+    let first_batch = data.projects.iter().map(|p| p.batch_year).min().unwrap_or(year);
+    let from = args.from.or(config.report.from).unwrap_or(first_batch).min(year);
+    let figures = programme::analyze(&ProgrammeInput {
+        projects: &data.projects,
+        surveys: &data.surveys,
+        wishes: &data.wishes,
+        rules: &data.rules,
+        gate_pct: section.gate_pct,
+        targets: &targets,
+        from,
+        to: year,
+        stock,
+    });
+    let report = build_programme_report(figures, &catalogue, &loaded.estates, args.lang, args.title.as_deref());
+    for path in write_programme_report(&report, &args.format, out_dir)? {
+        eprintln!("wrote {}", path.display());
+    }
+    Ok(())
+}

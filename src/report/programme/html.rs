@@ -1,0 +1,88 @@
+//! Self-contained HTML: headlines, the tables and three SVG charts; prints on A4.
+
+use std::fmt::Write as _;
+
+use super::markdown::{byline, headlines, notes, sections};
+use super::table::Table;
+use super::{chart, ProgrammeReport};
+use super::format::Lang;
+
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+fn table_html(out: &mut String, t: &Table, lang: Lang) {
+    let _ = writeln!(out, "<h3>{}</h3>", esc(&t.title));
+    if t.rows.is_empty() {
+        let _ = writeln!(out, "<p>{}</p>", lang.pick("(none)", "（无）"));
+        return;
+    }
+    out.push_str("<table><thead><tr>");
+    for c in &t.columns {
+        let _ = write!(out, "<th>{}</th>", esc(c));
+    }
+    out.push_str("</tr></thead><tbody>\n");
+    for row in &t.rows {
+        out.push_str("<tr>");
+        for c in row {
+            let class = if c.numeric() { " class=\"n\"" } else { "" };
+            let _ = write!(out, "<td{class}>{}</td>", esc(&c.display(lang)));
+        }
+        out.push_str("</tr>\n");
+    }
+    out.push_str("</tbody></table>\n");
+}
+
+fn chart_html(out: &mut String, svg: Result<String, String>) {
+    match svg {
+        Ok(svg) => {
+            let _ = writeln!(out, "<figure>{svg}</figure>");
+        }
+        Err(e) => {
+            let _ = writeln!(out, "<p class=\"err\">chart: {}</p>", esc(&e));
+        }
+    }
+}
+
+const STYLE: &str = "@page { size: A4; margin: 14mm 12mm; }
+body { font-family: 'Noto Sans CJK SC', 'Source Han Sans SC', 'Microsoft YaHei', 'PingFang SC', sans-serif; font-size: 10.5pt; max-width: 186mm; margin: 0 auto; color: #222; }
+h1 { font-size: 18pt; margin-bottom: 2mm; } h2 { font-size: 14pt; border-bottom: 1px solid #999; margin-top: 8mm; break-after: avoid; }
+h3 { font-size: 11pt; break-after: avoid; }
+table { border-collapse: collapse; width: 100%; font-size: 8.5pt; margin-bottom: 4mm; }
+th, td { border: 1px solid #bbb; padding: 1mm 1.5mm; } th { background: #f2f2f2; font-weight: 600; }
+td.n { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+tr { break-inside: avoid; } thead { display: table-header-group; }
+figure { margin: 2mm 0; break-inside: avoid; } figure svg { width: 100%; height: auto; }
+.byline { color: #666; } .err { color: #a00; }";
+
+/// Renders the report as one self-contained HTML page.
+#[must_use]
+pub fn render_html(r: &ProgrammeReport) -> String {
+    let lang = r.lang;
+    let mut out = String::new();
+    let _ = writeln!(out, "<!DOCTYPE html>\n<html lang=\"{}\"><head><meta charset=\"utf-8\"><title>{}</title><style>{STYLE}</style></head><body>", lang.pick("en", "zh-CN"), esc(&r.title));
+    let _ = writeln!(out, "<h1>{}</h1><p class=\"byline\">{}</p>", esc(&r.title), esc(&byline(r)));
+    let _ = writeln!(out, "<h2>{}</h2><ul>", lang.pick("At a glance", "总体情况"));
+    for h in headlines(r) {
+        let _ = writeln!(out, "<li>{}</li>", esc(&h));
+    }
+    out.push_str("</ul>\n");
+    for (i, (heading, tables)) in sections(r).into_iter().enumerate() {
+        let _ = writeln!(out, "<h2>{}</h2>", esc(&heading));
+        match i {
+            0 => chart_html(&mut out, chart::batches(r)),
+            2 => chart_html(&mut out, chart::funding(r)),
+            3 => chart_html(&mut out, chart::gate(r)),
+            _ => {}
+        }
+        for t in &tables {
+            table_html(&mut out, t, lang);
+        }
+    }
+    let _ = writeln!(out, "<h2>{}</h2><ul>", lang.pick("Notes", "说明"));
+    for n in notes(lang) {
+        let _ = writeln!(out, "<li>{}</li>", esc(n));
+    }
+    out.push_str("</ul></body></html>\n");
+    out
+}

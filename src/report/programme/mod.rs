@@ -1,0 +1,183 @@
+//! The programme report (`gapmap programme`): the renovation batches by year, district and
+//! street, progress against targets and the old stock, funding by source against the rules,
+//! the satisfaction gate and the residents' wishes — in Chinese (the default, as the city
+//! writes it) or English, as HTML (charts, prints on A4), Markdown, XLSX, CSV and JSON.
+//!
+//! [`build_programme_report`] wraps the core's [`Programme`] with the labels the report needs
+//! (catalogue kinds, renovation items, funding sources, estate names); the renderers only lay
+//! out [`table`]s and headlines, so every format states the same figures.
+
+mod chart;
+pub mod format;
+mod html;
+mod markdown;
+pub mod table;
+mod xlsx;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+pub use self::format::Lang;
+pub use self::html::render_html;
+pub use self::markdown::render_markdown;
+pub use self::xlsx::render_xlsx;
+use super::{Format, ReportError};
+use crate::model::{Catalogue, Estate, FeatureId};
+use crate::programme::{Category, Programme};
+
+/// A computed programme report, ready to render.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ProgrammeReport {
+    /// Title.
+    pub title: String,
+    /// Tool and version.
+    pub generator: String,
+    /// Language.
+    pub lang: Lang,
+    /// Report year.
+    pub year: i32,
+    /// The figures.
+    pub programme: Programme,
+    /// Item and kind labels (key → English, Chinese).
+    #[serde(skip)]
+    pub item_labels: BTreeMap<String, (String, String)>,
+    /// Estate names.
+    #[serde(skip)]
+    pub estate_names: BTreeMap<FeatureId, String>,
+}
+
+/// Funding sources' names (key, English, Chinese).
+const SOURCES: [(&str, &str, &str); 8] = [
+    ("central", "Central subsidy", "中央补助"),
+    ("province", "Province", "省级补助"),
+    ("city", "City", "市级财政"),
+    ("district", "District", "区级财政"),
+    ("utility", "Utility companies", "管线单位"),
+    ("residents", "Residents", "居民出资"),
+    ("social", "Social capital", "社会资本"),
+    ("other", "Other", "其他"),
+];
+
+impl ProgrammeReport {
+    /// A funding source's name.
+    #[must_use]
+    pub fn source_label(&self, key: &str) -> String {
+        SOURCES.iter().find(|(k, ..)| *k == key).map_or_else(|| key.to_owned(), |(_, en, zh)| self.lang.pick(en, zh).to_owned())
+    }
+
+    /// An item's name: catalogue kinds, renovation items, else the key.
+    #[must_use]
+    pub fn item_label(&self, key: &str) -> String {
+        self.item_labels.get(key).map_or_else(|| key.to_owned(), |(en, zh)| self.lang.pick(en, zh).to_owned())
+    }
+
+    /// A category's name.
+    #[must_use]
+    pub fn category_label(&self, c: Category) -> String {
+        match c {
+            Category::Basic => self.lang.pick("basic", "基础类"),
+            Category::Improvement => self.lang.pick("improvement", "完善类"),
+            Category::Upgrade => self.lang.pick("upgrade", "提升类"),
+        }
+        .to_owned()
+    }
+
+    /// An estate's name with its id.
+    #[must_use]
+    pub fn estate_label(&self, id: &FeatureId) -> String {
+        self.estate_names.get(id).map_or_else(|| id.to_string(), |n| format!("{n} ({id})"))
+    }
+
+    /// Sources with recorded investment, in the report's source order.
+    #[must_use]
+    pub fn recorded_sources(&self) -> Vec<String> {
+        self.programme.sources.iter().filter(|s| self.programme.total.investment_yuan.contains_key(*s)).cloned().collect()
+    }
+}
+
+/// Wraps the figures with the labels the report needs.
+#[must_use]
+pub fn build_programme_report(programme: Programme, catalogue: &Catalogue, estates: &[Estate], lang: Lang, title: Option<&str>) -> ProgrammeReport {
+    let mut item_labels: BTreeMap<String, (String, String)> = format::ITEMS.iter().map(|(k, en, zh)| ((*k).to_owned(), ((*en).to_owned(), (*zh).to_owned()))).collect();
+    for k in &catalogue.kinds {
+        item_labels.insert(k.key.clone(), (k.label_en.clone(), k.label_zh.clone()));
+    }
+    let year = programme.to;
+    let title = title.map_or_else(
+        || match lang {
+            Lang::Zh => format!("{year}年老旧小区改造工作报告"),
+            Lang::En => format!("Old-estate renovation programme {year}"),
+        },
+        str::to_owned,
+    );
+    ProgrammeReport {
+        title,
+        generator: format!("gapmap {}", env!("CARGO_PKG_VERSION")),
+        lang,
+        year,
+        programme,
+        item_labels,
+        estate_names: estates.iter().filter_map(|e| e.name.clone().map(|n| (e.id.clone(), n))).collect(),
+    }
+}
+
+/// One CSV file per table (`programme-2021-zh-batches.csv`), UTF-8 with a BOM so that Excel
+/// reads the Chinese.
+#[must_use]
+pub fn render_csv(report: &ProgrammeReport) -> Vec<(String, String)> {
+    table::all_tables(report)
+        .into_iter()
+        .map(|t| {
+            let mut w = csv::WriterBuilder::new().from_writer(Vec::new());
+            // Writing to a Vec cannot fail.
+            let _ = w.write_record(&t.columns);
+            for row in &t.rows {
+                let _ = w.write_record(row.iter().map(table::Cell::plain));
+            }
+            let bytes = w.into_inner().unwrap_or_default();
+            (format!("{}-{}.csv", stem(report), t.key), format!("\u{feff}{}", String::from_utf8_lossy(&bytes)))
+        })
+        .collect()
+}
+
+/// The whole report as JSON: the figures in yuan, m² and percent, with the language and title.
+#[must_use]
+pub fn render_json(report: &ProgrammeReport) -> String {
+    serde_json::to_string_pretty(report).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+}
+
+/// The output files' stem: `programme-2021-zh`.
+#[must_use]
+pub fn stem(report: &ProgrammeReport) -> String {
+    format!("programme-{}-{}", report.year, report.lang.key())
+}
+
+/// Renders each format and writes the files into `dir` (created if missing).
+///
+/// # Errors
+/// [`ReportError::Write`] or [`ReportError::Xlsx`].
+pub fn write_programme_report(report: &ProgrammeReport, formats: &[Format], dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
+    std::fs::create_dir_all(dir).map_err(|source| ReportError::Write { path: dir.to_owned(), source })?;
+    let mut formats = formats.to_vec();
+    formats.sort();
+    formats.dedup();
+    let stem = stem(report);
+    let mut written = Vec::new();
+    for format in formats {
+        let files: Vec<(String, Vec<u8>)> = match format {
+            Format::Html => vec![(format!("{stem}.html"), render_html(report).into_bytes())],
+            Format::Md => vec![(format!("{stem}.md"), render_markdown(report).into_bytes())],
+            Format::Json => vec![(format!("{stem}.json"), render_json(report).into_bytes())],
+            Format::Xlsx => vec![(format!("{stem}.xlsx"), render_xlsx(report)?)],
+            Format::Csv => render_csv(report).into_iter().map(|(n, t)| (n, t.into_bytes())).collect(),
+        };
+        for (name, bytes) in files {
+            let path = dir.join(name);
+            super::write_file(&path, &bytes)?;
+            written.push(path);
+        }
+    }
+    Ok(written)
+}
