@@ -83,7 +83,7 @@ pub fn relay_stderr() -> Option<StderrRelay> {
     // Fails when fd 2 is closed (`2>&-`): std already ignores writes to it then.
     let original = stderr.as_fd().try_clone_to_owned().ok()?;
     let mut target = std::fs::File::from(original.try_clone().ok()?);
-    let (mut reader, writer) = std::io::pipe().ok()?;
+    let (mut reader, writer) = pipe()?;
     let relay = std::thread::Builder::new()
         .name("stderr-relay".into())
         .spawn(move || {
@@ -110,6 +110,18 @@ pub fn relay_stderr() -> Option<StderrRelay> {
     }
     drop(writer);
     Some(StderrRelay { original, relay })
+}
+
+/// A pipe: (reading end, writing end), both close-on-exec. (`std::io::pipe` needs Rust 1.87.)
+fn pipe() -> Option<(std::fs::File, std::os::fd::OwnedFd)> {
+    use std::os::fd::FromRawFd as _;
+    let mut fds = [0 as libc::c_int; 2];
+    // SAFETY: pipe2 fills both descriptors on success; each is then owned exactly once.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return None;
+    }
+    // SAFETY: freshly created descriptors that nothing else owns.
+    unsafe { Some((std::fs::File::from_raw_fd(fds[0]), std::os::fd::OwnedFd::from_raw_fd(fds[1]))) }
 }
 
 impl StderrRelay {

@@ -262,7 +262,12 @@ fn analyze(dir: &Path, out: &Path) -> std::process::Command {
 
 /// A pipe whose reading end is already closed: every write to the other end fails with EPIPE.
 fn closed_pipe() -> std::process::Stdio {
-    let (reader, writer) = std::io::pipe().unwrap();
+    use std::os::fd::{FromRawFd as _, OwnedFd};
+    let mut fds = [0 as libc::c_int; 2];
+    // SAFETY: pipe fills both descriptors on success; each is then owned exactly once.
+    assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+    // SAFETY: fresh descriptors that nothing else owns.
+    let (reader, writer) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
     drop(reader);
     writer.into()
 }

@@ -696,12 +696,6 @@ mod tests {
         assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
         assert_eq!(csv_field("小区"), "小区");
     }
-}
-
-
-#[cfg(test)]
-mod tests {
-    use super::*;
 
     #[test]
     fn temporaries_are_hidden_beside_the_target_and_carry_the_pid() {

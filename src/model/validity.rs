@@ -158,22 +158,23 @@ pub fn check_polygon(polygon: &Polygon<f64>) -> Result<(), PolygonProblem> {
 pub fn check_rings(rings: &[&[Coord<f64>]]) -> Result<(), PolygonProblem> {
     let mut segments: Vec<Segment> = Vec::with_capacity(rings.iter().map(|r| r.len()).sum());
     let mut events: Vec<(Coord<f64>, u32)> = Vec::with_capacity(segments.capacity());
-    for (r, positions) in rings.iter().enumerate() {
-        let ring = ring_of(r);
+    for (ring_index, positions) in rings.iter().enumerate() {
+        let ring = ring_of(ring_index);
         let vertices = distinct_vertices(positions, ring)?;
         let keep = is_counter_clockwise(&vertices, ring)? == (ring == Ring::Exterior);
-        // Segment i joins vertices i and i + 1; vertex i touches segments i - 1 and i.
-        let first = u32::try_from(segments.len()).map_err(|_| PolygonProblem::TooFewPoints { ring })?;
-        let k = u32::try_from(vertices.len()).map_err(|_| PolygonProblem::TooFewPoints { ring })?;
-        let ring_number = u32::try_from(r).map_err(|_| PolygonProblem::TooFewPoints { ring })?;
-        for (i, &v) in vertices.iter().enumerate() {
-            let w = vertices[(i + 1) % vertices.len()];
-            let (start, end) = if keep { (v, w) } else { (w, v) };
-            let (a, b) = if lex(v, w) == Ordering::Less { (v, w) } else { (w, v) };
+        // Segment i joins vertices i and i + 1; vertex i touches segments i - 1 and i. Ids are
+        // u32 (4 billion segments would take 64 GB of coordinates before reaching here).
+        let too_many = |_| PolygonProblem::TooFewPoints { ring };
+        let first = u32::try_from(segments.len()).map_err(too_many)?;
+        let count = u32::try_from(vertices.len()).map_err(too_many)?;
+        let ring_number = u32::try_from(ring_index).map_err(too_many)?;
+        for (i, &from) in (0..count).zip(vertices.iter()) {
+            let to = vertices[(i as usize + 1) % vertices.len()];
+            let (start, end) = if keep { (from, to) } else { (to, from) };
+            let (a, b) = if lex(from, to) == Ordering::Less { (from, to) } else { (to, from) };
             segments.push(Segment { a, b, ring: ring_number, forward: start == a && end == b });
-            let i = u32::try_from(i).expect("i < k, which fits u32");
-            events.push((v, first + (i + k - 1) % k));
-            events.push((v, first + i));
+            events.push((from, first + (i + count - 1) % count));
+            events.push((from, first + i));
         }
     }
     Sweep::new(&segments).run(events)
@@ -276,7 +277,7 @@ impl Ord for Key {
                 }
                 // Decide at the segment that starts later: its start lies on the sweep line's
                 // past, where the two are ordered as they are now.
-                let (earlier, later, flip) = if lex(a, c) != Ordering::Greater { ((a, b), (c, d), false) } else { ((c, d), (a, b), true) };
+                let (earlier, later, flip) = if lex(a, c) == Ordering::Greater { ((c, d), (a, b), true) } else { ((a, b), (c, d), false) };
                 let mut side = orient(earlier.0, earlier.1, later.0);
                 if side == Orientation::Collinear {
                     // The later one starts on the earlier: where it goes next decides.

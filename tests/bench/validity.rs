@@ -33,7 +33,6 @@ fn star(n: usize) -> Polygon<f64> {
     ring(n, |i| if i % 2 == 0 { 10.0 } else { 1_000.0 })
 }
 
-#[expect(clippy::cast_possible_truncation, reason = "vertex counts fit u64")]
 fn bench_validity(c: &mut Criterion) {
     let mut group = c.benchmark_group("validity_sweep");
     group.sample_size(10);
