@@ -685,7 +685,9 @@ try {
   // and those estates light up.
   await page.locator('#trial-mode').check();
   const at = await page.evaluate((c) => window.gapmap.map.project(c), direct.features[0].geometry.coordinates);
-  await page.mouse.click(mapBox.x + at.x, mapBox.y + at.y);
+  // The map's box now: the toolbar may wrap differently in the language shown.
+  const trialBox = await page.locator('#map').boundingBox();
+  await page.mouse.click(trialBox.x + at.x, trialBox.y + at.y);
   await page.waitForFunction(() => document.querySelector('#trial-result').dataset.estatesNew != null, null, { timeout: 30000 });
   const reported = await page.evaluate(() => ({ estates: Number(document.querySelector('#trial-result').dataset.estatesNew), households: Number(document.querySelector('#trial-result').dataset.householdsNew), text: document.querySelector('#trial-result').textContent, trial: window.gapmap.state.trial }));
   const body = { kind: reported.trial.kind, points: [{ lon: reported.trial.lngLat.lng, lat: reported.trial.lngLat.lat }] };

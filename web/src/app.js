@@ -496,10 +496,10 @@ function renderPopup() {
     const chosen = (which) => (state.distance === which ? ' chosen' : '');
     return `${head}<td class="num${chosen('straight')}" data-straight-m="${straight ?? ''}">${escapeHtml(metres(straight))}</td>` +
       `<td class="num${chosen('network')}" data-network-m="${walked ?? ''}" data-distance-m="${d ?? ''}">${escapeHtml(metres(walked))}</td>` +
-      `<td class="num">${minutes == null ? '–' : Number(minutes).toFixed(1)}</td><td class="num" data-detour="${detour ?? ''}">${detour == null ? '–' : `${Number(detour).toFixed(2)}×`}</td>${tail}`;
+      `<td class="num opt">${minutes == null ? '–' : Number(minutes).toFixed(1)}</td><td class="num opt" data-detour="${detour ?? ''}">${detour == null ? '–' : `${Number(detour).toFixed(2)}×`}</td>${tail}`;
   });
   const distanceHeads = network
-    ? `<th class="num">${escapeHtml(t('straight'))}</th><th class="num">${escapeHtml(t('walking'))}</th><th class="num">${escapeHtml(t('walkMin'))}</th><th class="num">${escapeHtml(t('detour'))}</th>`
+    ? `<th class="num">${escapeHtml(t('straight'))}</th><th class="num">${escapeHtml(t('walking'))}</th><th class="num opt">${escapeHtml(t('walkMin'))}</th><th class="num opt">${escapeHtml(t('detour'))}</th>`
     : `<th class="num">${escapeHtml(t('nearest'))}</th>`;
   const title = p.name ? `${escapeHtml(p.name)} <small>#${escapeHtml(f.id)}</small>` : `${escapeHtml(t('estate'))} #${escapeHtml(f.id)}`;
   const year = entry.year ?? state.config.years.configured;
