@@ -45,6 +45,21 @@ pub fn trimmed(x: f64, decimals: usize) -> String {
     }
 }
 
+/// `x` with exactly `decimals` decimals, thousands grouped (`17,439.28`, `2,220.00`).
+#[must_use]
+pub fn fixed(x: f64, decimals: usize) -> String {
+    let text = format!("{:.*}", decimals, crate::report::table::round_to(x, decimals));
+    let (int_part, frac) = text.split_once('.').unwrap_or((text.as_str(), ""));
+    let negative = int_part.starts_with('-') && text.bytes().any(|b| b.is_ascii_digit() && b != b'0');
+    let digits: i64 = int_part.trim_start_matches('-').parse().unwrap_or(0);
+    let mut out = if negative { format!("-{}", group_int(digits)) } else { group_int(digits) };
+    if !frac.is_empty() {
+        out.push('.');
+        out.push_str(frac);
+    }
+    out
+}
+
 /// An integer with thousands separators.
 #[must_use]
 pub fn int(n: u64) -> String {

@@ -27,7 +27,7 @@ impl Cell {
         match self {
             Self::Empty => String::new(),
             Self::Int(n) => fmt::int(*n),
-            Self::Num(x, d) => fmt::trimmed(*x, *d),
+            Self::Num(x, d) => fmt::fixed(*x, *d),
             Self::Pct(x) => fmt::pct(lang, *x),
             Self::Text(t) => t.clone(),
         }
@@ -271,8 +271,8 @@ pub fn funding(r: &ProgrammeReport) -> Table {
     let lang = r.lang;
     let unit = fmt::money_unit(lang);
     let columns = match lang {
-        Lang::Zh => ["批次年度", "资金来源", "实际到位（万元）", "按规则应承担（万元）", "差额（万元）", "按规则占比（%）"].map(str::to_owned).to_vec(),
-        Lang::En => vec!["Batch".into(), "Source".into(), format!("Recorded ({unit})"), format!("By the rules ({unit})"), format!("Difference ({unit})"), "Share by the rules (%)".into()],
+        Lang::Zh => ["批次年度", "资金来源", "实际到位（万元）", "按规则应承担（万元）", "差额（规则−实际，万元）", "按规则占比（%）"].map(str::to_owned).to_vec(),
+        Lang::En => vec!["Batch".into(), "Source".into(), format!("Recorded ({unit})"), format!("By the rules ({unit})"), format!("Difference, rules − recorded ({unit})"), "Share by the rules (%)".into()],
     };
     let mut rows = Vec::new();
     let groups = r.programme.by_year.iter().map(|b| (fmt::year(lang, b.year), &b.totals)).chain(std::iter::once((lang.pick("Total", "合计").to_owned(), &r.programme.total)));
@@ -351,7 +351,7 @@ pub fn rework(r: &ProgrammeReport) -> Table {
         .filter(|p| p.gate.gate == Gate::Failed || p.gate.contradiction)
         .map(|p| {
             let finding = if p.gate.contradiction {
-                format!("{}; {}", gate_label(lang, p.gate.gate), lang.pick("marked accepted: contradiction", "却已标记验收，前后矛盾"))
+                format!("{}{}{}", gate_label(lang, p.gate.gate), lang.pick("; ", "；"), lang.pick("marked accepted: contradiction", "却已标记验收，前后矛盾"))
             } else {
                 gate_label(lang, p.gate.gate).to_owned()
             };
