@@ -143,6 +143,7 @@ pub(super) fn run(args: &ProgrammeArgs) -> anyhow::Result<()> {
     let built_before = section.stock_built_before.unwrap_or(config.report.renovation_built_before);
     let old: Vec<_> = loaded.estates.iter().filter(|e| e.built_year.is_some_and(|b| b < built_before)).collect();
     let stock = Stock { estates: old.len() as u64, households: old.iter().map(|e| u64::from(e.households.unwrap_or(0))).sum(), built_before };
+    let in_stock: std::collections::BTreeSet<_> = old.iter().map(|e| e.id.clone()).collect();
     let targets = match args.targets.as_ref().or(config.report.targets.as_ref()) {
         Some(path) => crate::report::targets::load_targets(path, &catalogue)?.renovation,
         None => Vec::new(),
@@ -159,6 +160,7 @@ pub(super) fn run(args: &ProgrammeArgs) -> anyhow::Result<()> {
         from,
         to: year,
         stock,
+        in_stock: &in_stock,
     });
     let report = build_programme_report(figures, &catalogue, &loaded.estates, args.lang, args.title.as_deref());
     for path in write_programme_report(&report, &args.format, out_dir)? {

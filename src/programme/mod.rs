@@ -48,6 +48,8 @@ pub struct ProgrammeInput<'a> {
     pub to: i32,
     /// The renovation stock.
     pub stock: Stock,
+    /// Ids of the stock's estates.
+    pub in_stock: &'a std::collections::BTreeSet<crate::model::FeatureId>,
 }
 
 /// One project with its funding split and gate.
@@ -124,7 +126,7 @@ pub fn analyze(input: &ProgrammeInput<'_>) -> Programme {
         gate_pct: input.gate_pct,
         from: input.from,
         to: input.to,
-        progress: progress(projects, input.targets, input.from..=input.to, input.stock),
+        progress: progress(projects, input.targets, input.from..=input.to, input.stock, input.in_stock),
         projects: projects.iter().cloned().zip(funding).zip(gates).map(|((project, funding), gate)| ProjectResult { project, funding, gate }).collect(),
         total,
         by_year,

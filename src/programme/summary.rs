@@ -173,7 +173,9 @@ pub struct ProgressRow {
     pub households_achieved_pct: Option<f64>,
     /// Distinct estates in any batch up to this year.
     pub cumulative_estates: u64,
-    /// Cumulative estates as a share of the stock's estates (city rows only), 0–100.
+    /// Of those, estates of the old stock.
+    pub cumulative_stock_estates: u64,
+    /// Stock estates in a batch up to this year as a share of the stock (city rows only), 0–100.
     pub stock_done_pct: Option<f64>,
 }
 
@@ -183,9 +185,12 @@ fn pct(part: u64, whole: u64) -> Option<f64> {
 }
 
 /// Progress per year (city, and each district that has a target), from the projects of
-/// `years` and the targets.
+/// `years` and the targets; `in_stock` holds the ids of the old stock's estates.
+///
+/// # Complexity
+/// O(years × projects × log projects).
 #[must_use]
-pub fn progress(projects: &[Project], targets: &[RenovationTarget], years: std::ops::RangeInclusive<i32>, stock: Stock) -> Vec<ProgressRow> {
+pub fn progress(projects: &[Project], targets: &[RenovationTarget], years: std::ops::RangeInclusive<i32>, stock: Stock, in_stock: &BTreeSet<FeatureId>) -> Vec<ProgressRow> {
     let mut scopes: Vec<Option<String>> = vec![None];
     let districts: BTreeSet<&String> = targets.iter().filter_map(|t| t.district.as_ref()).collect();
     scopes.extend(districts.into_iter().cloned().map(Some));
@@ -196,7 +201,9 @@ pub fn progress(projects: &[Project], targets: &[RenovationTarget], years: std::
             let batch: Vec<&Project> = projects.iter().filter(in_scope).filter(|p| p.batch_year == year).collect();
             let estates = batch.iter().map(|p| &p.estate_id).collect::<BTreeSet<_>>().len() as u64;
             let households: u64 = batch.iter().map(|p| u64::from(p.households)).sum();
-            let cumulative = projects.iter().filter(in_scope).filter(|p| p.batch_year <= year).map(|p| &p.estate_id).collect::<BTreeSet<_>>().len() as u64;
+            let done: BTreeSet<&FeatureId> = projects.iter().filter(in_scope).filter(|p| p.batch_year <= year).map(|p| &p.estate_id).collect();
+            let cumulative = done.len() as u64;
+            let cumulative_stock = done.iter().filter(|e| in_stock.contains(**e)).count() as u64;
             let target = targets.iter().find(|t| t.year == year && t.district == scope);
             let target_estates = target.and_then(|t| t.estates);
             let target_households = target.and_then(|t| t.households);
@@ -213,7 +220,8 @@ pub fn progress(projects: &[Project], targets: &[RenovationTarget], years: std::
                 estates_achieved_pct: target_estates.and_then(|t| pct(estates, t)),
                 households_achieved_pct: target_households.and_then(|t| pct(households, t)),
                 cumulative_estates: cumulative,
-                stock_done_pct: if scope.is_none() { pct(cumulative, stock.estates) } else { None },
+                cumulative_stock_estates: cumulative_stock,
+                stock_done_pct: if scope.is_none() { pct(cumulative_stock, stock.estates) } else { None },
             });
         }
     }

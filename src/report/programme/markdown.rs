@@ -66,21 +66,23 @@ pub fn headlines(r: &ProgrammeReport) -> Vec<String> {
         let first = p.by_year.first().map_or(r.year, |b| b.year);
         out.push(match (lang, pr.stock_done_pct) {
             (Lang::Zh, Some(s)) => format!(
-                "{}至{}累计改造小区{}个，占{}前建成老旧小区存量（{}个）的{}。",
+                "{}至{}累计改造小区{}个，其中{}前建成的老旧小区{}个，占存量（{}个）的{}。",
                 fmt::year(lang, first),
                 fmt::year(lang, r.year),
                 fmt::int(pr.cumulative_estates),
                 fmt::year(lang, p.stock.built_before),
+                fmt::int(pr.cumulative_stock_estates),
                 fmt::int(p.stock.estates),
                 fmt::pct(lang, s)
             ),
             (Lang::En, Some(s)) => format!(
-                "From {first} to {}, {} renovated: {} of the {} built before {}.",
+                "From {first} to {}, {} renovated, {} of them among the {} built before {}: {} of that old stock.",
                 r.year,
                 fmt::count(lang, pr.cumulative_estates, "estates", "个"),
-                fmt::pct(lang, s),
+                fmt::int(pr.cumulative_stock_estates),
                 fmt::int(p.stock.estates),
-                p.stock.built_before
+                p.stock.built_before,
+                fmt::pct(lang, s)
             ),
             (Lang::Zh, None) => format!("{}至{}累计改造小区{}个。", fmt::year(lang, first), fmt::year(lang, r.year), fmt::int(pr.cumulative_estates)),
             (Lang::En, None) => format!("From {first} to {}, {} renovated.", r.year, fmt::count(lang, pr.cumulative_estates, "estates", "个")),

@@ -237,6 +237,7 @@ pub fn progress(r: &ProgrammeReport) -> Table {
         ("Target households", "目标户数（户）"),
         ("Households, % of target", "户数完成目标（%）"),
         ("Cumulative estates", "累计改造小区（个）"),
+        ("of them old stock", "其中老旧小区（个）"),
         ("Old stock done (%)", "占老旧小区存量（%）"),
     ]
     .iter()
@@ -258,6 +259,7 @@ pub fn progress(r: &ProgrammeReport) -> Table {
                 p.target_households.map_or(Cell::Empty, Cell::Int),
                 p.households_achieved_pct.map_or(Cell::Empty, Cell::Pct),
                 Cell::Int(p.cumulative_estates),
+                Cell::Int(p.cumulative_stock_estates),
                 p.stock_done_pct.map_or(Cell::Empty, Cell::Pct),
             ]
         })
