@@ -46,6 +46,12 @@ pub struct Totals {
     /// # Units
     /// Yuan.
     pub unassigned_yuan: f64,
+    /// The rules' split minus the recorded split, by source, over the projects that record
+    /// their investment by source.
+    ///
+    /// # Units
+    /// Yuan.
+    pub difference_yuan: BTreeMap<String, f64>,
     /// Work done, weighted by floor area (by project where no project has a floor area), 0–100.
     pub complete_pct: f64,
     /// Projects by status.
@@ -91,6 +97,9 @@ pub fn totals(members: &[usize], projects: &[Project], funding: &[FundingSplit],
             *t.funding_yuan.entry(s.clone()).or_default() += y;
         }
         t.unassigned_yuan += funding[i].unassigned_yuan;
+        for (s, y) in funding[i].difference_yuan.iter().flatten() {
+            *t.difference_yuan.entry(s.clone()).or_default() += y;
+        }
         weighted += p.complete_pct * p.floor_area_m2;
         plain += p.complete_pct;
         *t.by_status.entry(p.status).or_default() += 1;

@@ -153,13 +153,13 @@ pub fn notes(lang: Lang) -> Vec<&'static str> {
     match lang {
         Lang::Zh => vec![
             "完成率按建筑面积加权；投资为项目台账实际到位资金。",
-            "资金分担：先按定额补助（如每部电梯补助）计入补助来源，余额按适用的一条分担规则（先按改造内容，后按改造类别）拆分；无适用规则的金额单列。",
+            "资金分担：先按定额补助（如每部电梯补助）计入补助来源，余额按适用的一条分担规则（先按改造内容，后按改造类别）拆分；无适用规则的金额单列。差额仅统计按来源登记了实际到位资金的项目。",
             "满意度以项目最近一次测评为准，达到门槛即为达标（恰好等于门槛视为达标）；按小区填报的测评计入该小区当年及以前最近一个批次的项目。",
             "老旧小区存量按小区建成年份统计；累计改造小区按批次去重计数。",
         ],
         Lang::En => vec![
             "% complete is weighted by floor area; investment is what the project ledger records.",
-            "Funding: fixed subsidies (per elevator, per m²) go to their source first; the rest is split by one share rule (the first for one of the project's items, else its category's); money no rule covers is shown apart.",
+            "Funding: fixed subsidies (per elevator, per m²) go to their source first; the rest is split by one share rule (the first for one of the project's items, else its category's); money no rule covers is shown apart. Differences cover the projects that record their investment by source.",
             "Satisfaction is the project's latest survey; exactly the gate passes. Surveys naming an estate count for its latest project batched in or before the survey's year.",
             "The old stock counts estates by their build year; cumulative estates count each estate once.",
         ],
@@ -173,7 +173,7 @@ fn escape(s: &str) -> String {
 /// A table as GitHub Markdown.
 pub(super) fn table_md(out: &mut String, t: &Table, lang: Lang) {
     let _ = writeln!(out, "| {} |", t.columns.iter().map(|c| escape(c)).collect::<Vec<_>>().join(" | "));
-    let align: Vec<&str> = (0..t.columns.len()).map(|c| if t.rows.first().is_some_and(|r| r[c].numeric()) { "---:" } else { "---" }).collect();
+    let align: Vec<&str> = (0..t.columns.len()).map(|c| if t.rows.iter().any(|r| r[c].numeric()) { "---:" } else { "---" }).collect();
     let _ = writeln!(out, "| {} |", align.join(" | "));
     for row in &t.rows {
         let _ = writeln!(out, "| {} |", row.iter().map(|c| escape(&c.display(lang))).collect::<Vec<_>>().join(" | "));

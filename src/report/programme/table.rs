@@ -288,7 +288,7 @@ pub fn funding(r: &ProgrammeReport) -> Table {
                 text(r.source_label(s)),
                 recorded.map_or(Cell::Empty, |y| money(lang, y)),
                 money(lang, rule),
-                recorded.map_or(Cell::Empty, |y| money(lang, rule - y)),
+                t.difference_yuan.get(s).map_or(Cell::Empty, |d| money(lang, *d)),
                 if rule_total > 0.0 { Cell::Pct(rule / rule_total * 100.0) } else { Cell::Empty },
             ]);
         }
@@ -364,7 +364,7 @@ pub fn rework(r: &ProgrammeReport) -> Table {
                 opt_text(p.project.street.as_ref()),
                 text(fmt::year(lang, p.project.batch_year)),
                 text(status_label(lang, p.project.status)),
-                p.gate.satisfied_pct.map_or(Cell::Empty, Cell::Pct),
+                p.gate.satisfied_pct.map_or(Cell::Empty, |x| Cell::Num(x, 2)),
                 p.gate.survey_date.map_or(Cell::Empty, |d| text(fmt::date(lang, d))),
                 text(finding),
             ]
@@ -436,7 +436,7 @@ pub fn projects(r: &ProgrammeReport) -> Table {
             for s in &r.programme.sources {
                 row.push(p.funding.by_source_yuan.get(s).map_or(Cell::Empty, |y| money(lang, *y)));
             }
-            row.push(p.gate.satisfied_pct.map_or(Cell::Empty, Cell::Pct));
+            row.push(p.gate.satisfied_pct.map_or(Cell::Empty, |x| Cell::Num(x, 2)));
             row.push(text(gate_label(lang, p.gate.gate)));
             row
         })
