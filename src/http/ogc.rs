@@ -743,9 +743,11 @@ fn items_page(dataset: &Dataset, c: Collection, q: &ItemsQuery, pairs: &QueryPai
         rfc3339(std::time::SystemTime::now()),
         Value::Array(links)
     );
-    let crs84 = crs.from_crs84.is_none() && !crs.lat_first;
+    // Pre-rendered CRS84 features are concatenated (compressed once each); other CRSs and other
+    // years' views render per request.
+    let crs84 = crs.from_crs84.is_none() && !crs.lat_first && layer.prerendered;
     if crs84 && gzip {
-        let pieces: Vec<&gzip::Piece> = page.iter().map(|f| f.gz()).collect();
+        let pieces: Vec<&gzip::Piece> = page.iter().filter_map(|f| f.gz()).collect();
         let capacity = pieces.iter().map(|p| p.deflate.len()).sum::<usize>()
             + pieces.len().saturating_sub(1) * PageWriter::comma_len()
             + PageWriter::stored_len(head.len())
@@ -763,7 +765,7 @@ fn items_page(dataset: &Dataset, c: Collection, q: &ItemsQuery, pairs: &QueryPai
     }
     // CRS84 pages concatenate the pre-rendered bytes without copying them twice.
     let rendered = if crs84 { Vec::new() } else { render_page(layer, &page, dataset, q.crs)? };
-    let pieces: Vec<&[u8]> = if crs84 { page.iter().map(|f| &*f.json).collect() } else { rendered.iter().map(|r| &**r).collect() };
+    let pieces: Vec<&[u8]> = if crs84 { page.iter().filter_map(|f| f.json.as_deref()).collect() } else { rendered.iter().map(|r| &**r).collect() };
     let mut body = head;
     body.reserve(pieces.iter().map(|r| r.len() + 1).sum::<usize>() + 2);
     for (i, piece) in pieces.iter().enumerate() {
@@ -808,14 +810,20 @@ fn geojson_response(body: Vec<u8>, crs_uri: &str, gzipped: bool) -> Response {
 /// converted once for the whole page and rendered.
 fn render_page(layer: &Layer, page: &[&Feature], dataset: &Dataset, crs: usize) -> Result<Vec<Box<[u8]>>, ApiError> {
     let option = &dataset.crs[crs];
-    if option.from_crs84.is_none() && !option.lat_first {
-        return Ok(page.iter().map(|f| f.json.clone()).collect());
+    let same_crs = option.from_crs84.is_none() && !option.lat_first;
+    if same_crs && layer.prerendered {
+        return Ok(page.iter().filter_map(|f| f.json.clone()).collect());
     }
-    let all = Geometry::GeometryCollection(geo::GeometryCollection(page.iter().map(|f| (*f.geometry).clone()).collect()));
-    let Geometry::GeometryCollection(converted) = transform_geometry(&all, option.from_crs84.as_ref(), option.lat_first)? else {
-        return Err(ApiError::Internal("a collection stayed a collection".into()));
+    let converted = if same_crs {
+        page.iter().map(|f| (*f.geometry).clone()).collect()
+    } else {
+        let all = Geometry::GeometryCollection(geo::GeometryCollection(page.iter().map(|f| (*f.geometry).clone()).collect()));
+        let Geometry::GeometryCollection(converted) = transform_geometry(&all, option.from_crs84.as_ref(), option.lat_first)? else {
+            return Err(ApiError::Internal("a collection stayed a collection".into()));
+        };
+        converted.0
     };
-    let features = page.iter().zip(converted.0).map(|(f, geometry)| OutFeature {
+    let features = page.iter().zip(converted).map(|(f, geometry)| OutFeature {
         geometry,
         properties: layer.columns.iter().zip(&f.values).map(|(c, v)| (c.name.clone(), v.clone())).collect(),
     });

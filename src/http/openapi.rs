@@ -171,7 +171,7 @@ pub fn document(dataset: &Dataset, state: &AppState, base: &str) -> Value {
     paths.insert("/what-if".into(), what_if_op(serve));
     paths.insert("/reports".into(), get_op("Annual facility-target reports: the years with data, with links", &[f_param()], ok("Report years", "application/json", &json!({ "type": "object", "required": ["reports", "links"] }))));
     paths.insert("/reports/{year}".into(), report_op(dataset));
-    paths.insert("/health".into(), get_op("Liveness and data version", &[], ok("Status", "application/json", &json!({ "type": "object", "required": ["status", "data_version"], "properties": { "status": { "type": "string", "enum": ["ok", "warn"] }, "data_version": { "type": "integer" } } }))));
+    paths.insert("/health".into(), get_op("Liveness and data version", &[], ok("Status", "application/json", &json!({ "type": "object", "required": ["status", "data_version"], "properties": { "status": { "type": "string", "enum": ["ok", "warn"] }, "data_version": { "type": "integer" }, "warming_up": { "type": "array", "items": { "type": "string" }, "description": "What is still being prepared in the background (the coverage timeline)" } } }))));
     paths.insert("/metrics".into(), get_op("Prometheus metrics", &[], ok("Metrics", "text/plain", &json!({ "type": "string" }))));
     paths.insert(
         "/admin/reload".into(),
@@ -186,6 +186,10 @@ pub fn document(dataset: &Dataset, state: &AppState, base: &str) -> Value {
                 "413": response_ref("PayloadTooLarge"),
                 "414": response_ref("UriTooLong"),
                 "422": { "description": "Reload failed; the previous data is still served" },
+                "429": {
+                    "description": "Too many failed attempts from this client: locked out for the Retry-After seconds (doubling with each further failure)",
+                    "headers": { "Retry-After": { "schema": { "type": "integer", "minimum": 1 } } }
+                },
                 "500": response_ref("InternalError"),
                 "503": response_ref("Unavailable"),
             },

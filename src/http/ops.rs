@@ -185,6 +185,8 @@ async fn get_health(State(state): State<AppState>, Extension(Snapshot(dataset)):
         "metric": dataset.metric_kind().as_str(),
         "distance_from": dataset.params.distance_from.as_str(),
         "network": dataset.network.as_ref().map(super::snapshot::ServedNetwork::summary_json),
+        // Prepared in the background after a load; until then a new year= builds it first.
+        "warming_up": dataset.warming_up(),
     })))
 }
 

@@ -94,10 +94,12 @@ impl Reports {
             Some(network) => &network.metric,
             None => &straight,
         };
+        // The dataset's timeline answers every year; a report reads it instead of building one.
+        let timeline = dataset.timeline().ok();
         let input = ReportInput {
             estates: &dataset.estates,
             facilities: &dataset.facilities,
-            timeline: None,
+            timeline: timeline.as_deref(),
             catalogue: &dataset.catalogue,
             working_crs: &dataset.working_crs,
             metric,

@@ -4,8 +4,10 @@
 //! geometry, property values aligned with the layer's columns, an R-tree over their bounding
 //! boxes and each feature's GeoJSON already rendered (CRS84, with its `id`). An items page is
 //! then an R-tree query, a filter and a concatenation of bytes; only other output CRSs render
-//! on request. Coverage for other years (`year=`) is computed on first use and cached per year
-//! ([`Dataset::year_view`]), so the executor never waits for an analysis.
+//! on request. Coverage for other years (`year=`) is read from the dataset's coverage timeline
+//! (built once, in the background after a load: [`Dataset::warm_up`]) and its collections are
+//! rendered on first use and cached for a few years ([`Dataset::year_view`]), so the executor
+//! never waits for an analysis.
 #![expect(clippy::doc_markdown, reason = "GeoJSON, OpenAPI and CRS84 are names, not code")]
 
 use std::collections::{BTreeMap, HashMap};
@@ -22,7 +24,7 @@ use super::gzip::Piece;
 use super::service_area::{build_service_areas, AreaMetric};
 use super::streets::Streets;
 use super::trial::TrialIndex;
-use crate::analysis::{self, AnalysisParams, CoverageTable, MetricKind, NetworkMetric, NetworkParams, RecordedHouseholds, StraightLine, Summary};
+use crate::analysis::{self, AnalysisParams, CoverageMetric, CoverageTable, CoverageTimeline, MetricKind, NetworkMetric, NetworkParams, RecordedHouseholds, StraightLine, Summary, YearSpan};
 use crate::config::{Config, OnInvalid};
 use crate::index::FacilityIndex;
 use crate::io::crs::{CrsSpec, Transformer};
@@ -31,8 +33,11 @@ use crate::io::network::{LoadedNetwork, NetworkSummary};
 use crate::io::write::{comparison_properties, estate_base_features, kind_properties, MetricComparison, OutFeature, Results};
 use crate::model::{AttrValue, Attributes, Catalogue, Estate, Facility, FeatureId, KindId};
 
-/// Years kept in the per-year coverage cache; the oldest entry is dropped beyond this.
-const YEAR_CACHE_LEN: usize = 32;
+/// Year views kept besides the current one; the least recently used is dropped beyond this. A
+/// view holds every estate's served values and GeoJSON (about 1 GiB on a 60,000-estate city, so
+/// 32 of them exhausted memory: issue 14); its coverage comes from the timeline, so building
+/// another costs the rendering, not an analysis.
+const YEAR_CACHE_LEN: usize = 2;
 
 /// The type of a column, as advertised in queryables.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,17 +85,20 @@ pub struct Feature {
     pub bbox: Option<Rect<f64>>,
     /// Property values aligned with [`Layer::columns`].
     pub values: Vec<AttrValue>,
-    /// The GeoJSON feature in CRS84, with its `id` member.
-    pub json: Box<[u8]>,
+    /// The GeoJSON feature in CRS84, with its `id` member, when the layer is pre-rendered (the
+    /// current year's); other years' layers render their pages on request, so a year view holds
+    /// values, not text.
+    pub json: Option<Box<[u8]>>,
     /// `json` compressed, made on first use by a gzip page (see [`super::gzip`]).
     gz: OnceLock<Piece>,
 }
 
 impl Feature {
-    /// `json` as a compressed piece, compressing it on first use. Blocking (62–81 µs for a
-    /// 2.5 KB estate, measured): call it off the executor.
-    pub fn gz(&self) -> &Piece {
-        self.gz.get_or_init(|| Piece::new(&self.json))
+    /// `json` as a compressed piece, compressing it on first use; `None` when not pre-rendered.
+    /// Blocking (62–81 µs for a 2.5 KB estate, measured): call it off the executor.
+    pub fn gz(&self) -> Option<&Piece> {
+        let json = self.json.as_deref()?;
+        Some(self.gz.get_or_init(|| Piece::new(json)))
     }
 }
 
@@ -101,6 +109,8 @@ pub struct Layer {
     pub features: Vec<Feature>,
     /// Property columns, in output order.
     pub columns: Vec<Column>,
+    /// Whether every feature's GeoJSON is pre-rendered ([`Feature::json`]).
+    pub prerendered: bool,
     /// GeoJSON geometry type of the features.
     pub geometry_type: &'static str,
     /// Bounding box of all features (CRS84); empty geometries add nothing to it.
@@ -123,6 +133,15 @@ impl Layer {
     /// # Errors
     /// [`ApiError::Internal`] when a geometry cannot be written as GeoJSON (a non-finite coordinate).
     pub(crate) fn build(pending: Vec<PendingFeature>, geometry_type: &'static str) -> Result<Self, ApiError> {
+        Self::build_with(pending, geometry_type, true)
+    }
+
+    /// [`Layer::build`], rendering every feature's GeoJSON now (`prerender`) or leaving it to
+    /// each request.
+    ///
+    /// # Errors
+    /// As [`Layer::build`].
+    pub(crate) fn build_with(pending: Vec<PendingFeature>, geometry_type: &'static str, prerender: bool) -> Result<Self, ApiError> {
         let mut columns: Vec<Column> = Vec::new();
         let mut column_index: HashMap<String, usize> = HashMap::new();
         for f in &pending {
@@ -157,7 +176,8 @@ impl Layer {
             c.kind = t.unwrap_or(ColumnType::String);
         }
 
-        let rendered = render_lines(&pending, |_| None)?;
+        let mut rendered = if prerender { render_lines(&pending, |_| None)?.into_iter().map(Some).collect() } else { Vec::new() };
+        rendered.resize_with(pending.len(), || None);
         let mut features = Vec::with_capacity(pending.len());
         let mut by_id = HashMap::with_capacity(pending.len());
         let mut extent: Option<Rect<f64>> = None;
@@ -178,7 +198,7 @@ impl Layer {
             }
             features.push(Feature { id: f.id, geometry: f.geometry, bbox, values, json, gz: OnceLock::new() });
         }
-        Ok(Self { features, columns, geometry_type, extent, column_index, by_id, tree: RTree::bulk_load(boxes) })
+        Ok(Self { features, columns, prerendered: prerender, geometry_type, extent, column_index, by_id, tree: RTree::bulk_load(boxes) })
     }
 
     /// The position of a feature by its id as text.
@@ -412,8 +432,21 @@ pub struct Dataset {
     pub network: Option<ServedNetwork>,
     estate_geometries: Vec<Arc<Geometry<f64>>>,
     estate_base: Vec<Attributes>,
+    /// Coverage through the years, built on first use or by [`Dataset::warm_up`].
+    timelines: Timelines,
     years: Mutex<BTreeMap<i32, Arc<YearView>>>,
     years_order: Mutex<Vec<i32>>,
+    /// Held while a year view is built: one at a time, so a burst of new years cannot hold
+    /// many half-built views at once.
+    building: Mutex<()>,
+}
+
+/// The dataset's coverage timelines: by its metric, and by straight line beside a walking metric
+/// (estates, gaps and districts carry both figures).
+#[derive(Debug, Default)]
+struct Timelines {
+    metric: OnceLock<Result<Arc<CoverageTimeline>, String>>,
+    straight: OnceLock<Result<Arc<CoverageTimeline>, String>>,
 }
 
 impl Dataset {
@@ -427,30 +460,110 @@ impl Dataset {
         self.years.lock().ok()?.get(&y).cloned()
     }
 
-    /// The coverage view for `year`, computing and caching it when needed. Blocking: call it
-    /// from `spawn_blocking`.
+    /// The coverage view for `year`, building and caching it when needed (its coverage read
+    /// from the timeline). Blocking: call it from `spawn_blocking`.
     ///
     /// # Errors
     /// [`ApiError::Internal`] when the analysis fails.
     pub fn year_view(&self, year: Option<i32>) -> Result<Arc<YearView>, ApiError> {
+        let poisoned = || ApiError::Internal("year cache poisoned".into());
+        if let Some(view) = self.cached_year(year) {
+            self.touch(year);
+            return Ok(view);
+        }
+        let _building = self.building.lock().map_err(|_| poisoned())?;
+        // Another request may have built it while this one waited.
         if let Some(view) = self.cached_year(year) {
             return Ok(view);
         }
         let params = AnalysisParams { year, ..self.params };
         let view = Arc::new(build_year_view(self, params)?);
         if let Some(y) = year {
-            let mut cache = self.years.lock().map_err(|_| ApiError::Internal("year cache poisoned".into()))?;
-            let mut order = self.years_order.lock().map_err(|_| ApiError::Internal("year cache poisoned".into()))?;
-            if !cache.contains_key(&y) {
-                order.push(y);
-                if order.len() > YEAR_CACHE_LEN {
-                    let oldest = order.remove(0);
-                    cache.remove(&oldest);
-                }
+            let mut cache = self.years.lock().map_err(|_| poisoned())?;
+            let mut order = self.years_order.lock().map_err(|_| poisoned())?;
+            order.retain(|&o| o != y);
+            order.push(y);
+            cache.insert(y, Arc::clone(&view));
+            while order.len() > YEAR_CACHE_LEN {
+                let oldest = order.remove(0);
+                cache.remove(&oldest);
             }
-            cache.entry(y).or_insert_with(|| Arc::clone(&view));
         }
         Ok(view)
+    }
+
+    /// Marks a cached year as the most recently used.
+    fn touch(&self, year: Option<i32>) {
+        if let (Some(y), Ok(mut order)) = (year, self.years_order.lock()) {
+            if let Some(at) = order.iter().position(|&o| o == y) {
+                order.remove(at);
+                order.push(y);
+            }
+        }
+    }
+
+    /// Coverage through the years by the dataset's metric, built on first use (blocking: one
+    /// analysis per year in which a facility opens; call it off the executor).
+    ///
+    /// # Errors
+    /// [`ApiError::Internal`] when the analysis fails.
+    pub fn timeline(&self) -> Result<Arc<CoverageTimeline>, ApiError> {
+        let built = self.timelines.metric.get_or_init(|| {
+            let started = std::time::Instant::now();
+            let straight = StraightLine::new(&self.facilities, self.params.distance_from);
+            let metric: &dyn CoverageMetric = match &self.network {
+                Some(n) => &n.metric,
+                None => &straight,
+            };
+            let t = CoverageTimeline::build(&self.estates, &self.facilities, metric, &self.catalogue, YearSpan::default(), &()).map_err(|e| e.to_string())?;
+            tracing::info!(metric = metric.kind().as_str(), years = t.event_years().len(), steps = t.steps(), mib = t.heap_bytes() / (1 << 20), elapsed_ms = started.elapsed().as_millis(), "coverage timeline built");
+            Ok(Arc::new(t))
+        });
+        built.clone().map_err(ApiError::Internal)
+    }
+
+    /// The straight-line timeline beside a walking metric; `None` for a straight-line dataset
+    /// (its [`Dataset::timeline`] is the straight one).
+    ///
+    /// # Errors
+    /// [`ApiError::Internal`] when the analysis fails.
+    pub fn straight_timeline(&self) -> Result<Option<Arc<CoverageTimeline>>, ApiError> {
+        if self.network.is_none() {
+            return Ok(None);
+        }
+        let built = self.timelines.straight.get_or_init(|| {
+            let straight = StraightLine::new(&self.facilities, self.params.distance_from);
+            CoverageTimeline::build(&self.estates, &self.facilities, &straight, &self.catalogue, YearSpan::default(), &()).map(Arc::new).map_err(|e| e.to_string())
+        });
+        built.clone().map(Some).map_err(ApiError::Internal)
+    }
+
+    /// What is still being prepared in the background (for `/health`): empty once every year
+    /// answers from the timeline.
+    #[must_use]
+    pub fn warming_up(&self) -> Vec<&'static str> {
+        let mut pending = Vec::new();
+        if self.timelines.metric.get().is_none() {
+            pending.push("coverage timeline");
+        }
+        if self.network.is_some() && self.timelines.straight.get().is_none() {
+            pending.push("straight-line coverage timeline");
+        }
+        pending
+    }
+
+    /// Builds the timelines on a background thread, so the first request for another year does
+    /// not wait for them. The thread lets go of the dataset when done.
+    pub fn warm_up(self: &Arc<Self>) {
+        let dataset = Arc::clone(self);
+        let spawned = std::thread::Builder::new().name("gapmap-timeline".into()).spawn(move || {
+            if let Err(e) = dataset.timeline().and_then(|_| dataset.straight_timeline()) {
+                tracing::warn!("coverage timeline: {e}");
+            }
+        });
+        if let Err(e) = spawned {
+            tracing::warn!("coverage timeline: cannot start its thread ({e}); it is built on first use");
+        }
     }
 
     /// Number of years cached besides the current one.
@@ -685,10 +798,12 @@ pub fn build_dataset(
         network,
         estate_geometries,
         estate_base,
+        timelines: Timelines::default(),
         years: Mutex::new(BTreeMap::new()),
         years_order: Mutex::new(Vec::new()),
+        building: Mutex::new(()),
     };
-    dataset.current = Arc::new(year_view_from(&dataset, index, table, straight)?);
+    dataset.current = Arc::new(year_view_from(&dataset, index, table, straight, true)?);
     Ok(dataset)
 }
 
@@ -761,11 +876,19 @@ fn build_facilities_layer(facilities: &[Facility], catalogue: &Catalogue, to_crs
 
 fn build_year_view(dataset: &Dataset, params: AnalysisParams) -> Result<YearView, ApiError> {
     let index = FacilityIndex::build(&dataset.facilities, dataset.catalogue.len(), params.year);
-    let (table, straight) = coverage_tables(&dataset.estates, &dataset.facilities, &dataset.catalogue, &index, params, dataset.network.as_ref().map(|n| &n.metric))?;
-    year_view_from(dataset, index, table, straight)
+    let read = |t: &CoverageTimeline| {
+        t.table_at(params.year, &dataset.estates, &dataset.catalogue, &RecordedHouseholds)
+            .map_err(|e| ApiError::Internal(e.to_string()))?
+            .ok_or_else(|| ApiError::Internal(format!("the coverage timeline does not answer {:?}", params.year)))
+    };
+    let table = read(&*dataset.timeline()?)?;
+    let straight = dataset.straight_timeline()?.map(|t| read(&t)).transpose()?;
+    year_view_from(dataset, index, table, straight, false)
 }
 
-fn year_view_from(dataset: &Dataset, index: FacilityIndex, table: CoverageTable, straight: Option<CoverageTable>) -> Result<YearView, ApiError> {
+/// The collections of one year's coverage. `prerender`: render every feature's GeoJSON now (the
+/// current year's view, read most) rather than per request.
+fn year_view_from(dataset: &Dataset, index: FacilityIndex, table: CoverageTable, straight: Option<CoverageTable>, prerender: bool) -> Result<YearView, ApiError> {
     let catalogue = &dataset.catalogue;
     let results = Results {
         estates: &dataset.estates,
@@ -797,7 +920,7 @@ fn year_view_from(dataset: &Dataset, index: FacilityIndex, table: CoverageTable,
             PendingFeature { id: estate.id.clone(), geometry: Arc::clone(&dataset.estate_geometries[i]), properties: p }
         })
         .collect();
-    let estates = Layer::build(estates_pending, "MultiPolygon")?;
+    let estates = Layer::build_with(estates_pending, "MultiPolygon", prerender)?;
 
     let mut gaps_pending = Vec::new();
     for (i, estate) in dataset.estates.iter().enumerate() {
@@ -836,7 +959,7 @@ fn year_view_from(dataset: &Dataset, index: FacilityIndex, table: CoverageTable,
             }
         }
     }
-    let gaps = Layer::build(gaps_pending, "MultiPolygon")?;
+    let gaps = Layer::build_with(gaps_pending, "MultiPolygon", prerender)?;
 
     let summary = analysis::summarize(&dataset.estates, &dataset.facilities, &table, catalogue);
     let straight_summary = straight.as_ref().map(|t| analysis::summarize(&dataset.estates, &dataset.facilities, t, catalogue));

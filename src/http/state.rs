@@ -48,9 +48,12 @@ impl AppState {
     #[must_use]
     pub fn new(config: Config, dataset: Dataset) -> Self {
         let next = dataset.version + 1;
+        let dataset = Arc::new(dataset);
+        // Every year's coverage, prepared while the configured year is already served.
+        dataset.warm_up();
         Self {
             inner: Arc::new(Shared {
-                dataset: ArcSwap::from_pointee(dataset),
+                dataset: ArcSwap::new(dataset),
                 config_path: None,
                 next_version: AtomicU64::new(next),
                 reload_lock: tokio::sync::Mutex::new(()),
@@ -142,6 +145,7 @@ impl AppState {
             Ok(Ok(dataset)) => {
                 self.inner.next_version.store(version + 1, Ordering::SeqCst);
                 let dataset = Arc::new(dataset);
+                dataset.warm_up();
                 self.inner.dataset.store(Arc::clone(&dataset));
                 tracing::info!(version, elapsed_ms = started.elapsed().as_millis(), "data reloaded");
                 Ok(dataset)
