@@ -331,15 +331,14 @@ const WISH_FIELDS: [&str; 3] = ["estate_id", "item", "count"];
 
 fn check_fields(source: &TableSource, key: &str, known: &[&str]) -> Result<(), ProgrammeLoadError> {
     for field in source.fields.keys() {
-        if !known.contains(&field.as_str()) && !(key == "projects" && field.starts_with("investment_")) {
+        if !(known.contains(&field.as_str()) || (key == "projects" && field.starts_with("investment_"))) {
             return Err(crate::config::ConfigError::Invalid { key: format!("programme.{key}.fields.{field}"), message: format!("unknown field; gapmap's fields are {}", known.join(", ")) }.into());
         }
     }
     Ok(())
 }
 
-#[expect(clippy::too_many_lines, reason = "one row's fields, checked in the order of the columns")]
-fn project_from_row(f: &Fields<'_>, invest: &[(String, String)], shares: &[(String, String)], estates: &HashMap<FeatureId, EstateRef>, today: Date) -> Result<Project, String> {
+fn project_from_row<S: std::hash::BuildHasher>(f: &Fields<'_>, invest: &[(String, String)], shares: &[(String, String)], estates: &HashMap<FeatureId, EstateRef, S>, today: Date) -> Result<Project, String> {
     let estate_text = f.required("estate_id", f.text("estate_id"))?;
     let estate_id = FeatureId::parse(estate_text);
     let Some(estate) = estates.get(&estate_id) else {
@@ -408,7 +407,7 @@ fn project_from_row(f: &Fields<'_>, invest: &[(String, String)], shares: &[(Stri
     Ok(project)
 }
 
-fn survey_from_row(f: &Fields<'_>, projects: &[Project], estates: &HashMap<FeatureId, EstateRef>, today: Date) -> Result<Survey, String> {
+fn survey_from_row<S: std::hash::BuildHasher>(f: &Fields<'_>, projects: &[Project], estates: &HashMap<FeatureId, EstateRef, S>, today: Date) -> Result<Survey, String> {
     let target = match (f.text("project_id"), f.text("estate_id")) {
         (Some(p), _) => SurveyTarget::Project(p.to_owned()),
         (None, Some(e)) => {
@@ -445,7 +444,7 @@ fn survey_from_row(f: &Fields<'_>, projects: &[Project], estates: &HashMap<Featu
 /// # Errors
 /// A table that cannot be read, a missing required column, an unknown mapped field or a bad
 /// funding rule; per-row problems are in [`LoadedProgramme::report`].
-pub fn load_programme(config: &ProgrammeConfig, estates: &HashMap<FeatureId, EstateRef>, today: Date) -> Result<LoadedProgramme, ProgrammeLoadError> {
+pub fn load_programme<S: std::hash::BuildHasher>(config: &ProgrammeConfig, estates: &HashMap<FeatureId, EstateRef, S>, today: Date) -> Result<LoadedProgramme, ProgrammeLoadError> {
     let rules = config.funding_rules()?;
     let mut report = ProgrammeLoadReport::default();
     let projects_source = config.projects.as_ref().ok_or_else(|| crate::config::ConfigError::Invalid { key: "programme.projects".into(), message: "no projects table".into() })?;

@@ -70,14 +70,14 @@ fn rank(scope: WishScope, counts: BTreeMap<&str, (u64, std::collections::BTreeSe
 #[must_use]
 pub fn rank_wishes(wishes: &[Wish]) -> Vec<WishRanking> {
     type Counts<'a> = BTreeMap<&'a str, (u64, std::collections::BTreeSet<&'a FeatureId>)>;
-    let mut city: Counts<'_> = BTreeMap::new();
-    let mut districts: BTreeMap<&str, Counts<'_>> = BTreeMap::new();
-    let mut estates: BTreeMap<&FeatureId, Counts<'_>> = BTreeMap::new();
     fn add<'a>(c: &mut Counts<'a>, w: &'a Wish) {
         let e = c.entry(w.item.as_str()).or_default();
         e.0 += u64::from(w.count);
         e.1.insert(&w.estate_id);
     }
+    let mut city: Counts<'_> = BTreeMap::new();
+    let mut districts: BTreeMap<&str, Counts<'_>> = BTreeMap::new();
+    let mut estates: BTreeMap<&FeatureId, Counts<'_>> = BTreeMap::new();
     for w in wishes {
         add(&mut city, w);
         if let Some(d) = &w.district {

@@ -33,7 +33,7 @@ struct Series {
 }
 
 /// Stacked bars per year, and a 0–100 line on the right axis.
-fn stacked(title: &str, years: &[i32], series: &[Series], y_desc: &str, line: Option<(&str, Vec<Option<f64>>)>) -> Result<String, String> {
+fn stacked(title: &str, years: &[i32], series: &[Series], y_desc: &str, line: Option<(&str, &[Option<f64>])>) -> Result<String, String> {
     let (Some(&from), Some(&to)) = (years.first(), years.last()) else {
         return Ok(String::new());
     };
@@ -80,7 +80,7 @@ fn stacked(title: &str, years: &[i32], series: &[Series], y_desc: &str, line: Op
         if let Some((label, values)) = &line {
             chart.configure_secondary_axes().y_label_formatter(&|v| format!("{v:.0}%")).draw().map_err(err)?;
             let c = RGBColor(0x33, 0x33, 0x33);
-            let points: Vec<(SegmentValue<i32>, f64)> = years.iter().zip(values).filter_map(|(&y, v)| v.map(|v| (SegmentValue::CenterOf(y), v))).collect();
+            let points: Vec<(SegmentValue<i32>, f64)> = years.iter().zip(values.iter()).filter_map(|(&y, v)| v.map(|v| (SegmentValue::CenterOf(y), v))).collect();
             chart.draw_secondary_series(LineSeries::new(points.clone(), c.stroke_width(2))).map_err(err)?;
             chart.draw_secondary_series(points.into_iter().map(|p| Circle::new(p, 3, c.filled()))).map_err(err)?;
             legend.push(((*label).to_owned(), c));
@@ -110,7 +110,7 @@ pub fn batches(r: &ProgrammeReport) -> Result<String, String> {
     let estates = Series { label: lang.pick("estates in the batch", "批次改造小区（个）").into(), colour: COLOURS[0], values: r.programme.by_year.iter().map(|b| b.totals.estates as f64).collect() };
     // The stock line where the progress table has the year (from `from` on).
     let cumulative: Vec<Option<f64>> = years.iter().map(|y| r.programme.progress.iter().find(|p| p.year == *y && p.district.is_none()).and_then(|p| p.stock_done_pct)).collect();
-    let line = cumulative.iter().any(Option::is_some).then_some((lang.pick("old stock done (%)", "累计占存量（%）"), cumulative));
+    let line = cumulative.iter().any(Option::is_some).then_some((lang.pick("old stock done (%)", "累计占存量（%）"), cumulative.as_slice()));
     stacked(lang.pick("Estates per batch", "各年度改造小区数"), &years, &[estates], lang.pick("estates", "小区（个）"), line)
 }
 

@@ -21,17 +21,20 @@ struct Formats {
 }
 
 #[expect(clippy::cast_precision_loss, reason = "counts are far below 2^52")]
-fn write_table(sheet: &mut Worksheet, t: &Table, f: &Formats) -> Result<(), XlsxError> {
+#[expect(clippy::many_single_char_names, reason = "r and c as in a spreadsheet, t and f for the table and its formats")]
+fn write_table(sheet: &mut Worksheet, table: &Table, formats: &Formats) -> Result<(), XlsxError> {
+    let t = table;
+    let f = formats;
     sheet.set_name(t.key)?;
     for (c, column) in t.columns.iter().enumerate() {
         let c = u16::try_from(c).unwrap_or(u16::MAX);
         sheet.write_string_with_format(0, c, column, &f.header)?;
         sheet.set_column_width(c, 14)?;
     }
-    for (r, row) in t.rows.iter().enumerate() {
-        let r = u32::try_from(r + 1).unwrap_or(u32::MAX);
-        for (c, cell) in row.iter().enumerate() {
-            let c = u16::try_from(c).unwrap_or(u16::MAX);
+    for (index, row) in t.rows.iter().enumerate() {
+        let r = u32::try_from(index + 1).unwrap_or(u32::MAX);
+        for (col, cell) in row.iter().enumerate() {
+            let c = u16::try_from(col).unwrap_or(u16::MAX);
             match cell {
                 Cell::Empty => {}
                 Cell::Int(n) => {
