@@ -37,7 +37,8 @@ fn stacked(title: &str, years: &[i32], series: &[Series], y_desc: &str, line: Op
     let (Some(&from), Some(&to)) = (years.first(), years.last()) else {
         return Ok(String::new());
     };
-    let last = to + 1;
+    // A one-year range has no width to draw a bar in: add an empty segment after it.
+    let last = if from == to { to + 1 } else { to };
     let top = (0..years.len()).map(|i| series.iter().map(|s| s.values[i]).sum::<f64>()).fold(0.0_f64, f64::max);
     let y_max = (top * 1.25).max(1.0);
     let mut svg = String::new();

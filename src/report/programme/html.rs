@@ -11,7 +11,21 @@ fn esc(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
+/// Tables wider than this many columns print on a landscape A4 page of their own.
+const WIDE_COLUMNS: usize = 11;
+
 fn table_html(out: &mut String, t: &Table, lang: Lang) {
+    let wide = t.columns.len() > WIDE_COLUMNS;
+    if wide {
+        out.push_str("<section class=\"wide\">");
+    }
+    table_body(out, t, lang);
+    if wide {
+        out.push_str("</section>\n");
+    }
+}
+
+fn table_body(out: &mut String, t: &Table, lang: Lang) {
     let _ = writeln!(out, "<h3>{}</h3>", esc(&t.title));
     if t.rows.is_empty() {
         let _ = writeln!(out, "<p>{}</p>", lang.pick("(none)", "（无）"));
@@ -25,8 +39,16 @@ fn table_html(out: &mut String, t: &Table, lang: Lang) {
     for row in &t.rows {
         out.push_str("<tr>");
         for c in row {
-            let class = if c.numeric() { " class=\"n\"" } else { "" };
-            let _ = write!(out, "<td{class}>{}</td>", esc(&c.display(lang)));
+            let text = c.display(lang);
+            // Short words (2016年, 长安区) never break; long findings wrap.
+            let class = if c.numeric() {
+                " class=\"n\""
+            } else if text.chars().count() <= 12 {
+                " class=\"s\""
+            } else {
+                ""
+            };
+            let _ = write!(out, "<td{class}>{}</td>", esc(&text));
         }
         out.push_str("</tr>\n");
     }
@@ -50,7 +72,9 @@ h1 { font-size: 18pt; margin-bottom: 2mm; } h2 { font-size: 14pt; border-bottom:
 h3 { font-size: 11pt; break-after: avoid; }
 table { border-collapse: collapse; width: 100%; font-size: 8.5pt; margin-bottom: 4mm; }
 th, td { border: 1px solid #bbb; padding: 1mm 1.5mm; } th { background: #f2f2f2; font-weight: 600; }
-td.n { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+td.n { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; } td.s { white-space: nowrap; }
+@page wide { size: A4 landscape; margin: 12mm; }
+.wide { page: wide; overflow-x: auto; } .wide table { font-size: 7pt; } .wide th, .wide td { padding: 0.6mm 1mm; }
 tr { break-inside: avoid; } thead { display: table-header-group; }
 figure { margin: 2mm 0; break-inside: avoid; } figure svg { width: 100%; height: auto; }
 .byline { color: #666; } .err { color: #a00; }";
