@@ -13,7 +13,10 @@ reads data/demo/estates.geojson (written by `gapmap generate`) and follows it:
   Shijiazhuang report's 1,820 estates in 2018-2021 (../shared/DOMAIN.md); it keeps the report's
   proportions instead: Xuecheng's 3.5 million m2 for 38,000 households (about 92 m2 a
   household, here 80-100), and its batch tables' columns (street, estates, buildings,
-  households, floor area, investment, % complete).
+  households, floor area, investment, % complete). Each inner district (长安区, 桥西区, 新华区,
+  裕华区) holds 162-170 estates built before 2006, like Xuecheng's 160 (with 52,000-69,000
+  households against Xuecheng's 38,000: the generator's estates are larger); 55 or so of each
+  are renovated 2016-2025.
 - Streets (街道/镇): each district's estates in four bands west to east, named after the
   district's real streets or towns.
 - Category and items per the State Council's 2020 list: basic (pipes, roofs, walls...),
