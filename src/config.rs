@@ -443,14 +443,14 @@ impl Default for ServeConfig {
     }
 }
 
-/// A table of programme records (`[programme] projects`, `surveys`, `wishes`): CSV, XLSX or
-/// GeoJSON (its features' properties).
+/// A table of programme records (`[programme] projects`, `surveys`, `wishes`): CSV, XLSX,
+/// GeoJSON (its features' properties) or any other table GDAL opens (GeoPackage, DBF…).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TableSource {
-    /// The file (`.csv`, `.xlsx`, `.geojson`/`.json`).
+    /// The file (`.csv`, `.xlsx`, `.geojson`/`.json`, or a GDAL table such as `.gpkg`).
     pub path: PathBuf,
-    /// XLSX sheet (default: the first).
+    /// XLSX sheet or GDAL layer (default: the first sheet, the only layer).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sheet: Option<String>,
     /// gapmap's column names mapped onto the source's (`households = "户数"`); unset: the same

@@ -426,7 +426,7 @@ fn funding_rule_shares_not_summing_to_100_is_a_config_error() {
 }
 
 #[test]
-fn xlsx_and_geojson_tables_load_like_csv() {
+fn xlsx_geojson_and_gdal_tables_load_like_csv() {
     let dir = tempfile::tempdir().expect("tempdir");
     let rows = raw_rows(&fixture("projects.csv"));
     let mut reader = csv::Reader::from_path(fixture("projects.csv")).expect("csv");
@@ -465,10 +465,15 @@ fn xlsx_and_geojson_tables_load_like_csv() {
     let geojson = dir.path().join("projects.geojson");
     std::fs::write(&geojson, serde_json::json!({"type": "FeatureCollection", "features": features}).to_string()).expect("write");
 
+    // A GeoPackage attribute table, through GDAL (ogr2ogr from gdal-bin, which the setup installs).
+    let gpkg = dir.path().join("projects.gpkg");
+    let status = std::process::Command::new("ogr2ogr").args(["-f", "GPKG", "-nln", "projects"]).arg(&gpkg).arg(fixture("projects.csv")).status().expect("ogr2ogr runs");
+    assert!(status.success());
+
     let estates = estates(&fixture("estates.geojson"));
     let refs = estate_refs(&estates);
     let csv_loaded = load_programme(&programme_config("projects.csv", None), &refs, today()).expect("csv");
-    for (path, sheet) in [(xlsx, Some("项目".to_owned())), (geojson, None)] {
+    for (path, sheet) in [(xlsx, Some("项目".to_owned())), (geojson, None), (gpkg, Some("projects".to_owned()))] {
         let mut c = programme_config("projects.csv", None);
         c.projects = Some(TableSource { path: path.clone(), sheet, ..TableSource::default() });
         let loaded = load_programme(&c, &refs, today()).expect("loads");

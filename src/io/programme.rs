@@ -1,5 +1,6 @@
 //! Programme tables in: renovation projects, satisfaction surveys and residents' wishes from CSV,
-//! XLSX or GeoJSON (its features' properties), columns mapped through `[programme]`'s `fields`.
+//! XLSX, GeoJSON (its features' properties) or any other table GDAL opens (GeoPackage, DBF…),
+//! columns mapped through `[programme]`'s `fields`.
 //!
 //! Every row becomes a record or a [`RowRejection`] naming the file, the row (the spreadsheet's
 //! row number, header = row 1; a GeoJSON feature's index) and what to fix: an unknown estate,
@@ -14,8 +15,9 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+use super::gdal::GdalSource;
 use super::geojson::GeoJsonSource;
-use super::{FeatureSource as _, LoadReport};
+use super::{FeatureSource, LoadReport};
 use crate::config::{ProgrammeConfig, TableSource};
 use crate::model::{AttrValue, Estate, FeatureId};
 use crate::programme::{survey_project, Category, Date, FundingRule, Item, Project, Satisfied, Status, Survey, SurveyTarget, Wish};
@@ -30,12 +32,6 @@ pub enum ProgrammeLoadError {
         path: PathBuf,
         /// Why.
         message: String,
-    },
-    /// The file's extension names no table format gapmap reads.
-    #[error("{path}: unknown table format; use .csv, .xlsx or .geojson")]
-    Format {
-        /// The file.
-        path: PathBuf,
     },
     /// A required column is missing.
     #[error("{path}: no column `{column}` (gapmap's `{field}`; map it with fields = {{ {field} = \"…\" }})")]
@@ -148,7 +144,7 @@ fn read_table(source: &TableSource) -> Result<Table, ProgrammeLoadError> {
         "csv" | "txt" => read_csv(path),
         "xlsx" | "xlsm" | "xls" | "ods" => read_xlsx(path, source.sheet.as_deref()),
         "geojson" | "json" => read_geojson(path),
-        _ => Err(ProgrammeLoadError::Format { path: path.clone() }),
+        _ => read_gdal(path, source.sheet.as_deref()),
     }
 }
 
@@ -217,10 +213,22 @@ fn read_xlsx(path: &Path, sheet: Option<&str>) -> Result<Table, ProgrammeLoadErr
 }
 
 fn read_geojson(path: &Path) -> Result<Table, ProgrammeLoadError> {
+    read_features(path, &mut GeoJsonSource::new(path))
+}
+
+/// Any table GDAL opens (GeoPackage, Shapefile/DBF, FlatGeobuf, ODS…): its features' attributes;
+/// `sheet` names the layer.
+fn read_gdal(path: &Path, layer: Option<&str>) -> Result<Table, ProgrammeLoadError> {
+    let mut source = GdalSource::new(path);
+    source.layer = layer.map(str::to_owned);
+    read_features(path, &mut source)
+}
+
+fn read_features(path: &Path, source: &mut dyn FeatureSource) -> Result<Table, ProgrammeLoadError> {
     let mut report = LoadReport::default();
     let mut rows = Vec::new();
     let mut columns: Vec<String> = Vec::new();
-    GeoJsonSource::new(path)
+    source
         .read(&mut report, &mut |f| {
             for (k, _) in &f.properties {
                 if !columns.contains(k) {
