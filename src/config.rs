@@ -55,6 +55,7 @@
 //!
 //! [programme]                   # the renovation programme (`gapmap programme`)
 //! gate_pct = 80                 # satisfaction gate: a project below it is reworked (exactly 80 passes)
+//! lang = "zh"                   # report language: "zh" (default) or "en"
 //! stock_built_before = 2000     # estates built before it form the old stock (default: report.renovation_built_before)
 //! projects = { path = "projects.csv" }   # CSV, XLSX (`sheet = "…"`) or GeoJSON properties
 //! surveys = { path = "surveys.csv", fields = { satisfied_pct = "满意率" } }
@@ -546,6 +547,9 @@ pub struct ProgrammeConfig {
     /// Estates built before this year form the old stock (default: `report.renovation_built_before`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stock_built_before: Option<i32>,
+    /// Report language, `zh` (default) or `en`; `--lang` overrides it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lang: Option<crate::report::programme::Lang>,
     /// Funding rules, in order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub funding: Vec<FundingRuleConfig>,

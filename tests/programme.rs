@@ -568,7 +568,12 @@ fn cli_writes_every_format_and_stops_on_bad_rows() {
     assert!(!run.status.success());
     assert!(stderr.contains("bad_unknown_estate.csv: row 3 (id P2): estate 99 is not in the estates file"), "{stderr}");
     assert!(out.join("programme-2021.load-report.json").is_file());
-    // surveys of P2 (which is not loaded now) are rejected too, with the same file and row rule.
-    let warn = std::process::Command::new(env!("CARGO_BIN_EXE_gapmap")).args(["programme", "--config"]).arg(&config).args(["--year", "2021", "--on-invalid", "warn", "--format", "md", "--out"]).arg(&out).output().expect("runs");
+    // --on-invalid warn goes on without the row; programme.lang picks the language.
+    std::fs::write(&config, std::fs::read_to_string(&config).expect("read").replace("[programme]\n", "[programme]\nlang = \"en\"\n")).expect("write");
+    let warned = dir.path().join("warned");
+    let warn = std::process::Command::new(env!("CARGO_BIN_EXE_gapmap")).args(["programme", "--config"]).arg(&config).args(["--year", "2021", "--on-invalid", "warn", "--format", "md", "--out"]).arg(&warned).output().expect("runs");
     assert!(warn.status.success(), "{}", String::from_utf8_lossy(&warn.stderr));
+    let md = std::fs::read_to_string(warned.join("programme-2021-en.md")).expect("English, from the config");
+    // The bad file's one good row (P1); the surveys of projects not loaded are rejected too.
+    assert!(md.contains("| Total | 1 |"), "{md}");
 }

@@ -50,9 +50,9 @@ pub struct ProgrammeArgs {
     /// First year of the progress table (default: report.from in the config, else the first batch).
     #[arg(long, env = "GAPMAP_FROM")]
     pub from: Option<i32>,
-    /// Report language: zh (Chinese, the default) or en.
-    #[arg(long, env = "GAPMAP_LANG", value_enum, default_value = "zh")]
-    pub lang: Lang,
+    /// Report language: zh (Chinese) or en (default: programme.lang in the config, else zh).
+    #[arg(long, env = "GAPMAP_LANG", value_enum)]
+    pub lang: Option<Lang>,
     /// Satisfaction gate in percent (default: programme.gate_pct, else 80); exactly the gate passes.
     #[arg(long, env = "GAPMAP_GATE_PCT")]
     pub gate_pct: Option<f64>,
@@ -95,8 +95,13 @@ impl ProgrammeArgs {
         if let Some(o) = self.on_invalid {
             config.analysis.on_invalid = o;
         }
-        if let (Some(g), Some(p)) = (self.gate_pct, &mut config.programme) {
-            p.gate_pct = g;
+        if let Some(p) = &mut config.programme {
+            if let Some(g) = self.gate_pct {
+                p.gate_pct = g;
+            }
+            if let Some(l) = self.lang {
+                p.lang = Some(l);
+            }
         }
         Ok(config)
     }
@@ -162,7 +167,7 @@ pub(super) fn run(args: &ProgrammeArgs) -> anyhow::Result<()> {
         stock,
         in_stock: &in_stock,
     });
-    let report = build_programme_report(figures, &catalogue, &loaded.estates, args.lang, args.title.as_deref());
+    let report = build_programme_report(figures, &catalogue, &loaded.estates, section.lang.unwrap_or_default(), args.title.as_deref());
     for path in write_programme_report(&report, &args.format, out_dir)? {
         eprintln!("wrote {}", path.display());
     }

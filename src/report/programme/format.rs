@@ -1,13 +1,13 @@
 //! Language and number conventions of the programme report: Chinese as city reports write it
 //! (万户, 万元/亿元, 2021年, 2021年6月30日, units as units: m², 个, 户), or English.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::programme::Date;
 use crate::report::table::{fmt_grouped, group_int};
 
 /// The report's language.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "snake_case")]
 pub enum Lang {
     /// Chinese (simplified), the city's own report language.
@@ -91,6 +91,7 @@ pub fn households(lang: Lang, n: u64) -> String {
 pub fn count(lang: Lang, n: u64, en_unit: &str, zh_unit: &str) -> String {
     match lang {
         Lang::Zh => format!("{}{zh_unit}", int(n)),
+        Lang::En if n == 1 => format!("1 {}", en_unit.strip_suffix('s').unwrap_or(en_unit)),
         Lang::En => format!("{} {en_unit}", int(n)),
     }
 }
