@@ -46,6 +46,9 @@ pub struct Reports {
     targets: Targets,
     targets_source: Option<String>,
     cache: Mutex<ReportCache>,
+    /// Held while a report is computed: reports queue one behind another instead of each
+    /// taking every core (four concurrent 100-year reports all timed out: issue 14).
+    building: Mutex<()>,
 }
 
 #[derive(Debug, Default)]
@@ -69,6 +72,7 @@ impl Reports {
             targets,
             targets_source: settings.targets.as_ref().map(|p| p.display().to_string()),
             cache: Mutex::new(ReportCache::default()),
+            building: Mutex::new(()),
         })
     }
 
@@ -85,6 +89,11 @@ impl Reports {
     /// [`ApiError::BadParameter`] for an invalid period, [`ApiError::Internal`] otherwise.
     pub fn get(&self, dataset: &Dataset, year: i32, from: i32) -> Result<Arc<Report>, ApiError> {
         let poisoned = || ApiError::Internal("report cache poisoned".into());
+        if let Some(r) = self.cache.lock().map_err(|_| poisoned())?.reports.get(&(year, from)) {
+            return Ok(Arc::clone(r));
+        }
+        let _building = self.building.lock().map_err(|_| poisoned())?;
+        // Computed by the request this one queued behind?
         if let Some(r) = self.cache.lock().map_err(|_| poisoned())?.reports.get(&(year, from)) {
             return Ok(Arc::clone(r));
         }
