@@ -5,7 +5,8 @@
 //! Every row becomes a record or a [`RowRejection`] naming the file, the row (the spreadsheet's
 //! row number, header = row 1; a GeoJSON feature's index) and what to fix: an unknown estate,
 //! project shares not summing to 100 %, a percentage outside 0–100, a date or batch year in the
-//! future, a duplicate project or wish, a value that is not a number. Nothing is dropped
+//! future, a duplicate project or wish, a value that is not a number, a project completed or
+//! accepted at under 100 % complete, a survey naming no project. Nothing is dropped
 //! silently. The records are checked one by one with the core's checks
 //! ([`Project::check`], [`Survey::check`]).
 
