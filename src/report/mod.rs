@@ -245,11 +245,13 @@ pub fn write_report(report: &Report, formats: &[Format], dir: &Path) -> Result<V
 }
 
 fn write_file(path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
-    let tmp = crate::io::write::temp_path_for(path);
-    let err = |source| ReportError::Write { path: path.to_owned(), source };
-    std::fs::write(&tmp, bytes).map_err(err)?;
-    std::fs::rename(&tmp, path).map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        err(e)
+    // The writers' own path: a hidden temporary (stale ones of dead runs removed), synced, then
+    // renamed into place and the directory synced.
+    crate::io::write::write_atomically(path, |w| {
+        std::io::Write::write_all(w, bytes).map_err(|source| crate::io::WriteError::Io { path: path.to_owned(), source })
+    })
+    .map_err(|e| match e {
+        crate::io::WriteError::Io { path, source } => ReportError::Write { path, source },
+        other => ReportError::Write { path: path.to_owned(), source: std::io::Error::other(other.to_string()) },
     })
 }
