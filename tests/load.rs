@@ -84,6 +84,17 @@ fn huge_coordinates_are_rejected() {
     assert!(r[0].2.contains("outside lon"), "{r:?}");
 }
 
+/// Issue 15 item 20: when every estate is rejected, the error lists each rejection (file, feature
+/// index, id, reason) before its conclusion, instead of only "no valid estates were loaded".
+#[test]
+fn every_estate_rejected_says_why_before_the_conclusion() {
+    let Err(e) = estates("all_rejected_estates") else { panic!("no estate is valid") };
+    assert!(matches!(&e, LoadError::NoEstates { rejected, .. } if rejected.len() == 1), "{e:?}");
+    let text = e.to_string();
+    let (reason, conclusion) = (text.find("feature 0 (id 1): coordinate (1e308, 1e308) is outside lon"), text.find("no valid estates were loaded: all 1 were rejected"));
+    assert!(reason.is_some() && conclusion.is_some() && reason < conclusion, "{text}");
+}
+
 #[test]
 fn nan_is_malformed_json_with_position() {
     // JSON has no NaN: the whole file is malformed, reported with line and column.

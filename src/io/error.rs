@@ -99,11 +99,13 @@ pub enum LoadError {
         /// The parser's message, with the position.
         message: String,
     },
-    /// No usable estates at all.
-    #[error("{path}: no valid estates were loaded")]
+    /// No usable estates at all: the rejections say why, before the conclusion.
+    #[error("{}{path}: no valid estates were loaded{}", rejections_first(rejected), conclusion(rejected))]
     NoEstates {
         /// The file.
         path: PathBuf,
+        /// Every estate rejected, with its reason (empty: the file has no features).
+        rejected: Vec<super::raw::Rejection>,
     },
 }
 
@@ -144,4 +146,26 @@ pub enum WriteError {
         /// The file.
         path: PathBuf,
     },
+}
+
+/// Rejections listed before a load's conclusion shows: the first few, one a line.
+const REJECTIONS_SHOWN: usize = 10;
+
+fn rejections_first(rejected: &[super::raw::Rejection]) -> String {
+    use std::fmt::Write as _;
+    let mut s = String::new();
+    for r in rejected.iter().take(REJECTIONS_SHOWN) {
+        let _ = writeln!(s, "rejected {r}");
+    }
+    if rejected.len() > REJECTIONS_SHOWN {
+        let _ = writeln!(s, "… and {} more rejections", rejected.len() - REJECTIONS_SHOWN);
+    }
+    s
+}
+
+fn conclusion(rejected: &[super::raw::Rejection]) -> String {
+    match rejected.len() {
+        0 => ": the file has no features (check `layer` and the field mapping)".to_owned(),
+        n => format!(": all {n} were rejected (above); fix them and load again"),
+    }
 }

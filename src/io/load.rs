@@ -197,7 +197,8 @@ fn load_estates(
         Some(w) if !w.is_empty() && !w.eq_ignore_ascii_case("auto") => w.to_owned(),
         _ => {
             let Some(b) = estate_bbox else {
-                return Err(LoadError::NoEstates { path: estates.path.clone() });
+                let rejected = report.rejected.iter().filter(|r| r.file == estates.path).cloned().collect();
+                return Err(LoadError::NoEstates { path: estates.path.clone(), rejected });
             };
             let mut centre = [b.center()];
             Transformer::new(&estate_source.crs, "EPSG:4326")?.apply(&mut centre)?;
@@ -569,6 +570,20 @@ fn remaining_properties(raw: RawFeature, mapped: &[&str]) -> Attributes {
     properties
 }
 
+/// A coordinate in a message: as written for everyday values, in exponent form for huge ones
+/// (1e308 written out is 309 digits).
+struct Short(f64);
+
+impl std::fmt::Display for Short {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.0.abs() >= 1e9 {
+            write!(f, "{:e}", self.0)
+        } else {
+            write!(f, "{}", self.0)
+        }
+    }
+}
+
 pub(super) fn check_coords<'a>(coords: impl Iterator<Item = &'a Coord<f64>>, geographic: bool) -> Result<(), String> {
     for c in coords {
         if !(c.x.is_finite() && c.y.is_finite()) {
@@ -577,7 +592,8 @@ pub(super) fn check_coords<'a>(coords: impl Iterator<Item = &'a Coord<f64>>, geo
         if geographic && (c.x.abs() > 180.0 || c.y.abs() > 90.0) {
             return Err(format!(
                 "coordinate ({}, {}) is outside lon -180..180 / lat -90..90{}",
-                c.x, c.y,
+                Short(c.x),
+                Short(c.y),
                 if c.y.abs() > 90.0 && c.x.abs() <= 90.0 { " (latitude and longitude swapped?)" } else { "; is the CRS right?" }
             ));
         }
