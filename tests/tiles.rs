@@ -620,3 +620,22 @@ async fn no_tile_is_above_500_kb() {
     }
     eprintln!("{}", report.join("\n"));
 }
+
+/// Every `source-layer` a served style draws is a layer its source's TileJSON lists (the
+/// `districts` and label layers included), at a zoom the tiles carry it.
+#[tokio::test]
+async fn styles_draw_only_tile_layers_that_exist() {
+    for name in ["coverage", "facilities", "gaps", "service-areas"] {
+        let style = get_json(&format!("/styles/{name}.json?kind=market")).await;
+        for layer in style["layers"].as_array().unwrap() {
+            let Some(source_layer) = layer["source-layer"].as_str() else { continue };
+            let url = style["sources"][layer["source"].as_str().unwrap()]["url"].as_str().unwrap().replace("http://localhost", "");
+            let tj = get_json(&url).await;
+            let listed = tj["vector_layers"].as_array().unwrap().iter().find(|l| l["id"] == source_layer);
+            let listed = listed.unwrap_or_else(|| panic!("{name}: layer {} draws `{source_layer}`, which {url} does not list", layer["id"]));
+            let min = listed["minzoom"].as_f64().unwrap();
+            let drawn_to = layer["maxzoom"].as_f64().unwrap_or(24.0);
+            assert!(drawn_to > min, "{name}: layer {} is drawn up to zoom {drawn_to}, its tiles start at {min}", layer["id"]);
+        }
+    }
+}
