@@ -181,6 +181,9 @@ async fn repeated_requests_are_not_modified_and_cached() {
     let etag = first.header("etag").expect("an ETag").to_owned();
     let again = get_with(&demo(), "/reports/2020", &[("if-none-match", &etag)]).await;
     assert_eq!(again.status, StatusCode::NOT_MODIFIED);
+    // The format is negotiated, so both the answer and its 304 say what it varies on.
+    assert!(first.header("vary").is_some_and(|v| v.contains("accept")), "{:?}", first.header("vary"));
+    assert!(again.header("vary").is_some_and(|v| v.contains("accept")), "{:?}", again.header("vary"));
     let second = get("/reports/2020").await;
     assert!(first.body == second.body);
     assert!(demo().dataset().reports.cached() >= 1);

@@ -180,6 +180,8 @@ async fn track(State(state): State<AppState>, mut request: Request, next: Next) 
             if let Ok(v) = HeaderValue::from_str(tag) {
                 r.headers_mut().insert(header::ETAG, v);
             }
+            // A 304 carries the Vary the full answer would (RFC 9110 §15.4.5): what chose it.
+            r.headers_mut().insert(header::VARY, HeaderValue::from_static("accept, accept-language, accept-encoding"));
             r
         }
         _ => {

@@ -224,7 +224,9 @@ async fn get_report(Extension(Snapshot(dataset)): Extension<Snapshot>, Path(year
     TrendParams::new(from, year).check_period().map_err(|e| ApiError::bad("from", e.to_string()))?;
     tokio::task::spawn_blocking(move || {
         let built = dataset.reports.get(&dataset, year, from)?;
-        let text = |media: &'static str, body: String| ([(header::CONTENT_TYPE, HeaderValue::from_static(media))], body).into_response();
+        // `f` or the Accept header chose the format (and Accept-Language the HTML's language).
+        let vary = (header::VARY, HeaderValue::from_static(params::VARY_NEGOTIATED));
+        let text = |media: &'static str, body: String| ([(header::CONTENT_TYPE, HeaderValue::from_static(media)), vary.clone()], body).into_response();
         Ok(match format {
             ReportFormat::Html => text("text/html; charset=utf-8", report::render_html(&built)),
             ReportFormat::Json => text("application/json", report::render_json(&built)),
@@ -232,7 +234,7 @@ async fn get_report(Extension(Snapshot(dataset)): Extension<Snapshot>, Path(year
             ReportFormat::Xlsx => {
                 let bytes = report::render_xlsx(&built).map_err(|e| ApiError::Internal(e.to_string()))?;
                 let disposition = format!("attachment; filename=\"{}\"", report::file_name(year, report::Format::Xlsx));
-                let mut r = ([(header::CONTENT_TYPE, HeaderValue::from_static(XLSX))], bytes).into_response();
+                let mut r = ([(header::CONTENT_TYPE, HeaderValue::from_static(XLSX)), vary.clone()], bytes).into_response();
                 if let Ok(v) = HeaderValue::from_str(&disposition) {
                     r.headers_mut().insert(header::CONTENT_DISPOSITION, v);
                 }
