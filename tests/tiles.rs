@@ -567,7 +567,6 @@ async fn tiles_are_cached_against_the_data_version() {
 /// A tile URL naming the served data version (`v=`, as the TileJSONs write it) is immutable:
 /// clients keep it without asking again; a URL naming another version is revalidated.
 #[tokio::test]
-#[ignore = "needs src/http/mod.rs `track` to keep a Cache-Control the handler set (it overwrites it with no-cache)"]
 async fn versioned_tile_urls_are_immutable() {
     let tj = get_json("/tiles/estates.json").await;
     let template = tj["tiles"][0].as_str().unwrap().replace("http://localhost", "");

@@ -190,7 +190,8 @@ async fn track(State(state): State<AppState>, mut request: Request, next: Next) 
             if r.status() == StatusCode::OK {
                 if let Some(v) = etag.as_deref().and_then(|t| HeaderValue::from_str(t).ok()) {
                     r.headers_mut().insert(header::ETAG, v);
-                    r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+                    // A handler that knows better (tiles under a versioned URL: immutable) keeps its own.
+                    r.headers_mut().entry(header::CACHE_CONTROL).or_insert(HeaderValue::from_static("no-cache"));
                 }
             }
             r
