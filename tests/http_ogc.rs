@@ -657,6 +657,9 @@ async fn negotiated_answers_vary_on_accept() {
         ("/conformance", &html[..]),
         ("/api", &[][..]),
         ("/coverage?lon=114.5&lat=38.04", &[][..]),
+        // A browser's `/` is the web map, chosen by Accept as well.
+        ("/", &html[..]),
+        ("/map", &[][..]),
     ] {
         let a = get_with(&CITY.state(), uri, headers).await;
         assert_eq!(a.status, StatusCode::OK, "{uri}");

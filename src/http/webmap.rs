@@ -45,7 +45,12 @@ pub fn routes() -> Router<AppState> {
 }
 
 fn page() -> Response {
-    ([(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"))], INDEX_HTML).into_response()
+    // `/` answers the map or the landing page by the Accept header: a shared cache must know.
+    (
+        [(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8")), (header::VARY, HeaderValue::from_static(super::params::VARY_NEGOTIATED))],
+        INDEX_HTML,
+    )
+        .into_response()
 }
 
 async fn get_map(axum::extract::RawQuery(q): axum::extract::RawQuery) -> Result<Response, ApiError> {
