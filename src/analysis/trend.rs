@@ -410,6 +410,7 @@ pub fn compute_trend(
 ///
 /// # Errors
 /// As [`compute_trend`].
+#[expect(clippy::too_many_lines, reason = "one pass over the period's rows, overall and per district; splitting it would pass a dozen locals around")]
 pub fn compute_trend_with(
     estates: &[Estate],
     facilities: &[Facility],

@@ -287,6 +287,7 @@ fn edge_tree(nodes: &[Coord<f64>], edges: &[Edge]) -> RTree<SegmentEntry> {
 /// Joins each dangling end (a line end of degree 1) to the nearest non-adjacent node within
 /// `snap_m`, else to the nearest point on a non-incident edge within it (splitting that edge).
 /// Returns how many ends were joined.
+#[expect(clippy::too_many_lines, reason = "finding the ends' neighbours, then joining and splitting in one deterministic order")]
 fn snap_dangling(nodes: &mut Vec<Coord<f64>>, edges: &mut Vec<Edge>, ends: &[u32], snap_m: f64) -> usize {
     let mut degree = vec![0u32; nodes.len()];
     for e in edges.iter() {
