@@ -9,11 +9,12 @@
 //! test does too when they are missing).
 #![expect(clippy::unwrap_used, reason = "tests panic on unexpected errors")]
 
-use std::io::{BufRead as _, BufReader};
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::time::Duration;
+use std::process::Command;
+
+use common::server::{gapmap, serve};
 
 /// The pinned tool versions (also in `scripts/setup.sh`).
 const TOOLS: &[&str] = &["openapi-spec-validator==0.9.0", "schemathesis==4.32.5"];
@@ -22,14 +23,6 @@ const TOOLS: &[&str] = &["openapi-spec-validator==0.9.0", "schemathesis==4.32.5"
 /// shared 2-core machine (about 20 s for both runs).
 const MAX_EXAMPLES: &str = "10";
 
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -56,35 +49,7 @@ fn tools() -> PathBuf {
     bin
 }
 
-fn gapmap(args: &[&str]) {
-    let out = Command::new(env!("CARGO_BIN_EXE_gapmap")).args(args).env_remove("RUST_LOG").output().unwrap();
-    assert!(out.status.success(), "gapmap {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-}
 
-/// Starts `gapmap serve` on a free port and returns it with its base URL.
-fn serve(config: &Path) -> (Server, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_gapmap"))
-        .args(["serve", "--config", config.to_str().unwrap(), "--bind", "127.0.0.1:0"])
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let server = Server(child);
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if let Some(url) = line.split("listening on ").nth(1) {
-                let _ = tx.send(url.trim().to_owned());
-            } else {
-                eprintln!("server: {line}");
-            }
-        }
-    });
-    let url = rx.recv_timeout(Duration::from_secs(120)).expect("gapmap serve did not start listening within 120 s");
-    (server, url)
-}
 
 /// Runs schemathesis over `/api` with `args`, in `dir`; panics with its report on a failure.
 fn schemathesis(bin: &Path, url: &str, dir: &Path, args: &[&str]) {

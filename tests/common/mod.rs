@@ -4,3 +4,4 @@
 pub mod http;
 pub mod network_oracle;
 pub mod oracle;
+pub mod server;
