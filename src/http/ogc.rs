@@ -795,8 +795,7 @@ impl std::fmt::Write for VecWriter<'_> {
 /// A GeoJSON answer; `gzipped`: `body` is already gzip-encoded (the compression layer leaves
 /// such answers alone, so they carry their own `Vary`).
 fn geojson_response(body: Vec<u8>, crs_uri: &str, gzipped: bool) -> Response {
-    let vary = if gzipped { "accept, accept-language, accept-encoding" } else { params::VARY_NEGOTIATED };
-    let mut response = ([(header::CONTENT_TYPE, HeaderValue::from_static(GEOJSON)), (header::VARY, HeaderValue::from_static(vary))], body).into_response();
+    let mut response = ([(header::CONTENT_TYPE, HeaderValue::from_static(GEOJSON)), (header::VARY, HeaderValue::from_static(params::VARY_NEGOTIATED))], body).into_response();
     if let Ok(v) = HeaderValue::from_str(&format!("<{crs_uri}>")) {
         response.headers_mut().insert("content-crs", v);
     }

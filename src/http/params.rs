@@ -137,9 +137,11 @@ pub fn encode(s: &str) -> String {
 }
 
 /// The `Vary` of every negotiated answer: `Accept` chooses between HTML and JSON (and, at `/`,
-/// the web map), `Accept-Language` the language of titles; a shared cache must key on both.
-/// The compression layer adds `accept-encoding` to it.
-pub const VARY_NEGOTIATED: &str = "accept, accept-language";
+/// the web map), `Accept-Language` the language of titles, `Accept-Encoding` whether it is
+/// compressed; a shared cache must key on all three. Named in one field: the compression layer
+/// adds its own only when none names `accept-encoding`, and a client reading the first `Vary`
+/// field alone must still see it.
+pub const VARY_NEGOTIATED: &str = "accept, accept-language, accept-encoding";
 
 /// Representation asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
