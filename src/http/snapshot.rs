@@ -150,7 +150,7 @@ impl Layer {
         let mut column_index: HashMap<String, usize> = HashMap::new();
         let mut previous: Option<&Attributes> = None;
         for f in &pending {
-            if previous.is_some_and(|p| same_names(p, &f.properties)) {
+            if previous.is_some_and(|p| same_names(p.iter().map(|(name, _)| name.as_str()), &f.properties)) {
                 continue;
             }
             for (name, _) in &f.properties {
@@ -164,10 +164,10 @@ impl Layer {
         // Property position → column, for features named like the first one.
         let reference: Option<(Vec<String>, Vec<usize>)> =
             pending.first().map(|f| (f.properties.iter().map(|(name, _)| name.clone()).collect(), f.properties.iter().map(|(name, _)| column_index[name]).collect()));
-        let slots = |properties: &Attributes| -> Vec<usize> {
+        let slots = |properties: &Attributes| -> std::borrow::Cow<'_, [usize]> {
             match &reference {
-                Some((names, slots)) if names.len() == properties.len() && names.iter().zip(properties).all(|(n, (p, _))| n == p) => slots.clone(),
-                _ => properties.iter().map(|(name, _)| column_index[name]).collect(),
+                Some((names, slots)) if same_names(names.iter().map(String::as_str), properties) => std::borrow::Cow::Borrowed(slots.as_slice()),
+                _ => std::borrow::Cow::Owned(properties.iter().map(|(name, _)| column_index[name]).collect()),
             }
         };
 
@@ -177,7 +177,7 @@ impl Layer {
             .fold(
                 || vec![None; columns.len()],
                 |mut types, f| {
-                    for ((_, value), i) in f.properties.iter().zip(slots(&f.properties)) {
+                    for ((_, value), &i) in f.properties.iter().zip(slots(&f.properties).iter()) {
                         types[i] = merge_type(types[i], value_type(value));
                     }
                     types
@@ -199,14 +199,14 @@ impl Layer {
                 // at 0,0).
                 let bbox = f.geometry.bounding_rect();
                 let mut values = vec![AttrValue::Null; columns.len()];
-                let at = slots(&f.properties);
+                let at = slots(&f.properties).into_owned();
                 for ((_, value), i) in f.properties.into_iter().zip(at) {
                     values[i] = value;
                 }
                 Feature { id: f.id, geometry: f.geometry, bbox, values, json, gz: OnceLock::new() }
             })
             .collect();
-        let (by_id, (extent, boxes)) = rayon::join(
+        let (by_id, (extent, tree)) = rayon::join(
             || features.par_iter().zip(0..count).map(|(f, i)| (f.id.to_string(), i)).collect::<HashMap<String, u32>>(),
             || {
                 let mut extent: Option<Rect<f64>> = None;
@@ -220,7 +220,7 @@ impl Layer {
                 (extent, RTree::bulk_load(boxes))
             },
         );
-        Ok(Self { features, columns, prerendered: prerender, geometry_type, extent, column_index, by_id, tree: boxes })
+        Ok(Self { features, columns, prerendered: prerender, geometry_type, extent, column_index, by_id, tree })
     }
 
     /// The position of a feature by its id as text.
@@ -263,9 +263,9 @@ impl Layer {
     }
 }
 
-/// Whether two features' properties have the same names in the same order.
-fn same_names(a: &Attributes, b: &Attributes) -> bool {
-    a.len() == b.len() && a.iter().zip(b).all(|((x, _), (y, _))| x == y)
+/// Whether `names` are `properties`' names, in the same order.
+fn same_names<'a>(names: impl ExactSizeIterator<Item = &'a str>, properties: &Attributes) -> bool {
+    names.len() == properties.len() && names.zip(properties).all(|(n, (p, _))| n == p)
 }
 
 /// The column type of a value; `None` for null.
