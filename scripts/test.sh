@@ -10,6 +10,9 @@ if [[ ! -d ../shared/realdata ]]; then
 fi
 # --all-targets includes tests/styles.rs (MapLibre's style validator) and tests/browser.rs (the web
 # map in headless chromium), which need what setup.sh installed: node, web/node_modules, chromium.
+# A one-off run (CI, a fresh clone) gains nothing from incremental artefacts, which would add
+# several GB to target/.
+if [[ -n "${CI:-}" ]]; then export CARGO_INCREMENTAL=0; fi
 cargo test --locked --all-targets
 cargo test --locked --doc
 # Each libFuzzer target briefly: a crash (panic, timeout, runaway memory) fails the run. The first
