@@ -14,4 +14,5 @@ pub mod diag;
 pub mod generate;
 pub mod filter;
 pub mod http;
+pub mod serve;
 pub mod report;

@@ -6,4 +6,4 @@ mod split;
 mod write;
 
 pub use read::{read_reader, read_slice, GeoJsonSource, STREAM_ABOVE_BYTES};
-pub use write::{write_feature_collection, write_feature_collection_to};
+pub use write::{write_feature_collection, write_feature_collection_to, write_feature_with_id};

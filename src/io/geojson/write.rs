@@ -153,6 +153,33 @@ fn write_feature<W: Write>(w: &mut W, feature: &OutFeature) -> io::Result<()> {
     w.write_all(b"}}")
 }
 
+/// Writes one feature as the server serves it: `{"type":"Feature","id":ID,"geometry":…,
+/// "properties":{…}}`, `id_json` already JSON (a number or a string). The same number and string
+/// forms as [`write_feature_collection_to`].
+///
+/// # Errors
+/// What `w` returns.
+pub fn write_feature_with_id<'a, W, V>(w: &mut W, id_json: &[u8], geometry: &Geometry<f64>, properties: impl Iterator<Item = (&'a str, V)>) -> io::Result<()>
+where
+    W: Write,
+    V: Borrow<AttrValue>,
+{
+    w.write_all(b"{\"type\":\"Feature\",\"id\":")?;
+    w.write_all(id_json)?;
+    w.write_all(b",\"geometry\":")?;
+    write_geometry(w, geometry)?;
+    w.write_all(b",\"properties\":{")?;
+    for (i, (key, value)) in properties.enumerate() {
+        if i > 0 {
+            w.write_all(b",")?;
+        }
+        write_json_str(w, key)?;
+        w.write_all(b":")?;
+        write_attr(w, value.borrow())?;
+    }
+    w.write_all(b"}}")
+}
+
 fn write_attr<W: Write>(w: &mut W, value: &AttrValue) -> io::Result<()> {
     match value {
         AttrValue::Null => w.write_all(b"null"),
