@@ -1,6 +1,6 @@
-//! Items pages assembled from pre-rendered and pre-compressed features: a gzip answer decodes to
-//! exactly the identity answer, and both hold the features as freshly serialised from the
-//! layer's geometry and values, for random boxes, limits, offsets, collections and CRSs.
+//! Items pages rendered from the layers' columns: a gzip answer decodes to exactly the identity
+//! answer, and both hold the features as freshly serialised by the crate's GeoJSON file writer
+//! from the layer's geometry and values, for random boxes, limits, offsets, collections and CRSs.
 #![expect(clippy::unwrap_used, reason = "tests panic on unexpected errors")]
 
 mod common;
@@ -65,10 +65,10 @@ fn id_value(id: &FeatureId) -> Value {
 /// The features of `layer` intersecting `bbox`, in id order, `offset` and `limit` applied,
 /// serialised afresh by the crate's GeoJSON writer from their geometry and property values.
 fn fresh_page(layer: &Layer, bbox: geo::Rect<f64>, offset: usize, limit: usize) -> Vec<Value> {
-    let chosen: Vec<_> = layer.features.iter().filter(|f| f.geometry.intersects(&bbox)).skip(offset).take(limit).collect();
+    let chosen: Vec<_> = layer.iter().filter(|f| f.geometry.intersects(&bbox)).skip(offset).take(limit).collect();
     let out = chosen.iter().map(|f| OutFeature {
-        geometry: (*f.geometry).clone(),
-        properties: layer.columns.iter().zip(&f.values).map(|(c, v)| (c.name.clone(), v.clone())).collect(),
+        geometry: (**f.geometry).clone(),
+        properties: f.properties().map(|(name, v)| (name.to_owned(), v.into_owned())).collect(),
     });
     let mut buffer = Vec::new();
     gapmap::io::geojson::write_feature_collection_to(&mut buffer, out, None).unwrap();
@@ -156,7 +156,7 @@ proptest! {
         let page: Value = serde_json::from_slice(&plain.body).unwrap();
         let expected = fresh_page(layer, bbox, offset, limit);
         let served = page["features"].as_array().unwrap();
-        let matched = layer.features.iter().filter(|f| f.geometry.intersects(&bbox)).count();
+        let matched = layer.iter().filter(|f| f.geometry.intersects(&bbox)).count();
         prop_assert_eq!(page["numberMatched"].as_u64(), Some(matched as u64));
         prop_assert_eq!(served.len(), expected.len());
         prop_assert_eq!(page["numberReturned"].as_u64(), Some(expected.len() as u64));

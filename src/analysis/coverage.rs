@@ -99,6 +99,19 @@ impl CoverageTable {
         &self.cells[estate * self.kinds + kind.index()]
     }
 
+    /// A table of no estates and no kinds (a placeholder until a dataset's first table is
+    /// computed).
+    #[must_use]
+    pub fn empty(params: AnalysisParams) -> Self {
+        Self { kinds: 0, cells: Vec::new(), params, radii_m: Vec::new() }
+    }
+
+    /// Bytes the table holds on the heap.
+    #[must_use]
+    pub fn heap_bytes(&self) -> usize {
+        self.cells.capacity() * size_of::<KindCoverage>() + self.radii_m.capacity() * size_of::<f64>()
+    }
+
     /// All kinds' coverage of one estate, in catalogue order.
     #[must_use]
     pub fn estate(&self, estate: usize) -> &[KindCoverage] {

@@ -14,14 +14,13 @@ use geo::{Coord, Geometry, Rect};
 use serde_json::{json, Value};
 
 use super::error::ApiError;
-use super::gzip::{self, PageWriter};
+use super::gzip;
 use super::html;
 use super::params::{self, negotiate, Format, Lang, QueryPairs, YearRange};
-use super::snapshot::{rfc3339, transform_geometry, Dataset, Feature, Layer, YearView, CRS84_URI};
+use super::snapshot::{rfc3339, transform_geometry, Dataset, FeatureRef, Layer, YearView, CRS84_URI};
 use super::state::AppState;
 use super::{base_url, Snapshot};
 use crate::filter::{self, Expr, FeatureView, SortKey, Value as FilterValue};
-use crate::io::write::OutFeature;
 use crate::model::AttrValue;
 
 /// Conformance classes declared at `/conformance`.
@@ -320,7 +319,7 @@ fn collection_html(dataset: &Dataset, c: Collection, lang: Lang) -> String {
         ("description", html::escape(&if c.by_metric() { format!("{} {}", c.description(Lang::En), dataset.metric_sentence(Lang::En)) } else { c.description(Lang::En).to_owned() })),
         ("说明", html::escape(&if c.by_metric() { format!("{} {}", c.description(Lang::Zh), dataset.metric_sentence(Lang::Zh)) } else { c.description(Lang::Zh).to_owned() })),
         ("geometry", html::escape(layer.map_or("Unknown", |l| l.geometry_type))),
-        ("features", layer.map_or(0, |l| l.features.len()).to_string()),
+        ("features", layer.map_or(0, Layer::len).to_string()),
         ("extent (CRS84)", extent),
         ("items", format!("<a href=\"/collections/{id}/items?f=html\">HTML</a> · <a href=\"/collections/{id}/items?f=json\">GeoJSON</a> · <a href=\"/collections/{id}/queryables?f=html\">queryables</a>", id = html::escape(c.id()))),
     ]));
@@ -575,14 +574,14 @@ fn bbox_to_crs84(dataset: &Dataset, crs: usize, b: [f64; 4]) -> Result<Vec<Rect<
 /// A feature of a layer as the filter module sees it.
 struct View<'a> {
     layer: &'a Layer,
-    feature: &'a Feature,
+    feature: FeatureRef<'a>,
 }
 
 impl FeatureView for View<'_> {
     fn property(&self, name: &str) -> Option<FilterValue> {
         match self.layer.column(name) {
-            Some(i) => Some(filter_value(&self.feature.values[i])),
-            None if name == "id" => Some(match &self.feature.id {
+            Some(i) => Some(filter_value(&self.feature.value(i))),
+            None if name == "id" => Some(match self.feature.id {
                 crate::model::FeatureId::Int(n) => FilterValue::Int(*n),
                 crate::model::FeatureId::Text(s) => FilterValue::Text(s.clone()),
             }),
@@ -591,7 +590,7 @@ impl FeatureView for View<'_> {
     }
 
     fn geometry(&self) -> Option<&Geometry<f64>> {
-        Some(&self.feature.geometry)
+        Some(self.feature.geometry)
     }
 }
 
@@ -650,10 +649,10 @@ fn select(layer: &Layer, q: &ItemsQuery, datetime_column: Option<usize>) -> Vec<
     };
     if !columns.is_empty() || q.datetime.is_some() || q.filter.is_some() {
         hits.retain(|&i| {
-            let f = &layer.features[i as usize];
-            columns.iter().all(|(c, v)| value_matches(&f.values[*c], v))
+            let f = layer.feature(i as usize);
+            columns.iter().all(|(c, v)| value_matches(&f.value(*c), v))
                 && q.datetime.is_none_or(|range| {
-                    datetime_column.is_some_and(|c| match f.values[c] {
+                    datetime_column.is_some_and(|c| match *f.value(c) {
                         AttrValue::Int(y) => range.contains(i32::try_from(y).ok()),
                         _ => false,
                     })
@@ -663,7 +662,7 @@ fn select(layer: &Layer, q: &ItemsQuery, datetime_column: Option<usize>) -> Vec<
     }
     if !q.sortby.is_empty() {
         hits.sort_by(|&a, &b| {
-            let view = |i: u32| View { layer, feature: &layer.features[i as usize] };
+            let view = |i: u32| View { layer, feature: layer.feature(i as usize) };
             filter::compare_features(&q.sortby, &view(a), &view(b)).then(a.cmp(&b))
         });
     }
@@ -697,8 +696,8 @@ async fn get_items(
     .await?
 }
 
-/// Builds an items page; `gzip`: the client prefers gzip, and CRS84 pages are then assembled
-/// from the features' compressed pieces ([`gzip`]).
+/// Builds an items page; `gzip`: the client prefers gzip (the page is compressed here, off the
+/// executor).
 fn items_page(dataset: &Dataset, c: Collection, q: &ItemsQuery, pairs: &QueryPairs, base: &str, lang: Lang, gzip: bool) -> Result<Response, ApiError> {
     let view = if c.by_year() { dataset.year_view(q.year)? } else { Arc::clone(&dataset.current) };
     let layer = c.layer(dataset, &view).ok_or_else(|| ApiError::NoCollection(c.id().to_owned()))?;
@@ -706,7 +705,7 @@ fn items_page(dataset: &Dataset, c: Collection, q: &ItemsQuery, pairs: &QueryPai
     let matched = hits.len();
     let start = q.offset.min(matched);
     let end = start.saturating_add(q.limit).min(matched);
-    let page: Vec<&Feature> = hits[start..end].iter().map(|&i| &layer.features[i as usize]).collect();
+    let page = &hits[start..end];
 
     let url = format!("{base}/collections/{}/items", c.id());
     let limit_text = q.limit.to_string();
@@ -730,7 +729,7 @@ fn items_page(dataset: &Dataset, c: Collection, q: &ItemsQuery, pairs: &QueryPai
     }
     let crs = &dataset.crs[q.crs];
     if q.format == Format::Html {
-        return Ok(html::response(items_html(layer, c, &page, matched, start, next.as_deref(), prev.as_deref(), lang)));
+        return Ok(html::response(items_html(layer, c, page, matched, start, next.as_deref(), prev.as_deref(), lang)));
     }
     let mut head = Vec::with_capacity(2048);
     let _ = write!(
@@ -743,40 +742,17 @@ fn items_page(dataset: &Dataset, c: Collection, q: &ItemsQuery, pairs: &QueryPai
         rfc3339(std::time::SystemTime::now()),
         Value::Array(links)
     );
-    // Pre-rendered CRS84 features are concatenated (compressed once each); other CRSs and other
-    // years' views render per request.
-    let crs84 = crs.from_crs84.is_none() && !crs.lat_first && layer.prerendered;
-    if crs84 && gzip {
-        let pieces: Vec<&gzip::Piece> = page.iter().filter_map(|f| f.gz()).collect();
-        let capacity = pieces.iter().map(|p| p.deflate.len()).sum::<usize>()
-            + pieces.len().saturating_sub(1) * PageWriter::comma_len()
-            + PageWriter::stored_len(head.len())
-            + PageWriter::stored_len(2);
-        let mut w = PageWriter::new(capacity);
-        w.bytes(&head);
-        for (i, piece) in pieces.into_iter().enumerate() {
-            if i > 0 {
-                w.comma();
-            }
-            w.piece(piece);
-        }
-        w.bytes(b"]}");
-        return Ok(geojson_response(w.finish(), &crs.uri, true));
-    }
-    // CRS84 pages concatenate the pre-rendered bytes without copying them twice.
-    let rendered = if crs84 { Vec::new() } else { render_page(layer, &page, dataset, q.crs)? };
-    let pieces: Vec<&[u8]> = if crs84 { page.iter().filter_map(|f| f.json.as_deref()).collect() } else { rendered.iter().map(|r| &**r).collect() };
+    let rendered = render_page(layer, page, dataset, q.crs)?;
     let mut body = head;
-    body.reserve(pieces.iter().map(|r| r.len() + 1).sum::<usize>() + 2);
-    for (i, piece) in pieces.iter().enumerate() {
+    body.reserve(rendered.iter().map(|r| r.len() + 1).sum::<usize>() + 2);
+    for (i, feature) in rendered.iter().enumerate() {
         if i > 0 {
             body.push(b',');
         }
-        body.extend_from_slice(piece);
+        body.extend_from_slice(feature);
     }
     body.extend_from_slice(b"]}");
     if gzip {
-        // Other CRSs render per request; compress here, off the executor, at the fastest level.
         return Ok(geojson_response(gzip::gzip_fast(&body), &crs.uri, true));
     }
     Ok(geojson_response(body, &crs.uri, false))
@@ -805,32 +781,22 @@ fn geojson_response(body: Vec<u8>, crs_uri: &str, gzipped: bool) -> Response {
     response
 }
 
-/// The features' GeoJSON in the requested CRS: the pre-rendered bytes for CRS84, else
-/// converted once for the whole page and rendered.
-fn render_page(layer: &Layer, page: &[&Feature], dataset: &Dataset, crs: usize) -> Result<Vec<Box<[u8]>>, ApiError> {
+/// Features `rows` of `layer` as GeoJSON in the requested CRS: geometries converted once for
+/// the whole page when it is not CRS84.
+fn render_page(layer: &Layer, rows: &[u32], dataset: &Dataset, crs: usize) -> Result<Vec<Box<[u8]>>, ApiError> {
     let option = &dataset.crs[crs];
-    let same_crs = option.from_crs84.is_none() && !option.lat_first;
-    if same_crs && layer.prerendered {
-        return Ok(page.iter().filter_map(|f| f.json.clone()).collect());
+    if option.from_crs84.is_none() && !option.lat_first {
+        return Ok(layer.render(rows, None)?);
     }
-    let converted = if same_crs {
-        page.iter().map(|f| (*f.geometry).clone()).collect()
-    } else {
-        let all = Geometry::GeometryCollection(geo::GeometryCollection(page.iter().map(|f| (*f.geometry).clone()).collect()));
-        let Geometry::GeometryCollection(converted) = transform_geometry(&all, option.from_crs84.as_ref(), option.lat_first)? else {
-            return Err(ApiError::Internal("a collection stayed a collection".into()));
-        };
-        converted.0
+    let all = Geometry::GeometryCollection(geo::GeometryCollection(rows.iter().map(|&r| (**layer.feature(r as usize).geometry).clone()).collect()));
+    let Geometry::GeometryCollection(converted) = transform_geometry(&all, option.from_crs84.as_ref(), option.lat_first)? else {
+        return Err(ApiError::Internal("a collection stayed a collection".into()));
     };
-    let features = page.iter().zip(converted).map(|(f, geometry)| OutFeature {
-        geometry,
-        properties: layer.columns.iter().zip(&f.values).map(|(c, v)| (c.name.clone(), v.clone())).collect(),
-    });
-    super::snapshot::render_chunk(features, page.iter().map(|f| &f.id))
+    Ok(layer.render(rows, Some(&converted.0))?)
 }
 
 #[expect(clippy::too_many_arguments, reason = "one page's worth of context")]
-fn items_html(layer: &Layer, c: Collection, page: &[&Feature], matched: usize, start: usize, next: Option<&str>, prev: Option<&str>, lang: Lang) -> String {
+fn items_html(layer: &Layer, c: Collection, page: &[u32], matched: usize, start: usize, next: Option<&str>, prev: Option<&str>, lang: Lang) -> String {
     let mut body = format!(
         "<p>{}</p><p>{matched} features match; showing {}–{}.</p><p>",
         html::escape(c.description(lang)),
@@ -848,10 +814,11 @@ fn items_html(layer: &Layer, c: Collection, page: &[&Feature], matched: usize, s
     headers.extend(layer.columns.iter().map(|col| col.name.clone()));
     let rows: Vec<Vec<String>> = page
         .iter()
-        .map(|f| {
+        .map(|&r| {
+            let f = layer.feature(r as usize);
             let id = f.id.to_string();
             let mut row = vec![format!("<a href=\"/collections/{}/items/{}?f=html\">{}</a>", c.id(), html::escape(&params::encode(&id)), html::escape(&id))];
-            row.extend(f.values.iter().map(|v| html::escape(&v.to_string())));
+            row.extend(f.properties().map(|(_, v)| html::escape(&v.to_string())));
             row
         })
         .collect();
@@ -885,9 +852,9 @@ async fn get_feature(
         let view = if c.by_year() { dataset.year_view(year)? } else { Arc::clone(&dataset.current) };
         let layer = c.layer(&dataset, &view).ok_or_else(|| ApiError::NoCollection(c.id().to_owned()))?;
         let position = layer.position(&feature_id).ok_or_else(|| ApiError::NoFeature { collection: c.id().to_owned(), id: feature_id.clone() })?;
-        let feature = &layer.features[position];
+        let feature = layer.feature(position);
         if format == Format::Html {
-            let rows: Vec<(&str, String)> = layer.columns.iter().zip(&feature.values).map(|(col, v)| (col.name.as_str(), html::escape(&v.to_string()))).collect();
+            let rows: Vec<(&str, String)> = feature.properties().map(|(name, v)| (name, html::escape(&v.to_string()))).collect();
             let mut body = format!("<p><a href=\"/collections/{0}/items?f=html\">{0}</a></p>", c.id());
             body.push_str(&html::definitions(&rows));
             if c == Collection::Estates {
@@ -895,7 +862,7 @@ async fn get_feature(
             }
             return Ok(html::response(html::page(&format!("{} {}", c.id(), feature_id), lang.tag(), &body)));
         }
-        let rendered = render_page(layer, &[feature], &dataset, crs)?;
+        let rendered = render_page(layer, &[u32::try_from(position).unwrap_or(u32::MAX)], &dataset, crs)?;
         let json = rendered.into_iter().next().ok_or_else(|| ApiError::Internal("rendering returned nothing".into()))?;
         let url = format!("{base}/collections/{}/items/{}", c.id(), params::encode(&feature_id));
         // `crs` and `year` shape the representation, so `self` and `alternate` keep them.

@@ -281,8 +281,8 @@ fn feature_schemas(c: Collection, layer: &Layer, schemas: &mut Map<String, Value
         // A text column may carry nested JSON passed through from the source, and one null
         // throughout the served data (`year` before a year= view fills it) has no known type:
         // leave both untyped.
-        let nested = col.kind == ColumnType::String && layer.features.iter().any(|f| matches!(f.values[i], AttrValue::Json(_)));
-        let unknown = layer.features.iter().all(|f| matches!(f.values[i], AttrValue::Null));
+        let nested = col.kind == ColumnType::String && layer.iter().any(|f| matches!(*f.value(i), AttrValue::Json(_)));
+        let unknown = layer.iter().all(|f| matches!(*f.value(i), AttrValue::Null));
         let schema = if unknown {
             json!({ "description": "null in the served data; typed by the views that fill it" })
         } else if nested {

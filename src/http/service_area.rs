@@ -100,7 +100,7 @@ pub(crate) fn build_service_areas(facilities: &[Facility], catalogue: &Catalogue
         }
         pending.push(PendingFeature { id: FeatureId::Text(spec.key.clone()), geometry: Arc::new(area), properties });
     }
-    Layer::build(pending, "MultiPolygon")
+    Ok(Layer::from_features(pending, "MultiPolygon")?)
 }
 
 /// Square group of a point, `cell` metres a side.

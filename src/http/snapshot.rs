@@ -1,26 +1,23 @@
-//! The served dataset: loaded, analysed and pre-rendered once, then read-only.
+//! The served dataset: loaded and analysed once, then read-only.
 //!
-//! A [`Dataset`] holds every collection as a [`Layer`]: features sorted by id, their CRS84
-//! geometry, property values aligned with the layer's columns, an R-tree over their bounding
-//! boxes and each feature's GeoJSON already rendered (CRS84, with its `id`). An items page is
-//! then an R-tree query, a filter and a concatenation of bytes; only other output CRSs render
-//! on request. Coverage for other years (`year=`) is read from the dataset's coverage timeline
-//! (built once, in the background after a load: [`Dataset::warm_up`]) and its collections are
-//! rendered on first use and cached for a few years ([`Dataset::year_view`]), so the executor
-//! never waits for an analysis.
+//! A [`Dataset`] holds every collection as a columnar [`Layer`] (see [`crate::serve`]): rows of
+//! ids and CRS84 geometries, typed property columns, an R-tree over their boxes. An items page
+//! is an R-tree query, a filter over the columns and the page's features written as GeoJSON.
+//! Coverage for other years (`year=`) is read from the dataset's coverage timeline (built once,
+//! in the background after a load: [`Dataset::warm_up`]); a year's view shares the estates'
+//! rows and own columns and adds its coverage table (the per-kind columns are computed from it
+//! on demand), its gaps and districts, so a new year costs a table lookup per estate × kind and
+//! a few bytes per estate, and a few years are cached ([`Dataset::year_view`]).
 #![expect(clippy::doc_markdown, reason = "GeoJSON, OpenAPI and CRS84 are names, not code")]
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::SystemTime;
 
-use geo::{BoundingRect, ConvexHull, Coord, Geometry, Intersects, MultiPoint, Rect};
+use geo::{ConvexHull, Coord, Geometry, MultiPoint};
 use rayon::prelude::*;
-use rstar::primitives::{GeomWithData, Rectangle};
-use rstar::{RTree, AABB};
 
 use super::error::ApiError;
-use super::gzip::Piece;
 use super::service_area::{build_service_areas, AreaMetric};
 use super::streets::Streets;
 use super::trial::TrialIndex;
@@ -30,7 +27,8 @@ use crate::index::FacilityIndex;
 use crate::io::crs::{CrsSpec, Transformer};
 use crate::io::load::LoadOptions;
 use crate::io::network::{LoadedNetwork, NetworkSummary};
-use crate::io::write::{comparison_properties, estate_base_features, kind_properties, MetricComparison, OutFeature, Results};
+use crate::io::write::{comparison_value, estate_base_features, kind_value, MetricComparison, Results, COMPARISON_FIELDS, KIND_FIELDS};
+use crate::serve::{CellSource, ColumnData, Rows};
 use crate::model::{AttrValue, Attributes, Catalogue, Estate, Facility, FeatureId, KindId};
 
 /// Year views kept besides the current one; the least recently used is dropped beyond this. A
@@ -39,338 +37,27 @@ use crate::model::{AttrValue, Attributes, Catalogue, Estate, Facility, FeatureId
 /// another costs the rendering, not an analysis.
 const YEAR_CACHE_LEN: usize = 2;
 
-/// The type of a column, as advertised in queryables.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ColumnType {
-    /// JSON integers only.
-    Integer,
-    /// Any JSON number.
-    Number,
-    /// `true` / `false`.
-    Boolean,
-    /// Strings (and anything else, as text).
-    String,
-}
+pub use crate::serve::layer::id_json;
+pub use crate::serve::{Column, ColumnType, FeatureRef, Layer, PendingFeature};
 
-impl ColumnType {
-    /// The JSON Schema type name.
-    #[must_use]
-    pub fn json_type(self) -> &'static str {
-        match self {
-            Self::Integer => "integer",
-            Self::Number => "number",
-            Self::Boolean => "boolean",
-            Self::String => "string",
-        }
+impl From<crate::serve::LayerError> for ApiError {
+    fn from(e: crate::serve::LayerError) -> Self {
+        Self::Internal(e.to_string())
     }
 }
 
-/// A property every feature of a layer has (null where a feature has no value).
-#[derive(Debug, Clone)]
-pub struct Column {
-    /// Property name.
-    pub name: String,
-    /// Type of its non-null values.
-    pub kind: ColumnType,
-}
-
-/// One served feature.
-#[derive(Debug, Clone)]
-pub struct Feature {
-    /// The feature id.
-    pub id: FeatureId,
-    /// Geometry in CRS84, shared between years.
-    pub geometry: Arc<Geometry<f64>>,
-    /// Bounding box of `geometry`; `None` for an empty geometry, which has no position.
-    pub bbox: Option<Rect<f64>>,
-    /// Property values aligned with [`Layer::columns`].
-    pub values: Vec<AttrValue>,
-    /// The GeoJSON feature in CRS84, with its `id` member, when the layer is pre-rendered (the
-    /// current year's); other years' layers render their pages on request, so a year view holds
-    /// values, not text.
-    pub json: Option<Box<[u8]>>,
-    /// `json` compressed, made on first use by a gzip page (see [`super::gzip`]).
-    gz: OnceLock<Piece>,
-}
-
-impl Feature {
-    /// `json` as a compressed piece, compressing it on first use; `None` when not pre-rendered.
-    /// Blocking (62–81 µs for a 2.5 KB estate, measured): call it off the executor.
-    pub fn gz(&self) -> Option<&Piece> {
-        let json = self.json.as_deref()?;
-        Some(self.gz.get_or_init(|| Piece::new(json)))
-    }
-}
-
-/// A collection's features, ready to query.
-#[derive(Debug)]
-pub struct Layer {
-    /// Features in id order.
-    pub features: Vec<Feature>,
-    /// Property columns, in output order.
-    pub columns: Vec<Column>,
-    /// Whether every feature's GeoJSON is pre-rendered ([`Feature::json`]).
-    pub prerendered: bool,
-    /// GeoJSON geometry type of the features.
-    pub geometry_type: &'static str,
-    /// Bounding box of all features (CRS84); empty geometries add nothing to it.
-    pub extent: Option<Rect<f64>>,
-    column_index: HashMap<String, usize>,
-    by_id: HashMap<String, u32>,
-    tree: RTree<GeomWithData<Rectangle<[f64; 2]>, u32>>,
-}
-
-/// A feature before indexing: id, CRS84 geometry and properties.
-pub(crate) struct PendingFeature {
-    pub(crate) id: FeatureId,
-    pub(crate) geometry: Arc<Geometry<f64>>,
-    pub(crate) properties: Attributes,
-}
-
-impl Layer {
-    /// Builds a layer from features already in the order they are served.
-    ///
-    /// # Errors
-    /// [`ApiError::Internal`] when a geometry cannot be written as GeoJSON (a non-finite coordinate).
-    pub(crate) fn build(pending: Vec<PendingFeature>, geometry_type: &'static str) -> Result<Self, ApiError> {
-        Self::build_with(pending, geometry_type, true)
-    }
-
-    /// [`Layer::build`], rendering every feature's GeoJSON now (`prerender`) or leaving it to
-    /// each request.
-    ///
-    /// # Errors
-    /// As [`Layer::build`].
-    pub(crate) fn build_with(pending: Vec<PendingFeature>, geometry_type: &'static str, prerender: bool) -> Result<Self, ApiError> {
-        // Columns in order of first appearance. Features of a layer nearly always carry the same
-        // names in the same order, so a feature whose names match the previous one's positionally
-        // is not hashed name by name (hashing every name of every feature was most of a year
-        // view's build on a 60,000-estate city).
-        let mut columns: Vec<Column> = Vec::new();
-        let mut column_index: HashMap<String, usize> = HashMap::new();
-        let mut previous: Option<&Attributes> = None;
-        for f in &pending {
-            if previous.is_some_and(|p| same_names(p.iter().map(|(name, _)| name.as_str()), &f.properties)) {
-                continue;
-            }
-            for (name, _) in &f.properties {
-                if !column_index.contains_key(name) {
-                    column_index.insert(name.clone(), columns.len());
-                    columns.push(Column { name: name.clone(), kind: ColumnType::String });
-                }
-            }
-            previous = Some(&f.properties);
-        }
-        // Property position → column, for features named like the first one.
-        let reference: Option<(Vec<String>, Vec<usize>)> =
-            pending.first().map(|f| (f.properties.iter().map(|(name, _)| name.clone()).collect(), f.properties.iter().map(|(name, _)| column_index[name]).collect()));
-        let slots = |properties: &Attributes| -> std::borrow::Cow<'_, [usize]> {
-            match &reference {
-                Some((names, slots)) if same_names(names.iter().map(String::as_str), properties) => std::borrow::Cow::Borrowed(slots.as_slice()),
-                _ => std::borrow::Cow::Owned(properties.iter().map(|(name, _)| column_index[name]).collect()),
-            }
-        };
-
-        // Columns seen only with nulls are advertised as strings.
-        let types: Vec<Option<ColumnType>> = pending
-            .par_iter()
-            .fold(
-                || vec![None; columns.len()],
-                |mut types, f| {
-                    for ((_, value), &i) in f.properties.iter().zip(slots(&f.properties).iter()) {
-                        types[i] = merge_type(types[i], value_type(value));
-                    }
-                    types
-                },
-            )
-            .reduce(|| vec![None; columns.len()], |a, b| a.into_iter().zip(b).map(|(x, y)| y.map_or(x, |t| merge_type(x, Some(t)))).collect());
-        for (c, t) in columns.iter_mut().zip(types) {
-            c.kind = t.unwrap_or(ColumnType::String);
-        }
-
-        let rendered: Vec<Option<Box<[u8]>>> = if prerender { render_lines(&pending, |_| None)?.into_iter().map(Some).collect() } else { vec![None; pending.len()] };
-        let count = u32::try_from(pending.len()).map_err(|_| ApiError::Internal("more than u32::MAX features".into()))?;
-        let features: Vec<Feature> = pending
-            .into_par_iter()
-            .zip(rendered)
-            .map(|(f, json)| {
-                // An empty geometry (a kind's service area without facilities) has no box: it
-                // stays out of the extent and the index, so no bbox query finds it (it would sit
-                // at 0,0).
-                let bbox = f.geometry.bounding_rect();
-                let mut values = vec![AttrValue::Null; columns.len()];
-                let at = slots(&f.properties).into_owned();
-                for ((_, value), i) in f.properties.into_iter().zip(at) {
-                    values[i] = value;
-                }
-                Feature { id: f.id, geometry: f.geometry, bbox, values, json, gz: OnceLock::new() }
-            })
-            .collect();
-        let (by_id, (extent, tree)) = rayon::join(
-            || features.par_iter().zip(0..count).map(|(f, i)| (f.id.to_string(), i)).collect::<HashMap<String, u32>>(),
-            || {
-                let mut extent: Option<Rect<f64>> = None;
-                let mut boxes = Vec::with_capacity(features.len());
-                for (f, index) in features.iter().zip(0..count) {
-                    if let Some(bbox) = f.bbox {
-                        extent = Some(extent.map_or(bbox, |e| union_rect(e, bbox)));
-                        boxes.push(GeomWithData::new(Rectangle::from_corners([bbox.min().x, bbox.min().y], [bbox.max().x, bbox.max().y]), index));
-                    }
-                }
-                (extent, RTree::bulk_load(boxes))
-            },
-        );
-        Ok(Self { features, columns, prerendered: prerender, geometry_type, extent, column_index, by_id, tree })
-    }
-
-    /// The position of a feature by its id as text.
-    #[must_use]
-    pub fn position(&self, id: &str) -> Option<usize> {
-        self.by_id.get(id).map(|&i| i as usize)
-    }
-
-    /// The position of a column.
-    #[must_use]
-    pub fn column(&self, name: &str) -> Option<usize> {
-        self.column_index.get(name).copied()
-    }
-
-    /// Positions of the features whose geometry intersects `bbox` (CRS84), ascending; all
-    /// features when `bbox` is `None`.
-    ///
-    /// # Complexity
-    /// O(log n + k) for the R-tree; an exact test only for features whose box straddles the edge.
-    /// Containment is tested on the R-tree entry's own rectangle (the feature's box), so a
-    /// feature inside the bbox is never read from `features`.
-    #[must_use]
-    pub fn intersecting(&self, bbox: Option<Rect<f64>>) -> Vec<u32> {
-        let Some(bbox) = bbox else {
-            return (0..u32::try_from(self.features.len()).unwrap_or(u32::MAX)).collect();
-        };
-        let envelope = AABB::from_corners([bbox.min().x, bbox.min().y], [bbox.max().x, bbox.max().y]);
-        let mut hits: Vec<u32> = self
-            .tree
-            .locate_in_envelope_intersecting(&envelope)
-            .filter(|entry| {
-                let (lower, upper) = (entry.geom().lower(), entry.geom().upper());
-                let inside = bbox.min().x <= lower[0] && bbox.min().y <= lower[1] && bbox.max().x >= upper[0] && bbox.max().y >= upper[1];
-                inside || self.features[entry.data as usize].geometry.intersects(&bbox)
-            })
-            .map(|entry| entry.data)
-            .collect();
-        hits.sort_unstable();
-        hits
-    }
-}
-
-/// Whether `names` are `properties`' names, in the same order.
-fn same_names<'a>(names: impl ExactSizeIterator<Item = &'a str>, properties: &Attributes) -> bool {
-    names.len() == properties.len() && names.zip(properties).all(|(n, (p, _))| n == p)
-}
-
-/// The column type of a value; `None` for null.
-fn value_type(value: &AttrValue) -> Option<ColumnType> {
-    match value {
-        AttrValue::Null => None,
-        AttrValue::Bool(_) => Some(ColumnType::Boolean),
-        AttrValue::Int(_) => Some(ColumnType::Integer),
-        AttrValue::Float(_) => Some(ColumnType::Number),
-        AttrValue::Text(_) | AttrValue::Json(_) => Some(ColumnType::String),
-    }
-}
-
-/// A column's type after another value's: integers and numbers make numbers, anything else
-/// mixed makes strings.
-fn merge_type(seen: Option<ColumnType>, next: Option<ColumnType>) -> Option<ColumnType> {
-    match (seen, next) {
-        (seen, None) => seen,
-        (None, t) => t,
-        (Some(a), Some(b)) if a == b => Some(a),
-        (Some(ColumnType::Integer | ColumnType::Number), Some(ColumnType::Integer | ColumnType::Number)) => Some(ColumnType::Number),
-        _ => Some(ColumnType::String),
-    }
-}
-
-fn union_rect(a: Rect<f64>, b: Rect<f64>) -> Rect<f64> {
-    Rect::new(
-        Coord { x: a.min().x.min(b.min().x), y: a.min().y.min(b.min().y) },
-        Coord { x: a.max().x.max(b.max().x), y: a.max().y.max(b.max().y) },
-    )
-}
-
-/// Renders features as GeoJSON feature objects (with `id`), one byte string each, through the
-/// crate's streaming writer. `geometry_for` may replace a geometry (another output CRS).
-fn render_lines(
-    pending: &[PendingFeature],
-    geometry_for: impl Fn(usize) -> Option<Geometry<f64>> + Sync,
-) -> Result<Vec<Box<[u8]>>, ApiError> {
-    const CHUNK: usize = 2048;
-    let chunks: Vec<Result<Vec<Box<[u8]>>, ApiError>> = pending
-        .par_chunks(CHUNK)
-        .enumerate()
-        .map(|(c, chunk)| {
-            let features = chunk.iter().enumerate().map(|(j, f)| OutFeature {
-                geometry: geometry_for(c * CHUNK + j).unwrap_or_else(|| (*f.geometry).clone()),
-                properties: f.properties.clone(),
-            });
-            render_chunk(features, chunk.iter().map(|f| &f.id))
-        })
-        .collect();
-    let mut out = Vec::with_capacity(pending.len());
-    for chunk in chunks {
-        out.extend(chunk?);
-    }
-    Ok(out)
-}
-
-/// Writes `features` with the crate's GeoJSON writer and cuts the collection into one byte
-/// string per feature (the writer puts each feature on its own line), adding the `id` member.
-pub(crate) fn render_chunk<'a>(
-    features: impl Iterator<Item = OutFeature>,
-    ids: impl Iterator<Item = &'a FeatureId>,
-) -> Result<Vec<Box<[u8]>>, ApiError> {
-    const PREFIX: &[u8] = b"{\"type\":\"Feature\",";
-    let mut buffer = Vec::new();
-    crate::io::geojson::write_feature_collection_to(&mut buffer, features, None)
-        .map_err(|e| ApiError::Internal(format!("rendering GeoJSON: {e}")))?;
-    let mut out = Vec::new();
-    let mut ids = ids;
-    for line in buffer.split(|&b| b == b'\n').skip(1) {
-        let line = line.strip_suffix(b",").unwrap_or(line);
-        let Some(rest) = line.strip_prefix(PREFIX) else { continue };
-        let id = ids.next().ok_or_else(|| ApiError::Internal("more features than ids".into()))?;
-        let mut json = Vec::with_capacity(line.len() + 24);
-        json.extend_from_slice(PREFIX);
-        json.extend_from_slice(b"\"id\":");
-        json.extend_from_slice(id_json(id).as_bytes());
-        json.push(b',');
-        json.extend_from_slice(rest);
-        out.push(json.into_boxed_slice());
-    }
-    Ok(out)
-}
-
-/// A feature id as JSON: a number or a string.
-#[must_use]
-pub fn id_json(id: &FeatureId) -> String {
-    match id {
-        FeatureId::Int(n) => n.to_string(),
-        FeatureId::Text(s) => serde_json::Value::String(s.clone()).to_string(),
-    }
-}
-
-/// Coverage as of one year: the table and the year-dependent collections.
+/// Coverage as of one year: the table and the year-dependent collections. The estates share
+/// their rows and own properties with every other year's; what a year adds is its coverage
+/// table (the per-kind columns are computed from it on demand), its gaps and its districts.
 #[derive(Debug)]
 pub struct YearView {
     /// The year (`None`: every facility counts).
     pub year: Option<i32>,
-    /// Facilities open in `year`, per kind.
-    pub index: FacilityIndex,
     /// Estate × kind coverage by the dataset's metric.
-    pub table: CoverageTable,
+    pub table: Arc<CoverageTable>,
     /// The same by straight line, when the dataset's metric is the walking network (estates,
     /// gaps and districts carry both figures).
-    pub straight: Option<CoverageTable>,
+    pub straight: Option<Arc<CoverageTable>>,
     /// Summaries per kind and district.
     pub summary: Summary,
     /// `estates` collection.
@@ -379,6 +66,8 @@ pub struct YearView {
     pub gaps: Layer,
     /// `districts` collection, when estates carry districts.
     pub districts: Option<Layer>,
+    /// Facilities open in `year`, per kind, built on first use (point queries and plans).
+    index: OnceLock<FacilityIndex>,
     /// Per kind, the uncovered estates ready for trial points (`POST /what-if`), built on first use.
     trials: Vec<OnceLock<TrialIndex>>,
 }
@@ -388,6 +77,23 @@ impl YearView {
     /// milliseconds on a 60,000-estate city; call it off the executor).
     pub fn trial(&self, dataset: &Dataset, kind: KindId) -> &TrialIndex {
         self.trials[kind.index()].get_or_init(|| TrialIndex::build(&dataset.estates, &self.table, kind, dataset.network.is_none()))
+    }
+
+    /// The facilities open in this view's year, indexed per kind; built on first use
+    /// (blocking: about 0.1 s for 200,000 facilities).
+    pub fn index(&self, dataset: &Dataset) -> &FacilityIndex {
+        self.index.get_or_init(|| FacilityIndex::build(&dataset.facilities, dataset.catalogue.len(), self.year))
+    }
+
+    /// Heap bytes this view holds beyond what it shares with the dataset.
+    #[must_use]
+    pub fn heap_bytes(&self) -> usize {
+        let own_columns = |l: &Layer| l.columns.iter().filter(|c| !matches!(&*c.data, crate::serve::ColumnData::Gather { .. })).map(|c| c.data.heap_bytes()).sum::<usize>();
+        self.table.heap_bytes()
+            + self.straight.as_ref().map_or(0, |t| t.heap_bytes())
+            + own_columns(&self.estates)
+            + self.gaps.heap_bytes()
+            + self.districts.as_ref().map_or(0, Layer::heap_bytes)
     }
 }
 
@@ -462,8 +168,9 @@ pub struct Dataset {
     pub params: AnalysisParams,
     /// Estates, working CRS, id order.
     pub estates: Vec<Estate>,
-    /// Facilities, working CRS, load order (the coverage table refers to these positions).
-    pub facilities: Vec<Facility>,
+    /// Facilities, working CRS, load order (the coverage table refers to these positions);
+    /// shared with the year views' computed columns.
+    pub facilities: Arc<Vec<Facility>>,
     /// The configured year's coverage.
     pub current: Arc<YearView>,
     /// `facilities` collection.
@@ -480,8 +187,15 @@ pub struct Dataset {
     pub reports: super::report::Reports,
     /// The walking network, when `analysis.metric = "network"`.
     pub network: Option<ServedNetwork>,
-    estate_geometries: Vec<Arc<Geometry<f64>>>,
-    estate_base: Vec<Attributes>,
+    /// The estates' ids and CRS84 geometries, shared by every year's `estates` and `gaps`.
+    estate_rows: Arc<Rows>,
+    /// The estates' own properties (id, name, district, households, …, `distance_from`), shared
+    /// by every year's `estates`.
+    estate_columns: Vec<Column>,
+    /// The type of facility ids as properties (`nearest_id`).
+    facility_id_type: ColumnType,
+    /// Per district, the convex hull of its estates (CRS84), built on first use.
+    district_hulls: OnceLock<BTreeMap<String, Arc<Geometry<f64>>>>,
     /// Coverage through the years, built on first use or by [`Dataset::warm_up`].
     timelines: Timelines,
     years: Mutex<BTreeMap<i32, Arc<YearView>>>,
@@ -802,17 +516,20 @@ pub fn build_dataset(
     };
     let params = AnalysisParams { metric: if network.is_some() { MetricKind::Network } else { MetricKind::Straight }, ..params };
 
-    // Estate geometries and own properties in CRS84, once; coverage properties come per year.
+    // Estate geometries and own properties in CRS84, once, as the rows and columns every year's
+    // estates share; coverage properties are computed per year from its table.
     let index = FacilityIndex::build(&facilities, catalogue.len(), params.year);
     let (table, straight) = coverage_tables(&estates, &facilities, &catalogue, &index, params, network.as_ref().map(|n| &n.metric))?;
     let results = Results { estates: &estates, facilities: &facilities, table: &table, catalogue: &catalogue, working_crs };
-    // Without the coverage properties, which come per year: building them for every estate and
-    // dropping them raised the peak by about 270 MB on a 60,000-estate city.
-    let (estate_geometries, estate_base): (Vec<_>, Vec<_>) = estate_base_features(&results)
+    let base: Vec<PendingFeature> = estate_base_features(&results)
         .map_err(|e| crs_fail(&e))?
         .into_iter()
-        .map(|feature| (Arc::new(feature.geometry), feature.properties))
-        .unzip();
+        .zip(&estates)
+        .map(|(feature, estate)| PendingFeature { id: estate.id.clone(), geometry: Arc::new(feature.geometry), properties: feature.properties })
+        .collect();
+    let base = Layer::from_features(base, "MultiPolygon")?;
+    base.rows().index_now();
+    let facility_id_type = facilities.iter().fold(None, |t, f| ColumnType::merge(t, ColumnType::of(&id_value(&f.id)))).unwrap_or(ColumnType::String);
 
     let facilities_layer = build_facilities_layer(&facilities, &catalogue, &to_crs84)?;
     let area_metric = network.as_ref().map_or(AreaMetric::Straight, |n| AreaMetric::Network(&n.metric));
@@ -827,16 +544,16 @@ pub fn build_dataset(
         catalogue,
         params,
         estates,
-        facilities,
+        facilities: Arc::new(facilities),
         current: Arc::new(YearView {
             year: params.year,
-            index: FacilityIndex::build(&[], 0, None),
-            table: table.clone(),
+            table: Arc::new(CoverageTable::empty(params)),
             straight: None,
             summary: Summary { params, overall: Vec::new(), districts: Vec::new() },
-            estates: Layer::build(Vec::new(), "MultiPolygon")?,
-            gaps: Layer::build(Vec::new(), "MultiPolygon")?,
+            estates: Layer::from_features(Vec::new(), "MultiPolygon")?,
+            gaps: Layer::from_features(Vec::new(), "MultiPolygon")?,
             districts: None,
+            index: OnceLock::new(),
             trials: Vec::new(),
         }),
         facilities_layer,
@@ -846,14 +563,19 @@ pub fn build_dataset(
         rejected,
         reports: super::report::Reports::default(),
         network,
-        estate_geometries,
-        estate_base,
+        estate_rows: Arc::clone(base.rows()),
+        estate_columns: base.columns,
+        facility_id_type,
+        district_hulls: OnceLock::new(),
         timelines: Timelines::default(),
         years: Mutex::new(BTreeMap::new()),
         years_order: Mutex::new(Vec::new()),
         building: Mutex::new(()),
     };
-    dataset.current = Arc::new(year_view_from(&dataset, index, table, straight, true)?);
+    let current = year_view_from(&dataset, table, straight)?;
+    current.gaps.rows().index_now();
+    let _ = current.index.set(index);
+    dataset.current = Arc::new(current);
     Ok(dataset)
 }
 
@@ -921,11 +643,12 @@ fn build_facilities_layer(facilities: &[Facility], catalogue: &Catalogue, to_crs
             PendingFeature { id: f.id.clone(), geometry: Arc::new(Geometry::Point(geo::Point(coords[i]))), properties: p }
         })
         .collect();
-    Layer::build(pending, "Point")
+    let layer = Layer::from_features(pending, "Point")?;
+    layer.rows().index_now();
+    Ok(layer)
 }
 
 fn build_year_view(dataset: &Dataset, params: AnalysisParams) -> Result<YearView, ApiError> {
-    let index = FacilityIndex::build(&dataset.facilities, dataset.catalogue.len(), params.year);
     let read = |t: &CoverageTimeline| {
         t.table_at(params.year, &dataset.estates, &dataset.catalogue, &RecordedHouseholds)
             .map_err(|e| ApiError::Internal(e.to_string()))?
@@ -933,138 +656,235 @@ fn build_year_view(dataset: &Dataset, params: AnalysisParams) -> Result<YearView
     };
     let table = read(&*dataset.timeline()?)?;
     let straight = dataset.straight_timeline()?.map(|t| read(&t)).transpose()?;
-    year_view_from(dataset, index, table, straight, false)
+    year_view_from(dataset, table, straight)
 }
 
-/// The collections of one year's coverage. `prerender`: render every feature's GeoJSON now (the
-/// current year's view, read most) rather than per request.
-fn year_view_from(dataset: &Dataset, index: FacilityIndex, table: CoverageTable, straight: Option<CoverageTable>, prerender: bool) -> Result<YearView, ApiError> {
+/// Coverage fields per kind in a year's estate columns: [`KIND_FIELDS`], then
+/// [`COMPARISON_FIELDS`] beside a walking metric.
+const FIELDS_PER_KIND: usize = KIND_FIELDS.len() + COMPARISON_FIELDS.len();
+
+/// The tables a year's coverage columns are computed from.
+#[derive(Debug)]
+struct YearTables {
+    table: Arc<CoverageTable>,
+    straight: Option<Arc<CoverageTable>>,
+    facilities: Arc<Vec<Facility>>,
+    speed_m_per_min: f64,
+}
+
+impl YearTables {
+    /// Field `f` of [`FIELDS_PER_KIND`] for estate `i` and `kind`.
+    fn value(&self, i: usize, kind: KindId, f: usize) -> AttrValue {
+        if f < KIND_FIELDS.len() {
+            return kind_value(&self.table, &self.facilities, i, kind, f);
+        }
+        self.straight.as_ref().map_or(AttrValue::Null, |straight| {
+            let comparison = MetricComparison { straight, network: &self.table, speed_m_per_min: self.speed_m_per_min };
+            comparison_value(&comparison, i, kind, f - KIND_FIELDS.len())
+        })
+    }
+}
+
+/// A year's estates' coverage columns: field `kind × FIELDS_PER_KIND + f` of row (estate) `i`.
+#[derive(Debug)]
+struct EstateCells(Arc<YearTables>);
+
+impl CellSource for EstateCells {
+    fn value(&self, row: usize, field: usize) -> AttrValue {
+        let kind = KindId(u16::try_from(field / FIELDS_PER_KIND).unwrap_or(u16::MAX));
+        self.0.value(row, kind, field % FIELDS_PER_KIND)
+    }
+
+    fn heap_bytes(&self) -> usize {
+        0
+    }
+}
+
+/// Fields of a gap computed from the tables (the others are gathered from its estate).
+const GAP_FIELDS: [&str; 9] = ["radius_m", "nearest_id", "nearest_name", "distance_m", "shortfall", "straight_m", "network_m", "walk_min", "detour"];
+
+/// A year's gaps: row `r` is estate `pairs[r].0` lacking kind `pairs[r].1`.
+#[derive(Debug)]
+struct GapCells {
+    tables: Arc<YearTables>,
+    pairs: Vec<(u32, u16)>,
+}
+
+impl CellSource for GapCells {
+    fn value(&self, row: usize, field: usize) -> AttrValue {
+        let (i, k) = self.pairs[row];
+        let (i, kind) = (i as usize, KindId(k));
+        let t = &self.tables;
+        match field {
+            0 => AttrValue::Float(t.table.radii_m[kind.index()]),
+            1 => kind_value(&t.table, &t.facilities, i, kind, 2),
+            2 => t.table.get(i, kind).nearest.map_or(AttrValue::Null, |n| opt_text(t.facilities[n.facility as usize].name.as_ref())),
+            3 => kind_value(&t.table, &t.facilities, i, kind, 0),
+            4 => kind_value(&t.table, &t.facilities, i, kind, 5),
+            f => t.value(i, kind, KIND_FIELDS.len() + f - 5),
+        }
+    }
+
+    fn heap_bytes(&self) -> usize {
+        self.pairs.capacity() * size_of::<(u32, u16)>()
+    }
+}
+
+/// The collections of one year's coverage: the estates' shared rows and own columns plus
+/// columns computed from `table` (and `straight`), the gaps, the districts.
+fn year_view_from(dataset: &Dataset, table: CoverageTable, straight: Option<CoverageTable>) -> Result<YearView, ApiError> {
     let catalogue = &dataset.catalogue;
-    let results = Results {
-        estates: &dataset.estates,
-        facilities: &dataset.facilities,
-        table: &table,
-        catalogue,
-        working_crs: &dataset.working_crs,
-    };
     let year = table.params.year;
     let year_value = year.map_or(AttrValue::Null, |y| AttrValue::Int(i64::from(y)));
     let metric_value = AttrValue::Text(table.params.metric.as_str().to_owned());
+    let distance_from = AttrValue::Text(table.params.distance_from.as_str().to_owned());
     let speed_m_per_min = dataset.network.as_ref().map_or(f64::NAN, |n| n.metric.params().speed_m_per_min);
-    let comparison = straight.as_ref().map(|straight| MetricComparison { straight, network: &table, speed_m_per_min });
-    let keys: Vec<&str> = catalogue.keys().collect();
-    let estates_pending = dataset
-        .estates
-        .par_iter()
-        .enumerate()
-        .map(|(i, estate)| {
-            let mut p = dataset.estate_base[i].clone();
-            p.push(("metric".into(), metric_value.clone()));
-            p.push(("year".into(), year_value.clone()));
-            for (k, key) in keys.iter().enumerate() {
-                p.extend(kind_properties(&results, i, k, key));
-                if let Some(c) = &comparison {
-                    p.extend(comparison_properties(c, i, k, key));
-                }
-            }
-            PendingFeature { id: estate.id.clone(), geometry: Arc::clone(&dataset.estate_geometries[i]), properties: p }
+    let tables = Arc::new(YearTables { table: Arc::new(table), straight: straight.map(Arc::new), facilities: Arc::clone(&dataset.facilities), speed_m_per_min });
+    let compared = tables.straight.is_some();
+    let rows = dataset.estate_rows.len();
+    let constant = |v: &AttrValue| Arc::new(ColumnData::Const(v.clone()));
+
+    // Estates: shared rows and own columns, then the year's.
+    let cells: Arc<dyn CellSource> = Arc::new(EstateCells(Arc::clone(&tables)));
+    let mut columns = dataset.estate_columns.clone();
+    columns.push(Column::new("metric", constant(&metric_value), rows));
+    columns.push(Column::new("year", constant(&year_value), rows));
+    let kind_types = [ColumnType::Number, ColumnType::Boolean, dataset.facility_id_type, ColumnType::Integer, ColumnType::Number, ColumnType::Number];
+    for (k, key) in catalogue.keys().enumerate() {
+        let fields = KIND_FIELDS.iter().zip(kind_types).enumerate().chain(COMPARISON_FIELDS.iter().map(|f| (f, ColumnType::Number)).enumerate().map(|(f, x)| (f + KIND_FIELDS.len(), x)).filter(|_| compared));
+        for (f, (name, kind)) in fields {
+            let data = Arc::new(ColumnData::Computed { source: Arc::clone(&cells), field: k * FIELDS_PER_KIND + f });
+            columns.push(Column::typed(format!("{key}_{name}"), kind, data));
+        }
+    }
+    let estates = Layer::new(Arc::clone(&dataset.estate_rows), columns, "MultiPolygon")?;
+
+    // Gaps: one row per uncovered estate × kind, estate by estate.
+    let kinds = catalogue.len();
+    let pairs: Vec<(u32, u16)> = (0..rows)
+        .into_par_iter()
+        .flat_map_iter(|i| {
+            let tables = &tables;
+            (0..kinds).filter_map(move |k| {
+                let kind = KindId(u16::try_from(k).ok()?);
+                (!tables.table.get(i, kind).covered).then(|| (u32::try_from(i).unwrap_or(u32::MAX), kind.0))
+            })
         })
         .collect();
-    let estates = Layer::build_with(estates_pending, "MultiPolygon", prerender)?;
+    let keys: Vec<&str> = catalogue.keys().collect();
+    let ids: Vec<FeatureId> = pairs.par_iter().map(|&(i, k)| FeatureId::Text(format!("{}:{}", dataset.estates[i as usize].id, keys[k as usize]))).collect();
+    let geometries = pairs.iter().map(|&(i, _)| Arc::clone(&dataset.estate_rows.geometries[i as usize])).collect();
+    let gap_rows = Arc::new(Rows::new(ids, geometries)?);
+    let estate_of: Arc<[u32]> = pairs.iter().map(|&(i, _)| i).collect();
+    let codes: Vec<u32> = pairs.iter().map(|&(_, k)| u32::from(k)).collect();
+    let gathered = |from: &str, to: &str| -> Result<Column, ApiError> {
+        let source = dataset.estate_columns.iter().find(|c| c.name == from).ok_or_else(|| ApiError::Internal(format!("estates have no {from} column")))?;
+        Ok(Column::typed(to, source.kind, Arc::new(ColumnData::Gather { source: Arc::clone(&source.data), rows: Arc::clone(&estate_of) })))
+    };
+    let dict = |name: &str, label: &dyn Fn(&crate::model::KindSpec) -> String| {
+        let values = catalogue.kinds.iter().map(|spec| AttrValue::Text(label(spec))).collect();
+        Column::typed(name, ColumnType::String, Arc::new(ColumnData::Dict { values, codes: codes.clone() }))
+    };
+    let gap_cells: Arc<dyn CellSource> = Arc::new(GapCells { tables: Arc::clone(&tables), pairs });
+    let computed = |field: usize, kind: ColumnType| Column::typed(GAP_FIELDS[field], kind, Arc::new(ColumnData::Computed { source: Arc::clone(&gap_cells), field }));
+    let gap_count = gap_rows.len();
+    let mut gap_columns = vec![
+        gathered("id", "estate_id")?,
+        gathered("name", "estate_name")?,
+        gathered("district", "district")?,
+        gathered("households", "households")?,
+        dict("kind", &|s| s.key.clone()),
+        dict("kind_label_zh", &|s| s.label_zh.clone()),
+        dict("kind_label_en", &|s| s.label_en.clone()),
+        computed(0, ColumnType::Number),
+        computed(1, dataset.facility_id_type),
+        computed(2, ColumnType::String),
+        computed(3, ColumnType::Number),
+        computed(4, ColumnType::Number),
+        Column::new("distance_from", constant(&distance_from), gap_count),
+        Column::new("metric", constant(&metric_value), gap_count),
+        Column::new("year", constant(&year_value), gap_count),
+    ];
+    if compared {
+        gap_columns.extend((5..GAP_FIELDS.len()).map(|f| computed(f, ColumnType::Number)));
+    }
+    let gaps = Layer::new(gap_rows, gap_columns, "MultiPolygon")?;
 
-    // One feature per uncovered estate × kind, estate by estate (in parallel, kept in order).
-    let gaps_pending: Vec<PendingFeature> = dataset.estates.par_iter().enumerate().flat_map_iter(|(i, estate)| {
-        let mut gaps_pending = Vec::new();
-        for (k, spec) in catalogue.kinds.iter().enumerate() {
-            let cell = table.get(i, KindId(u16::try_from(k).expect("validated catalogue")));
-            if cell.covered {
-                continue;
-            }
-            let nearest = cell.nearest.map(|n| &dataset.facilities[n.facility as usize]);
-            gaps_pending.push(PendingFeature {
-                id: FeatureId::Text(format!("{}:{}", estate.id, spec.key)),
-                geometry: Arc::clone(&dataset.estate_geometries[i]),
-                properties: vec![
-                    ("estate_id".into(), id_value(&estate.id)),
-                    ("estate_name".into(), opt_text(estate.name.as_ref())),
-                    ("district".into(), opt_text(estate.district.as_ref())),
-                    ("households".into(), estate.households.map_or(AttrValue::Null, |h| AttrValue::Int(i64::from(h)))),
-                    ("kind".into(), AttrValue::Text(spec.key.clone())),
-                    ("kind_label_zh".into(), AttrValue::Text(spec.label_zh.clone())),
-                    ("kind_label_en".into(), AttrValue::Text(spec.label_en.clone())),
-                    ("radius_m".into(), AttrValue::Float(table.radii_m[k])),
-                    ("nearest_id".into(), nearest.map_or(AttrValue::Null, |f| id_value(&f.id))),
-                    ("nearest_name".into(), nearest.map_or(AttrValue::Null, |f| opt_text(f.name.as_ref()))),
-                    ("distance_m".into(), cell.nearest.map_or(AttrValue::Null, |n| AttrValue::Float((n.distance_m * 1000.0).round() / 1000.0))),
-                    ("shortfall".into(), cell.shortfall.map_or(AttrValue::Null, AttrValue::Float)),
-                    ("distance_from".into(), AttrValue::Text(table.params.distance_from.as_str().to_owned())),
-                    ("metric".into(), metric_value.clone()),
-                    ("year".into(), year_value.clone()),
-                ],
-            });
-            if let (Some(c), Some(gap)) = (&comparison, gaps_pending.last_mut()) {
-                // The same four figures as the estate's, without the kind prefix.
-                let prefix = format!("{}_", spec.key);
-                let figures = comparison_properties(c, i, k, &spec.key);
-                gap.properties.extend(figures.into_iter().map(|(name, v)| (name.strip_prefix(&prefix).unwrap_or(&name).to_owned(), v)));
-            }
-        }
-        gaps_pending
-    }).collect();
-    let gaps = Layer::build_with(gaps_pending, "MultiPolygon", prerender)?;
-
-    let summary = analysis::summarize(&dataset.estates, &dataset.facilities, &table, catalogue);
-    let straight_summary = straight.as_ref().map(|t| analysis::summarize(&dataset.estates, &dataset.facilities, t, catalogue));
+    let summary = analysis::summarize(&dataset.estates, &dataset.facilities, &tables.table, catalogue);
+    let straight_summary = tables.straight.as_ref().map(|t| analysis::summarize(&dataset.estates, &dataset.facilities, t, catalogue));
     let districts = districts_layer(dataset, &summary, straight_summary.as_ref(), &metric_value, &year_value)?;
     let trials = (0..catalogue.len()).map(|_| OnceLock::new()).collect();
-    Ok(YearView { year, index, table, straight, summary, estates, gaps, districts, trials })
+    Ok(YearView {
+        year,
+        table: Arc::clone(&tables.table),
+        straight: tables.straight.clone(),
+        summary,
+        estates,
+        gaps,
+        districts,
+        index: OnceLock::new(),
+        trials,
+    })
+}
+
+impl Dataset {
+    /// Per district, the convex hull of its estates (CRS84); built once.
+    fn district_hulls(&self) -> &BTreeMap<String, Arc<Geometry<f64>>> {
+        self.district_hulls.get_or_init(|| {
+            let mut points: BTreeMap<&str, Vec<Coord<f64>>> = BTreeMap::new();
+            for (i, estate) in self.estates.iter().enumerate() {
+                if let (Some(d), Geometry::MultiPolygon(mp)) = (estate.district.as_deref(), &*self.estate_rows.geometries[i]) {
+                    points.entry(d).or_default().extend(mp.iter().flat_map(|p| p.exterior().0.iter().copied()));
+                }
+            }
+            points
+                .into_iter()
+                .map(|(d, coords)| {
+                    let points: MultiPoint<f64> = coords.into_iter().map(geo::Point).collect();
+                    (d.to_owned(), Arc::new(Geometry::Polygon(points.convex_hull())))
+                })
+                .collect()
+        })
+    }
 }
 
 /// The `districts` collection of a view: per district the coverage summary of each kind (and by
 /// straight line too when `straight` is given); `None` when estates carry no district.
 fn districts_layer(dataset: &Dataset, summary: &Summary, straight: Option<&Summary>, metric_value: &AttrValue, year_value: &AttrValue) -> Result<Option<Layer>, ApiError> {
-    let districts = if summary.districts.is_empty() {
-        None
-    } else {
-        let mut hulls: BTreeMap<&str, Vec<Coord<f64>>> = BTreeMap::new();
-        for (i, estate) in dataset.estates.iter().enumerate() {
-            if let (Some(d), Geometry::MultiPolygon(mp)) = (estate.district.as_deref(), &*dataset.estate_geometries[i]) {
-                hulls.entry(d).or_default().extend(mp.iter().flat_map(|p| p.exterior().0.iter().copied()));
-            }
-        }
-        let pending = summary
-            .districts
-            .iter()
-            .map(|d| {
-                let points: MultiPoint<f64> = hulls.remove(d.district.as_str()).unwrap_or_default().into_iter().map(geo::Point).collect();
-                let hull = points.convex_hull();
-                let mut p: Attributes = vec![
-                    ("district".into(), AttrValue::Text(d.district.clone())),
-                    ("estates".into(), AttrValue::Int(d.kinds.first().map_or(0, |k| i64::try_from(k.estates).unwrap_or(i64::MAX)))),
-                    ("households".into(), AttrValue::Int(d.kinds.first().map_or(0, |k| i64::try_from(k.households).unwrap_or(i64::MAX)))),
-                    ("metric".into(), metric_value.clone()),
-                    ("year".into(), year_value.clone()),
-                ];
-                let straight_kinds = straight.and_then(|s| s.districts.iter().find(|x| x.district == d.district)).map(|x| &x.kinds);
-                for k in &d.kinds {
-                    let n = |x: usize| AttrValue::Int(i64::try_from(x).unwrap_or(i64::MAX));
-                    p.push((format!("{}_facilities", k.kind), n(k.facilities)));
-                    p.push((format!("{}_estates_covered", k.kind), n(k.estates_covered)));
-                    p.push((format!("{}_estates_covered_pct", k.kind), AttrValue::Float(round2(k.estates_covered_pct))));
-                    p.push((format!("{}_households_covered_pct", k.kind), AttrValue::Float(round2(k.households_covered_pct))));
-                    p.push((format!("{}_estates_short", k.kind), n(k.estates_short)));
-                    p.push((format!("{}_shortfall_total", k.kind), AttrValue::Float(k.shortfall_total)));
-                    if let Some(s) = straight_kinds.and_then(|ks| ks.iter().find(|s| s.kind == k.kind)) {
-                        p.push((format!("{}_straight_estates_covered_pct", k.kind), AttrValue::Float(round2(s.estates_covered_pct))));
-                        p.push((format!("{}_straight_households_covered_pct", k.kind), AttrValue::Float(round2(s.households_covered_pct))));
-                    }
+    if summary.districts.is_empty() {
+        return Ok(None);
+    }
+    let hulls = dataset.district_hulls();
+    let empty = || Arc::new(Geometry::Polygon(geo::Polygon::new(geo::LineString(Vec::new()), Vec::new())));
+    let pending = summary
+        .districts
+        .iter()
+        .map(|d| {
+            let mut p: Attributes = vec![
+                ("district".into(), AttrValue::Text(d.district.clone())),
+                ("estates".into(), AttrValue::Int(d.kinds.first().map_or(0, |k| i64::try_from(k.estates).unwrap_or(i64::MAX)))),
+                ("households".into(), AttrValue::Int(d.kinds.first().map_or(0, |k| i64::try_from(k.households).unwrap_or(i64::MAX)))),
+                ("metric".into(), metric_value.clone()),
+                ("year".into(), year_value.clone()),
+            ];
+            let straight_kinds = straight.and_then(|s| s.districts.iter().find(|x| x.district == d.district)).map(|x| &x.kinds);
+            for k in &d.kinds {
+                let n = |x: usize| AttrValue::Int(i64::try_from(x).unwrap_or(i64::MAX));
+                p.push((format!("{}_facilities", k.kind), n(k.facilities)));
+                p.push((format!("{}_estates_covered", k.kind), n(k.estates_covered)));
+                p.push((format!("{}_estates_covered_pct", k.kind), AttrValue::Float(round2(k.estates_covered_pct))));
+                p.push((format!("{}_households_covered_pct", k.kind), AttrValue::Float(round2(k.households_covered_pct))));
+                p.push((format!("{}_estates_short", k.kind), n(k.estates_short)));
+                p.push((format!("{}_shortfall_total", k.kind), AttrValue::Float(k.shortfall_total)));
+                if let Some(s) = straight_kinds.and_then(|ks| ks.iter().find(|s| s.kind == k.kind)) {
+                    p.push((format!("{}_straight_estates_covered_pct", k.kind), AttrValue::Float(round2(s.estates_covered_pct))));
+                    p.push((format!("{}_straight_households_covered_pct", k.kind), AttrValue::Float(round2(s.households_covered_pct))));
                 }
-                PendingFeature { id: FeatureId::Text(d.district.clone()), geometry: Arc::new(Geometry::Polygon(hull)), properties: p }
-            })
-            .collect();
-        Some(Layer::build(pending, "Polygon")?)
-    };
-    Ok(districts)
+            }
+            PendingFeature { id: FeatureId::Text(d.district.clone()), geometry: hulls.get(&d.district).cloned().unwrap_or_else(empty), properties: p }
+        })
+        .collect();
+    Ok(Some(Layer::from_features(pending, "Polygon")?))
 }
 
 /// `geometry` converted by `transformer` (when given), axes swapped when `swap` (latitude-first

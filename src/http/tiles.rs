@@ -41,7 +41,7 @@ use super::error::ApiError;
 use super::ogc::Collection;
 use super::params::{self, Lang, QueryPairs};
 use super::service_area::AreaMetric;
-use super::snapshot::{Dataset, Feature, Layer};
+use super::snapshot::{Dataset, FeatureRef, Layer};
 use super::state::AppState;
 use super::{base_url, Snapshot};
 use crate::io::crs::{CrsSpec, Transformer};
@@ -413,12 +413,12 @@ pub fn render_tile(dataset: &Arc<Dataset>, c: Collection, tile: TileId, query: &
         (true, false) => 5.0 * PIXEL,
         (false, _) => 2.0 * PIXEL,
     };
-    let kind_group = |f: &Feature| -> u32 {
+    let kind_group = |f: &FeatureRef<'_>| -> u32 {
         if shared {
             return 0;
         }
         kind_column
-            .and_then(|k| match &f.values[k] {
+            .and_then(|k| match &*f.value(k) {
                 AttrValue::Text(s) => dataset.catalogue.kind_id(s).map(|id| u32::from(id.0)),
                 _ => None,
             })
@@ -435,37 +435,41 @@ pub fn render_tile(dataset: &Arc<Dataset>, c: Collection, tile: TileId, query: &
     let projector = Projector::new(tile);
     let mut grid = HashSet::new();
     let mut builder = mvt::LayerBuilder::new(c.id(), EXTENT);
-    let mut properties: Vec<(&str, mvt::Value<'_>)> = Vec::with_capacity(columns.len() + 1);
     for (position, parts) in candidates {
-        let feature = &layer.features[position as usize];
+        let feature = layer.feature(position as usize);
         if let (Some(k), Some(wanted)) = (kind_column, &query.kind) {
-            if !matches!(&feature.values[k], AttrValue::Text(s) if s == wanted) {
+            if !matches!(&*feature.value(k), AttrValue::Text(s) if s == wanted) {
                 continue;
             }
         }
         if let (Some(col), Some(year)) = (year_column, query.year) {
-            if matches!(feature.values[col], AttrValue::Int(opened) if opened > i64::from(year)) {
+            if matches!(*feature.value(col), AttrValue::Int(opened) if opened > i64::from(year)) {
                 continue;
             }
         }
-        let geometry = match (&parts, &*feature.geometry) {
-            (Some(parts), Geometry::MultiPolygon(mp)) => tile_polygons(parts.iter().filter_map(|&j| mp.0.get(j as usize)), projector, kind_group(feature), &mut grid),
-            _ => tile_geometry(&feature.geometry, projector, tile.z, thin, kind_group(feature), &mut grid),
+        let geometry = match (&parts, &**feature.geometry) {
+            (Some(parts), Geometry::MultiPolygon(mp)) => tile_polygons(parts.iter().filter_map(|&j| mp.0.get(j as usize)), projector, kind_group(&feature), &mut grid),
+            _ => tile_geometry(feature.geometry, projector, tile.z, thin, kind_group(&feature), &mut grid),
         };
+        // Column values computed from a year's tables are owned: kept here while the
+        // properties borrow them.
+        let label = label_column.map(|col| feature.value(col));
+        let values: Vec<_> = columns.iter().map(|col| feature.value(col.index)).collect();
+        let mut properties: Vec<(&str, mvt::Value<'_>)> = Vec::with_capacity(columns.len() + 1);
         let id_value = match &feature.id {
             FeatureId::Int(n) => mvt::Value::Int(*n),
             FeatureId::Text(s) => mvt::Value::Str(s),
         };
         let id = match feature.id {
-            FeatureId::Int(n) => u64::try_from(n).ok(),
+            FeatureId::Int(n) => u64::try_from(*n).ok(),
             FeatureId::Text(_) => None,
         };
-        if let (Some(labels), Some(point)) = (labels.as_mut(), label_point(&feature.geometry, projector)) {
+        if let (Some(labels), Some(point)) = (labels.as_mut(), label_point(feature.geometry, projector)) {
             properties.clear();
             if c == Collection::Estates {
                 properties.push(("id", id_value));
             }
-            if let Some(v) = label_column.and_then(|col| tile_value(&feature.values[col], Conversion::Keep, tile.z)) {
+            if let Some(v) = label.as_deref().and_then(|v| tile_value(v, Conversion::Keep, tile.z)) {
                 properties.push((if c == Collection::Estates { "name" } else { "district" }, v));
             }
             labels.add(id, &mvt::Geometry::Points(vec![point]), &properties);
@@ -475,8 +479,8 @@ pub fn render_tile(dataset: &Arc<Dataset>, c: Collection, tile: TileId, query: &
         if !matches!(c, Collection::Gaps | Collection::ServiceAreas | Collection::Districts) {
             properties.push(("id", id_value));
         }
-        for col in &columns {
-            if let Some(v) = tile_value(&feature.values[col.index], col.conversion, tile.z) {
+        for (col, v) in columns.iter().zip(&values) {
+            if let Some(v) = tile_value(v, col.conversion, tile.z) {
                 properties.push((col.name.as_str(), v));
             }
         }
@@ -607,8 +611,8 @@ impl AreaTiles {
     fn new(layer: Option<Arc<Layer>>, served: &Layer) -> Self {
         let source = layer.as_deref().unwrap_or(served);
         let mut boxes = Vec::new();
-        for (i, f) in source.features.iter().enumerate() {
-            if let Geometry::MultiPolygon(mp) = &*f.geometry {
+        for (i, f) in source.iter().enumerate() {
+            if let Geometry::MultiPolygon(mp) = &**f.geometry {
                 for (j, p) in mp.0.iter().enumerate() {
                     if let Some(b) = bounds(&p.exterior().0) {
                         let ids = (u32::try_from(i).unwrap_or(u32::MAX), u32::try_from(j).unwrap_or(u32::MAX));

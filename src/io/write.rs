@@ -481,20 +481,32 @@ pub struct MetricComparison<'a> {
 #[must_use]
 pub fn comparison_properties(comparison: &MetricComparison<'_>, i: usize, k: usize, key: &str) -> [(String, AttrValue); 4] {
     let kind = KindId(u16::try_from(k).expect("validated catalogue"));
-    let straight_m = comparison.straight.get(i, kind).nearest.map(|n| n.distance_m);
-    let network_m = comparison.network.get(i, kind).nearest.map(|n| n.distance_m);
+    std::array::from_fn(|field| (format!("{key}_{}", COMPARISON_FIELDS[field]), comparison_value(comparison, i, kind, field)))
+}
+
+/// The names (after the `{kind}_` prefix) of [`comparison_properties`], in order.
+pub const COMPARISON_FIELDS: [&str; 4] = ["straight_m", "network_m", "walk_min", "detour"];
+
+/// Property `field` ([`COMPARISON_FIELDS`]) of estate `i` and `kind`: the straight-line and
+/// walking distances, walking minutes and the detour factor.
+///
+/// # Panics
+/// When `field` is not below 4, or `i` or `kind` out of the tables' range.
+#[must_use]
+pub fn comparison_value(comparison: &MetricComparison<'_>, i: usize, kind: KindId, field: usize) -> AttrValue {
     let float = |x: Option<f64>| x.filter(|x| x.is_finite()).map_or(AttrValue::Null, AttrValue::Float);
-    let walk_min = network_m.map(|d| (d / comparison.speed_m_per_min * 100.0).round() / 100.0);
-    let detour = match (straight_m, network_m) {
-        (Some(s), Some(n)) if s > 0.0 => Some((n / s * 1000.0).round() / 1000.0),
-        _ => None,
-    };
-    [
-        (format!("{key}_straight_m"), float(straight_m.map(round_mm))),
-        (format!("{key}_network_m"), float(network_m.map(round_mm))),
-        (format!("{key}_walk_min"), float(walk_min)),
-        (format!("{key}_detour"), float(detour)),
-    ]
+    let network_m = || comparison.network.get(i, kind).nearest.map(|n| n.distance_m);
+    let straight_m = || comparison.straight.get(i, kind).nearest.map(|n| n.distance_m);
+    match field {
+        0 => float(straight_m().map(round_mm)),
+        1 => float(network_m().map(round_mm)),
+        2 => float(network_m().map(|d| (d / comparison.speed_m_per_min * 100.0).round() / 100.0)),
+        3 => float(match (straight_m(), network_m()) {
+            (Some(s), Some(n)) if s > 0.0 => Some((n / s * 1000.0).round() / 1000.0),
+            _ => None,
+        }),
+        _ => panic!("comparison field {field} of 4"),
+    }
 }
 
 /// [`estate_features`] without the per-kind coverage properties: CRS84 geometry, the estate's
@@ -528,15 +540,30 @@ pub fn estate_base_features(results: &Results<'_>) -> Result<Vec<OutFeature>, Wr
 
 /// The six coverage properties of estate `i` and kind `k`.
 pub(crate) fn kind_properties(results: &Results<'_>, i: usize, k: usize, key: &str) -> [(String, AttrValue); 6] {
-    let cell = results.table.get(i, KindId(u16::try_from(k).expect("validated catalogue")));
-    [
-        (format!("{key}_distance_m"), cell.nearest.map_or(AttrValue::Null, |n| AttrValue::Float(round_mm(n.distance_m)))),
-        (format!("{key}_covered"), AttrValue::Bool(cell.covered)),
-        (format!("{key}_nearest_id"), cell.nearest.map_or(AttrValue::Null, |n| id_value(&results.facilities[n.facility as usize].id))),
-        (format!("{key}_count_within"), AttrValue::Int(i64::from(cell.count_within))),
-        (format!("{key}_capacity_within"), AttrValue::Float(cell.capacity_within)),
-        (format!("{key}_shortfall"), cell.shortfall.map_or(AttrValue::Null, AttrValue::Float)),
-    ]
+    let kind = KindId(u16::try_from(k).expect("validated catalogue"));
+    std::array::from_fn(|field| (format!("{key}_{}", KIND_FIELDS[field]), kind_value(results.table, results.facilities, i, kind, field)))
+}
+
+/// The names (after the `{kind}_` prefix) of the six coverage properties, in order.
+pub const KIND_FIELDS: [&str; 6] = ["distance_m", "covered", "nearest_id", "count_within", "capacity_within", "shortfall"];
+
+/// Coverage property `field` ([`KIND_FIELDS`]) of estate `i` and `kind`, as the outputs write it
+/// (distances rounded to the millimetre; `facilities` are the table's).
+///
+/// # Panics
+/// When `field` is not below 6, or `i` or `kind` out of the table's range.
+#[must_use]
+pub fn kind_value(table: &crate::analysis::CoverageTable, facilities: &[crate::model::Facility], i: usize, kind: KindId, field: usize) -> AttrValue {
+    let cell = table.get(i, kind);
+    match field {
+        0 => cell.nearest.map_or(AttrValue::Null, |n| AttrValue::Float(round_mm(n.distance_m))),
+        1 => AttrValue::Bool(cell.covered),
+        2 => cell.nearest.map_or(AttrValue::Null, |n| id_value(&facilities[n.facility as usize].id)),
+        3 => AttrValue::Int(i64::from(cell.count_within)),
+        4 => AttrValue::Float(cell.capacity_within),
+        5 => cell.shortfall.map_or(AttrValue::Null, AttrValue::Float),
+        _ => panic!("coverage field {field} of 6"),
+    }
 }
 
 fn round_mm(x: f64) -> f64 {

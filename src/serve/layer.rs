@@ -107,17 +107,37 @@ pub enum ColumnData {
     /// Numbers; NaN is null (JSON has no NaN; the writer writes it as null anyway).
     Float(Vec<f64>),
     /// Integers, with nulls marked apart.
-    Int { values: Vec<i64>, nulls: Option<Vec<bool>> },
+    Int {
+        /// The integers (0 where null).
+        values: Vec<i64>,
+        /// Which rows are null; `None` when none is.
+        nulls: Option<Vec<bool>>,
+    },
     /// Booleans: 0 false, 1 true, 2 null.
     Bool(Vec<u8>),
     /// Texts from a small set: each row a code into `values`.
-    Dict { values: Vec<AttrValue>, codes: Vec<u32> },
+    Dict {
+        /// The distinct values.
+        values: Vec<AttrValue>,
+        /// Per row, a position in `values`.
+        codes: Vec<u32>,
+    },
     /// One value for every row.
     Const(AttrValue),
     /// Row `i` is row `rows[i]` of `source` (a year's gaps take their estate's properties).
-    Gather { source: Arc<ColumnData>, rows: Arc<[u32]> },
+    Gather {
+        /// The column gathered from.
+        source: Arc<ColumnData>,
+        /// Per row, the row of `source`.
+        rows: Arc<[u32]>,
+    },
     /// Row `i` is `source.value(i, field)`.
-    Computed { source: Arc<dyn CellSource>, field: usize },
+    Computed {
+        /// What computes the values.
+        source: Arc<dyn CellSource>,
+        /// Which of its properties.
+        field: usize,
+    },
 }
 
 impl ColumnData {
@@ -447,14 +467,13 @@ impl Layer {
                 slot_names = f.properties.iter().map(|(n, _)| n.clone()).collect();
                 slots = slot_names.iter().map(|n| index[n]).collect();
             }
-            let before = values.first().map_or(0, Vec::len);
+            // A name given twice keeps its last value.
+            let mut row = vec![AttrValue::Null; values.len()];
             for ((_, v), &slot) in f.properties.into_iter().zip(&slots) {
-                values[slot].push(v);
+                row[slot] = v;
             }
-            for column in &mut values {
-                if column.len() == before {
-                    column.push(AttrValue::Null);
-                }
+            for (column, v) in values.iter_mut().zip(row) {
+                column.push(v);
             }
             ids.push(f.id);
             geometries.push(f.geometry);
