@@ -11,7 +11,7 @@ use std::sync::OnceLock;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use common::http::{send, Answer, SharedCity};
-use gapmap::http::snapshot::Layer;
+use gapmap::serve::Layer;
 use gapmap::http::AppState;
 use gapmap::io::write::OutFeature;
 use gapmap::model::FeatureId;

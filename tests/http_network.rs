@@ -25,7 +25,7 @@ use axum::http::StatusCode;
 use common::http::get_with;
 use gapmap::analysis::{AnalysisParams, DistanceFrom, MetricKind, NetworkParams};
 use gapmap::config::Config;
-use gapmap::http::snapshot::{build_dataset, NetworkInput};
+use gapmap::serve::dataset::{build_dataset, NetworkInput};
 use gapmap::http::AppState;
 use gapmap::io::crs::{CrsSpec, Transformer};
 use gapmap::io::network::LoadedNetwork;
@@ -249,7 +249,7 @@ async fn service_areas_follow_the_streets() {
     // Reachable within 300 m: x in [0, 600] from K1 (the street ends at 0) and [1400, 2000]
     // from K2; the side street (600 m from K1, 800 m from K2) is out of reach. Each a 40 m strip
     // with rounded ends, nothing like two 300 m discs (565,487 m²).
-    let margin = gapmap::http::service_area::WALK_MARGIN_M;
+    let margin = gapmap::serve::service_area::WALK_MARGIN_M;
     let strips = 2.0 * (600.0 * 2.0 * margin + std::f64::consts::PI * margin * margin);
     let area = p["area_m2"].as_f64().unwrap();
     assert!((area - strips).abs() < 0.02 * strips, "area {area} m² vs strips {strips} m²");

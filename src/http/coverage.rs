@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 use super::error::ApiError;
 use super::html;
 use super::params::{self, negotiate, Format, Lang, QueryPairs};
-use super::snapshot::{id_value, Dataset, ServedNetwork, YearView};
+use crate::serve::dataset::{id_value, Dataset, ServedNetwork, YearView};
 use super::state::AppState;
 use super::Snapshot;
 use crate::analysis::{BoundaryDistance, CentroidDistance, DistanceFrom, DistanceMetric};
@@ -189,12 +189,12 @@ async fn get_coverage(Extension(Snapshot(dataset)): Extension<Snapshot>, headers
             let body = format!(
                 "<p>lon {lon}, lat {lat}{} · {}</p>{}",
                 year.map_or(String::new(), |y| format!(", facilities open by {y}")),
-                html::escape(&dataset.metric_sentence(lang)),
+                html::escape(&super::respond::metric_sentence(&dataset, lang)),
                 kinds_html(&kinds)
             );
             return Ok(html::response(html::page("Point coverage 点位覆盖", lang.tag(), &body)));
         }
-        Ok(super::ogc::json_ok(&json!({
+        Ok(super::respond::json_ok(&json!({
             "lon": lon,
             "lat": lat,
             "year": year,
@@ -237,7 +237,7 @@ async fn get_estate_coverage(
             );
             return Ok(html::response(html::page(&format!("Estate {estate_id} coverage 小区覆盖"), lang.tag(), &body)));
         }
-        Ok(super::ogc::json_ok(&json!({
+        Ok(super::respond::json_ok(&json!({
             "estate": {
                 "id": attr_json(&id_value(&estate.id)),
                 "name": estate.name,

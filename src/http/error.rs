@@ -99,6 +99,23 @@ impl ApiError {
     }
 }
 
+impl From<crate::serve::ServeError> for ApiError {
+    fn from(e: crate::serve::ServeError) -> Self {
+        use crate::serve::ServeError;
+        match e {
+            ServeError::Load(m) => Self::ReloadFailed(m),
+            ServeError::BadParameter { param, message } => Self::bad(param, message),
+            ServeError::Internal(m) => Self::Internal(m),
+        }
+    }
+}
+
+impl From<crate::serve::LayerError> for ApiError {
+    fn from(e: crate::serve::LayerError) -> Self {
+        Self::Internal(e.to_string())
+    }
+}
+
 impl From<tokio::task::JoinError> for ApiError {
     fn from(e: tokio::task::JoinError) -> Self {
         Self::Internal(format!("background task failed: {e}"))

@@ -23,13 +23,10 @@ pub mod ops;
 pub mod params;
 pub mod plan;
 pub mod report;
-pub mod service_area;
-pub mod snapshot;
+pub mod respond;
 pub mod state;
-pub mod streets;
 pub mod styles;
 pub mod tiles;
-pub mod trial;
 pub mod webmap;
 
 use std::hash::{Hash as _, Hasher as _};
@@ -51,7 +48,7 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 pub use error::ApiError;
-pub use snapshot::{load_dataset, Dataset};
+pub use crate::serve::{load_dataset, Dataset};
 pub use state::AppState;
 
 use crate::config::Config;

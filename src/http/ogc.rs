@@ -6,8 +6,8 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{header, HeaderMap, HeaderValue};
-use axum::response::{IntoResponse, Response};
+use axum::http::HeaderMap;
+use axum::response::Response;
 use axum::routing::get;
 use axum::{Extension, Router};
 use geo::{Coord, Geometry, Rect};
@@ -17,8 +17,9 @@ use super::error::ApiError;
 use super::gzip;
 use super::html;
 use super::params::{self, negotiate, Format, Lang, QueryPairs, YearRange};
-use super::snapshot::{rfc3339, transform_geometry, Dataset, FeatureRef, Layer, YearView, CRS84_URI};
+use crate::serve::dataset::{rfc3339, transform_geometry, Dataset, FeatureRef, Layer, YearView, CRS84_URI};
 use super::state::AppState;
+use super::respond::{geojson_response, json_response, link, metric_sentence};
 use super::{base_url, Snapshot};
 use crate::filter::{self, Expr, FeatureView, SortKey, Value as FilterValue};
 use crate::model::AttrValue;
@@ -45,7 +46,7 @@ pub const CONFORMANCE: &[&str] = &[
 ];
 
 /// GeoJSON media type.
-pub const GEOJSON: &str = "application/geo+json";
+pub use super::respond::GEOJSON;
 
 /// The served collections.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -187,16 +188,6 @@ pub fn routes() -> Router<AppState> {
 }
 
 /// A link object.
-pub(crate) fn link(href: &str, rel: &str, media: &str, title: &str) -> Value {
-    json!({ "href": href, "rel": rel, "type": media, "title": title })
-}
-
-/// A JSON answer; every JSON resource also has an HTML form (or, at `/`, the web map), so it
-/// varies on `Accept`.
-fn json_response(value: &Value, media: &'static str) -> Response {
-    ([(header::CONTENT_TYPE, HeaderValue::from_static(media)), (header::VARY, HeaderValue::from_static(params::VARY_NEGOTIATED))], value.to_string()).into_response()
-}
-
 /// The collection named in a path, if it exists in this dataset.
 fn find_collection(dataset: &Dataset, id: &str) -> Result<Collection, ApiError> {
     match Collection::parse(id) {
@@ -235,7 +226,7 @@ async fn get_landing(State(state): State<AppState>, Extension(Snapshot(dataset))
         link(&format!("{base}/plans"), "related", "application/geo+json", "POST: where the next facilities of a kind should go (see /api)"),
         link(&format!("{base}/what-if"), "related", "application/json", "POST: what trial facilities would newly cover (see /api)"),
     ];
-    let description = format!("{description} {}", dataset.metric_sentence(lang));
+    let description = format!("{description} {}", metric_sentence(&dataset, lang));
     if format == Format::Html {
         let body = format!(
             "<p>{}</p>{}",
@@ -253,7 +244,7 @@ async fn get_landing(State(state): State<AppState>, Extension(Snapshot(dataset))
         );
         return Ok(html::response(html::page(title, lang.tag(), &body)));
     }
-    let network = dataset.network.as_ref().map(super::snapshot::ServedNetwork::summary_json);
+    let network = dataset.network.as_ref().map(crate::serve::dataset::ServedNetwork::summary_json);
     Ok(json_response(&json!({ "title": title, "description": description, "metric": dataset.metric_kind().as_str(), "network": network, "links": links }), "application/json"))
 }
 
@@ -281,7 +272,7 @@ fn collection_json(dataset: &Dataset, c: Collection, base: &str, lang: Lang) -> 
             });
         }
     }
-    let described = |l: Lang| if c.by_metric() { format!("{} {}", c.description(l), dataset.metric_sentence(l)) } else { c.description(l).to_owned() };
+    let described = |l: Lang| if c.by_metric() { format!("{} {}", c.description(l), metric_sentence(&dataset, l)) } else { c.description(l).to_owned() };
     let mut doc = json!({
         "id": c.id(),
         "title": c.title(lang),
@@ -316,8 +307,8 @@ fn collection_html(dataset: &Dataset, c: Collection, lang: Lang) -> String {
     s.push_str(&html::definitions(&[
         ("title", html::escape(c.title(lang))),
         ("标题", html::escape(c.title(Lang::Zh))),
-        ("description", html::escape(&if c.by_metric() { format!("{} {}", c.description(Lang::En), dataset.metric_sentence(Lang::En)) } else { c.description(Lang::En).to_owned() })),
-        ("说明", html::escape(&if c.by_metric() { format!("{} {}", c.description(Lang::Zh), dataset.metric_sentence(Lang::Zh)) } else { c.description(Lang::Zh).to_owned() })),
+        ("description", html::escape(&if c.by_metric() { format!("{} {}", c.description(Lang::En), metric_sentence(&dataset, Lang::En)) } else { c.description(Lang::En).to_owned() })),
+        ("说明", html::escape(&if c.by_metric() { format!("{} {}", c.description(Lang::Zh), metric_sentence(&dataset, Lang::Zh)) } else { c.description(Lang::Zh).to_owned() })),
         ("geometry", html::escape(layer.map_or("Unknown", |l| l.geometry_type))),
         ("features", layer.map_or(0, Layer::len).to_string()),
         ("extent (CRS84)", extent),
@@ -768,19 +759,6 @@ impl std::fmt::Write for VecWriter<'_> {
     }
 }
 
-/// A GeoJSON answer; `gzipped`: `body` is already gzip-encoded (the compression layer leaves
-/// such answers alone, so they carry their own `Vary`).
-fn geojson_response(body: Vec<u8>, crs_uri: &str, gzipped: bool) -> Response {
-    let mut response = ([(header::CONTENT_TYPE, HeaderValue::from_static(GEOJSON)), (header::VARY, HeaderValue::from_static(params::VARY_NEGOTIATED))], body).into_response();
-    if let Ok(v) = HeaderValue::from_str(&format!("<{crs_uri}>")) {
-        response.headers_mut().insert("content-crs", v);
-    }
-    if gzipped {
-        response.headers_mut().insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
-    }
-    response
-}
-
 /// Features `rows` of `layer` as GeoJSON in the requested CRS: geometries converted once for
 /// the whole page when it is not CRS84.
 fn render_page(layer: &Layer, rows: &[u32], dataset: &Dataset, crs: usize) -> Result<Vec<Box<[u8]>>, ApiError> {
@@ -878,7 +856,3 @@ async fn get_feature(
     .await?
 }
 
-/// JSON helper for handlers of other modules.
-pub(crate) fn json_ok(value: &Value) -> Response {
-    json_response(value, "application/json")
-}

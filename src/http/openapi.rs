@@ -15,7 +15,7 @@ use super::error::ApiError;
 use super::html;
 use super::ogc::{Collection, GEOJSON};
 use super::params::{negotiate, Format, Lang, QueryPairs};
-use super::snapshot::{ColumnType, Dataset, Layer};
+use crate::serve::dataset::{ColumnType, Dataset, Layer};
 use super::state::AppState;
 use super::{base_url, Snapshot};
 use crate::analysis::{TrendParams, MAX_YEARS};
@@ -126,7 +126,7 @@ pub fn document(dataset: &Dataset, state: &AppState, base: &str) -> Value {
             query_param("crs", "CRS of the response geometries.", &json!({ "type": "string", "format": "uri", "enum": crs_uris })),
             query_param("filter", "CQL2-text filter over the queryables (empty: no filter).", &json!({ "type": "string", "format": "cql2-text" })),
             query_param("filter-lang", "Filter language.", &json!({ "type": "string", "enum": ["cql2-text"], "default": "cql2-text" })),
-            query_param("filter-crs", "CRS of geometry literals in filter.", &json!({ "type": "string", "format": "uri", "enum": [super::snapshot::CRS84_URI] })),
+            query_param("filter-crs", "CRS of geometry literals in filter.", &json!({ "type": "string", "format": "uri", "enum": [crate::serve::dataset::CRS84_URI] })),
             query_param("sortby", "Comma-separated queryables (and `id`), `-` prefix for descending, `+` or none for ascending (empty: by id).", &json!({ "type": "string", "pattern": sortby_pattern(layer) })),
         ];
         if c.by_year() {

@@ -20,7 +20,7 @@ use subtle::ConstantTimeEq as _;
 use super::error::ApiError;
 use super::params::QueryPairs;
 use super::limits::ByteBudget;
-use super::snapshot::{rfc3339, Dataset};
+use crate::serve::dataset::{rfc3339, Dataset};
 use super::state::AppState;
 use super::Snapshot;
 
@@ -173,7 +173,7 @@ pub fn routes() -> Router<AppState> {
 async fn get_health(State(state): State<AppState>, Extension(Snapshot(dataset)): Extension<Snapshot>, RawQuery(q): RawQuery) -> Result<Response, ApiError> {
     QueryPairs::parse(q.as_deref())?.only(&[])?;
     let warning = state.metrics().load_check.lock().ok().and_then(|c| c.warning.clone());
-    Ok(super::ogc::json_ok(&json!({
+    Ok(super::respond::json_ok(&json!({
         "status": if warning.is_some() { "warn" } else { "ok" },
         "warnings": warning.into_iter().collect::<Vec<_>>(),
         "data_version": dataset.version,
@@ -184,7 +184,7 @@ async fn get_health(State(state): State<AppState>, Extension(Snapshot(dataset)):
         "working_crs": dataset.working_crs,
         "metric": dataset.metric_kind().as_str(),
         "distance_from": dataset.params.distance_from.as_str(),
-        "network": dataset.network.as_ref().map(super::snapshot::ServedNetwork::summary_json),
+        "network": dataset.network.as_ref().map(crate::serve::dataset::ServedNetwork::summary_json),
         // Prepared in the background after a load; until then a new year= builds it first.
         "warming_up": dataset.warming_up(),
     })))
@@ -228,6 +228,11 @@ async fn get_metrics(State(state): State<AppState>, Extension(Snapshot(dataset))
     for (name, kind, help, value) in gauges {
         let _ = writeln!(s, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}");
     }
+    s.push_str("# HELP gapmap_served_heap_bytes Heap bytes of the served data by part (an estimate: structure sizes, not allocator overhead).\n# TYPE gapmap_served_heap_bytes gauge\n");
+    let parts = tokio::task::spawn_blocking(move || dataset.heap_bytes_by_part()).await?;
+    for (part, bytes) in parts {
+        let _ = writeln!(s, "gapmap_served_heap_bytes{{part=\"{part}\"}} {bytes}");
+    }
     Ok(([(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"))], s).into_response())
 }
 
@@ -259,7 +264,7 @@ async fn post_reload(State(state): State<AppState>, peer: Option<Extension<Conne
     // Its own task: a client that hangs up, or the request timeout, must not cancel a reload
     // half-way and throw away the data it loaded.
     let dataset = tokio::spawn(async move { reload_checked(&state).await }).await??;
-    Ok(super::ogc::json_ok(&json!({
+    Ok(super::respond::json_ok(&json!({
         "status": "reloaded",
         "data_version": dataset.version,
         "loaded_at": rfc3339(dataset.loaded_at),

@@ -25,8 +25,8 @@ use geo::Coord;
 use serde_json::{json, Map, Value};
 
 use super::error::ApiError;
-use super::ogc::json_ok;
-use super::snapshot::{id_json, Dataset, YearView};
+use super::respond::json_ok;
+use crate::serve::dataset::{id_json, Dataset, YearView};
 use super::state::AppState;
 use super::Snapshot;
 use crate::analysis::{self, CoverageMetric, CoverageTable, RecordedHouseholds, StraightLine};

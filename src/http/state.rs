@@ -12,7 +12,7 @@ use arc_swap::ArcSwap;
 
 use super::error::ApiError;
 use super::ops::Metrics;
-use super::snapshot::{load_dataset, Dataset};
+use crate::serve::dataset::{load_dataset, Dataset};
 use crate::config::{Config, ServeConfig};
 
 /// State shared by every handler; cheap to clone.
@@ -150,7 +150,7 @@ impl AppState {
                 tracing::info!(version, elapsed_ms = started.elapsed().as_millis(), "data reloaded");
                 Ok(dataset)
             }
-            Ok(Err(e)) => Err(e),
+            Ok(Err(e)) => Err(e.into()),
             Err(e) => Err(ApiError::ReloadFailed(format!("the loader stopped: {e}"))),
         };
         match outcome {

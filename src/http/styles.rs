@@ -26,7 +26,7 @@ use serde_json::{json, Value};
 
 use super::error::ApiError;
 use super::params::{self, QueryPairs};
-use super::snapshot::Dataset;
+use crate::serve::dataset::Dataset;
 use super::state::AppState;
 use super::{base_url, Snapshot};
 use crate::config::ServeConfig;

@@ -40,8 +40,8 @@ use serde_json::{json, Value};
 use super::error::ApiError;
 use super::ogc::Collection;
 use super::params::{self, Lang, QueryPairs};
-use super::service_area::AreaMetric;
-use super::snapshot::{Dataset, FeatureRef, Layer};
+use crate::serve::service_area::AreaMetric;
+use crate::serve::dataset::{Dataset, FeatureRef, Layer};
 use super::state::AppState;
 use super::{base_url, Snapshot};
 use crate::io::crs::{CrsSpec, Transformer};
@@ -586,13 +586,13 @@ fn streets_tilejson(dataset: &Dataset, base: &str, lang: Lang) -> Value {
 /// Coverage as of `year`, computed once however many tiles ask for it at the same moment: a
 /// map asks for a dozen tiles of a new year together, and [`Dataset::year_view`] alone would run
 /// the whole analysis for each of them at once. Blocking.
-fn year_view(dataset: &Dataset, year: Option<i32>) -> Result<Arc<super::snapshot::YearView>, ApiError> {
+fn year_view(dataset: &Dataset, year: Option<i32>) -> Result<Arc<crate::serve::dataset::YearView>, ApiError> {
     static COMPUTING: Mutex<()> = Mutex::new(());
     if let Some(view) = dataset.cached_year(year) {
         return Ok(view);
     }
     let _computing = COMPUTING.lock().map_err(|_| ApiError::Internal("year lock poisoned".into()))?;
-    dataset.year_view(year)
+    Ok(dataset.year_view(year)?)
 }
 
 /// A polygon's bounding box (CRS84) with its (feature, polygon) positions.
@@ -664,7 +664,7 @@ fn build_service_areas(dataset: &Dataset, year: i32) -> Result<Layer, ApiError> 
     let working: CrsSpec = dataset.working_crs.parse().map_err(|e| fail(&e))?;
     let to_crs84 = Transformer::new(&working, "CRS84").map_err(|e| fail(&e))?;
     let metric = dataset.network.as_ref().map_or(AreaMetric::Straight, |n| AreaMetric::Network(&n.metric));
-    super::service_area::build_service_areas(&dataset.facilities, &dataset.catalogue, Some(year), metric, &to_crs84)
+    Ok(crate::serve::service_area::build_service_areas(&dataset.facilities, &dataset.catalogue, Some(year), metric, &to_crs84)?)
 }
 
 /// A CRS84 geometry in tile units: clipped, simplified, tiny polygons as pixel squares (one per

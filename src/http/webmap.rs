@@ -21,7 +21,7 @@ use serde_json::{json, Value};
 
 use super::error::ApiError;
 use super::params::{negotiate, Format, QueryPairs};
-use super::snapshot::Dataset;
+use crate::serve::dataset::Dataset;
 use super::state::AppState;
 use super::Snapshot;
 
@@ -99,7 +99,7 @@ pub fn map_config(dataset: &Dataset) -> Value {
         "bounds": bounds,
         "districts": dataset.current.districts.is_some(),
         "metric": dataset.metric_kind().as_str(),
-        "network": dataset.network.as_ref().map(super::snapshot::ServedNetwork::summary_json),
+        "network": dataset.network.as_ref().map(crate::serve::dataset::ServedNetwork::summary_json),
         "estates": dataset.estates.len(),
         "facilities": dataset.facilities.len(),
         // Planned facilities are drawn as rings; the legend says so only when there are some.

@@ -2,7 +2,7 @@
 //! `streets` tiles.
 //!
 //! Edges are kept as bare segments (two coordinates and a box in the tree, about 70 bytes an
-//! edge: 14 MB for a 200,000-edge city), not as a [`Layer`](super::snapshot::Layer) of rendered
+//! edge: 14 MB for a 200,000-edge city), not as a [`Layer`](super::layer::Layer) of rendered
 //! GeoJSON features, which would cost several times that for a layer nobody pages through;
 //! the tiles only need the geometry near a tile.
 
@@ -10,7 +10,7 @@ use geo::{Coord, Rect};
 use rstar::primitives::{GeomWithData, Rectangle};
 use rstar::{RTree, AABB};
 
-use super::error::ApiError;
+use super::error::ServeError;
 use crate::io::crs::Transformer;
 use crate::network::StreetGraph;
 
@@ -26,17 +26,17 @@ impl Streets {
     /// The edges of `graph` (working CRS) converted by `to_crs84`.
     ///
     /// # Errors
-    /// [`ApiError::ReloadFailed`] when PROJ rejects a node.
-    pub fn build(graph: &StreetGraph, to_crs84: &Transformer) -> Result<Self, ApiError> {
+    /// [`ServeError::Load`] when PROJ rejects a node.
+    pub fn build(graph: &StreetGraph, to_crs84: &Transformer) -> Result<Self, ServeError> {
         let mut nodes: Vec<Coord<f64>> = graph.nodes().to_vec();
-        to_crs84.apply(&mut nodes).map_err(|e| ApiError::ReloadFailed(format!("street nodes to CRS84: {e}")))?;
+        to_crs84.apply(&mut nodes).map_err(|e| ServeError::Load(format!("street nodes to CRS84: {e}")))?;
         let segments: Vec<[Coord<f64>; 2]> = graph.edges().iter().map(|e| [nodes[e.a as usize], nodes[e.b as usize]]).collect();
         let mut extent: Option<Rect<f64>> = None;
         let mut boxes = Vec::with_capacity(segments.len());
         for (i, [a, b]) in segments.iter().enumerate() {
             let r = Rect::new(*a, *b);
             extent = Some(extent.map_or(r, |e| Rect::new(Coord { x: e.min().x.min(r.min().x), y: e.min().y.min(r.min().y) }, Coord { x: e.max().x.max(r.max().x), y: e.max().y.max(r.max().y) })));
-            let i = u32::try_from(i).map_err(|_| ApiError::ReloadFailed("more than 2^32 street edges".into()))?;
+            let i = u32::try_from(i).map_err(|_| ServeError::Load("more than 2^32 street edges".into()))?;
             boxes.push(GeomWithData::new(Rectangle::from_corners([a.x, a.y], [b.x, b.y]), i));
         }
         Ok(Self { segments, tree: RTree::bulk_load(boxes), extent })

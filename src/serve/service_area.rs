@@ -17,8 +17,9 @@ use geo::algorithm::buffer::{BufferStyle, LineCap, LineJoin};
 use geo::{Area, Buffer, Geometry, LineString, MultiLineString, MultiPoint, MultiPolygon, Point};
 use rayon::prelude::*;
 
-use super::error::ApiError;
-use super::snapshot::{transform_geometry, Layer, PendingFeature};
+use super::error::ServeError;
+use super::dataset::transform_geometry;
+use super::layer::{Layer, PendingFeature};
 use crate::analysis::NetworkMetric;
 use crate::io::crs::Transformer;
 use crate::model::{AttrValue, Catalogue, Facility, FeatureId, KindId};
@@ -54,8 +55,8 @@ pub enum AreaMetric<'a> {
 /// facilities open in `year` (`None`: all).
 ///
 /// # Errors
-/// [`ApiError::Internal`] when the area cannot be converted to CRS84.
-pub(crate) fn build_service_areas(facilities: &[Facility], catalogue: &Catalogue, year: Option<i32>, metric: AreaMetric<'_>, to_crs84: &Transformer) -> Result<Layer, ApiError> {
+/// [`ServeError::Internal`] when the area cannot be converted to CRS84.
+pub(crate) fn build_service_areas(facilities: &[Facility], catalogue: &Catalogue, year: Option<i32>, metric: AreaMetric<'_>, to_crs84: &Transformer) -> Result<Layer, ServeError> {
     let areas: Vec<(MultiPolygon<f64>, usize)> = (0..catalogue.len())
         .into_par_iter()
         .map(|k| {

@@ -17,7 +17,7 @@ use std::time::SystemTime;
 use geo::{ConvexHull, Coord, Geometry, MultiPoint};
 use rayon::prelude::*;
 
-use super::error::ApiError;
+use super::error::ServeError;
 use super::service_area::{build_service_areas, AreaMetric};
 use super::streets::Streets;
 use super::trial::TrialIndex;
@@ -28,7 +28,7 @@ use crate::io::crs::{CrsSpec, Transformer};
 use crate::io::load::LoadOptions;
 use crate::io::network::{LoadedNetwork, NetworkSummary};
 use crate::io::write::{comparison_value, estate_base_features, kind_value, MetricComparison, Results, COMPARISON_FIELDS, KIND_FIELDS};
-use crate::serve::{CellSource, ColumnData, Rows};
+use super::layer::{CellSource, ColumnData, Rows};
 use crate::model::{AttrValue, Attributes, Catalogue, Estate, Facility, FeatureId, KindId};
 
 /// Year views kept besides the current one; the least recently used is dropped beyond this. A
@@ -37,14 +37,7 @@ use crate::model::{AttrValue, Attributes, Catalogue, Estate, Facility, FeatureId
 /// another costs the rendering, not an analysis.
 const YEAR_CACHE_LEN: usize = 2;
 
-pub use crate::serve::layer::id_json;
-pub use crate::serve::{Column, ColumnType, FeatureRef, Layer, PendingFeature};
-
-impl From<crate::serve::LayerError> for ApiError {
-    fn from(e: crate::serve::LayerError) -> Self {
-        Self::Internal(e.to_string())
-    }
-}
+pub use super::layer::{id_json, Column, ColumnType, FeatureRef, Layer, PendingFeature};
 
 /// Coverage as of one year: the table and the year-dependent collections. The estates share
 /// their rows and own properties with every other year's; what a year adds is its coverage
@@ -148,7 +141,9 @@ impl ServedNetwork {
         v
     }
 
-    fn source_name(&self) -> String {
+    /// The file name of the network source.
+    #[must_use]
+    pub fn source_name(&self) -> String {
         self.summary.path.file_name().map_or_else(|| self.summary.path.display().to_string(), |n| n.to_string_lossy().into_owned())
     }
 }
@@ -184,7 +179,7 @@ pub struct Dataset {
     /// Features rejected at load.
     pub rejected: usize,
     /// Report settings, targets and computed reports (`/reports`).
-    pub reports: super::report::Reports,
+    pub reports: super::reports::Reports,
     /// The walking network, when `analysis.metric = "network"`.
     pub network: Option<ServedNetwork>,
     /// The estates' ids and CRS84 geometries, shared by every year's `estates` and `gaps`.
@@ -228,9 +223,9 @@ impl Dataset {
     /// from the timeline). Blocking: call it from `spawn_blocking`.
     ///
     /// # Errors
-    /// [`ApiError::Internal`] when the analysis fails.
-    pub fn year_view(&self, year: Option<i32>) -> Result<Arc<YearView>, ApiError> {
-        let poisoned = || ApiError::Internal("year cache poisoned".into());
+    /// [`ServeError::Internal`] when the analysis fails.
+    pub fn year_view(&self, year: Option<i32>) -> Result<Arc<YearView>, ServeError> {
+        let poisoned = || ServeError::Internal("year cache poisoned".into());
         if let Some(view) = self.cached_year(year) {
             self.touch(year);
             return Ok(view);
@@ -270,8 +265,8 @@ impl Dataset {
     /// analysis per year in which a facility opens; call it off the executor).
     ///
     /// # Errors
-    /// [`ApiError::Internal`] when the analysis fails.
-    pub fn timeline(&self) -> Result<Arc<CoverageTimeline>, ApiError> {
+    /// [`ServeError::Internal`] when the analysis fails.
+    pub fn timeline(&self) -> Result<Arc<CoverageTimeline>, ServeError> {
         let built = self.timelines.metric.get_or_init(|| {
             let started = std::time::Instant::now();
             let straight = StraightLine::new(&self.facilities, self.params.distance_from);
@@ -283,15 +278,15 @@ impl Dataset {
             tracing::info!(metric = metric.kind().as_str(), years = t.event_years().len(), steps = t.steps(), mib = t.heap_bytes() / (1 << 20), elapsed_ms = started.elapsed().as_millis(), "coverage timeline built");
             Ok(Arc::new(t))
         });
-        built.clone().map_err(ApiError::Internal)
+        built.clone().map_err(ServeError::Internal)
     }
 
     /// The straight-line timeline beside a walking metric; `None` for a straight-line dataset
     /// (its [`Dataset::timeline`] is the straight one).
     ///
     /// # Errors
-    /// [`ApiError::Internal`] when the analysis fails.
-    pub fn straight_timeline(&self) -> Result<Option<Arc<CoverageTimeline>>, ApiError> {
+    /// [`ServeError::Internal`] when the analysis fails.
+    pub fn straight_timeline(&self) -> Result<Option<Arc<CoverageTimeline>>, ServeError> {
         if self.network.is_none() {
             return Ok(None);
         }
@@ -299,7 +294,7 @@ impl Dataset {
             let straight = StraightLine::new(&self.facilities, self.params.distance_from);
             CoverageTimeline::build(&self.estates, &self.facilities, &straight, &self.catalogue, YearSpan::default(), &()).map(Arc::new).map_err(|e| e.to_string())
         });
-        built.clone().map(Some).map_err(ApiError::Internal)
+        built.clone().map(Some).map_err(ServeError::Internal)
     }
 
     /// What is still being prepared in the background (for `/health`): empty once every year
@@ -324,10 +319,31 @@ impl Dataset {
             if let Err(e) = dataset.timeline().and_then(|_| dataset.straight_timeline()) {
                 tracing::warn!("coverage timeline: {e}");
             }
+            // The searches' scratch space was freed on rayon's threads; give it back rather than
+            // keep it resident beside the timeline.
+            crate::diag::release_freed_memory();
         });
         if let Err(e) = spawned {
             tracing::warn!("coverage timeline: cannot start its thread ({e}); it is built on first use");
         }
+    }
+
+    /// Heap bytes of the served data by part (`estates`, `facilities`, `service_areas`,
+    /// `current_year`, `cached_years`, `timeline`), for `/metrics`. An estimate: the structures'
+    /// own sizes, not the allocator's overhead; the model values (`estates`, `facilities` in the
+    /// working CRS) and the street network are not counted.
+    #[must_use]
+    pub fn heap_bytes_by_part(&self) -> Vec<(&'static str, usize)> {
+        let cached: usize = self.years.lock().map_or(0, |years| years.values().map(|v| v.heap_bytes()).sum());
+        let timeline = [self.timelines.metric.get(), self.timelines.straight.get()].into_iter().flatten().filter_map(|t| t.as_ref().ok()).map(|t| t.heap_bytes()).sum();
+        vec![
+            ("estates", self.estate_rows.heap_bytes() + self.estate_columns.iter().map(|c| c.data.heap_bytes()).sum::<usize>()),
+            ("facilities", self.facilities_layer.heap_bytes()),
+            ("service_areas", self.service_areas.heap_bytes()),
+            ("current_year", self.current.heap_bytes()),
+            ("cached_years", cached),
+            ("timeline", timeline),
+        ]
     }
 
     /// Number of years cached besides the current one.
@@ -359,38 +375,12 @@ impl Dataset {
         }
     }
 
-    /// A one-line description of the metric for the landing page and collections.
-    #[must_use]
-    pub fn metric_sentence(&self, lang: super::params::Lang) -> String {
-        match (&self.network, lang) {
-            (None, super::params::Lang::En) => format!("Distances: straight line from the estate {}.", self.params.distance_from.as_str()),
-            (None, super::params::Lang::Zh) => format!("距离：直线距离（自小区{}起算）。", if self.params.distance_from == analysis::DistanceFrom::Boundary { "边界" } else { "中心" }),
-            (Some(n), super::params::Lang::En) => format!(
-                "Distances: walking distance along the street network ({} nodes, {} edges, {:.1} km of streets, {} components; from {}), walking minutes at {} m/min; straight-line distances are given beside them.",
-                n.summary.graph.nodes,
-                n.summary.graph.edges,
-                n.summary.graph.length_m / 1000.0,
-                n.summary.graph.components,
-                n.source_name(),
-                n.summary.speed_m_per_min
-            ),
-            (Some(n), super::params::Lang::Zh) => format!(
-                "距离：沿街道网络的步行距离（{} 个节点、{} 条边、街道 {:.1} 公里、{} 个连通分量；数据 {}），步行时间按每分钟 {} 米；同时给出直线距离。",
-                n.summary.graph.nodes,
-                n.summary.graph.edges,
-                n.summary.graph.length_m / 1000.0,
-                n.summary.graph.components,
-                n.source_name(),
-                n.summary.speed_m_per_min
-            ),
-        }
-    }
 }
 
 /// Coverage by the dataset's metric, and by straight line too when that metric is the network.
 ///
 /// # Errors
-/// [`ApiError::Internal`] when the analysis fails.
+/// [`ServeError::Internal`] when the analysis fails.
 fn coverage_tables(
     estates: &[Estate],
     facilities: &[Facility],
@@ -398,11 +388,11 @@ fn coverage_tables(
     index: &FacilityIndex,
     params: AnalysisParams,
     network: Option<&NetworkMetric>,
-) -> Result<(CoverageTable, Option<CoverageTable>), ApiError> {
+) -> Result<(CoverageTable, Option<CoverageTable>), ServeError> {
     let straight = StraightLine::with_index(facilities, index, params.distance_from);
-    let straight = analysis::compute_coverage(estates, &straight, catalogue, params.year, &RecordedHouseholds, &()).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let straight = analysis::compute_coverage(estates, &straight, catalogue, params.year, &RecordedHouseholds, &()).map_err(|e| ServeError::Internal(e.to_string()))?;
     let Some(network) = network else { return Ok((straight, None)) };
-    let table = analysis::compute_coverage(estates, network, catalogue, params.year, &RecordedHouseholds, &()).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let table = analysis::compute_coverage(estates, network, catalogue, params.year, &RecordedHouseholds, &()).map_err(|e| ServeError::Internal(e.to_string()))?;
     Ok((table, Some(straight)))
 }
 
@@ -410,9 +400,9 @@ fn coverage_tables(
 /// the analysis); call it from `spawn_blocking`.
 ///
 /// # Errors
-/// [`ApiError::ReloadFailed`] naming the file or feature at fault.
-pub fn load_dataset(config: &Config, version: u64) -> Result<Dataset, ApiError> {
-    let fail = |e: &dyn std::fmt::Display| ApiError::ReloadFailed(e.to_string());
+/// [`ServeError::Load`] naming the file or feature at fault.
+pub fn load_dataset(config: &Config, version: u64) -> Result<Dataset, ServeError> {
+    let fail = |e: &dyn std::fmt::Display| ServeError::Load(e.to_string());
     config.validate().map_err(|e| fail(&e))?;
     let mut catalogue = crate::io::catalogue::load_catalogue(config.analysis.catalogue.as_deref()).map_err(|e| fail(&e))?;
     for (kind, r) in &config.analysis.radius_m {
@@ -433,7 +423,7 @@ pub fn load_dataset(config: &Config, version: u64) -> Result<Dataset, ApiError> 
         MetricKind::Straight => None,
         MetricKind::Network => Some(load_network(config, &loaded.working_crs)?),
     };
-    let reports = super::report::Reports::load(&config.report, &catalogue).map_err(|e| fail(&e))?;
+    let reports = super::reports::Reports::load(&config.report, &catalogue).map_err(|e| fail(&e))?;
     let mut dataset = build_dataset(loaded.estates, loaded.facilities, catalogue, &loaded.working_crs, params, network, version, loaded.report.rejected.len())?;
     crate::diag::release_freed_memory();
     dataset.reports = reports;
@@ -444,8 +434,8 @@ pub fn load_dataset(config: &Config, version: u64) -> Result<Dataset, ApiError> 
 /// fails the load. `what` names the features in messages (`""` or `"street network "`).
 ///
 /// # Errors
-/// [`ApiError::ReloadFailed`] with the count and the first rejection.
-fn check_report(report: &crate::io::LoadReport, what: &str, on_invalid: OnInvalid) -> Result<(), ApiError> {
+/// [`ServeError::Load`] with the count and the first rejection.
+fn check_report(report: &crate::io::LoadReport, what: &str, on_invalid: OnInvalid) -> Result<(), ServeError> {
     for w in &report.warnings {
         tracing::warn!("{what}{w}");
     }
@@ -454,7 +444,7 @@ fn check_report(report: &crate::io::LoadReport, what: &str, on_invalid: OnInvali
             tracing::warn!("{what}rejected: {r}");
         }
         if on_invalid == OnInvalid::Abort {
-            return Err(ApiError::ReloadFailed(format!(
+            return Err(ServeError::Load(format!(
                 "{} {what}features were rejected (first: {}); fix them or set analysis.on_invalid = \"warn\"",
                 report.rejected.len(),
                 report.rejected[0]
@@ -468,9 +458,9 @@ fn check_report(report: &crate::io::LoadReport, what: &str, on_invalid: OnInvali
 /// rejected features are reported, and abort the load, as the estates' are.
 ///
 /// # Errors
-/// [`ApiError::ReloadFailed`] naming the file or feature at fault.
-fn load_network(config: &Config, working_crs: &str) -> Result<NetworkInput, ApiError> {
-    let fail = |e: &dyn std::fmt::Display| ApiError::ReloadFailed(e.to_string());
+/// [`ServeError::Load`] naming the file or feature at fault.
+fn load_network(config: &Config, working_crs: &str) -> Result<NetworkInput, ServeError> {
+    let fail = |e: &dyn std::fmt::Display| ServeError::Load(e.to_string());
     let network = config.network.as_ref().ok_or_else(|| fail(&"analysis.metric = \"network\" needs [network] path"))?;
     let loaded = crate::io::network::load_network(network, None, working_crs, &|m| tracing::debug!("{m}")).map_err(|e| fail(&e))?;
     check_report(&loaded.report, "street network ", config.analysis.on_invalid)?;
@@ -483,7 +473,7 @@ fn load_network(config: &Config, working_crs: &str) -> Result<NetworkInput, ApiE
 /// and straight-line figures are kept beside it.
 ///
 /// # Errors
-/// [`ApiError::ReloadFailed`] for CRS problems, [`ApiError::Internal`] otherwise.
+/// [`ServeError::Load`] for CRS problems, [`ServeError::Internal`] otherwise.
 #[expect(clippy::too_many_arguments, reason = "the parts of one load; a struct would only rename them")]
 pub fn build_dataset(
     estates: Vec<Estate>,
@@ -494,8 +484,8 @@ pub fn build_dataset(
     network: Option<NetworkInput>,
     version: u64,
     rejected: usize,
-) -> Result<Dataset, ApiError> {
-    let crs_fail = |e: &dyn std::fmt::Display| ApiError::ReloadFailed(format!("working CRS {working_crs}: {e}"));
+) -> Result<Dataset, ServeError> {
+    let crs_fail = |e: &dyn std::fmt::Display| ServeError::Load(format!("working CRS {working_crs}: {e}"));
     let working_spec: CrsSpec = working_crs.parse().map_err(|e| crs_fail(&e))?;
     let to_working = Transformer::new(&CrsSpec::Crs84, working_crs).map_err(|e| crs_fail(&e))?;
     let to_crs84 = Transformer::new(&working_spec, "CRS84").map_err(|e| crs_fail(&e))?;
@@ -561,7 +551,7 @@ pub fn build_dataset(
         crs,
         to_working,
         rejected,
-        reports: super::report::Reports::default(),
+        reports: super::reports::Reports::default(),
         network,
         estate_rows: Arc::clone(base.rows()),
         estate_columns: base.columns,
@@ -579,7 +569,7 @@ pub fn build_dataset(
     Ok(dataset)
 }
 
-fn crs_options(working_crs: &str) -> Result<Vec<CrsOption>, ApiError> {
+fn crs_options(working_crs: &str) -> Result<Vec<CrsOption>, ServeError> {
     let mut names = vec!["CRS84", "EPSG:4326", "EPSG:3857", "EPSG:4490"];
     if !names.iter().any(|n| n.eq_ignore_ascii_case(working_crs)) && epsg_code(working_crs).is_some() {
         names.push(working_crs);
@@ -587,7 +577,7 @@ fn crs_options(working_crs: &str) -> Result<Vec<CrsOption>, ApiError> {
     names
         .into_iter()
         .map(|name| {
-            let fail = |e: &dyn std::fmt::Display| ApiError::ReloadFailed(format!("output CRS {name}: {e}"));
+            let fail = |e: &dyn std::fmt::Display| ServeError::Load(format!("output CRS {name}: {e}"));
             let (uri, transforms, lat_first) = match name {
                 "CRS84" => (CRS84_URI.to_owned(), false, false),
                 "EPSG:4326" => (epsg_uri("4326"), false, true),
@@ -617,9 +607,9 @@ fn epsg_uri(code: &str) -> String {
     format!("http://www.opengis.net/def/crs/EPSG/0/{code}")
 }
 
-fn build_facilities_layer(facilities: &[Facility], catalogue: &Catalogue, to_crs84: &Transformer) -> Result<Layer, ApiError> {
+fn build_facilities_layer(facilities: &[Facility], catalogue: &Catalogue, to_crs84: &Transformer) -> Result<Layer, ServeError> {
     let mut coords: Vec<Coord<f64>> = facilities.iter().map(|f| f.location.0).collect();
-    to_crs84.apply(&mut coords).map_err(|e| ApiError::ReloadFailed(e.to_string()))?;
+    to_crs84.apply(&mut coords).map_err(|e| ServeError::Load(e.to_string()))?;
     let mut order: Vec<usize> = (0..facilities.len()).collect();
     order.sort_by(|&a, &b| facilities[a].id.cmp(&facilities[b].id));
     let pending = order
@@ -648,11 +638,11 @@ fn build_facilities_layer(facilities: &[Facility], catalogue: &Catalogue, to_crs
     Ok(layer)
 }
 
-fn build_year_view(dataset: &Dataset, params: AnalysisParams) -> Result<YearView, ApiError> {
+fn build_year_view(dataset: &Dataset, params: AnalysisParams) -> Result<YearView, ServeError> {
     let read = |t: &CoverageTimeline| {
         t.table_at(params.year, &dataset.estates, &dataset.catalogue, &RecordedHouseholds)
-            .map_err(|e| ApiError::Internal(e.to_string()))?
-            .ok_or_else(|| ApiError::Internal(format!("the coverage timeline does not answer {:?}", params.year)))
+            .map_err(|e| ServeError::Internal(e.to_string()))?
+            .ok_or_else(|| ServeError::Internal(format!("the coverage timeline does not answer {:?}", params.year)))
     };
     let table = read(&*dataset.timeline()?)?;
     let straight = dataset.straight_timeline()?.map(|t| read(&t)).transpose()?;
@@ -732,7 +722,7 @@ impl CellSource for GapCells {
 
 /// The collections of one year's coverage: the estates' shared rows and own columns plus
 /// columns computed from `table` (and `straight`), the gaps, the districts.
-fn year_view_from(dataset: &Dataset, table: CoverageTable, straight: Option<CoverageTable>) -> Result<YearView, ApiError> {
+fn year_view_from(dataset: &Dataset, table: CoverageTable, straight: Option<CoverageTable>) -> Result<YearView, ServeError> {
     let catalogue = &dataset.catalogue;
     let year = table.params.year;
     let year_value = year.map_or(AttrValue::Null, |y| AttrValue::Int(i64::from(y)));
@@ -777,8 +767,8 @@ fn year_view_from(dataset: &Dataset, table: CoverageTable, straight: Option<Cove
     let gap_rows = Arc::new(Rows::new(ids, geometries)?);
     let estate_of: Arc<[u32]> = pairs.iter().map(|&(i, _)| i).collect();
     let codes: Vec<u32> = pairs.iter().map(|&(_, k)| u32::from(k)).collect();
-    let gathered = |from: &str, to: &str| -> Result<Column, ApiError> {
-        let source = dataset.estate_columns.iter().find(|c| c.name == from).ok_or_else(|| ApiError::Internal(format!("estates have no {from} column")))?;
+    let gathered = |from: &str, to: &str| -> Result<Column, ServeError> {
+        let source = dataset.estate_columns.iter().find(|c| c.name == from).ok_or_else(|| ServeError::Internal(format!("estates have no {from} column")))?;
         Ok(Column::typed(to, source.kind, Arc::new(ColumnData::Gather { source: Arc::clone(&source.data), rows: Arc::clone(&estate_of) })))
     };
     let dict = |name: &str, label: &dyn Fn(&crate::model::KindSpec) -> String| {
@@ -850,7 +840,7 @@ impl Dataset {
 
 /// The `districts` collection of a view: per district the coverage summary of each kind (and by
 /// straight line too when `straight` is given); `None` when estates carry no district.
-fn districts_layer(dataset: &Dataset, summary: &Summary, straight: Option<&Summary>, metric_value: &AttrValue, year_value: &AttrValue) -> Result<Option<Layer>, ApiError> {
+fn districts_layer(dataset: &Dataset, summary: &Summary, straight: Option<&Summary>, metric_value: &AttrValue, year_value: &AttrValue) -> Result<Option<Layer>, ServeError> {
     if summary.districts.is_empty() {
         return Ok(None);
     }
@@ -891,13 +881,13 @@ fn districts_layer(dataset: &Dataset, summary: &Summary, straight: Option<&Summa
 /// CRSs).
 ///
 /// # Errors
-/// [`ApiError::Internal`] when PROJ rejects a coordinate.
-pub(crate) fn transform_geometry(geometry: &Geometry<f64>, transformer: Option<&Transformer>, swap: bool) -> Result<Geometry<f64>, ApiError> {
+/// [`ServeError::Internal`] when PROJ rejects a coordinate.
+pub(crate) fn transform_geometry(geometry: &Geometry<f64>, transformer: Option<&Transformer>, swap: bool) -> Result<Geometry<f64>, ServeError> {
     let mut out = geometry.clone();
     if let Some(t) = transformer {
         let mut coords: Vec<Coord<f64>> = Vec::new();
         visit_coords(&mut out, &mut |c| coords.push(*c));
-        t.apply(&mut coords).map_err(|e| ApiError::Internal(e.to_string()))?;
+        t.apply(&mut coords).map_err(|e| ServeError::Internal(e.to_string()))?;
         let mut next = coords.into_iter();
         visit_coords(&mut out, &mut |c| {
             if let Some(n) = next.next() {
