@@ -162,17 +162,31 @@ impl Collection {
         p
     }
 
-    /// The layer serving this collection, `None` for districts without districts.
+    /// The layer serving this collection, `None` for districts without districts and for the
+    /// service areas until they are dissolved ([`ready`] waits for them).
     #[must_use]
     pub fn layer<'a>(self, dataset: &'a Dataset, view: &'a YearView) -> Option<&'a Layer> {
         match self {
             Self::Estates => Some(&view.estates),
             Self::Facilities => Some(&dataset.facilities_layer),
             Self::Gaps => Some(&view.gaps),
-            Self::ServiceAreas => Some(&dataset.service_areas),
+            Self::ServiceAreas => dataset.service_areas_built(),
             Self::Districts => view.districts.as_ref(),
         }
     }
+}
+
+/// Waits, off the executor, until `c`'s layer exists: the service areas are dissolved in the
+/// background after a load, and a request for them before that dissolves them (once).
+///
+/// # Errors
+/// [`ApiError::Internal`] when the dissolve fails.
+pub async fn ready(dataset: &Arc<Dataset>, c: Collection) -> Result<(), ApiError> {
+    if c == Collection::ServiceAreas && dataset.service_areas_built().is_none() {
+        let d = Arc::clone(dataset);
+        tokio::task::spawn_blocking(move || d.service_areas().map(|_| ())).await??;
+    }
+    Ok(())
 }
 
 /// Routes of this module.
@@ -350,6 +364,7 @@ async fn get_collection(
     let c = find_collection(&dataset, &id)?;
     let pairs = QueryPairs::parse(q.as_deref())?;
     pairs.only(&["f"])?;
+    ready(&dataset, c).await?;
     let lang = Lang::from_headers(&headers);
     if negotiate(&pairs, &headers)? == Format::Html {
         return Ok(html::response(html::page(c.title(lang), lang.tag(), &collection_html(&dataset, c, lang))));
@@ -367,6 +382,7 @@ async fn get_queryables(
     let c = find_collection(&dataset, &id)?;
     let pairs = QueryPairs::parse(q.as_deref())?;
     pairs.only(&["f"])?;
+    ready(&dataset, c).await?;
     let layer = c.layer(&dataset, &dataset.current).ok_or_else(|| ApiError::NoCollection(id.clone()))?;
     let base = base_url(&state, &headers);
     let mut properties = serde_json::Map::new();
@@ -669,6 +685,7 @@ async fn get_items(
 ) -> Result<Response, ApiError> {
     let c = find_collection(&dataset, &id)?;
     let pairs = QueryPairs::parse(q.as_deref())?;
+    ready(&dataset, c).await?;
     let query = ItemsQuery::parse(&pairs, c, &dataset, &state, &headers)?;
     let base = base_url(&state, &headers);
     let lang = Lang::from_headers(&headers);
@@ -819,6 +836,7 @@ async fn get_feature(
     }
     pairs.only(&accepted)?;
     let format = negotiate(&pairs, &headers)?;
+    ready(&dataset, c).await?;
     let crs = pairs.get("crs").map(|name| crs_index(&dataset, "crs", name)).transpose()?.unwrap_or(0);
     let year = match pairs.get("year") {
         Some(s) => Some(params::parse_year("year", s)?),

@@ -593,6 +593,8 @@ fn what_if_schema() -> Value {
 async fn get_api(State(state): State<AppState>, Extension(Snapshot(dataset)): Extension<Snapshot>, headers: HeaderMap, RawQuery(q): RawQuery) -> Result<Response, ApiError> {
     let pairs = QueryPairs::parse(q.as_deref())?;
     pairs.only(&["f"])?;
+    // The document lists every collection's properties.
+    super::ogc::ready(&dataset, Collection::ServiceAreas).await?;
     let doc = document(&dataset, &state, &base_url(&state, &headers));
     if negotiate(&pairs, &headers)? == Format::Html {
         let mut body = String::from("<p>OpenAPI 3.0 definition: <a href=\"/api?f=json\">JSON</a>.</p>");

@@ -650,7 +650,7 @@ fn service_areas(dataset: &Arc<Dataset>, year: Option<i32>) -> Result<Arc<AreaTi
         return Ok(Arc::clone(tiles));
     }
     let layer = year.map(|y| build_service_areas(dataset, y)).transpose()?.map(Arc::new);
-    let tiles = Arc::new(AreaTiles::new(layer, &dataset.service_areas));
+    let tiles = Arc::new(AreaTiles::new(layer, dataset.service_areas()?));
     let mut cache = CACHE.lock().map_err(|_| ApiError::Internal("service-area cache poisoned".into()))?;
     if cache.len() >= KEEP {
         cache.remove(0);
@@ -944,6 +944,7 @@ async fn get_tilejson(
     }
     let c = tiled_collection(&dataset, id)?;
     let query = TileQuery::parse(&QueryPairs::parse(q.as_deref())?, c, &dataset)?;
+    super::ogc::ready(&dataset, c).await?;
     Ok(json_response(&tilejson(&dataset, c, &query, &base, Lang::from_headers(&headers))))
 }
 
@@ -972,6 +973,9 @@ async fn get_tile(Extension(Snapshot(dataset)): Extension<Snapshot>, Path((colle
                         return Ok(render_streets_tile(&dataset, key.tile));
                     }
                     let c = tiled_collection(&dataset, key.collection)?;
+                    if c == Collection::ServiceAreas {
+                        dataset.service_areas()?;
+                    }
                     render_tile(&dataset, c, key.tile, &TileQuery { year: key.year, kind: key.kind.clone(), version: None })
                 })
                 .await??

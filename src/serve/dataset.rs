@@ -170,8 +170,9 @@ pub struct Dataset {
     pub current: Arc<YearView>,
     /// `facilities` collection.
     pub facilities_layer: Layer,
-    /// `service-areas` collection (configured year).
-    pub service_areas: Layer,
+    /// `service-areas` collection (configured year), dissolved on first use or by
+    /// [`Dataset::warm_up`] (seconds for 200,000 facilities: not needed for the first answer).
+    service_areas: OnceLock<Result<Layer, String>>,
     /// Output CRSs offered.
     pub crs: Vec<CrsOption>,
     /// CRS84 → working CRS.
@@ -297,11 +298,37 @@ impl Dataset {
         built.clone().map(Some).map_err(ServeError::Internal)
     }
 
+    /// The `service-areas` collection of the configured year, dissolved on first use (blocking:
+    /// seconds on a large city; call it off the executor).
+    ///
+    /// # Errors
+    /// [`ServeError::Internal`] when the dissolve fails.
+    pub fn service_areas(&self) -> Result<&Layer, ServeError> {
+        let built = self.service_areas.get_or_init(|| {
+            let started = std::time::Instant::now();
+            let to_crs84 = Transformer::to_crs84(&self.working_crs).map_err(|e| e.to_string())?;
+            let metric = self.network.as_ref().map_or(AreaMetric::Straight, |n| AreaMetric::Network(&n.metric));
+            let layer = build_service_areas(&self.facilities, &self.catalogue, self.params.year, metric, &to_crs84).map_err(|e| e.to_string())?;
+            tracing::info!(metric = self.params.metric.as_str(), elapsed_ms = started.elapsed().as_millis(), "service areas dissolved");
+            Ok(layer)
+        });
+        built.as_ref().map_err(|e| ServeError::Internal(e.clone()))
+    }
+
+    /// The `service-areas` collection if it has been dissolved already.
+    #[must_use]
+    pub fn service_areas_built(&self) -> Option<&Layer> {
+        self.service_areas.get().and_then(|r| r.as_ref().ok())
+    }
+
     /// What is still being prepared in the background (for `/health`): empty once every year
-    /// answers from the timeline.
+    /// answers from the timeline and the service areas are dissolved.
     #[must_use]
     pub fn warming_up(&self) -> Vec<&'static str> {
         let mut pending = Vec::new();
+        if self.service_areas.get().is_none() {
+            pending.push("service areas");
+        }
         if self.timelines.metric.get().is_none() {
             pending.push("coverage timeline");
         }
@@ -311,11 +338,14 @@ impl Dataset {
         pending
     }
 
-    /// Builds the timelines on a background thread, so the first request for another year does
-    /// not wait for them. The thread lets go of the dataset when done.
+    /// Dissolves the service areas and builds the timelines on a background thread, so the first
+    /// request for them or for another year does not wait. The thread lets go of the dataset when done.
     pub fn warm_up(self: &Arc<Self>) {
         let dataset = Arc::clone(self);
         let spawned = std::thread::Builder::new().name("gapmap-timeline".into()).spawn(move || {
+            if let Err(e) = dataset.service_areas() {
+                tracing::warn!("service areas: {e}");
+            }
             if let Err(e) = dataset.timeline().and_then(|_| dataset.straight_timeline()) {
                 tracing::warn!("coverage timeline: {e}");
             }
@@ -339,7 +369,7 @@ impl Dataset {
         vec![
             ("estates", self.estate_rows.heap_bytes() + self.estate_columns.iter().map(|c| c.data.heap_bytes()).sum::<usize>()),
             ("facilities", self.facilities_layer.heap_bytes()),
-            ("service_areas", self.service_areas.heap_bytes()),
+            ("service_areas", self.service_areas_built().map_or(0, |l| l.heap_bytes() + l.iter().map(|f| geometry_bytes(f.geometry)).sum::<usize>())),
             ("current_year", self.current.heap_bytes()),
             ("cached_years", cached),
             ("timeline", timeline),
@@ -522,10 +552,6 @@ pub fn build_dataset(
     let facility_id_type = facilities.iter().fold(None, |t, f| ColumnType::merge(t, ColumnType::of(&id_value(&f.id)))).unwrap_or(ColumnType::String);
 
     let facilities_layer = build_facilities_layer(&facilities, &catalogue, &to_crs84)?;
-    let area_metric = network.as_ref().map_or(AreaMetric::Straight, |n| AreaMetric::Network(&n.metric));
-    let started = std::time::Instant::now();
-    let service_areas = build_service_areas(&facilities, &catalogue, params.year, area_metric, &to_crs84)?;
-    tracing::info!(metric = params.metric.as_str(), elapsed_ms = started.elapsed().as_millis(), "service areas dissolved");
     let crs = crs_options(working_crs)?;
     let mut dataset = Dataset {
         version,
@@ -547,7 +573,7 @@ pub fn build_dataset(
             trials: Vec::new(),
         }),
         facilities_layer,
-        service_areas,
+        service_areas: OnceLock::new(),
         crs,
         to_working,
         rejected,
@@ -971,6 +997,12 @@ pub fn rfc3339(t: SystemTime) -> String {
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + i64::from(month <= 2);
     format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+}
+
+/// Bytes of a geometry's coordinates.
+fn geometry_bytes(geometry: &Geometry<f64>) -> usize {
+    use geo::CoordsIter as _;
+    geometry.coords_count() * size_of::<Coord<f64>>()
 }
 
 #[cfg(test)]

@@ -6,7 +6,9 @@ Starts `gapmap serve --config CONFIG --bind 127.0.0.1:0` (a release binary), the
 - RSS after loading, after the background coverage timeline is built (the log line
   "coverage timeline built"), after each year of the slider is asked for once
   (`/collections/estates/items?limit=1&year=Y`, then a 1 km bbox page of that year), and its peak;
-- per year: the latency of the first request for it (a year not seen before) and of a repeat.
+- per year: the latency of the first request for it (a year not seen before) and of a repeat;
+- the load's phases (log lines with `elapsed_ms`) and the served data's heap bytes by part
+  (`gapmap_served_heap_bytes` in /metrics) after loading and at the end.
 
     python3 tests/bench/serve_years.py GAPMAP_BIN CONFIG [FIRST_YEAR LAST_YEAR]
 
@@ -34,6 +36,13 @@ def get(base, path):
     with urllib.request.urlopen(base + path, timeout=120) as r:
         body = r.read()
         return r.status, body, time.perf_counter() - started
+
+
+def print_heap(base, when):
+    _, body, _ = get(base, "/metrics")
+    parts = re.findall(r'gapmap_served_heap_bytes\{part="([a-z_]+)"\} (\d+)', body.decode())
+    if parts:
+        print(f"served heap {when}: " + ", ".join(f"{p} {int(b) / 2**20:.1f} MiB" for p, b in parts))
 
 
 def main():
@@ -82,6 +91,10 @@ def main():
         health_s = time.perf_counter() - started
         loaded = rss_mib(proc.pid)
         print(f"/health answered {health_s:.2f} s after start; RSS {loaded:.0f} MiB")
+        for line in list(log):
+            if "elapsed_ms" in line:
+                print("  " + line.strip().split("gapmap::")[-1])
+        print_heap(base, "after loading")
         while timeline_at[0] is None and time.perf_counter() - started < 600:
             time.sleep(0.1)
         print(f"coverage timeline built {timeline_at[0]:.2f} s after start; RSS {rss_mib(proc.pid):.0f} MiB")
@@ -107,6 +120,7 @@ def main():
             f"{len(firsts)} years: first request median {firsts[len(firsts) // 2] * 1000:.0f} ms, max {firsts[-1] * 1000:.0f} ms; "
             f"RSS after loading {loaded:.0f} MiB, after every year {rss_mib(proc.pid):.0f} MiB, peak {peak[0]:.0f} MiB"
         )
+        print_heap(base, "at the end")
     finally:
         proc.terminate()
         proc.wait(timeout=30)
