@@ -52,8 +52,9 @@
 //! from = 2018                   # first year of a report's period (default: the report year)
 //! renovation_built_before = 2000  # estates built before this year form the renovation stock
 //! # title = "…"                 # default "Facility targets and coverage YEAR"
+//! # lang = "zh"                 # report language: "en" (default) or "zh"; --lang overrides it
 //!
-//! [programme]                   # the renovation programme (`gapmap programme`)
+//! [programme]                   # the renovation programme (`gapmap programme`, and `gapmap report`'s programme sections)
 //! gate_pct = 80                 # satisfaction gate: a project below it is reworked (exactly 80 passes)
 //! lang = "zh"                   # report language: "zh" (default) or "en"
 //! stock_built_before = 2000     # estates built before it form the old stock (default: report.renovation_built_before)
@@ -315,11 +316,14 @@ pub struct ReportConfig {
     /// Report title; default "Facility targets and coverage YEAR".
     #[serde(skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
+    /// Report language, `en` (default) or `zh`; `gapmap report --lang` overrides it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lang: Option<crate::report::Lang>,
 }
 
 impl Default for ReportConfig {
     fn default() -> Self {
-        Self { targets: None, from: None, renovation_built_before: crate::analysis::DEFAULT_RENOVATION_BUILT_BEFORE, title: None }
+        Self { targets: None, from: None, renovation_built_before: crate::analysis::DEFAULT_RENOVATION_BUILT_BEFORE, title: None, lang: None }
     }
 }
 

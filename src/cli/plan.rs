@@ -16,7 +16,9 @@ pub(super) const HELP: &str = "\
 The problem (a maximal covering location problem, solved exactly):
   Demand      the estates with no facility of KIND within the radius (facilities opened by
               --year), each weighted by its households (--weight households, the default), by 1
-              (--weight estates) or by a numeric estate property (--weight FIELD).
+              (--weight estates), by a numeric estate property (--weight FIELD), or by the
+              residents asking for ITEM in the [programme] wishes table (--weight wishes:ITEM,
+              e.g. wishes:day_care; estates where nobody asked weigh 0).
   Candidates  centroids (default): one per estate, its polygon's area centroid in the working
               CRS, named by the estate id; PATH: a point file (vacant lots, public buildings) with
               `id` and optional `cost`; grid:METRES: a regular grid over the estates' extent.
@@ -57,7 +59,8 @@ pub struct PlanArgs {
     /// Candidate sites: `centroids`, a point file, or `grid:METRES`.
     #[arg(long, env = "GAPMAP_CANDIDATES", default_value = "centroids")]
     pub candidates: String,
-    /// Demand weight: `households`, `estates` (1 each) or a numeric estate property.
+    /// Demand weight: `households`, `estates` (1 each), a numeric estate property, or
+    /// `wishes:ITEM` (residents asking for ITEM in the programme's wishes table).
     #[arg(long, env = "GAPMAP_WEIGHT", default_value = "households")]
     pub weight: String,
     /// Candidate property holding a site's cost (with --budget).
@@ -164,7 +167,10 @@ pub(super) fn run(args: &PlanArgs) -> anyhow::Result<()> {
     // Demand: estates the kind does not cover yet.
     let bar = spinner("finding the estates without one");
     let table = analysis::compute_coverage(&loaded.estates, metric, &catalogue, config.analysis.year, &RecordedHouseholds, &())?;
-    let weights = demand_weights(&loaded.estates, &args.weight)?;
+    let weights = match args.weight.strip_prefix("wishes:") {
+        Some(item) => wish_weights(&config, &loaded.estates, item, out)?,
+        None => demand_weights(&loaded.estates, &args.weight)?,
+    };
     let demand_set = DemandSet::uncovered(&table, kind);
     let demand = &demand_set.estates;
 
@@ -225,6 +231,32 @@ pub(super) fn run(args: &PlanArgs) -> anyhow::Result<()> {
     bar.finish_and_clear();
     print_plan(&document, out);
     Ok(())
+}
+
+/// Demand weight per estate from the residents' wishes for `item` (`--weight wishes:ITEM`):
+/// the [programme] tables loaded and checked as `gapmap programme` does (bad rows listed
+/// beside `out`, stopping the run under --on-invalid abort).
+fn wish_weights(config: &Config, estates: &[Estate], item: &str, out: &Path) -> anyhow::Result<Vec<f64>> {
+    if item.trim().is_empty() {
+        bail!("--weight wishes:ITEM needs an item, e.g. wishes:day_care");
+    }
+    let section = config.programme.as_ref().context("--weight wishes:ITEM needs a [programme] section with a wishes table in the config")?;
+    let wishes = section.wishes.as_ref().context("--weight wishes:ITEM: the [programme] section names no wishes table; set wishes = { path = \"wishes.csv\" }")?;
+    if !wishes.path.exists() {
+        bail!("programme.wishes.path: {} does not exist", wishes.path.display());
+    }
+    section.validate()?;
+    let dir = out.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or_else(|| Path::new("."));
+    let stem = out.file_stem().map_or_else(|| "plan".to_owned(), |s| s.to_string_lossy().into_owned());
+    let data = super::programme::load_rows(section, estates, dir, &stem, config.analysis.on_invalid)?;
+    if !data.wishes.iter().any(|w| w.item == item) {
+        let mut items: Vec<&str> = data.wishes.iter().map(|w| w.item.as_str()).collect();
+        items.sort_unstable();
+        items.dedup();
+        bail!("--weight wishes:{item}: no resident asked for `{item}` in {}; items asked for: {}", wishes.path.display(), items.join(", "));
+    }
+    let ids: Vec<FeatureId> = estates.iter().map(|e| e.id.clone()).collect();
+    Ok(crate::programme::wish_weights(&ids, &data.wishes, item))
 }
 
 /// Demand weight per estate.

@@ -9,8 +9,7 @@ use clap::Args;
 use super::{catalogue_for, handle_report, print_config, SHOWN};
 use crate::config::{Config, OnInvalid, SourceConfig};
 use crate::io;
-use crate::programme::{self, ProgrammeInput, Stock};
-use crate::report::programme::{build_programme_report, write_programme_report, Lang};
+use crate::report::programme::{build_programme_report, programme_figures, write_programme_report, Lang};
 
 pub(super) const HELP: &str = "\
 Reads the [programme] tables of the config (projects, surveys, wishes: CSV, XLSX or GeoJSON) and
@@ -128,10 +127,31 @@ pub(super) fn run(args: &ProgrammeArgs) -> anyhow::Result<()> {
     let beside = out_dir.join(format!("programme-{year}"));
     handle_report(&loaded.report, None, config.analysis.on_invalid, &beside)?;
 
-    let refs = io::programme::estate_refs(&loaded.estates);
-    let mut data = io::programme::load_programme(section, &refs, io::programme::today())?;
+    let data = load_rows(section, &loaded.estates, out_dir, &format!("programme-{year}"), config.analysis.on_invalid)?;
+    let built_before = section.stock_built_before.unwrap_or(config.report.renovation_built_before);
+    let targets = match args.targets.as_ref().or(config.report.targets.as_ref()) {
+        Some(path) => crate::report::targets::load_targets(path, &catalogue)?.renovation,
+        None => Vec::new(),
+    };
+    let first_batch = data.projects.iter().filter(|p| p.batch_year <= year).map(|p| p.batch_year).min().unwrap_or(year);
+    let from = args.from.or(config.report.from).unwrap_or(first_batch).min(year);
+    let figures = programme_figures(&data, &loaded.estates, section.gate_pct, built_before, &targets, from, year);
+    let report = build_programme_report(figures, &catalogue, &loaded.estates, section.lang.unwrap_or_default(), args.title.as_deref());
+    for path in write_programme_report(&report, &args.format, out_dir)? {
+        eprintln!("wrote {}", path.display());
+    }
+    Ok(())
+}
+
+/// Loads the programme's projects, surveys and wishes for `estates`; bad rows are listed on
+/// stderr and written to `<dir>/<stem>.load-report.json`, and with `on_invalid = abort` stop the
+/// run. Shared by `gapmap programme`, `gapmap report` and `gapmap plan --weight wishes:ITEM`.
+pub(super) fn load_rows(section: &crate::config::ProgrammeConfig, estates: &[crate::model::Estate], dir: &std::path::Path, stem: &str, on_invalid: OnInvalid) -> anyhow::Result<io::programme::LoadedProgramme> {
+    let refs = io::programme::estate_refs(estates);
+    let data = io::programme::load_programme(section, &refs, io::programme::today())?;
     if !data.report.rejected.is_empty() {
-        let path = out_dir.join(format!("programme-{year}.load-report.json"));
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        let path = dir.join(format!("{stem}.load-report.json"));
         io::write::write_json(&path, &data.report).with_context(|| format!("writing the load report {}", path.display()))?;
         for r in data.report.rejected.iter().take(SHOWN) {
             eprintln!("rejected: {r}");
@@ -139,37 +159,9 @@ pub(super) fn run(args: &ProgrammeArgs) -> anyhow::Result<()> {
         if data.report.rejected.len() > SHOWN {
             eprintln!("… and {} more in {}", data.report.rejected.len() - SHOWN, path.display());
         }
-        if config.analysis.on_invalid == OnInvalid::Abort {
+        if on_invalid == OnInvalid::Abort {
             anyhow::bail!("{} programme rows rejected (listed in {}); fix them, or pass --on-invalid warn to go on without them", data.report.rejected.len(), path.display());
         }
     }
-    data.projects.retain(|p| p.batch_year <= year);
-
-    let built_before = section.stock_built_before.unwrap_or(config.report.renovation_built_before);
-    let old: Vec<_> = loaded.estates.iter().filter(|e| e.built_year.is_some_and(|b| b < built_before)).collect();
-    let stock = Stock { estates: old.len() as u64, households: old.iter().map(|e| u64::from(e.households.unwrap_or(0))).sum(), built_before };
-    let in_stock: std::collections::BTreeSet<_> = old.iter().map(|e| e.id.clone()).collect();
-    let targets = match args.targets.as_ref().or(config.report.targets.as_ref()) {
-        Some(path) => crate::report::targets::load_targets(path, &catalogue)?.renovation,
-        None => Vec::new(),
-    };
-    let first_batch = data.projects.iter().map(|p| p.batch_year).min().unwrap_or(year);
-    let from = args.from.or(config.report.from).unwrap_or(first_batch).min(year);
-    let figures = programme::analyze(&ProgrammeInput {
-        projects: &data.projects,
-        surveys: &data.surveys,
-        wishes: &data.wishes,
-        rules: &data.rules,
-        gate_pct: section.gate_pct,
-        targets: &targets,
-        from,
-        to: year,
-        stock,
-        in_stock: &in_stock,
-    });
-    let report = build_programme_report(figures, &catalogue, &loaded.estates, section.lang.unwrap_or_default(), args.title.as_deref());
-    for path in write_programme_report(&report, &args.format, out_dir)? {
-        eprintln!("wrote {}", path.display());
-    }
-    Ok(())
+    Ok(data)
 }

@@ -20,6 +20,16 @@ Distances are straight lines unless --metric network (or analysis.metric = \"net
 --network PATH (or [network] path): then coverage is by walking distance along the street
 network, every year, and the report says so.
 
+With a [programme] section in the config (projects, surveys, wishes; see `gapmap programme
+--help`), the report adds the renovation programme: batches by year, district and street,
+progress against the targets file's [[renovation]] rows, funding by source, the satisfaction
+gate, residents' wishes ranked, and the link to coverage: per renovated estate, the facility
+gaps its renovation closed (an item such as day_care whose kind gained a facility opened in or
+after the batch year within the radius, where none was before) and those still open.
+
+--lang zh (or report.lang = \"zh\") writes the report in Chinese: kind names from the
+catalogue, 万户, 2021年, units as units (m², 个, 户).
+
 Outputs in --out DIR: report-YEAR.html (self-contained, prints on A4), report-YEAR.md,
 report-YEAR.xlsx (a sheet per table), report-YEAR-<table>.csv, report-YEAR.json.
 
@@ -55,9 +65,13 @@ pub struct ReportArgs {
     /// Estates built before this year form the renovation stock (default: report.renovation_built_before in the config, else 2000).
     #[arg(long, env = "GAPMAP_RENOVATION_BUILT_BEFORE")]
     pub renovation_built_before: Option<i32>,
-    /// Report title (default "Facility targets and coverage YEAR").
+    /// Report title (default "Facility targets and coverage YEAR", in Chinese with --lang zh).
     #[arg(long, env = "GAPMAP_TITLE")]
     pub title: Option<String>,
+    /// Report language: en (default: report.lang in the config, else en) or zh (Chinese labels
+    /// from the catalogue, 万户, 2021年, units as units; prints on A4).
+    #[arg(long, env = "GAPMAP_LANG", value_enum)]
+    pub lang: Option<crate::report::Lang>,
     /// Output formats, comma-separated.
     #[arg(long, env = "GAPMAP_FORMAT", value_enum, value_delimiter = ',', default_value = "html,md,xlsx,csv,json")]
     pub format: Vec<crate::report::Format>,
@@ -75,7 +89,11 @@ impl ReportArgs {
     /// # Errors
     /// An unreadable or invalid config file.
     pub fn to_config(&self) -> anyhow::Result<Config> {
-        self.data.to_config()
+        let mut config = self.data.to_config()?;
+        if let Some(lang) = self.lang {
+            config.report.lang = Some(lang);
+        }
+        Ok(config)
     }
 }
 
@@ -128,7 +146,27 @@ pub(super) fn run(args: &ReportArgs) -> anyhow::Result<()> {
         targets_source: targets_source.as_deref(),
         title: args.title.as_deref().or(config.report.title.as_deref()),
     };
-    let built = report::build_report(&input)?;
+    let mut built = report::build_report(&input)?;
+    built.set_lang(config.report.lang.unwrap_or(report::Lang::En), input.title);
+    if let Some(section) = &config.programme {
+        // The programme sections when the config names programme inputs.
+        section.validate()?;
+        bar.set_message("the renovation programme");
+        let data = super::programme::load_rows(section, &loaded.estates, out_dir, &format!("report-{year}-programme"), config.analysis.on_invalid)?;
+        report::add_programme(
+            &mut built,
+            &report::SectionInput {
+                data: &data,
+                gate_pct: section.gate_pct,
+                stock_built_before: section.stock_built_before.unwrap_or(input.params.renovation_built_before),
+                estates: &loaded.estates,
+                facilities: &loaded.facilities,
+                metric,
+                catalogue: &catalogue,
+                targets: &targets.renovation,
+            },
+        )?;
+    }
     tracing::info!(elapsed_s = started.elapsed().as_secs_f64(), "report computed");
     bar.set_message("writing");
     let written = report::write_report(&built, &args.format, out_dir)?;

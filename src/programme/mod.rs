@@ -5,9 +5,11 @@
 //! computes, per project, the funding split by rule ([`split_funding`]) and the satisfaction gate
 //! ([`apply_gate`]); per batch year, district and street the totals ([`Totals`]); progress
 //! against the renovation targets and the old stock ([`progress`]); and the wishes ranked per
-//! estate, district and city ([`rank_wishes`]). Every figure is a plain sum or count over the
+//! estate, district and city ([`rank_wishes`]); and the link to coverage ([`link_gaps`]): the
+//! facility gaps of renovated estates the renovation closed and those still open. Every figure is a plain sum or count over the
 //! rows, so tests recompute each one from the raw rows.
 
+mod coverage;
 mod funding;
 mod gate;
 mod model;
@@ -16,11 +18,12 @@ mod wishes;
 
 use serde::Serialize;
 
+pub use coverage::{item_kinds, link_gaps, GapInput, GapLink, ItemOutcome, KindGaps, RenovationGaps};
 pub use funding::{split_funding, FundingSplit};
 pub use gate::{apply_gate, survey_project, Gate, GateResult, DEFAULT_GATE_PCT};
 pub use model::{Category, Date, FundingRule, Item, Project, RuleScope, Satisfied, Status, Subsidy, SubsidyBasis, Survey, SurveyTarget, Wish};
 pub use summary::{progress, totals, BatchRow, ProgressRow, Stock, Totals};
-pub use wishes::{rank_wishes, RankedWish, WishRanking, WishScope};
+pub use wishes::{rank_wishes, wish_weights, RankedWish, WishRanking, WishScope};
 
 use crate::analysis::RenovationTarget;
 

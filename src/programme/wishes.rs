@@ -90,3 +90,37 @@ pub fn rank_wishes(wishes: &[Wish]) -> Vec<WishRanking> {
     out.extend(estates.into_iter().map(|(e, c)| rank(WishScope::Estate(e.clone()), c)));
     out
 }
+
+/// Demand weights from the residents' wishes for `item`: per estate (in `estates` order), the
+/// residents asking for it (0 where nobody asked); what `gapmap plan --weight wishes:ITEM`
+/// places facilities by.
+///
+/// # Complexity
+/// O(w + e) for w wishes and e estates (hashing the ids).
+#[must_use]
+pub fn wish_weights(estates: &[FeatureId], wishes: &[Wish], item: &str) -> Vec<f64> {
+    let mut asking: std::collections::HashMap<&FeatureId, u64> = std::collections::HashMap::new();
+    for w in wishes.iter().filter(|w| w.item == item) {
+        *asking.entry(&w.estate_id).or_default() += u64::from(w.count);
+    }
+    #[expect(clippy::cast_precision_loss, reason = "resident counts are far below 2^52")]
+    estates.iter().map(|id| asking.get(id).map_or(0.0, |&n| n as f64)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn wish(estate: i64, item: &str, count: u32) -> Wish {
+        Wish { estate_id: estate.into(), district: None, item: item.into(), count }
+    }
+
+    #[test]
+    fn weights_sum_each_estates_wishes_for_the_item_only() {
+        let wishes = [wish(1, "day_care", 30), wish(2, "parking", 9), wish(1, "parking", 4), wish(3, "day_care", 12)];
+        let estates: Vec<FeatureId> = [3_i64, 1, 2, 4].into_iter().map(FeatureId::from).collect();
+        assert_eq!(wish_weights(&estates, &wishes, "day_care"), [12.0, 30.0, 0.0, 0.0]);
+        assert_eq!(wish_weights(&estates, &wishes, "parking"), [0.0, 4.0, 9.0, 0.0]);
+        assert_eq!(wish_weights(&estates, &wishes, "nursery"), [0.0; 4]);
+    }
+}

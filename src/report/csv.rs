@@ -1,4 +1,5 @@
-//! CSV: one file per table, snake_case headers, figures rounded to 3 decimals, for pipelines.
+//! CSV: one file per table, snake_case headers, figures rounded to 3 decimals, for pipelines;
+//! the programme's tables as the programme report writes them.
 
 use super::table::{all_tables, Table};
 use super::Report;
@@ -19,8 +20,11 @@ fn render_table(table: &Table) -> String {
 /// `("report-2021-kinds.csv", "year,kind,opened,…")`.
 #[must_use]
 pub fn render_csv(report: &Report) -> Vec<(String, String)> {
-    all_tables(report)
-        .iter()
-        .map(|t| (format!("report-{}-{}.csv", report.year, t.name), render_table(t)))
-        .collect()
+    let mut files: Vec<(String, String)> = all_tables(report).iter().map(|t| (format!("report-{}-{}.csv", report.year, t.name), render_table(t))).collect();
+    // The programme's tables as `gapmap programme` writes them (headers in the report's
+    // language, a BOM for Excel): `report-2021-programme-batches.csv`.
+    if let Some(p) = &report.programme {
+        files.extend(super::programme::report_tables(p).iter().map(|t| (format!("report-{}-programme-{}.csv", report.year, t.key), super::programme::csv_text(t))));
+    }
+    files
 }

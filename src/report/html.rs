@@ -3,9 +3,10 @@
 
 use std::fmt::Write as _;
 
-use super::markdown::{byline, headlines, GAPS_SHOWN, NOTES};
+use super::markdown::{byline, gaps_note, glance, headlines, notes};
+use super::markdown::GAPS_SHOWN;
 use super::table::{self, Cell, Table};
-use super::{chart, map, Report};
+use super::{chart, map, Lang, Report};
 
 const CSS: &str = r#"
 :root { color-scheme: light; }
@@ -39,6 +40,30 @@ footer { margin-top: 2em; color: #777; font-size: 0.85em; }
   .maps { grid-template-columns: 1fr 1fr; }
 }
 "#;
+
+/// Captions and headings in the report's language.
+fn words(lang: Lang) -> [&'static str; 7] {
+    match lang {
+        Lang::En => [
+            "Charts",
+            "Share of estates with a facility of the kind within its service radius at each year's end; the first point is the year before the period.",
+            "Each target of the report year: actual ÷ target; the line marks 100 %.",
+            "Bars: estates renovated in the year (black marks: targets). Line: share of the renovation stock renovated by year end.",
+            "Each estate coloured by the number of facility kinds with no facility within the kind's radius.",
+            "Targets that match nothing:",
+            "Notes",
+        ],
+        Lang::Zh => [
+            "图表",
+            "各年末在服务半径内有该类设施的小区比例；第一个点为统计期前一年。",
+            "报告年度各项目标的完成情况：实际值 ÷ 目标值；竖线为100%。",
+            "柱：当年改造小区数（黑线为目标）；折线：截至年末改造存量的比例。",
+            "按服务半径内缺少的设施类型数为每个小区着色。",
+            "以下目标无对应数据：",
+            "说明",
+        ],
+    }
+}
 
 /// Escapes text for HTML content and attribute values.
 pub(crate) fn escape(s: &str) -> String {
@@ -75,15 +100,17 @@ fn push_figure(out: &mut String, svg: Result<String, String>, caption: &str) {
     let _ = writeln!(out, "<figcaption>{}</figcaption></figure>", escape(caption));
 }
 
-fn push_table(out: &mut String, table: &Table) {
+fn push_table(out: &mut String, report: &Report, table: &Table) {
+    let table = table.clone().for_people(report);
+    let lang = report.lang;
     let _ = writeln!(out, "<h2 id=\"{}\">{}</h2>", table.name, escape(&table.title));
     if table.rows.is_empty() {
-        out.push_str("<p>None.</p>\n");
+        let _ = writeln!(out, "<p>{}</p>", lang.pick("None.", "无。"));
         return;
     }
     out.push_str("<div class=\"scroll\"><table><thead><tr>");
     for c in &table.columns {
-        let _ = write!(out, "<th>{}</th>", escape(c.header));
+        let _ = write!(out, "<th>{}</th>", escape(c.header_in(lang)));
     }
     out.push_str("</tr></thead><tbody>\n");
     for row in &table.rows {
@@ -94,7 +121,7 @@ fn push_table(out: &mut String, table: &Table) {
                 Cell::Text(_) | Cell::Empty => "",
                 _ => " class=\"n\"",
             };
-            let _ = write!(out, "<td{class}>{}</td>", escape(&cell.display()));
+            let _ = write!(out, "<td{class}>{}</td>", escape(&cell.display_in(lang)));
         }
         out.push_str("</tr>\n");
     }
@@ -104,38 +131,46 @@ fn push_table(out: &mut String, table: &Table) {
 /// Renders the report as one self-contained HTML document.
 #[must_use]
 pub fn render_html(report: &Report) -> String {
+    let lang = report.lang;
+    let w = words(lang);
     let mut out = String::with_capacity(1 << 20);
+    let embedded = if report.programme.is_some() { super::programme::EMBEDDED_STYLE } else { "" };
     let _ = write!(
         out,
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<meta name=\"generator\" content=\"{}\">\n<title>{}</title>\n<style>{CSS}</style>\n</head>\n<body>\n",
+        "<!DOCTYPE html>\n<html lang=\"{}\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<meta name=\"generator\" content=\"{}\">\n<title>{}</title>\n<style>{CSS}{embedded}</style>\n</head>\n<body>\n",
+        lang.pick("en", "zh-CN"),
         escape(&report.generator),
         escape(&report.title)
     );
     let _ = writeln!(out, "<header><h1>{}</h1><p class=\"byline\">{}</p></header>", escape(&report.title), escape(&byline(report)));
 
-    let _ = writeln!(out, "<h2 id=\"glance\">{} at a glance</h2>\n<ul class=\"glance\">", report.year);
+    let _ = writeln!(out, "<h2 id=\"glance\">{}</h2>\n<ul class=\"glance\">", escape(&glance(report)));
     for h in headlines(report) {
         let key = h.key.map_or(String::new(), |k| format!(" (<code>{}</code>)", escape(&k)));
         let _ = writeln!(out, "<li><strong>{}</strong>{key}: {}</li>", escape(&h.label), escape(&h.text));
     }
     out.push_str("</ul>\n");
     if !report.trend.unmatched_targets.is_empty() {
-        out.push_str("<p class=\"warn\">Targets that match nothing:</p><ul class=\"warn\">");
+        let _ = write!(out, "<p class=\"warn\">{}</p><ul class=\"warn\">", w[5]);
         for t in &report.trend.unmatched_targets {
             let _ = write!(out, "<li>{}</li>", escape(t));
         }
         out.push_str("</ul>\n");
     }
 
-    out.push_str("<h2 id=\"charts\">Charts</h2>\n");
-    push_figure(&mut out, chart::coverage_trend(report), "Share of estates with a facility of the kind within its service radius at each year's end; the first point is the year before the period.");
+    let _ = writeln!(out, "<h2 id=\"charts\">{}</h2>", w[0]);
+    push_figure(&mut out, chart::coverage_trend(report), w[1]);
     if let Some(svg) = chart::target_vs_actual(report) {
-        push_figure(&mut out, svg, "Each target of the report year: actual ÷ target; the line marks 100 %.");
+        push_figure(&mut out, svg, w[2]);
     }
-    push_figure(&mut out, chart::renovation_progress(report), "Bars: estates renovated in the year (black marks: targets). Line: share of the renovation stock renovated by year end.");
+    push_figure(&mut out, chart::renovation_progress(report), w[3]);
 
-    let _ = writeln!(out, "<h2 id=\"map\">Gaps at the end of {}</h2>", report.year);
-    push_figure(&mut out, Ok(map::gap_count_map(report)), "Each estate coloured by the number of facility kinds with no facility within the kind's radius.");
+    let map_heading = match lang {
+        Lang::En => format!("Gaps at the end of {}", report.year),
+        Lang::Zh => format!("{}年末设施缺口分布", report.year),
+    };
+    let _ = writeln!(out, "<h2 id=\"map\">{}</h2>", escape(&map_heading));
+    push_figure(&mut out, Ok(map::gap_count_map(report)), w[4]);
     let mapped: Vec<_> = report
         .trend
         .overall
@@ -147,31 +182,34 @@ pub fn render_html(report: &Report) -> String {
     if !mapped.is_empty() {
         out.push_str("<div class=\"maps\">\n");
         for k in mapped {
-            push_figure(&mut out, Ok(map::kind_map(report, &k.key, &k.label_en)), &format!("{} ({}), radius {} m", k.label_en, k.label_zh, table::fmt_grouped(k.radius_m, 0)));
+            let caption = match lang {
+                Lang::En => format!("{} ({}), radius {} m", k.label_en, k.label_zh, table::fmt_grouped(k.radius_m, 0)),
+                Lang::Zh => format!("{}，服务半径{}米", k.label_zh, table::fmt_grouped(k.radius_m, 0)),
+            };
+            push_figure(&mut out, Ok(map::kind_map(report, &k.key, &k.label_en)), &caption);
         }
         out.push_str("</div>\n");
     }
 
-    push_table(&mut out, &table::summary_table(report).compact());
-    push_table(&mut out, &table::kinds_table(report).compact());
+    push_table(&mut out, report, &table::summary_table(report).compact());
+    push_table(&mut out, report, &table::kinds_table(report).compact());
     if let Some(planned) = table::planned_table(report) {
-        push_table(&mut out, &planned);
+        push_table(&mut out, report, &planned);
     }
-    push_table(&mut out, &table::renovation_table(report).compact());
-    push_table(&mut out, &table::districts_table(report).compact());
-    push_table(&mut out, &table::renovation_districts_table(report).compact());
+    push_table(&mut out, report, &table::renovation_table(report).compact());
+    push_table(&mut out, report, &table::districts_table(report).compact());
+    push_table(&mut out, report, &table::renovation_districts_table(report).compact());
     let gaps = table::gaps_table(report, Some(GAPS_SHOWN));
-    push_table(&mut out, &gaps);
+    push_table(&mut out, report, &gaps);
     if report.trend.gaps.len() > gaps.rows.len() {
-        let _ = writeln!(
-            out,
-            "<p class=\"note\">The {GAPS_SHOWN} estates with most households per kind; all {} are in the CSV, XLSX and JSON outputs.</p>",
-            table::group_int(i64::try_from(report.trend.gaps.len()).unwrap_or(i64::MAX))
-        );
+        let _ = writeln!(out, "<p class=\"note\">{}</p>", escape(&gaps_note(report, report.trend.gaps.len())));
     }
-    push_table(&mut out, &table::kinds_legend_table(report));
-    out.push_str("<h2 id=\"notes\">Notes</h2>\n<ul class=\"note\">");
-    for n in NOTES {
+    if let Some(p) = &report.programme {
+        super::programme::push_programme_html(&mut out, p);
+    }
+    push_table(&mut out, report, &table::kinds_legend_table(report));
+    let _ = writeln!(out, "<h2 id=\"notes\">{}</h2>\n<ul class=\"note\">", w[6]);
+    for n in notes(report) {
         let _ = write!(out, "<li>{}</li>", escape(&n.replace('`', "")));
     }
     let _ = write!(out, "</ul>\n<footer>{}</footer>\n</body>\n</html>\n", escape(&report.generator));

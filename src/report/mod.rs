@@ -1,7 +1,9 @@
 //! The annual facility-target report (`gapmap report`, `GET /reports/{year}`): per year of a
 //! period and per facility kind, what opened, the cumulative stock, targets against actuals and
 //! coverage at year end — city-wide and per district — with renovation progress, charts and a
-//! map of the report year's gaps.
+//! map of the report year's gaps; with a programme ([`add_programme`]), its batches, funding,
+//! satisfaction gate, wishes and the facility gaps renovation closed; in English or Chinese
+//! ([`Lang`]).
 //!
 //! [`build_report`] computes a [`Report`] (figures from [`compute_trend`](crate::analysis::compute_trend), the map picture from
 //! the estates' working-CRS footprints); the `render_*` functions turn it into Markdown, CSV,
@@ -29,6 +31,7 @@ pub use self::html::render_html;
 pub use self::json::{render_json, to_json_value};
 pub use self::map::GapMap;
 pub use self::markdown::render_markdown;
+pub use self::programme::{add_programme, Lang, ProgrammeSections, SectionInput};
 pub use self::xlsx::render_xlsx;
 use crate::analysis::{compute_trend_with, CoverageMetric, CoverageTimeline, Targets, Trend, TrendError, TrendParams};
 use crate::model::{Catalogue, Estate, Facility};
@@ -91,6 +94,31 @@ pub struct Report {
     /// The map picture of the report year's gaps (not part of the JSON document).
     #[serde(skip)]
     pub map: GapMap,
+    /// Language of the words (`en` is the default and is left out of the JSON; figures are the
+    /// same in every language).
+    #[serde(skip_serializing_if = "Lang::is_en")]
+    pub lang: Lang,
+    /// The renovation programme's sections ([`add_programme`]); absent when the config names
+    /// no programme.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub programme: Option<ProgrammeSections>,
+}
+
+impl Report {
+    /// Sets the report's language; the default title follows it unless `title` gives one.
+    pub fn set_lang(&mut self, lang: Lang, title: Option<&str>) {
+        self.lang = lang;
+        self.title = title.map_or_else(|| default_title(self.year, lang), str::to_owned);
+    }
+}
+
+/// The default title: `Facility targets and coverage 2021` / `2021年社区设施配建目标与覆盖情况报告`.
+#[must_use]
+pub fn default_title(year: i32, lang: Lang) -> String {
+    match lang {
+        Lang::En => format!("Facility targets and coverage {year}"),
+        Lang::Zh => format!("{year}年社区设施配建目标与覆盖情况报告"),
+    }
 }
 
 /// Openings of one kind in one year, built and planned apart.
@@ -151,6 +179,9 @@ pub enum ReportError {
         #[source]
         source: std::io::Error,
     },
+    /// Coverage for the programme's link to coverage cannot be computed.
+    #[error(transparent)]
+    Analysis(#[from] crate::analysis::AnalysisError),
     /// The XLSX workbook cannot be assembled.
     #[error("cannot build the XLSX workbook: {0}")]
     Xlsx(String),
@@ -187,7 +218,7 @@ pub fn build_report(input: &ReportInput<'_>) -> Result<Report, ReportError> {
     let trend = compute_trend_with(input.estates, input.facilities, input.metric, input.timeline, input.catalogue, input.params, input.targets)?;
     let year = input.params.to;
     Ok(Report {
-        title: input.title.map_or_else(|| format!("Facility targets and coverage {year}"), str::to_owned),
+        title: input.title.map_or_else(|| default_title(year, Lang::En), str::to_owned),
         generator: format!("gapmap {}", env!("CARGO_PKG_VERSION")),
         year,
         from: input.params.from,
@@ -199,6 +230,8 @@ pub fn build_report(input: &ReportInput<'_>) -> Result<Report, ReportError> {
         map: GapMap::new(input.estates),
         planned: planned_openings(input.facilities, input.catalogue, input.params.from, year),
         trend,
+        lang: Lang::En,
+        programme: None,
     })
 }
 

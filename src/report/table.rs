@@ -3,7 +3,7 @@
 
 use crate::analysis::{KindYear, RenovationYear};
 
-use super::Report;
+use super::{Lang, Report};
 
 /// One cell.
 #[derive(Debug, Clone, PartialEq)]
@@ -72,6 +72,18 @@ impl Cell {
             Self::Change(x) => signed(*x),
             Self::Bool(b) => if *b { "yes" } else { "no" }.to_owned(),
             Self::Text(s) => s.clone(),
+        }
+    }
+}
+
+impl Cell {
+    /// [`Cell::display`] in `lang`: yes/no as 是/否 in Chinese; numbers as in English (the
+    /// column headers carry the units).
+    #[must_use]
+    pub fn display_in(&self, lang: Lang) -> String {
+        match (self, lang) {
+            (Self::Bool(b), Lang::Zh) => if *b { "是" } else { "否" }.to_owned(),
+            _ => self.display(),
         }
     }
 }
@@ -163,6 +175,72 @@ pub struct Column {
     pub header: &'static str,
     /// Shown in the narrow tables of Markdown and HTML too (CSV and XLSX show every column).
     pub compact: bool,
+}
+
+/// Chinese column headers by column key, with the unit in brackets as Chinese tables write it.
+const ZH_HEADERS: [(&str, &str); 51] = [
+    ("capacity_added", "新增容量"),
+    ("capacity_added_achieved_pct", "容量完成率（%）"),
+    ("capacity_planned", "规划容量"),
+    ("capacity_total", "年末容量"),
+    ("capacity_unit", "容量单位"),
+    ("coverage_estates_met", "是否达标"),
+    ("coverage_households_met", "户数目标是否达标"),
+    ("district", "区县"),
+    ("estate_id", "小区编号"),
+    ("estates", "小区（个）"),
+    ("estates_achieved_pct", "完成率（%）"),
+    ("estates_covered", "覆盖小区（个）"),
+    ("estates_covered_change", "覆盖小区增减（个）"),
+    ("estates_covered_pct", "小区覆盖率（%）"),
+    ("estates_covered_pct_change", "增减（百分点）"),
+    ("estates_cumulative", "累计改造小区（个）"),
+    ("estates_renovated", "改造小区（个）"),
+    ("estates_uncovered", "未覆盖小区（个）"),
+    ("facilities_total", "年末总数（个）"),
+    ("households", "户数（户）"),
+    ("households_achieved_pct", "户数完成率（%）"),
+    ("households_covered", "覆盖户数（户）"),
+    ("households_covered_change", "覆盖户数增减（户）"),
+    ("households_covered_pct", "户数覆盖率（%）"),
+    ("households_covered_pct_change", "户数覆盖率增减（百分点）"),
+    ("households_cumulative", "累计改造户数（户）"),
+    ("households_renovated", "改造户数（户）"),
+    ("kind", "设施类型"),
+    ("label_en", "英文名称"),
+    ("label_zh", "中文名称"),
+    ("name", "小区名称"),
+    ("nearest_facility", "最近设施"),
+    ("nearest_m", "最近距离（m）"),
+    ("new_facilities_achieved_pct", "完成率（%）"),
+    ("opened", "新增（个）"),
+    ("opened_built", "已建（个）"),
+    ("opened_planned", "规划（个）"),
+    ("radius_m", "服务半径（m）"),
+    ("stock_done_estates", "存量已改造（个）"),
+    ("stock_done_estates_pct", "存量改造比例（%）"),
+    ("stock_done_households", "存量已改造户数（户）"),
+    ("stock_done_households_pct", "存量户数改造比例（%）"),
+    ("stock_estates", "存量小区（个）"),
+    ("stock_households", "存量户数（户）"),
+    ("target_capacity_added", "容量目标"),
+    ("target_coverage_estates_pct", "覆盖率目标（%）"),
+    ("target_coverage_households_pct", "户数覆盖率目标（%）"),
+    ("target_estates", "目标小区（个）"),
+    ("target_households", "目标户数（户）"),
+    ("target_new_facilities", "新增目标（个）"),
+    ("year", "年份"),
+];
+
+impl Column {
+    /// The header in `lang` (Chinese from [`ZH_HEADERS`], English as defined).
+    #[must_use]
+    pub fn header_in(&self, lang: Lang) -> &'static str {
+        match lang {
+            Lang::En => self.header,
+            Lang::Zh => ZH_HEADERS.iter().find(|(k, _)| *k == self.key).map_or(self.header, |(_, zh)| zh),
+        }
+    }
 }
 
 /// A table of the report.
@@ -284,6 +362,14 @@ fn renovation_cells(r: &RenovationYear) -> Vec<Cell> {
     ]
 }
 
+/// The English or the Chinese text, by the report's language.
+fn pick(report: &Report, en: String, zh: String) -> String {
+    match report.lang {
+        Lang::En => en,
+        Lang::Zh => zh,
+    }
+}
+
 fn with_district(columns: &[Column]) -> Vec<Column> {
     std::iter::once(col("district", "District")).chain(columns.iter().copied()).collect()
 }
@@ -294,7 +380,7 @@ pub fn summary_table(report: &Report) -> Table {
     Table {
         name: "summary",
         sheet: format!("Summary {}", report.year),
-        title: format!("{} by kind", report.year),
+        title: pick(report, format!("{} by kind", report.year), format!("{}年各类设施情况", report.year)),
         columns: KIND_COLUMNS.to_vec(),
         rows: report.trend.overall.iter().filter(|r| r.year == report.year).map(kind_cells).collect(),
     }
@@ -306,7 +392,7 @@ pub fn kinds_table(report: &Report) -> Table {
     Table {
         name: "kinds",
         sheet: "Kinds by year".to_owned(),
-        title: format!("Facilities and coverage by year, {}–{}", report.from, report.year),
+        title: pick(report, format!("Facilities and coverage by year, {}–{}", report.from, report.year), format!("{}—{}年各类设施逐年新增与覆盖情况", report.from, report.year)),
         columns: KIND_COLUMNS.to_vec(),
         rows: report.trend.overall.iter().map(kind_cells).collect(),
     }
@@ -324,7 +410,7 @@ pub fn districts_table(report: &Report) -> Table {
     Table {
         name: "districts",
         sheet: "Districts by year".to_owned(),
-        title: format!("Facilities and coverage by district and year, {}–{}", report.from, report.year),
+        title: pick(report, format!("Facilities and coverage by district and year, {}–{}", report.from, report.year), format!("{}—{}年分区县设施新增与覆盖情况", report.from, report.year)),
         columns: with_district(&KIND_COLUMNS),
         rows,
     }
@@ -336,9 +422,10 @@ pub fn renovation_table(report: &Report) -> Table {
     Table {
         name: "renovation",
         sheet: "Renovation".to_owned(),
-        title: format!(
-            "Renovation by year (stock: estates built before {})",
-            report.trend.params.renovation_built_before
+        title: pick(
+            report,
+            format!("Renovation by year (stock: estates built before {})", report.trend.params.renovation_built_before),
+            format!("逐年改造情况（存量：{}年以前建成的小区）", report.trend.params.renovation_built_before),
         ),
         columns: RENOVATION_COLUMNS.to_vec(),
         rows: report.trend.renovation.iter().map(renovation_cells).collect(),
@@ -357,7 +444,7 @@ pub fn renovation_districts_table(report: &Report) -> Table {
     Table {
         name: "renovation-districts",
         sheet: "Renovation by district".to_owned(),
-        title: "Renovation by district and year".to_owned(),
+        title: pick(report, "Renovation by district and year".to_owned(), "分区县逐年改造情况".to_owned()),
         columns: with_district(&RENOVATION_COLUMNS),
         rows,
     }
@@ -392,7 +479,7 @@ pub fn gaps_table(report: &Report, per_kind: Option<usize>) -> Table {
     Table {
         name: "gaps",
         sheet: format!("Gaps {}", report.year),
-        title: format!("Estates not covered at the end of {}", report.year),
+        title: pick(report, format!("Estates not covered at the end of {}", report.year), format!("{}年末未覆盖小区", report.year)),
         columns: vec![
             col("kind", "Kind"),
             col("estate_id", "Estate"),
@@ -407,6 +494,24 @@ pub fn gaps_table(report: &Report, per_kind: Option<usize>) -> Table {
 }
 
 impl Table {
+    /// The table as people read it in the report's language: in Chinese, the `kind` column's keys
+    /// become the catalogue's Chinese names (CSV keeps the keys).
+    #[must_use]
+    pub fn for_people(mut self, report: &Report) -> Self {
+        if report.lang == Lang::Zh {
+            if let Some(k) = self.columns.iter().position(|c| c.key == "kind") {
+                for row in &mut self.rows {
+                    if let Cell::Text(key) = &row[k] {
+                        if let Some(spec) = report.trend.kinds.iter().find(|s| &s.key == key) {
+                            row[k] = Cell::Text(spec.label_zh.clone());
+                        }
+                    }
+                }
+            }
+        }
+        self
+    }
+
     /// The table with only its compact columns (for Markdown and HTML).
     #[must_use]
     pub fn compact(&self) -> Self {
@@ -431,7 +536,7 @@ pub fn kinds_legend_table(report: &Report) -> Table {
     Table {
         name: "kinds-legend",
         sheet: "Kinds".to_owned(),
-        title: "Facility kinds".to_owned(),
+        title: pick(report, "Facility kinds".to_owned(), "设施类型及服务半径".to_owned()),
         columns: vec![
             col("kind", "Kind"),
             col("label_en", "Label"),
@@ -463,7 +568,11 @@ pub fn planned_table(report: &Report) -> Option<Table> {
     (!report.planned.is_empty()).then(|| Table {
         name: "planned",
         sheet: "Planned openings".to_owned(),
-        title: format!("Built and planned openings, {}–{} (planned facilities count as if built in their year)", report.from, report.year),
+        title: pick(
+            report,
+            format!("Built and planned openings, {}–{} (planned facilities count as if built in their year)", report.from, report.year),
+            format!("{}—{}年已建与规划设施（规划设施按其建成年份计入）", report.from, report.year),
+        ),
         columns: vec![col("year", "Year"), col("kind", "Kind"), col("opened_built", "Built"), col("opened_planned", "Planned"), col("capacity_planned", "Planned capacity")],
         rows: report
             .planned

@@ -2,10 +2,11 @@
 
 use std::fmt::Write as _;
 
-use super::markdown::{byline, headlines, notes, sections};
+use super::markdown::{byline, gaps_headline, headlines, notes, sections_with_gaps};
 use super::table::Table;
 use super::{chart, ProgrammeReport};
 use super::format::Lang;
+use crate::programme::RenovationGaps;
 
 fn esc(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
@@ -14,19 +15,19 @@ fn esc(s: &str) -> String {
 /// Tables wider than this many columns print on a landscape A4 page of their own.
 const WIDE_COLUMNS: usize = 11;
 
-fn table_html(out: &mut String, t: &Table, lang: Lang) {
+fn table_html(out: &mut String, t: &Table, lang: Lang, level: usize) {
     let wide = t.columns.len() > WIDE_COLUMNS;
     if wide {
         out.push_str("<section class=\"wide\">");
     }
-    table_body(out, t, lang);
+    table_body(out, t, lang, level);
     if wide {
         out.push_str("</section>\n");
     }
 }
 
-fn table_body(out: &mut String, t: &Table, lang: Lang) {
-    let _ = writeln!(out, "<h3>{}</h3>", esc(&t.title));
+fn table_body(out: &mut String, t: &Table, lang: Lang, level: usize) {
+    let _ = writeln!(out, "<h{level}>{}</h{level}>", esc(&t.title));
     if t.rows.is_empty() {
         let _ = writeln!(out, "<p>{}</p>", lang.pick("(none)", "（无）"));
         return;
@@ -79,6 +80,44 @@ tr { break-inside: avoid; } thead { display: table-header-group; }
 figure { margin: 2mm 0; break-inside: avoid; } figure svg { width: 100%; height: auto; }
 .byline { color: #666; } .err { color: #a00; }";
 
+/// Headlines, sections with their charts and tables, headings starting at `level` (`<h2>`: 2).
+fn push_body(out: &mut String, r: &ProgrammeReport, gaps: Option<&RenovationGaps>, level: usize) {
+    let lang = r.lang;
+    let _ = writeln!(out, "<h{level}>{}</h{level}><ul>", lang.pick("At a glance", "总体情况"));
+    for h in headlines(r) {
+        let _ = writeln!(out, "<li>{}</li>", esc(&h));
+    }
+    if let Some(g) = gaps {
+        let _ = writeln!(out, "<li>{}</li>", esc(&gaps_headline(r, g)));
+    }
+    out.push_str("</ul>\n");
+    for (i, (heading, tables)) in sections_with_gaps(r, gaps).into_iter().enumerate() {
+        let _ = writeln!(out, "<h{level}>{}</h{level}>", esc(&heading));
+        match i {
+            0 => chart_html(out, chart::batches(r)),
+            2 => chart_html(out, chart::funding(r)),
+            3 => chart_html(out, chart::gate(r)),
+            _ => {}
+        }
+        for t in &tables {
+            table_html(out, t, lang, level + 1);
+        }
+    }
+}
+
+/// The rules the programme's tables need in a page that has its own style: wide tables on
+/// landscape A4 pages, short words unbroken.
+pub(crate) const EMBEDDED_STYLE: &str = "@page wide { size: A4 landscape; margin: 12mm; }
+.wide { page: wide; overflow-x: auto; } .wide table { font-size: 7pt; } .wide th, .wide td { padding: 0.6mm 1mm; }
+td.s { white-space: nowrap; } .err { color: #a00; }";
+
+/// The programme sections inside the facility report's HTML.
+pub(crate) fn push_programme(out: &mut String, p: &super::ProgrammeSections) {
+    let r = &p.report;
+    let _ = writeln!(out, "<h2 id=\"programme\">{}</h2><p class=\"byline\">{}</p>", esc(r.lang.pick("Renovation programme", "老旧小区改造")), esc(&byline(r)));
+    push_body(out, r, Some(&p.gaps), 3);
+}
+
 /// Renders the report as one self-contained HTML page.
 #[must_use]
 pub fn render_html(r: &ProgrammeReport) -> String {
@@ -86,23 +125,7 @@ pub fn render_html(r: &ProgrammeReport) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "<!DOCTYPE html>\n<html lang=\"{}\"><head><meta charset=\"utf-8\"><title>{}</title><style>{STYLE}</style></head><body>", lang.pick("en", "zh-CN"), esc(&r.title));
     let _ = writeln!(out, "<h1>{}</h1><p class=\"byline\">{}</p>", esc(&r.title), esc(&byline(r)));
-    let _ = writeln!(out, "<h2>{}</h2><ul>", lang.pick("At a glance", "总体情况"));
-    for h in headlines(r) {
-        let _ = writeln!(out, "<li>{}</li>", esc(&h));
-    }
-    out.push_str("</ul>\n");
-    for (i, (heading, tables)) in sections(r).into_iter().enumerate() {
-        let _ = writeln!(out, "<h2>{}</h2>", esc(&heading));
-        match i {
-            0 => chart_html(&mut out, chart::batches(r)),
-            2 => chart_html(&mut out, chart::funding(r)),
-            3 => chart_html(&mut out, chart::gate(r)),
-            _ => {}
-        }
-        for t in &tables {
-            table_html(&mut out, t, lang);
-        }
-    }
+    push_body(&mut out, r, None, 2);
     let _ = writeln!(out, "<h2>{}</h2><ul>", lang.pick("Notes", "说明"));
     for n in notes(lang) {
         let _ = writeln!(out, "<li>{}</li>", esc(n));

@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 
-use crate::programme::WishScope;
+use crate::programme::{RenovationGaps, WishScope};
 
 use super::format::{self as fmt, Lang};
 use super::table::{self, Table};
@@ -202,6 +202,73 @@ pub(super) fn sections(r: &ProgrammeReport) -> Vec<(String, Vec<Table>)> {
     ]
 }
 
+/// The sections in order with the link to coverage last, when there is one.
+pub(crate) fn sections_with_gaps(r: &ProgrammeReport, gaps: Option<&RenovationGaps>) -> Vec<(String, Vec<Table>)> {
+    let mut out = sections(r);
+    if let Some(g) = gaps {
+        out.push((r.lang.pick("6. Renovation and facility coverage", "六、改造与设施覆盖").to_owned(), vec![table::gaps_by_kind(r, g), table::gap_links(r, g, true)]));
+    }
+    out
+}
+
+/// Headlines, sections and their tables, headings starting at `level` (`##`: 2).
+fn push_body(out: &mut String, r: &ProgrammeReport, gaps: Option<&RenovationGaps>, level: usize) {
+    let lang = r.lang;
+    let h = "#".repeat(level);
+    let _ = writeln!(out, "{h} {}\n", lang.pick("At a glance", "总体情况"));
+    for line in headlines(r) {
+        let _ = writeln!(out, "- {line}");
+    }
+    if let Some(g) = gaps {
+        let _ = writeln!(out, "- {}", gaps_headline(r, g));
+    }
+    for (heading, tables) in sections_with_gaps(r, gaps) {
+        let _ = writeln!(out, "\n{h} {heading}");
+        for t in tables {
+            let _ = writeln!(out, "\n{h}# {}\n", t.title);
+            table_md(out, &t, lang);
+        }
+    }
+}
+
+/// The link to coverage in one sentence.
+#[must_use]
+pub fn gaps_headline(r: &ProgrammeReport, g: &RenovationGaps) -> String {
+    let sum = |f: fn(&crate::programme::KindGaps) -> u64| g.by_kind.iter().map(f).sum::<u64>();
+    let (items, closed, already, open) = (sum(|k| k.items), sum(|k| k.closed), sum(|k| k.already_covered), sum(|k| k.still_open));
+    match r.lang {
+        Lang::Zh => format!(
+            "改造与设施覆盖：截至{}年末，{}个已改造小区的改造内容中含配套设施{}项，其中{}项新增设施补齐了服务半径内的缺口，{}项所在小区此前已有覆盖，其余{}项尚未新增设施；已改造小区仍有{}处设施缺口。",
+            g.year,
+            fmt::int(g.estates),
+            fmt::int(items),
+            fmt::int(closed),
+            fmt::int(already),
+            fmt::int(sum(|k| k.not_added)),
+            fmt::int(open)
+        ),
+        Lang::En => format!(
+            "Renovation and coverage: by the end of {}, the {} renovated estates' projects list {} facility items; {} closed a gap with a facility opened within the radius since the batch, {} added one where the kind was already within reach, {} added none yet; renovated estates still have {} facility gaps.",
+            g.year,
+            fmt::int(g.estates),
+            fmt::int(items),
+            fmt::int(closed),
+            fmt::int(already),
+            fmt::int(sum(|k| k.not_added)),
+            fmt::int(open)
+        ),
+    }
+}
+
+/// The programme sections inside the facility report: a heading, then the programme's
+/// headlines, sections (headings one level down) and the link to coverage.
+pub(crate) fn push_programme(out: &mut String, p: &super::ProgrammeSections) {
+    let r = &p.report;
+    let _ = writeln!(out, "## {}\n\n{}\n", r.lang.pick("Renovation programme", "老旧小区改造"), byline(r));
+    push_body(out, r, Some(&p.gaps), 3);
+    out.push('\n');
+}
+
 /// Renders the report as Markdown (the street table for the report year's batch only, wishes
 /// top 10 city-wide and top 3 per district; XLSX and CSV hold every row).
 #[must_use]
@@ -209,17 +276,7 @@ pub fn render_markdown(r: &ProgrammeReport) -> String {
     let lang = r.lang;
     let mut out = String::new();
     let _ = writeln!(out, "# {}\n\n{}\n", r.title, byline(r));
-    let _ = writeln!(out, "## {}\n", lang.pick("At a glance", "总体情况"));
-    for h in headlines(r) {
-        let _ = writeln!(out, "- {h}");
-    }
-    for (heading, tables) in sections(r) {
-        let _ = writeln!(out, "\n## {heading}");
-        for t in tables {
-            let _ = writeln!(out, "\n### {}\n", t.title);
-            table_md(&mut out, &t, lang);
-        }
-    }
+    push_body(&mut out, r, None, 2);
     let _ = writeln!(out, "\n## {}\n", lang.pick("Notes", "说明"));
     for n in notes(lang) {
         let _ = writeln!(out, "- {n}");

@@ -10,9 +10,9 @@
 mod chart;
 pub mod format;
 mod html;
-mod markdown;
+pub(crate) mod markdown;
 pub mod table;
-mod xlsx;
+pub(crate) mod xlsx;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -21,11 +21,15 @@ use serde::Serialize;
 
 pub use self::format::Lang;
 pub use self::html::render_html;
+pub(crate) use self::html::{push_programme as push_programme_html, EMBEDDED_STYLE};
+pub(crate) use self::markdown::push_programme as push_programme_md;
 pub use self::markdown::render_markdown;
 pub use self::xlsx::render_xlsx;
-use super::{Format, ReportError};
-use crate::model::{Catalogue, Estate, FeatureId};
-use crate::programme::{Category, Programme};
+use super::{Format, Report, ReportError};
+use crate::analysis::{compute_coverage, CoverageMetric, RecordedHouseholds, RenovationTarget};
+use crate::io::programme::LoadedProgramme;
+use crate::model::{Catalogue, Estate, Facility, FeatureId};
+use crate::programme::{self as core, Category, GapInput, Programme, ProgrammeInput, RenovationGaps, Stock};
 
 /// A computed programme report, ready to render.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -97,6 +101,101 @@ impl ProgrammeReport {
     }
 }
 
+/// The old stock: estates built before `built_before`, their households, and their ids.
+#[must_use]
+pub fn old_stock(estates: &[Estate], built_before: i32) -> (Stock, std::collections::BTreeSet<FeatureId>) {
+    let old: Vec<&Estate> = estates.iter().filter(|e| e.built_year.is_some_and(|b| b < built_before)).collect();
+    let stock = Stock { estates: old.len() as u64, households: old.iter().map(|e| u64::from(e.households.unwrap_or(0))).sum(), built_before };
+    (stock, old.iter().map(|e| e.id.clone()).collect())
+}
+
+/// The programme's figures for the batches up to `year`, progress from `from`: what both
+/// `gapmap programme` and the programme sections of `gapmap report` state.
+#[must_use]
+#[expect(clippy::too_many_arguments, reason = "the programme's inputs, each from another place (files, config, flags)")]
+pub fn programme_figures(data: &LoadedProgramme, estates: &[Estate], gate_pct: f64, stock_built_before: i32, targets: &[RenovationTarget], from: i32, year: i32) -> Programme {
+    let projects: Vec<_> = data.projects.iter().filter(|p| p.batch_year <= year).cloned().collect();
+    let (stock, in_stock) = old_stock(estates, stock_built_before);
+    core::analyze(&ProgrammeInput {
+        projects: &projects,
+        surveys: &data.surveys,
+        wishes: &data.wishes,
+        rules: &data.rules,
+        gate_pct,
+        targets,
+        from,
+        to: year,
+        stock,
+        in_stock: &in_stock,
+    })
+}
+
+/// The programme sections of the facility report: the programme report (batches, progress,
+/// funding, the gate, wishes) and the link to coverage.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ProgrammeSections {
+    /// The programme's figures with their labels.
+    #[serde(flatten)]
+    pub report: ProgrammeReport,
+    /// The facility gaps of renovated estates closed by the renovation and still open.
+    pub gaps: RenovationGaps,
+}
+
+/// What [`add_programme`] needs beside the report.
+#[derive(Clone, Copy)]
+pub struct SectionInput<'a> {
+    /// Projects, surveys, wishes and funding rules as loaded ([`crate::io::programme::load_programme`]).
+    pub data: &'a LoadedProgramme,
+    /// The satisfaction gate (`programme.gate_pct`).
+    ///
+    /// # Units
+    /// Percent.
+    pub gate_pct: f64,
+    /// Estates built before this year form the old stock.
+    pub stock_built_before: i32,
+    /// Estates, as the report's.
+    pub estates: &'a [Estate],
+    /// Facilities, as the report's.
+    pub facilities: &'a [Facility],
+    /// The report's metric (straight line or walking), prepared for these estates and facilities.
+    pub metric: &'a dyn CoverageMetric,
+    /// The catalogue.
+    pub catalogue: &'a Catalogue,
+    /// The targets file's `[[renovation]]` rows.
+    pub targets: &'a [RenovationTarget],
+}
+
+/// The facility gaps of renovated estates closed by the renovation and still open at the end of
+/// `year`, measured by `metric` ([`core::link_gaps`] over the coverage table and the facilities
+/// within each item kind's radius).
+///
+/// # Errors
+/// [`ReportError::Analysis`] when the metric was prepared for other estates or facilities.
+pub fn renovation_gaps(projects: &[core::Project], estates: &[Estate], facilities: &[Facility], metric: &dyn CoverageMetric, catalogue: &Catalogue, year: i32) -> Result<RenovationGaps, ReportError> {
+    let coverage = compute_coverage(estates, metric, catalogue, Some(year), &RecordedHouseholds, &())?;
+    let batched: Vec<core::Project> = projects.iter().filter(|p| p.batch_year <= year).cloned().collect();
+    let pairs = core::item_kinds(&batched, catalogue)
+        .into_iter()
+        .map(|k| metric.facility_pairs(estates, catalogue, k, Some(year)).map(|list| (k, list)))
+        .collect::<Result<Vec<_>, _>>()?;
+    let positions: std::collections::HashMap<FeatureId, usize> = estates.iter().enumerate().map(|(i, e)| (e.id.clone(), i)).collect();
+    Ok(core::link_gaps(&GapInput { projects: &batched, estate_positions: &positions, facilities, catalogue, coverage: &coverage, pairs: &pairs, year }))
+}
+
+/// Adds the programme sections to `report`, for its period and in its language (set the
+/// language first: [`Report::set_lang`]).
+///
+/// # Errors
+/// [`ReportError::Analysis`] from [`renovation_gaps`].
+pub fn add_programme(report: &mut Report, input: &SectionInput<'_>) -> Result<(), ReportError> {
+    let figures = programme_figures(input.data, input.estates, input.gate_pct, input.stock_built_before, input.targets, report.from, report.year);
+    let gaps = renovation_gaps(&input.data.projects, input.estates, input.facilities, input.metric, input.catalogue, report.year)?;
+    let mut programme = build_programme_report(figures, input.catalogue, input.estates, report.lang, None);
+    programme.generator.clone_from(&report.generator);
+    report.programme = Some(ProgrammeSections { report: programme, gaps });
+    Ok(())
+}
+
 /// Wraps the figures with the labels the report needs.
 #[must_use]
 pub fn build_programme_report(programme: Programme, catalogue: &Catalogue, estates: &[Estate], lang: Lang, title: Option<&str>) -> ProgrammeReport {
@@ -123,23 +222,33 @@ pub fn build_programme_report(programme: Programme, catalogue: &Catalogue, estat
     }
 }
 
-/// One CSV file per table (`programme-2021-zh-batches.csv`), UTF-8 with a BOM so that Excel
-/// reads the Chinese.
+/// A table as CSV, UTF-8 with a BOM so that Excel reads the Chinese.
+#[must_use]
+pub fn csv_text(t: &table::Table) -> String {
+    let mut w = csv::WriterBuilder::new().from_writer(Vec::new());
+    // Writing to a Vec cannot fail.
+    let _ = w.write_record(&t.columns);
+    for row in &t.rows {
+        let _ = w.write_record(row.iter().map(table::Cell::plain));
+    }
+    let bytes = w.into_inner().unwrap_or_default();
+    format!("\u{feff}{}", String::from_utf8_lossy(&bytes))
+}
+
+/// One CSV file per table (`programme-2021-zh-batches.csv`).
 #[must_use]
 pub fn render_csv(report: &ProgrammeReport) -> Vec<(String, String)> {
-    table::all_tables(report)
-        .into_iter()
-        .map(|t| {
-            let mut w = csv::WriterBuilder::new().from_writer(Vec::new());
-            // Writing to a Vec cannot fail.
-            let _ = w.write_record(&t.columns);
-            for row in &t.rows {
-                let _ = w.write_record(row.iter().map(table::Cell::plain));
-            }
-            let bytes = w.into_inner().unwrap_or_default();
-            (format!("{}-{}.csv", stem(report), t.key), format!("\u{feff}{}", String::from_utf8_lossy(&bytes)))
-        })
-        .collect()
+    table::all_tables(report).iter().map(|t| (format!("{}-{}.csv", stem(report), t.key), csv_text(t))).collect()
+}
+
+/// Every programme table of the facility report, in full: the programme's, then the link to
+/// coverage (per kind, and per project and kind with every gap still open).
+#[must_use]
+pub fn report_tables(p: &ProgrammeSections) -> Vec<table::Table> {
+    let mut tables = table::all_tables(&p.report);
+    tables.push(table::gaps_by_kind(&p.report, &p.gaps));
+    tables.push(table::gap_links(&p.report, &p.gaps, false));
+    tables
 }
 
 /// The whole report as JSON: the figures in yuan, m² and percent, with the language and title.

@@ -1,6 +1,6 @@
 //! The programme report's tables, in the report's language; every format renders these.
 
-use crate::programme::{BatchRow, Gate, Status, WishScope};
+use crate::programme::{BatchRow, Gate, ItemOutcome, RenovationGaps, Status, WishScope};
 
 use super::format::{self as fmt, Lang};
 use super::ProgrammeReport;
@@ -469,6 +469,90 @@ pub fn wishes(r: &ProgrammeReport, key: &'static str, keep: impl Fn(&WishScope) 
         _ => lang.pick("Residents' wishes: by estate", "居民意愿：分小区"),
     };
     Table { key, title: title.into(), columns, rows }
+}
+
+/// The outcome's name.
+#[must_use]
+pub fn outcome_label(lang: Lang, o: ItemOutcome) -> &'static str {
+    match o {
+        ItemOutcome::Closed => lang.pick("gap closed", "缺口已补齐"),
+        ItemOutcome::AlreadyCovered => lang.pick("added where already covered", "新增（此前已覆盖）"),
+        ItemOutcome::NotAdded => lang.pick("no facility added yet", "尚未新增设施"),
+    }
+}
+
+/// The link to coverage per kind: items, what became of them, gaps still open.
+#[must_use]
+pub fn gaps_by_kind(r: &ProgrammeReport, g: &RenovationGaps) -> Table {
+    let lang = r.lang;
+    let columns = [
+        ("Facility kind", "设施类型"),
+        ("Projects listing it", "列入改造内容的项目（个）"),
+        ("Gaps closed", "补齐缺口（个）"),
+        ("Added where already covered", "新增但此前已覆盖（个）"),
+        ("No facility added yet", "尚未新增设施（个）"),
+        ("Renovated estates still without it", "已改造小区仍未覆盖（个）"),
+        ("of which listed it", "其中列入改造内容（个）"),
+    ]
+    .iter()
+    .map(|(en, zh)| lang.pick(en, zh).to_owned())
+    .collect();
+    let rows = g
+        .by_kind
+        .iter()
+        .map(|k| vec![text(r.item_label(&k.kind)), Cell::Int(k.items), Cell::Int(k.closed), Cell::Int(k.already_covered), Cell::Int(k.not_added), Cell::Int(k.still_open), Cell::Int(k.still_open_listed)])
+        .collect();
+    let title = match lang {
+        Lang::Zh => format!("改造与设施覆盖（截至{}年末，{}个已改造小区）", g.year, fmt::int(g.estates)),
+        Lang::En => format!("Renovation and facility coverage by the end of {} ({})", g.year, fmt::count(lang, g.estates, "renovated estates", "个")),
+    };
+    Table { key: "coverage_gaps", title, columns, rows }
+}
+
+/// The link to coverage per project and kind: items (`items_only`) or also every gap still open.
+#[must_use]
+pub fn gap_links(r: &ProgrammeReport, g: &RenovationGaps, items_only: bool) -> Table {
+    let lang = r.lang;
+    let columns = [
+        ("Project", "项目编号"),
+        ("Estate", "小区名称"),
+        ("District", "区"),
+        ("Batch", "批次年度"),
+        ("Facility kind", "设施类型"),
+        ("Item", "改造内容"),
+        ("Covered at year end", "年末是否覆盖"),
+        ("Facility added", "新增设施"),
+        ("Opened", "开业年份"),
+        ("Distance (m)", "距离（m）"),
+    ]
+    .iter()
+    .map(|(en, zh)| lang.pick(en, zh).to_owned())
+    .collect();
+    let rows = g
+        .links
+        .iter()
+        .filter(|l| !items_only || l.item.is_some())
+        .map(|l| {
+            vec![
+                text(l.project.clone()),
+                text(r.estate_label(&l.estate_id)),
+                opt_text(l.district.as_ref()),
+                text(fmt::year(lang, l.batch_year)),
+                text(r.item_label(&l.kind)),
+                text(l.item.map_or_else(|| lang.pick("not listed: gap open", "未列入：缺口仍在").to_owned(), |o| outcome_label(lang, o).to_owned())),
+                text(if l.covered { lang.pick("yes", "是") } else { lang.pick("no", "否") }),
+                l.facility.as_ref().map_or(Cell::Empty, |f| text(f.to_string())),
+                l.opened_year.map_or(Cell::Empty, |y| text(fmt::year(lang, y))),
+                l.distance_m.map_or(Cell::Empty, |d| Cell::Num(d, 0)),
+            ]
+        })
+        .collect();
+    let title = if items_only {
+        lang.pick("Facility items of the projects", "改造内容中的配套设施")
+    } else {
+        lang.pick("Facility items and gaps still open, per renovated estate", "已改造小区的配套设施及仍存在的缺口")
+    };
+    Table { key: if items_only { "coverage_items" } else { "coverage_links" }, title: title.into(), columns, rows }
 }
 
 /// Every table, in full (XLSX and CSV).

@@ -1,0 +1,230 @@
+//! The link between the programme and coverage: which facility gaps of renovated estates the
+//! renovation closed, and which are still open.
+//!
+//! A project whose items name a catalogue kind (`day_care`, `parking`, `nursery`…) promises a
+//! facility of that kind. It closed a gap when a facility of the kind opened in or after the
+//! project's batch year (and by the report year) within the kind's radius of the estate, and no
+//! facility of the kind was within the radius before the batch year. The facilities within the
+//! radius come from the metric's per-kind pairs (estate, facility, distance) for the report year,
+//! so the link uses the same distances (straight or walking) as the coverage table; coverage at
+//! the report year's end comes from the coverage table. Plain passes over the pairs and the
+//! projects: nothing here measures a distance.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use super::model::{serialize_id, Project};
+use crate::analysis::CoverageTable;
+use crate::model::{Catalogue, Facility, FeatureId, KindId};
+
+/// What became of a kind a project lists as an item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ItemOutcome {
+    /// A facility of the kind opened in or after the batch year within the radius, where none was
+    /// within it before: the gap is closed.
+    Closed,
+    /// A facility of the kind opened in or after the batch year within the radius, but one was
+    /// within it already: no gap to close.
+    AlreadyCovered,
+    /// No facility of the kind opened within the radius since the batch year.
+    NotAdded,
+}
+
+/// One renovated estate and one kind: an item of its project, or a gap still open.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GapLink {
+    /// Project id (the estate's latest project up to the report year for a gap no item names).
+    pub project: String,
+    /// The estate.
+    #[serde(serialize_with = "serialize_id")]
+    pub estate_id: FeatureId,
+    /// The estate's district.
+    pub district: Option<String>,
+    /// The project's batch year.
+    pub batch_year: i32,
+    /// Kind key.
+    pub kind: String,
+    /// What became of the item; `None` when the project does not list the kind.
+    pub item: Option<ItemOutcome>,
+    /// Whether a facility of the kind is within the radius at the report year's end (coverage
+    /// table); `false` is a gap still open.
+    pub covered: bool,
+    /// The nearest facility of the kind opened in or after the batch year within the radius.
+    #[serde(serialize_with = "serialize_opt_id")]
+    pub facility: Option<FeatureId>,
+    /// Its opening year.
+    pub opened_year: Option<i32>,
+    /// Distance to that facility, or for a gap still open to the nearest facility of the kind.
+    ///
+    /// # Units
+    /// Metres.
+    pub distance_m: Option<f64>,
+}
+
+fn serialize_opt_id<S: serde::Serializer>(id: &Option<FeatureId>, s: S) -> Result<S::Ok, S::Error> {
+    match id {
+        Some(id) => serialize_id(id, s),
+        None => s.serialize_none(),
+    }
+}
+
+/// Per kind: projects listing it and what became of them, and renovated estates still without it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct KindGaps {
+    /// Kind key.
+    pub kind: String,
+    /// Projects listing the kind as an item.
+    pub items: u64,
+    /// Of those, gaps closed.
+    pub closed: u64,
+    /// Of those, a facility added where one was within reach already.
+    pub already_covered: u64,
+    /// Of those, no facility of the kind added within the radius.
+    pub not_added: u64,
+    /// Renovated estates (each once) with no facility of the kind within the radius at the report
+    /// year's end: gaps still open.
+    pub still_open: u64,
+    /// Of those, estates whose project listed the kind.
+    pub still_open_listed: u64,
+}
+
+/// The link to coverage for the report year.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RenovationGaps {
+    /// Report year: projects batched up to it, facilities open by its end.
+    pub year: i32,
+    /// Renovated estates (each once).
+    pub estates: u64,
+    /// Per kind, in catalogue order (kinds with neither an item nor an open gap left out).
+    pub by_kind: Vec<KindGaps>,
+    /// Every item of a kind, and every gap still open, by project then kind in catalogue order.
+    pub links: Vec<GapLink>,
+}
+
+/// Everything [`link_gaps`] needs.
+#[derive(Debug, Clone, Copy)]
+pub struct GapInput<'a> {
+    /// Projects (those after `year` are left out here).
+    pub projects: &'a [Project],
+    /// Estate id → position in the coverage table.
+    pub estate_positions: &'a std::collections::HashMap<FeatureId, usize>,
+    /// Facilities, positions as the pairs give them.
+    pub facilities: &'a [Facility],
+    /// The catalogue.
+    pub catalogue: &'a Catalogue,
+    /// Coverage at the end of `year`.
+    pub coverage: &'a CoverageTable,
+    /// Per kind named by a project item: every (estate, facility, distance in metres) with the
+    /// facility open by `year` within the kind's radius, sorted by estate
+    /// ([`CoverageMetric::facility_pairs`](crate::analysis::CoverageMetric::facility_pairs)).
+    pub pairs: &'a [(KindId, Vec<(u32, u32, f64)>)],
+    /// Report year.
+    pub year: i32,
+}
+
+/// The kinds the projects name as items, in catalogue order: what [`GapInput::pairs`] needs.
+#[must_use]
+pub fn item_kinds(projects: &[Project], catalogue: &Catalogue) -> Vec<KindId> {
+    catalogue
+        .kinds
+        .iter()
+        .enumerate()
+        .filter(|(_, k)| projects.iter().any(|p| p.items.iter().any(|i| i.key == k.key)))
+        .filter_map(|(i, _)| u16::try_from(i).ok().map(KindId))
+        .collect()
+}
+
+/// Links the projects up to `year` with coverage: every item naming a kind, with what became of
+/// it, and every gap still open on a renovated estate (its latest project up to `year`).
+/// Projects whose estate is not in the coverage table are left out (the loader rejects them).
+///
+/// # Complexity
+/// O(P · K + Σ pairs of the projects' estates · log) with P projects and K kinds.
+#[must_use]
+pub fn link_gaps(input: &GapInput<'_>) -> RenovationGaps {
+    let year = input.year;
+    let projects: Vec<(&Project, usize)> = input
+        .projects
+        .iter()
+        .filter(|p| p.batch_year <= year)
+        .filter_map(|p| input.estate_positions.get(&p.estate_id).map(|&e| (p, e)))
+        .collect();
+    // Each estate's latest project up to the year answers for its open gaps.
+    let mut latest: BTreeMap<usize, &Project> = BTreeMap::new();
+    for &(p, e) in &projects {
+        let keep = latest.get(&e).is_none_or(|q| (p.batch_year, &p.id) > (q.batch_year, &q.id));
+        if keep {
+            latest.insert(e, p);
+        }
+    }
+    let pairs_of = |kind: KindId, estate: usize| -> &[(u32, u32, f64)] {
+        let Some((_, list)) = input.pairs.iter().find(|(k, _)| *k == kind) else { return &[] };
+        let lo = list.partition_point(|&(e, _, _)| (e as usize) < estate);
+        let hi = list.partition_point(|&(e, _, _)| (e as usize) <= estate);
+        &list[lo..hi]
+    };
+    let mut links = Vec::new();
+    let mut by_kind: Vec<KindGaps> = input.catalogue.kinds.iter().map(|k| KindGaps { kind: k.key.clone(), ..KindGaps::default() }).collect();
+    for &(p, e) in &projects {
+        let is_latest = latest.get(&e).is_some_and(|q| std::ptr::eq(*q, p));
+        for (k, spec) in input.catalogue.kinds.iter().enumerate() {
+            let Ok(kind) = u16::try_from(k).map(KindId) else { continue };
+            let listed = p.items.iter().any(|i| i.key == spec.key);
+            let cell = input.coverage.get(e, kind);
+            if !listed && (cell.covered || !is_latest) {
+                continue;
+            }
+            let mut added: Option<(u32, i32, f64)> = None;
+            let mut before = false;
+            if listed {
+                for &(_, f, d) in pairs_of(kind, e) {
+                    match input.facilities[f as usize].opened_year {
+                        Some(o) if o >= p.batch_year && o <= year => {
+                            if added.is_none_or(|(_, _, best)| d < best) {
+                                added = Some((f, o, d));
+                            }
+                        }
+                        _ => before = true,
+                    }
+                }
+            }
+            let item = listed.then_some(match (added, before) {
+                (Some(_), false) => ItemOutcome::Closed,
+                (Some(_), true) => ItemOutcome::AlreadyCovered,
+                (None, _) => ItemOutcome::NotAdded,
+            });
+            let row = &mut by_kind[k];
+            if let Some(outcome) = item {
+                row.items += 1;
+                match outcome {
+                    ItemOutcome::Closed => row.closed += 1,
+                    ItemOutcome::AlreadyCovered => row.already_covered += 1,
+                    ItemOutcome::NotAdded => row.not_added += 1,
+                }
+            }
+            if !cell.covered && is_latest {
+                row.still_open += 1;
+                if listed {
+                    row.still_open_listed += 1;
+                }
+            }
+            let nearest = cell.nearest.map(|n| n.distance_m);
+            links.push(GapLink {
+                project: p.id.clone(),
+                estate_id: p.estate_id.clone(),
+                district: p.district.clone(),
+                batch_year: p.batch_year,
+                kind: spec.key.clone(),
+                item,
+                covered: cell.covered,
+                facility: added.map(|(f, _, _)| input.facilities[f as usize].id.clone()),
+                opened_year: added.map(|(_, o, _)| o),
+                distance_m: added.map(|(_, _, d)| d).or(nearest),
+            });
+        }
+    }
+    by_kind.retain(|r| r.items > 0 || r.still_open > 0);
+    RenovationGaps { year, estates: latest.len() as u64, by_kind, links }
+}
