@@ -577,3 +577,49 @@ fn cli_writes_every_format_and_stops_on_bad_rows() {
     // The bad file's one good row (P1); the surveys of projects not loaded are rejected too.
     assert!(md.contains("| Total | 1 |"), "{md}");
 }
+
+// ---------- gapmap plan --weight wishes:ITEM ----------
+
+/// The plan's objective is the residents asking for the item in the estates its sites newly
+/// cover, summed here from the raw wishes CSV; an item nobody asked for is refused by name.
+#[test]
+fn plan_weighs_demand_by_the_wishes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("plan.json");
+    let run = std::process::Command::new(env!("CARGO_BIN_EXE_gapmap"))
+        .args(["plan", "--config"])
+        .arg(repo("data/demo/gapmap.toml"))
+        .args(["--kind", "day_care", "--count", "3", "--weight", "wishes:day_care", "--out"])
+        .arg(&out)
+        .output()
+        .expect("runs");
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let doc: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&out).expect("plan")).expect("json");
+    assert_eq!(doc["weight"], "wishes:day_care");
+    let mut asking: HashMap<String, f64> = HashMap::new();
+    for w in raw_rows(&repo("data/demo/wishes.csv")).iter().filter(|w| w["item"] == "day_care") {
+        *asking.entry(w["estate_id"].clone()).or_default() += num(w, "count");
+    }
+    let covered: BTreeSet<String> = doc["sites"].as_array().expect("sites").iter().flat_map(|s| s["covers"].as_array().expect("covers").iter().map(|id| id.as_str().map_or_else(|| id.to_string(), str::to_owned))).collect();
+    let want: f64 = covered.iter().map(|e| asking.get(e).copied().unwrap_or(0.0)).sum();
+    assert!(want > 0.0, "the sites go where residents asked");
+    let got = doc["objective_weight"].as_f64().expect("objective");
+    assert!((got - want).abs() < 1e-9, "{got} vs {want}");
+    // The default weight is still the households.
+    let by_households = dir.path().join("households.json");
+    let run = std::process::Command::new(env!("CARGO_BIN_EXE_gapmap")).args(["plan", "--config"]).arg(repo("data/demo/gapmap.toml")).args(["--kind", "day_care", "--count", "3", "--out"]).arg(&by_households).output().expect("runs");
+    assert!(run.status.success());
+    let doc: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&by_households).expect("plan")).expect("json");
+    assert_eq!(doc["objective_weight"], doc["objective_households"]);
+
+    let run = std::process::Command::new(env!("CARGO_BIN_EXE_gapmap"))
+        .args(["plan", "--config"])
+        .arg(repo("data/demo/gapmap.toml"))
+        .args(["--kind", "day_care", "--count", "3", "--weight", "wishes:swimming_pool", "--out"])
+        .arg(dir.path().join("none.json"))
+        .output()
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(!run.status.success());
+    assert!(stderr.contains("no resident asked for `swimming_pool`") && stderr.contains("day_care"), "{stderr}");
+}

@@ -666,6 +666,20 @@ fn cli_writes_every_format() {
             "report-2021-gaps.csv",
             "report-2021-kinds-legend.csv",
             "report-2021-kinds.csv",
+            // The demo config has a [programme]: its tables and the link to coverage.
+            "report-2021-programme-batches.csv",
+            "report-2021-programme-coverage_gaps.csv",
+            "report-2021-programme-coverage_links.csv",
+            "report-2021-programme-districts.csv",
+            "report-2021-programme-funding.csv",
+            "report-2021-programme-gate.csv",
+            "report-2021-programme-progress.csv",
+            "report-2021-programme-projects.csv",
+            "report-2021-programme-rework.csv",
+            "report-2021-programme-streets.csv",
+            "report-2021-programme-wishes_city.csv",
+            "report-2021-programme-wishes_districts.csv",
+            "report-2021-programme-wishes_estates.csv",
             "report-2021-renovation-districts.csv",
             "report-2021-renovation.csv",
             "report-2021-summary.csv",
@@ -684,6 +698,10 @@ fn cli_writes_every_format() {
     let summary = std::fs::read_to_string(out.path().join("report-2021-summary.csv")).expect("read");
     assert!(summary.starts_with("year,kind,opened,target_new_facilities,"), "{summary}");
     assert!(summary.contains("\n2021,market,15,15,100,"), "{summary}");
+    // The programme's batches up to the report year, counted from the raw projects CSV.
+    let projects = std::fs::read_to_string(repo("data/demo/projects.csv")).expect("projects");
+    let batched = projects.lines().skip(1).filter(|l| l.split(',').nth(2).and_then(|y| y.parse::<i32>().ok()).is_some_and(|y| y <= 2021)).count();
+    assert_eq!(json["programme"]["programme"]["total"]["projects"], batched);
 }
 
 #[test]

@@ -394,6 +394,10 @@ fn print_plan(d: &PlanDocument, out: &Path) {
         },
         if d.gap_pct > 0.0 { format!(", gap ≤ {:.2} %", d.gap_pct) } else { String::new() },
     );
+    if let Some(item) = d.weight.strip_prefix("wishes:") {
+        // The objective is in residents' wishes, which the households above do not show.
+        eprintln!("  weight covered: {} residents asking for {item} (of the bound {})", d.objective_weight, d.bound_weight);
+    }
     for s in d.sites.iter().take(10) {
         eprintln!("  {:>3}. {:<16} +{:>6} households, +{:>3} estates", s.rank, s.id, s.households_new, s.estates_new);
     }

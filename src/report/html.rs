@@ -83,7 +83,7 @@ pub(crate) fn escape(s: &str) -> String {
 
 /// Inline SVG needs no namespace declaration in HTML; dropping it keeps the file free of any
 /// URL.
-fn inline_svg(svg: &str) -> String {
+pub(crate) fn inline_svg(svg: &str) -> String {
     let svg = svg.trim_start();
     let svg = svg.strip_prefix("<?xml version=\"1.0\" encoding=\"UTF-8\"?>").unwrap_or(svg);
     svg.replace(" xmlns=\"http://www.w3.org/2000/svg\"", "").replace(" xmlns:xlink=\"http://www.w3.org/1999/xlink\"", "")

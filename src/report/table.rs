@@ -498,7 +498,8 @@ impl Table {
     /// become the catalogue's Chinese names (CSV keeps the keys).
     #[must_use]
     pub fn for_people(mut self, report: &Report) -> Self {
-        if report.lang == Lang::Zh {
+        // The kinds legend states key and both names side by side already.
+        if report.lang == Lang::Zh && self.name != "kinds-legend" {
             if let Some(k) = self.columns.iter().position(|c| c.key == "kind") {
                 for row in &mut self.rows {
                     if let Cell::Text(key) = &row[k] {

@@ -59,7 +59,8 @@ fn table_body(out: &mut String, t: &Table, lang: Lang, level: usize) {
 fn chart_html(out: &mut String, svg: Result<String, String>) {
     match svg {
         Ok(svg) => {
-            let _ = writeln!(out, "<figure>{svg}</figure>");
+            // No namespace URL: the page refers to nothing outside itself.
+            let _ = writeln!(out, "<figure>{}</figure>", crate::report::html::inline_svg(&svg));
         }
         Err(e) => {
             let _ = writeln!(out, "<p class=\"err\">chart: {}</p>", esc(&e));
