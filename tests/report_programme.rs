@@ -301,8 +301,8 @@ fn xlsx_with_programme_reads_back_with_the_raw_figures() {
     let rows: Vec<&[Data]> = sheet.rows().collect();
     let day_care = rows.iter().find(|r| r[0] == Data::String("老年人日间照料中心（托老所）".into())).expect("day care row");
     let closed = items.iter().filter(|i| i.kind == "day_care" && i.outcome == ItemOutcome::Closed).count();
-    assert_eq!(day_care[2], Data::Float(closed as f64));
-    assert_eq!(day_care[5], Data::Float(open["day_care"] as f64));
+    assert_eq!(day_care[2], Data::Float(f64::from(u32::try_from(closed).expect("few"))));
+    assert_eq!(day_care[5], Data::Float(f64::from(u32::try_from(open["day_care"]).expect("few"))));
     // Every item and every open gap has its row.
     let links = book.worksheet_range("coverage_links").expect("sheet");
     assert_eq!(links.rows().count(), 1 + report.programme.as_ref().expect("programme").gaps.links.len());

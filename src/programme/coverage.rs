@@ -63,6 +63,7 @@ pub struct GapLink {
     pub distance_m: Option<f64>,
 }
 
+#[expect(clippy::ref_option, reason = "serde's serialize_with passes a reference")]
 fn serialize_opt_id<S: serde::Serializer>(id: &Option<FeatureId>, s: S) -> Result<S::Ok, S::Error> {
     match id {
         Some(id) => serialize_id(id, s),
@@ -103,6 +104,9 @@ pub struct RenovationGaps {
     pub links: Vec<GapLink>,
 }
 
+/// A kind and its (estate, facility, distance in metres) pairs within the kind's radius.
+pub type KindPairs = (KindId, Vec<(u32, u32, f64)>);
+
 /// Everything [`link_gaps`] needs.
 #[derive(Debug, Clone, Copy)]
 pub struct GapInput<'a> {
@@ -119,7 +123,7 @@ pub struct GapInput<'a> {
     /// Per kind named by a project item: every (estate, facility, distance in metres) with the
     /// facility open by `year` within the kind's radius, sorted by estate
     /// ([`CoverageMetric::facility_pairs`](crate::analysis::CoverageMetric::facility_pairs)).
-    pub pairs: &'a [(KindId, Vec<(u32, u32, f64)>)],
+    pub pairs: &'a [KindPairs],
     /// Report year.
     pub year: i32,
 }

@@ -18,7 +18,7 @@ mod wishes;
 
 use serde::Serialize;
 
-pub use coverage::{item_kinds, link_gaps, GapInput, GapLink, ItemOutcome, KindGaps, RenovationGaps};
+pub use coverage::{item_kinds, link_gaps, GapInput, GapLink, ItemOutcome, KindGaps, KindPairs, RenovationGaps};
 pub use funding::{split_funding, FundingSplit};
 pub use gate::{apply_gate, survey_project, Gate, GateResult, DEFAULT_GATE_PCT};
 pub use model::{Category, Date, FundingRule, Item, Project, RuleScope, Satisfied, Status, Subsidy, SubsidyBasis, Survey, SurveyTarget, Wish};

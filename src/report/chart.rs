@@ -24,19 +24,19 @@ const PALETTE: [RGBColor; 11] = [
     RGBColor(0x17, 0x19, 0x5e),
 ];
 
-const FONT: &str = "sans-serif";
+pub(crate) const FONT: &str = "sans-serif";
 
 #[expect(clippy::cast_precision_loss, reason = "counts are far below 2^52")]
 fn float(n: u64) -> f64 {
     n as f64
 }
 
-fn colour(k: usize) -> RGBColor {
+pub(crate) fn colour(k: usize) -> RGBColor {
     PALETTE[k % PALETTE.len()]
 }
 
 /// Runs a drawing closure on an SVG string backend; plotters' errors become a message.
-fn draw_svg(
+pub(crate) fn draw_svg(
     size: (u32, u32),
     draw: impl FnOnce(&DrawingArea<SVGBackend<'_>, plotters::coord::Shift>) -> Result<(), String>,
 ) -> Result<String, String> {
@@ -50,7 +50,7 @@ fn draw_svg(
     Ok(svg)
 }
 
-fn err<E: std::fmt::Display>(e: E) -> String {
+pub(crate) fn err<E: std::fmt::Display>(e: E) -> String {
     e.to_string()
 }
 

@@ -61,19 +61,21 @@ fn met_zh(met: bool) -> &'static str {
     }
 }
 
+/// The kinds a headline speaks of: those that opened facilities in the report year or had a
+/// target, with their report-year rows.
+fn headline_kinds(report: &Report) -> impl Iterator<Item = (&crate::analysis::TrendKind, &crate::analysis::KindYear)> {
+    report.trend.kinds.iter().zip(report.trend.overall.iter().filter(|r| r.year == report.year)).filter(|(_, r)| {
+        let has_target = r.target_new_facilities.is_some() || r.target_capacity_added.is_some() || r.target_coverage_estates_pct.is_some() || r.target_coverage_households_pct.is_some();
+        r.opened > 0 || has_target
+    })
+}
+
 /// The report year's figures in sentences, as a Chinese city report writes them: per kind
 /// (its Chinese name from the catalogue), then renovation.
 fn headlines_zh(report: &Report) -> Vec<Headline> {
     let mut out = Vec::new();
     let lang = Lang::Zh;
-    for (spec, r) in report.trend.kinds.iter().zip(report.trend.overall.iter().filter(|r| r.year == report.year)) {
-        let has_target = r.target_new_facilities.is_some()
-            || r.target_capacity_added.is_some()
-            || r.target_coverage_estates_pct.is_some()
-            || r.target_coverage_households_pct.is_some();
-        if r.opened == 0 && !has_target {
-            continue;
-        }
+    for (spec, r) in headline_kinds(report) {
         let unit = unit_zh(spec.capacity_unit.as_deref());
         let mut text = format!("新增{}个", count(r.opened));
         if let Some(p) = report.planned.iter().find(|p| p.year == r.year && p.kind == r.kind) {
@@ -155,14 +157,7 @@ pub(crate) fn headlines(report: &Report) -> Vec<Headline> {
         return headlines_zh(report);
     }
     let mut out = Vec::new();
-    for (spec, r) in report.trend.kinds.iter().zip(report.trend.overall.iter().filter(|r| r.year == report.year)) {
-        let has_target = r.target_new_facilities.is_some()
-            || r.target_capacity_added.is_some()
-            || r.target_coverage_estates_pct.is_some()
-            || r.target_coverage_households_pct.is_some();
-        if r.opened == 0 && !has_target {
-            continue;
-        }
+    for (spec, r) in headline_kinds(report) {
         let unit = unit_text(spec.capacity_unit.as_deref());
         let mut text = format!("{} opened", count(r.opened));
         if let Some(p) = report.planned.iter().find(|p| p.year == r.year && p.kind == r.kind) {

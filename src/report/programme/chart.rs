@@ -1,5 +1,5 @@
-//! SVG charts for the HTML report (plotters' SVG backend, text left to the viewer's fonts, so
-//! the Chinese labels need no font at build time): stacked bars per batch year, with an
+//! SVG charts for the HTML report (drawn through the facility report's [`draw_svg`]: text left
+//! to the viewer's fonts, so the Chinese labels need no font at build time): stacked bars per batch year, with an
 //! optional percentage line on a second axis.
 
 use plotters::coord::ranged1d::SegmentValue;
@@ -8,22 +8,10 @@ use plotters::prelude::*;
 use super::format::{self as fmt, Lang};
 use super::ProgrammeReport;
 use crate::programme::Gate;
+use crate::report::chart::{colour, draw_svg, err, FONT};
 
-const FONT: &str = "sans-serif";
-const COLOURS: [RGBColor; 8] = [
-    RGBColor(0x4e, 0x79, 0xa7),
-    RGBColor(0xf2, 0x8e, 0x2b),
-    RGBColor(0x59, 0xa1, 0x4f),
-    RGBColor(0xe1, 0x57, 0x59),
-    RGBColor(0x76, 0xb7, 0xb2),
-    RGBColor(0xed, 0xc9, 0x48),
-    RGBColor(0xb0, 0x7a, 0xa1),
-    RGBColor(0x9c, 0x75, 0x5f),
-];
-
-fn err<E: std::fmt::Display>(e: E) -> String {
-    e.to_string()
-}
+/// Passed green, below the gate red, not surveyed grey.
+const GATE_COLOURS: [RGBColor; 3] = [RGBColor(0x59, 0xa1, 0x4f), RGBColor(0xe1, 0x57, 0x59), RGBColor(0xbb, 0xbb, 0xbb)];
 
 /// One stacked series.
 struct Series {
@@ -41,11 +29,8 @@ fn stacked(title: &str, years: &[i32], series: &[Series], y_desc: &str, line: Op
     let last = if from == to { to + 1 } else { to };
     let top = (0..years.len()).map(|i| series.iter().map(|s| s.values[i]).sum::<f64>()).fold(0.0_f64, f64::max);
     let y_max = (top * 1.25).max(1.0);
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, (760, 340)).into_drawing_area();
-        root.fill(&WHITE).map_err(err)?;
-        let mut chart = ChartBuilder::on(&root)
+    draw_svg((760, 340), |root| {
+        let mut chart = ChartBuilder::on(root)
             .caption(title, (FONT, 18))
             .margin(10)
             .x_label_area_size(28)
@@ -91,9 +76,8 @@ fn stacked(title: &str, years: &[i32], series: &[Series], y_desc: &str, line: Op
             root.draw(&Rectangle::new([(90, y), (102, y + 12)], c.filled())).map_err(err)?;
             root.draw(&Text::new(label.clone(), (108, y), (FONT, 13))).map_err(err)?;
         }
-        root.present().map_err(err)?;
-    }
-    Ok(svg)
+        Ok(())
+    })
 }
 
 fn years(r: &ProgrammeReport) -> Vec<i32> {
@@ -108,7 +92,7 @@ fn years(r: &ProgrammeReport) -> Vec<i32> {
 pub fn batches(r: &ProgrammeReport) -> Result<String, String> {
     let lang = r.lang;
     let years = years(r);
-    let estates = Series { label: lang.pick("estates in the batch", "批次改造小区（个）").into(), colour: COLOURS[0], values: r.programme.by_year.iter().map(|b| b.totals.estates as f64).collect() };
+    let estates = Series { label: lang.pick("estates in the batch", "批次改造小区（个）").into(), colour: colour(0), values: r.programme.by_year.iter().map(|b| b.totals.estates as f64).collect() };
     // The stock line where the progress table has the year (from `from` on).
     let cumulative: Vec<Option<f64>> = years.iter().map(|y| r.programme.progress.iter().find(|p| p.year == *y && p.district.is_none()).and_then(|p| p.stock_done_pct)).collect();
     let line = cumulative.iter().any(Option::is_some).then_some((lang.pick("old stock done (%)", "累计占存量（%）"), cumulative.as_slice()));
@@ -129,7 +113,7 @@ pub fn funding(r: &ProgrammeReport) -> Result<String, String> {
         .enumerate()
         .map(|(k, s)| Series {
             label: r.source_label(s),
-            colour: COLOURS[k % COLOURS.len()],
+            colour: colour(k),
             values: r.programme.by_year.iter().map(|b| fmt::money_in_unit(lang, b.totals.funding_yuan.get(s).copied().unwrap_or(0.0))).collect(),
         })
         .collect();
@@ -150,9 +134,9 @@ pub fn gate(r: &ProgrammeReport) -> Result<String, String> {
     let years = years(r);
     let count = |g: Gate| r.programme.by_year.iter().map(|b| match g { Gate::Passed => b.totals.gate_passed, Gate::Failed => b.totals.gate_failed, Gate::NoSurvey => b.totals.no_survey } as f64).collect();
     let series = [
-        Series { label: super::table::gate_label(lang, Gate::Passed).into(), colour: COLOURS[2], values: count(Gate::Passed) },
-        Series { label: super::table::gate_label(lang, Gate::Failed).into(), colour: COLOURS[3], values: count(Gate::Failed) },
-        Series { label: super::table::gate_label(lang, Gate::NoSurvey).into(), colour: RGBColor(0xbb, 0xbb, 0xbb), values: count(Gate::NoSurvey) },
+        Series { label: super::table::gate_label(lang, Gate::Passed).into(), colour: GATE_COLOURS[0], values: count(Gate::Passed) },
+        Series { label: super::table::gate_label(lang, Gate::Failed).into(), colour: GATE_COLOURS[1], values: count(Gate::Failed) },
+        Series { label: super::table::gate_label(lang, Gate::NoSurvey).into(), colour: GATE_COLOURS[2], values: count(Gate::NoSurvey) },
     ];
     stacked(lang.pick("Satisfaction gate per batch", "各年度满意度测评结果"), &years, &series, lang.pick("projects", "项目（个）"), None)
 }

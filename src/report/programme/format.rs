@@ -29,7 +29,6 @@ impl Lang {
 
     /// Whether this is English (the main report's default, left out of its JSON).
     #[must_use]
-    #[expect(clippy::trivially_copy_pass_by_ref, reason = "serde's skip_serializing_if passes a reference")]
     pub fn is_en(&self) -> bool {
         *self == Self::En
     }

@@ -236,28 +236,13 @@ fn push_body(out: &mut String, r: &ProgrammeReport, gaps: Option<&RenovationGaps
 pub fn gaps_headline(r: &ProgrammeReport, g: &RenovationGaps) -> String {
     let sum = |f: fn(&crate::programme::KindGaps) -> u64| g.by_kind.iter().map(f).sum::<u64>();
     let (items, closed, already, open) = (sum(|k| k.items), sum(|k| k.closed), sum(|k| k.already_covered), sum(|k| k.still_open));
-    match r.lang {
-        Lang::Zh => format!(
-            "改造与设施覆盖：截至{}年末，{}个已改造小区的改造内容中含配套设施{}项，其中{}项新增设施补齐了服务半径内的缺口，{}项所在小区此前已有覆盖，其余{}项尚未新增设施；已改造小区仍有{}处设施缺口。",
-            g.year,
-            fmt::int(g.estates),
-            fmt::int(items),
-            fmt::int(closed),
-            fmt::int(already),
-            fmt::int(sum(|k| k.not_added)),
-            fmt::int(open)
-        ),
-        Lang::En => format!(
-            "Renovation and coverage: by the end of {}, the {} renovated estates' projects list {} facility items; {} closed a gap with a facility opened within the radius since the batch, {} added one where the kind was already within reach, {} added none yet; renovated estates still have {} facility gaps.",
-            g.year,
-            fmt::int(g.estates),
-            fmt::int(items),
-            fmt::int(closed),
-            fmt::int(already),
-            fmt::int(sum(|k| k.not_added)),
-            fmt::int(open)
-        ),
-    }
+    let n = [g.estates, items, closed, already, sum(|k| k.not_added), open].map(fmt::int);
+    let text = match r.lang {
+        Lang::Zh => "改造与设施覆盖：截至{year}年末，{0}个已改造小区的改造内容中含配套设施{1}项，其中{2}项新增设施补齐了服务半径内的缺口，{3}项所在小区此前已有覆盖，其余{4}项尚未新增设施；已改造小区仍有{5}处设施缺口。",
+        Lang::En => "Renovation and coverage: by the end of {year}, the {0} renovated estates' projects list {1} facility items; {2} closed a gap with a facility opened within the radius since the batch, {3} added one where the kind was already within reach, {4} added none yet; renovated estates still have {5} facility gaps.",
+    };
+    // One sentence per language, the same figures in the same places.
+    n.iter().enumerate().fold(text.replace("{year}", &g.year.to_string()), |t, (i, v)| t.replace(&format!("{{{i}}}"), v))
 }
 
 /// The programme sections inside the facility report: a heading, then the programme's

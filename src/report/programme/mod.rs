@@ -112,7 +112,6 @@ pub fn old_stock(estates: &[Estate], built_before: i32) -> (Stock, std::collecti
 /// The programme's figures for the batches up to `year`, progress from `from`: what both
 /// `gapmap programme` and the programme sections of `gapmap report` state.
 #[must_use]
-#[expect(clippy::too_many_arguments, reason = "the programme's inputs, each from another place (files, config, flags)")]
 pub fn programme_figures(data: &LoadedProgramme, estates: &[Estate], gate_pct: f64, stock_built_before: i32, targets: &[RenovationTarget], from: i32, year: i32) -> Programme {
     let projects: Vec<_> = data.projects.iter().filter(|p| p.batch_year <= year).cloned().collect();
     let (stock, in_stock) = old_stock(estates, stock_built_before);
