@@ -7,7 +7,23 @@
 use plotters::coord::ranged1d::SegmentValue;
 use plotters::prelude::*;
 
-use super::Report;
+use super::{Lang, Report};
+
+/// A kind as the chart names it: the key in English, the catalogue's Chinese name in Chinese.
+fn kind_name(report: &Report, key: &str) -> String {
+    match report.lang {
+        Lang::En => key.to_owned(),
+        Lang::Zh => report.trend.kinds.iter().find(|k| k.key == key).map_or_else(|| key.to_owned(), |k| k.label_zh.clone()),
+    }
+}
+
+/// A target bar's label: `day_care new` / `老年人日间照料中心（托老所）新增`.
+fn bar_label(report: &Report, key: &str, en: &str, zh: &str) -> String {
+    match report.lang {
+        Lang::En => format!("{key} {en}"),
+        Lang::Zh => format!("{}{zh}", kind_name(report, key)),
+    }
+}
 
 /// Line colours per kind (Tableau 10 and one more), cycled beyond 11 kinds.
 const PALETTE: [RGBColor; 11] = [
@@ -74,7 +90,7 @@ pub fn coverage_trend(report: &Report) -> Result<String, String> {
     draw_svg((900, 420), |root| {
         let (plot, legend) = root.split_horizontally(690);
         let mut chart = ChartBuilder::on(&plot)
-            .caption("Estates covered at year end, by kind (%)", (FONT, 20))
+            .caption(report.lang.pick("Estates covered at year end, by kind (%)", "各类设施年末小区覆盖率（%）"), (FONT, 20))
             .margin(12)
             .x_label_area_size(32)
             .y_label_area_size(44)
@@ -98,7 +114,7 @@ pub fn coverage_trend(report: &Report) -> Result<String, String> {
             let c = colour(k);
             legend.draw(&PathElement::new(vec![(8, y), (32, y)], c.stroke_width(3))).map_err(err)?;
             let last = series[k].last().map_or(String::new(), |p| format!(" {:.1} %", p.1));
-            legend.draw(&Text::new(format!("{}{last}", kind.key), (38, y - 8), (FONT, 15))).map_err(err)?;
+            legend.draw(&Text::new(format!("{}{last}", kind_name(report, &kind.key)), (38, y - 8), (FONT, 15))).map_err(err)?;
         }
         Ok(())
     })
@@ -119,24 +135,24 @@ fn target_bars(report: &Report) -> Vec<TargetBar> {
     let pct = |x: f64| super::table::fmt_grouped(x, 1);
     for (k, r) in report.trend.overall.iter().filter(|r| r.year == report.year).enumerate() {
         if let (Some(t), Some(a)) = (r.target_new_facilities, r.new_facilities_achieved_pct) {
-            bars.push(TargetBar { label: format!("{} new", r.kind), achieved_pct: a, note: format!("{} / {}", fmt(float(r.opened)), fmt(float(t))), kind: k });
+            bars.push(TargetBar { label: bar_label(report, &r.kind, "new", "新增"), achieved_pct: a, note: format!("{} / {}", fmt(float(r.opened)), fmt(float(t))), kind: k });
         }
         if let (Some(t), Some(a)) = (r.target_capacity_added, r.capacity_added_achieved_pct) {
-            bars.push(TargetBar { label: format!("{} capacity", r.kind), achieved_pct: a, note: format!("{} / {}", fmt(r.capacity_added), fmt(t)), kind: k });
+            bars.push(TargetBar { label: bar_label(report, &r.kind, "capacity", "容量"), achieved_pct: a, note: format!("{} / {}", fmt(r.capacity_added), fmt(t)), kind: k });
         }
         if let Some(t) = r.target_coverage_estates_pct.filter(|&t| t > 0.0) {
-            bars.push(TargetBar { label: format!("{} estates %", r.kind), achieved_pct: r.estates_covered_pct / t * 100.0, note: format!("{} % / {} %", pct(r.estates_covered_pct), pct(t)), kind: k });
+            bars.push(TargetBar { label: bar_label(report, &r.kind, "estates %", "小区覆盖率"), achieved_pct: r.estates_covered_pct / t * 100.0, note: format!("{} % / {} %", pct(r.estates_covered_pct), pct(t)), kind: k });
         }
         if let Some(t) = r.target_coverage_households_pct.filter(|&t| t > 0.0) {
-            bars.push(TargetBar { label: format!("{} households %", r.kind), achieved_pct: r.households_covered_pct / t * 100.0, note: format!("{} % / {} %", pct(r.households_covered_pct), pct(t)), kind: k });
+            bars.push(TargetBar { label: bar_label(report, &r.kind, "households %", "户数覆盖率"), achieved_pct: r.households_covered_pct / t * 100.0, note: format!("{} % / {} %", pct(r.households_covered_pct), pct(t)), kind: k });
         }
     }
     if let Some(r) = report.trend.renovation_row(report.year) {
         if let (Some(t), Some(a)) = (r.target_estates, r.estates_achieved_pct) {
-            bars.push(TargetBar { label: "renovation estates".into(), achieved_pct: a, note: format!("{} / {}", fmt(float(r.estates_renovated)), fmt(float(t))), kind: usize::MAX });
+            bars.push(TargetBar { label: report.lang.pick("renovation estates", "改造小区").into(), achieved_pct: a, note: format!("{} / {}", fmt(float(r.estates_renovated)), fmt(float(t))), kind: usize::MAX });
         }
         if let (Some(t), Some(a)) = (r.target_households, r.households_achieved_pct) {
-            bars.push(TargetBar { label: "renovation households".into(), achieved_pct: a, note: format!("{} / {}", fmt(float(r.households_renovated)), fmt(float(t))), kind: usize::MAX });
+            bars.push(TargetBar { label: report.lang.pick("renovation households", "改造户数").into(), achieved_pct: a, note: format!("{} / {}", fmt(float(r.households_renovated)), fmt(float(t))), kind: usize::MAX });
         }
     }
     bars
@@ -163,7 +179,13 @@ pub fn target_vs_actual(report: &Report) -> Option<Result<String, String>> {
     let last = n.max(2) - 1;
     Some(draw_svg((900, height), |root| {
         let mut chart = ChartBuilder::on(root)
-            .caption(format!("Targets {}: actual as % of target", report.year), (FONT, 20))
+            .caption(
+                match report.lang {
+                    Lang::En => format!("Targets {}: actual as % of target", report.year),
+                    Lang::Zh => format!("{}年目标完成情况（实际值占目标的%）", report.year),
+                },
+                (FONT, 20),
+            )
             .margin(12)
             .x_label_area_size(30)
             .y_label_area_size(210)
@@ -218,7 +240,13 @@ pub fn renovation_progress(report: &Report) -> Result<String, String> {
     let last = if from == to { to + 1 } else { to };
     draw_svg((900, 400), |root| {
         let mut chart = ChartBuilder::on(root)
-            .caption(format!("Renovation: estates per year and share of the pre-{stock_year} stock done"), (FONT, 20))
+            .caption(
+                match report.lang {
+                    Lang::En => format!("Renovation: estates per year and share of the pre-{stock_year} stock done"),
+                    Lang::Zh => format!("老旧小区改造：逐年改造小区数及{stock_year}年以前建成存量的改造比例"),
+                },
+                (FONT, 20),
+            )
             .margin(12)
             .x_label_area_size(32)
             .y_label_area_size(54)
@@ -235,13 +263,13 @@ pub fn renovation_progress(report: &Report) -> Result<String, String> {
                 SegmentValue::CenterOf(y) if *y <= to => y.to_string(),
                 _ => String::new(),
             })
-            .y_desc("estates renovated")
+            .y_desc(report.lang.pick("estates renovated", "改造小区（个）"))
             .y_label_formatter(&|v| format!("{v:.0}"))
             .draw()
             .map_err(err)?;
         chart
             .configure_secondary_axes()
-            .y_desc("% of stock done")
+            .y_desc(report.lang.pick("% of stock done", "存量改造比例（%）"))
             .y_label_formatter(&|v| format!("{v:.0}"))
             .draw()
             .map_err(err)?;

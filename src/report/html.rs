@@ -186,7 +186,7 @@ pub fn render_html(report: &Report) -> String {
                 Lang::En => format!("{} ({}), radius {} m", k.label_en, k.label_zh, table::fmt_grouped(k.radius_m, 0)),
                 Lang::Zh => format!("{}，服务半径{}米", k.label_zh, table::fmt_grouped(k.radius_m, 0)),
             };
-            push_figure(&mut out, Ok(map::kind_map(report, &k.key, &k.label_en)), &caption);
+            push_figure(&mut out, Ok(map::kind_map(report, &k.key, lang.pick(&k.label_en, &k.label_zh))), &caption);
         }
         out.push_str("</div>\n");
     }

@@ -154,14 +154,19 @@ pub fn gap_count_map(report: &Report) -> String {
         3 | 4 => 3,
         _ => 4,
     }).collect();
+    let lang = report.lang;
     let legend = vec![
-        (GAP_COLOURS[0], "all kinds".to_owned()),
-        (GAP_COLOURS[1], "1 kind missing".to_owned()),
+        (GAP_COLOURS[0], lang.pick("all kinds", "各类齐全").to_owned()),
+        (GAP_COLOURS[1], lang.pick("1 kind missing", "缺1类").to_owned()),
         (GAP_COLOURS[2], "2".to_owned()),
         (GAP_COLOURS[3], "3–4".to_owned()),
-        (GAP_COLOURS[4], "5 or more".to_owned()),
+        (GAP_COLOURS[4], lang.pick("5 or more", "5类及以上").to_owned()),
     ];
-    report.map.svg(&format!("Facility kinds missing within their radius, end of {}", report.year), &classes, &GAP_COLOURS, &legend)
+    let title = match lang {
+        super::Lang::En => format!("Facility kinds missing within their radius, end of {}", report.year),
+        super::Lang::Zh => format!("{}年末服务半径内缺少的设施类型数", report.year),
+    };
+    report.map.svg(&title, &classes, &GAP_COLOURS, &legend)
 }
 
 /// The report year's coverage by one kind: covered estates green, uncovered red.
@@ -174,6 +179,11 @@ pub fn kind_map(report: &Report, kind: &str, label: &str) -> String {
         }
     }
     let colours = ["#d9f0d3", "#d73027"];
-    let legend = vec![(colours[0], "covered".to_owned()), (colours[1], "not covered".to_owned())];
-    report.map.svg(&format!("{label}: estates covered at the end of {}", report.year), &classes, &colours, &legend)
+    let lang = report.lang;
+    let legend = vec![(colours[0], lang.pick("covered", "已覆盖").to_owned()), (colours[1], lang.pick("not covered", "未覆盖").to_owned())];
+    let title = match lang {
+        super::Lang::En => format!("{label}: estates covered at the end of {}", report.year),
+        super::Lang::Zh => format!("{label}：{}年末小区覆盖情况", report.year),
+    };
+    report.map.svg(&title, &classes, &colours, &legend)
 }
