@@ -31,7 +31,7 @@ pub use self::html::render_html;
 pub use self::json::{render_json, to_json_value};
 pub use self::map::GapMap;
 pub use self::markdown::render_markdown;
-pub use self::programme::{add_programme, Lang, ProgrammeSections, SectionInput};
+pub use self::programme::{add_programme, Lang, ProgrammeInputs, ProgrammeSections, SectionInput};
 pub use self::xlsx::render_xlsx;
 use crate::analysis::{compute_trend_with, CoverageMetric, CoverageTimeline, Targets, Trend, TrendError, TrendParams};
 use crate::model::{Catalogue, Estate, Facility};
@@ -178,6 +178,17 @@ pub enum ReportError {
         /// Why.
         #[source]
         source: std::io::Error,
+    },
+    /// A programme table cannot be read.
+    #[error(transparent)]
+    Programme(#[from] crate::io::programme::ProgrammeLoadError),
+    /// Programme rows were rejected and `analysis.on_invalid` is `abort`.
+    #[error("{count} programme rows rejected, the first: {first}; fix them, or set analysis.on_invalid = \"warn\" to go on without them")]
+    ProgrammeRows {
+        /// Rows rejected.
+        count: usize,
+        /// The first rejection: file, row, id and reason.
+        first: String,
     },
     /// Coverage for the programme's link to coverage cannot be computed.
     #[error(transparent)]

@@ -181,6 +181,47 @@ pub fn renovation_gaps(projects: &[core::Project], estates: &[Estate], facilitie
     Ok(core::link_gaps(&GapInput { projects: &batched, estate_positions: &positions, facilities, catalogue, coverage: &coverage, pairs: &pairs, year }))
 }
 
+/// The programme as a service keeps it between reports: its rows, checked, and its settings.
+#[derive(Debug)]
+pub struct ProgrammeInputs {
+    /// Projects, surveys, wishes and funding rules.
+    pub data: LoadedProgramme,
+    /// The satisfaction gate.
+    ///
+    /// # Units
+    /// Percent.
+    pub gate_pct: f64,
+    /// Estates built before this year form the old stock.
+    pub stock_built_before: i32,
+}
+
+impl ProgrammeInputs {
+    /// Reads the `[programme]` tables of `config` for `estates`; `None` without a `[programme]`.
+    /// Rejected rows fail the load under `analysis.on_invalid = "abort"` (naming the first) and
+    /// are left out under `"warn"`, as `gapmap report` does.
+    ///
+    /// # Errors
+    /// [`ReportError::Programme`] for an unreadable table or a bad `[programme]`,
+    /// [`ReportError::ProgrammeRows`] for rejected rows under `abort`.
+    pub fn load(config: &crate::config::Config, estates: &[Estate]) -> Result<Option<Self>, ReportError> {
+        let Some(section) = &config.programme else { return Ok(None) };
+        section.validate().map_err(crate::io::programme::ProgrammeLoadError::from)?;
+        let data = crate::io::programme::load_programme(section, &crate::io::programme::estate_refs(estates), crate::io::programme::today())?;
+        if let Some(first) = data.report.rejected.first() {
+            if config.analysis.on_invalid == crate::config::OnInvalid::Abort {
+                return Err(ReportError::ProgrammeRows { count: data.report.rejected.len(), first: first.to_string() });
+            }
+        }
+        Ok(Some(Self { data, gate_pct: section.gate_pct, stock_built_before: section.stock_built_before.unwrap_or(config.report.renovation_built_before) }))
+    }
+
+    /// What [`add_programme`] needs, with the report's data.
+    #[must_use]
+    pub fn section_input<'a>(&'a self, estates: &'a [Estate], facilities: &'a [Facility], metric: &'a dyn CoverageMetric, catalogue: &'a Catalogue, targets: &'a [RenovationTarget]) -> SectionInput<'a> {
+        SectionInput { data: &self.data, gate_pct: self.gate_pct, stock_built_before: self.stock_built_before, estates, facilities, metric, catalogue, targets }
+    }
+}
+
 /// Adds the programme sections to `report`, for its period and in its language (set the
 /// language first: [`Report::set_lang`]).
 ///
