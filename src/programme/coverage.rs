@@ -232,3 +232,99 @@ pub fn link_gaps(input: &GapInput<'_>) -> RenovationGaps {
     by_kind.retain(|r| r.items > 0 || r.still_open > 0);
     RenovationGaps { year, estates: latest.len() as u64, by_kind, links }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::{BTreeMap, HashMap};
+
+    use super::*;
+    use crate::analysis::{compute_coverage, CoverageMetric, DistanceFrom, RecordedHouseholds, StraightLine};
+    use crate::model::{Estate, KindSpec, LivingCircle};
+    use crate::programme::{Category, Item, Status};
+
+    fn square(id: i64, x: f64) -> Estate {
+        Estate {
+            id: FeatureId::Int(id),
+            name: None,
+            district: None,
+            households: Some(100),
+            built_year: Some(1990),
+            renovation_year: None,
+            extra: vec![],
+            geometry: geo::MultiPolygon(vec![geo::Rect::new(geo::coord! { x: x, y: 0.0 }, geo::coord! { x: x + 100.0, y: 100.0 }).to_polygon()]),
+        }
+    }
+
+    fn facility(id: i64, x: f64, opened: Option<i32>) -> Facility {
+        Facility { id: FeatureId::Int(id), kind: KindId(0), name: None, capacity: None, opened_year: opened, planned: false, district: None, location: geo::point!(x: x, y: 150.0), extra: vec![] }
+    }
+
+    fn project(id: &str, estate: i64, items: &str) -> Project {
+        Project {
+            id: id.into(),
+            estate_id: FeatureId::Int(estate),
+            estate_name: None,
+            district: None,
+            batch_year: 2020,
+            street: None,
+            buildings: 1,
+            households: 100,
+            floor_area_m2: 1000.0,
+            category: Category::Upgrade,
+            items: Item::parse_list(items).expect("items"),
+            investment_yuan: BTreeMap::new(),
+            investment_total_yuan: None,
+            status: Status::Completed,
+            complete_pct: 100.0,
+        }
+    }
+
+    /// Estates 1 km apart, each with the kind 50 m north of it opening as the case needs.
+    #[test]
+    fn closed_already_covered_not_added_and_still_open() {
+        let catalogue = Catalogue {
+            name: "t".into(),
+            residents_per_household: 2.5,
+            kinds: vec![KindSpec {
+                key: "day_care".into(),
+                label_zh: "日间照料".into(),
+                label_en: "Day care".into(),
+                radius_m: 300.0,
+                circle: LivingCircle::FiveMin,
+                ratio: None,
+                capacity_unit: None,
+                clause: "t".into(),
+                confirmed: false,
+                osm: vec![],
+                amap_types: vec![],
+                keywords: vec![],
+            }],
+        };
+        let estates = vec![square(1, 0.0), square(2, 1000.0), square(3, 2000.0), square(4, 3000.0)];
+        // 1: opened 2021, nothing before → closed. 2: opened 2021, one from 2015 → already
+        // covered. 3: the only one opens in 2023, after the report year → not added, still open.
+        // 4: no item, nothing near → a gap still open that no item names.
+        let facilities = vec![facility(10, 50.0, Some(2021)), facility(20, 1050.0, Some(2021)), facility(21, 1050.0, Some(2015)), facility(30, 2050.0, Some(2023))];
+        let metric = StraightLine::new(&facilities, DistanceFrom::Boundary);
+        let year = 2022;
+        let coverage = compute_coverage(&estates, &metric, &catalogue, Some(year), &RecordedHouseholds, &()).expect("coverage");
+        let projects = vec![project("a", 1, "day_care;pipes"), project("b", 2, "day_care"), project("c", 3, "day_care:1"), project("d", 4, "roof")];
+        let pairs = vec![(KindId(0), metric.facility_pairs(&estates, &catalogue, KindId(0), Some(year)).expect("pairs"))];
+        let positions: HashMap<FeatureId, usize> = estates.iter().enumerate().map(|(i, e)| (e.id.clone(), i)).collect();
+        let gaps = link_gaps(&GapInput { projects: &projects, estate_positions: &positions, facilities: &facilities, catalogue: &catalogue, coverage: &coverage, pairs: &pairs, year });
+        let outcomes: Vec<(&str, Option<ItemOutcome>, bool)> = gaps.links.iter().map(|l| (l.project.as_str(), l.item, l.covered)).collect();
+        assert_eq!(
+            outcomes,
+            [("a", Some(ItemOutcome::Closed), true), ("b", Some(ItemOutcome::AlreadyCovered), true), ("c", Some(ItemOutcome::NotAdded), false), ("d", None, false)]
+        );
+        assert_eq!(gaps.links[0].facility, Some(FeatureId::Int(10)));
+        assert_eq!((gaps.links[0].opened_year, gaps.links[0].distance_m), (Some(2021), Some(50.0)));
+        assert_eq!(gaps.estates, 4);
+        assert_eq!(gaps.by_kind, [KindGaps { kind: "day_care".into(), items: 3, closed: 1, already_covered: 1, not_added: 1, still_open: 2, still_open_listed: 1 }]);
+        // A year earlier, the 2021 openings are not there yet: nothing added.
+        let coverage = compute_coverage(&estates, &metric, &catalogue, Some(2020), &RecordedHouseholds, &()).expect("coverage");
+        let pairs = vec![(KindId(0), metric.facility_pairs(&estates, &catalogue, KindId(0), Some(2020)).expect("pairs"))];
+        let gaps = link_gaps(&GapInput { projects: &projects, estate_positions: &positions, facilities: &facilities, catalogue: &catalogue, coverage: &coverage, pairs: &pairs, year: 2020 });
+        assert_eq!((gaps.by_kind[0].closed, gaps.by_kind[0].already_covered, gaps.by_kind[0].not_added), (0, 0, 3));
+    }
+}
