@@ -97,6 +97,16 @@ pub fn rank_wishes(wishes: &[Wish]) -> Vec<WishRanking> {
 ///
 /// # Complexity
 /// O(w + e) for w wishes and e estates (hashing the ids).
+///
+/// # Examples
+/// ```
+/// use gapmap::model::FeatureId;
+/// use gapmap::programme::{wish_weights, Wish};
+/// let wish = |e: i64, item: &str, count| Wish { estate_id: FeatureId::Int(e), district: None, item: item.into(), count };
+/// let wishes = [wish(1, "day_care", 30), wish(1, "parking", 4), wish(2, "day_care", 12)];
+/// let estates = [FeatureId::Int(2), FeatureId::Int(3), FeatureId::Int(1)];
+/// assert_eq!(wish_weights(&estates, &wishes, "day_care"), [12.0, 0.0, 30.0]);
+/// ```
 #[must_use]
 pub fn wish_weights(estates: &[FeatureId], wishes: &[Wish], item: &str) -> Vec<f64> {
     let mut asking: std::collections::HashMap<&FeatureId, u64> = std::collections::HashMap::new();
