@@ -453,7 +453,8 @@ pub fn load_dataset(config: &Config, version: u64) -> Result<Dataset, ServeError
         MetricKind::Straight => None,
         MetricKind::Network => Some(load_network(config, &loaded.working_crs)?),
     };
-    let reports = super::reports::Reports::load(&config.report, &catalogue).map_err(|e| fail(&e))?;
+    let programme = crate::report::ProgrammeInputs::load(config, &loaded.estates).map_err(|e| fail(&e))?;
+    let reports = super::reports::Reports::load(&config.report, &catalogue).map_err(|e| fail(&e))?.with_programme(programme);
     let mut dataset = build_dataset(loaded.estates, loaded.facilities, catalogue, &loaded.working_crs, params, network, version, loaded.report.rejected.len())?;
     crate::diag::release_freed_memory();
     dataset.reports = reports;

@@ -26,6 +26,8 @@ pub struct Reports {
     /// Held while a report is computed: reports queue one behind another instead of each
     /// taking every core (four concurrent 100-year reports all timed out: issue 14).
     building: Mutex<()>,
+    /// The renovation programme (`[programme]`), read with the data.
+    programme: Option<report::ProgrammeInputs>,
 }
 
 #[derive(Debug, Default)]
@@ -50,7 +52,15 @@ impl Reports {
             targets_source: settings.targets.as_ref().map(|p| p.display().to_string()),
             cache: Mutex::new(ReportCache::default()),
             building: Mutex::new(()),
+            programme: None,
         })
+    }
+
+    /// Keeps the programme the data was loaded with; its sections join every report.
+    #[must_use]
+    pub fn with_programme(mut self, programme: Option<report::ProgrammeInputs>) -> Self {
+        self.programme = programme;
+        self
     }
 
     /// The first year of the period reported for `year` when the request names none.
@@ -94,10 +104,17 @@ impl Reports {
             targets_source: self.targets_source.as_deref(),
             title: self.settings.title.as_deref(),
         };
-        let built = Arc::new(report::build_report(&input).map_err(|e| match e {
+        let to_serve = |e: ReportError| match e {
             ReportError::Trend(e) => ServeError::BadParameter { param: "from", message: e.to_string() },
             e => ServeError::Internal(e.to_string()),
-        })?);
+        };
+        let mut built = report::build_report(&input).map_err(to_serve)?;
+        built.set_lang(self.settings.lang.unwrap_or(report::Lang::En), self.settings.title.as_deref());
+        if let Some(programme) = &self.programme {
+            let section = programme.section_input(&dataset.estates, &dataset.facilities, metric, &dataset.catalogue, &self.targets.renovation);
+            report::add_programme(&mut built, &section).map_err(to_serve)?;
+        }
+        let built = Arc::new(built);
         let mut cache = self.cache.lock().map_err(|_| poisoned())?;
         if !cache.reports.contains_key(&(year, from)) {
             if cache.order.len() >= CACHED_REPORTS {
