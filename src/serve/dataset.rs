@@ -671,9 +671,13 @@ fn build_year_view(dataset: &Dataset, params: AnalysisParams) -> Result<YearView
             .map_err(|e| ServeError::Internal(e.to_string()))?
             .ok_or_else(|| ServeError::Internal(format!("the coverage timeline does not answer {:?}", params.year)))
     };
+    let started = std::time::Instant::now();
     let table = read(&*dataset.timeline()?)?;
     let straight = dataset.straight_timeline()?.map(|t| read(&t)).transpose()?;
-    year_view_from(dataset, table, straight)
+    let read_ms = started.elapsed().as_secs_f64() * 1e3;
+    let view = year_view_from(dataset, table, straight)?;
+    tracing::info!(year = params.year, read_ms, total_ms = started.elapsed().as_secs_f64() * 1e3, "year view built");
+    Ok(view)
 }
 
 /// Coverage fields per kind in a year's estate columns: [`KIND_FIELDS`], then
@@ -790,9 +794,9 @@ fn year_view_from(dataset: &Dataset, table: CoverageTable, straight: Option<Cove
         .collect();
     let keys: Vec<&str> = catalogue.keys().collect();
     let ids: Vec<FeatureId> = pairs.par_iter().map(|&(i, k)| FeatureId::Text(format!("{}:{}", dataset.estates[i as usize].id, keys[k as usize]))).collect();
-    let geometries = pairs.iter().map(|&(i, _)| Arc::clone(&dataset.estate_rows.geometries[i as usize])).collect();
-    let gap_rows = Arc::new(Rows::new(ids, geometries)?);
-    let estate_of: Arc<[u32]> = pairs.iter().map(|&(i, _)| i).collect();
+    let estate_of_gap: Vec<u32> = pairs.iter().map(|&(i, _)| i).collect();
+    let gap_rows = Arc::new(Rows::gathered(ids, &dataset.estate_rows, &estate_of_gap)?);
+    let estate_of: Arc<[u32]> = estate_of_gap.into();
     let codes: Vec<u32> = pairs.iter().map(|&(_, k)| u32::from(k)).collect();
     let gathered = |from: &str, to: &str| -> Result<Column, ServeError> {
         let source = dataset.estate_columns.iter().find(|c| c.name == from).ok_or_else(|| ServeError::Internal(format!("estates have no {from} column")))?;

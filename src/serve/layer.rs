@@ -317,6 +317,26 @@ impl Rows {
         Ok(Self { ids, geometries, bboxes, extent, by_id: OnceLock::new(), tree: OnceLock::new() })
     }
 
+    /// Rows with `ids`, each the feature `from[i]` of `source` again (its geometry and box shared:
+    /// a gap is drawn as its estate).
+    ///
+    /// # Errors
+    /// [`LayerError::TooManyRows`]; [`LayerError::ColumnLength`] when `ids` and `from` differ in
+    /// length.
+    ///
+    /// # Panics
+    /// When a position in `from` is not a row of `source`.
+    pub fn gathered(ids: Vec<FeatureId>, source: &Rows, from: &[u32]) -> Result<Self, LayerError> {
+        if ids.len() != from.len() {
+            return Err(LayerError::ColumnLength { name: "id".into(), len: ids.len(), rows: from.len() });
+        }
+        u32::try_from(ids.len()).map_err(|_| LayerError::TooManyRows(ids.len()))?;
+        let geometries = from.iter().map(|&i| Arc::clone(&source.geometries[i as usize])).collect();
+        let bboxes: Vec<Option<Rect<f64>>> = from.iter().map(|&i| source.bboxes[i as usize]).collect();
+        let extent = bboxes.iter().flatten().fold(None, |e: Option<Rect<f64>>, b| Some(e.map_or(*b, |e| union_rect(e, *b))));
+        Ok(Self { ids, geometries, bboxes, extent, by_id: OnceLock::new(), tree: OnceLock::new() })
+    }
+
     /// Number of rows.
     #[must_use]
     pub fn len(&self) -> usize {
@@ -698,6 +718,20 @@ mod tests {
             std::str::from_utf8(&out[0]).unwrap(),
             r#"{"type":"Feature","id":"a\"1","geometry":{"type":"Point","coordinates":[1.5,2]},"properties":{"n":3,"x":0.5,"s":null}}"#
         );
+    }
+
+    #[test]
+    fn gathered_rows_share_their_sources_geometry_and_box() {
+        let point = |x: f64| Arc::new(Geometry::Point(geo::Point::new(x, 0.0)));
+        let source = Rows::new(vec![FeatureId::Int(1), FeatureId::Int(2)], vec![point(0.0), point(5.0)]).unwrap();
+        let rows = Rows::gathered(vec![FeatureId::Text("b".into()), FeatureId::Text("a".into()), FeatureId::Text("c".into())], &source, &[1, 0, 1]).unwrap();
+        assert!(Arc::ptr_eq(&rows.geometries[0], &source.geometries[1]));
+        assert_eq!(rows.bboxes[1], source.bboxes[0]);
+        let layer = Layer::new(Arc::new(rows), Vec::new(), "Point").unwrap();
+        let right = Rect::new(geo::Coord { x: 1.0, y: -1.0 }, geo::Coord { x: 6.0, y: 1.0 });
+        assert_eq!(layer.intersecting(Some(right)), vec![0, 2]);
+        assert_eq!(layer.position("a"), Some(1));
+        assert!(Rows::gathered(vec![FeatureId::Int(1)], &source, &[0, 1]).is_err());
     }
 
     #[test]
