@@ -65,7 +65,7 @@ fn point_network_coverage(dataset: &Dataset, network: &ServedNetwork, view: &Yea
         .enumerate()
         .map(|(k, (spec, cell))| {
             let kind = KindId(u16::try_from(k).expect("validated catalogue"));
-            let straight = view.index(&dataset).nearest(kind, xy);
+            let straight = view.facility_index(dataset).nearest(kind, xy);
             let network_m = cell.nearest.map(|n| n.distance_m);
             json!({
                 "kind": spec.key,
@@ -105,12 +105,12 @@ fn point_coverage(dataset: &Dataset, view: &YearView, xy: Coord<f64>) -> Vec<Val
         .map(|(k, spec)| {
             let kind = KindId(u16::try_from(k).expect("validated catalogue"));
             let mut within: Vec<(u32, f64)> = view
-                .index(&dataset)
+                .facility_index(dataset)
                 .within(kind, xy, spec.radius_m)
                 .map(|f| (f.data.facility, (f.geom()[0] - xy.x).hypot(f.geom()[1] - xy.y)))
                 .collect();
             within.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
-            let nearest = view.index(&dataset).nearest(kind, xy);
+            let nearest = view.facility_index(dataset).nearest(kind, xy);
             json!({
                 "kind": spec.key,
                 "label_zh": spec.label_zh,
@@ -303,7 +303,7 @@ fn estate_coverage(dataset: &Arc<Dataset>, view: &YearView, position: usize) -> 
                 });
             }
             let mut within: Vec<(u32, f64)> = anchor.map_or_else(Vec::new, |a| {
-                view.index(&dataset)
+                view.facility_index(dataset)
                     .within(kind, a.xy, radius + a.reach_m)
                     .map(|f| (f.data.facility, metric.distance_m(estate, &a, Coord { x: f.geom()[0], y: f.geom()[1] })))
                     .filter(|(_, d)| *d <= radius)

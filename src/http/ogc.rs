@@ -286,7 +286,7 @@ fn collection_json(dataset: &Dataset, c: Collection, base: &str, lang: Lang) -> 
             });
         }
     }
-    let described = |l: Lang| if c.by_metric() { format!("{} {}", c.description(l), metric_sentence(&dataset, l)) } else { c.description(l).to_owned() };
+    let described = |l: Lang| if c.by_metric() { format!("{} {}", c.description(l), metric_sentence(dataset, l)) } else { c.description(l).to_owned() };
     let mut doc = json!({
         "id": c.id(),
         "title": c.title(lang),
@@ -321,8 +321,8 @@ fn collection_html(dataset: &Dataset, c: Collection, lang: Lang) -> String {
     s.push_str(&html::definitions(&[
         ("title", html::escape(c.title(lang))),
         ("标题", html::escape(c.title(Lang::Zh))),
-        ("description", html::escape(&if c.by_metric() { format!("{} {}", c.description(Lang::En), metric_sentence(&dataset, Lang::En)) } else { c.description(Lang::En).to_owned() })),
-        ("说明", html::escape(&if c.by_metric() { format!("{} {}", c.description(Lang::Zh), metric_sentence(&dataset, Lang::Zh)) } else { c.description(Lang::Zh).to_owned() })),
+        ("description", html::escape(&if c.by_metric() { format!("{} {}", c.description(Lang::En), metric_sentence(dataset, Lang::En)) } else { c.description(Lang::En).to_owned() })),
+        ("说明", html::escape(&if c.by_metric() { format!("{} {}", c.description(Lang::Zh), metric_sentence(dataset, Lang::Zh)) } else { c.description(Lang::Zh).to_owned() })),
         ("geometry", html::escape(layer.map_or("Unknown", |l| l.geometry_type))),
         ("features", layer.map_or(0, Layer::len).to_string()),
         ("extent (CRS84)", extent),

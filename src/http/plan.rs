@@ -111,7 +111,7 @@ fn lonlat(v: &Value, what: &str) -> Result<Coord<f64>, ApiError> {
 fn metric_of<'a>(dataset: &'a Dataset, view: &'a YearView) -> StraightOrNetwork<'a> {
     match &dataset.network {
         Some(n) => StraightOrNetwork::Network(&n.metric),
-        None => StraightOrNetwork::Straight(StraightLine::with_index(&dataset.facilities, &view.index(&dataset), dataset.params.distance_from)),
+        None => StraightOrNetwork::Straight(StraightLine::with_index(&dataset.facilities, view.facility_index(dataset), dataset.params.distance_from)),
     }
 }
 

@@ -962,28 +962,25 @@ async fn get_tile(Extension(Snapshot(dataset)): Extension<Snapshot>, Path((colle
         let query = TileQuery::parse(&pairs, c, &dataset)?;
         (CacheKey::new(&dataset, c.id(), tile, &query), query.version)
     };
-    let (body, hit) = match cache().get(&key) {
-        Some(body) => (body, true),
-        None => {
-            let built = {
-                let dataset = Arc::clone(&dataset);
-                let key = key.clone();
-                tokio::task::spawn_blocking(move || -> Result<Vec<u8>, ApiError> {
-                    if key.collection == STREETS {
-                        return Ok(render_streets_tile(&dataset, key.tile));
-                    }
-                    let c = tiled_collection(&dataset, key.collection)?;
-                    if c == Collection::ServiceAreas {
-                        dataset.service_areas()?;
-                    }
-                    render_tile(&dataset, c, key.tile, &TileQuery { year: key.year, kind: key.kind.clone(), version: None })
-                })
-                .await??
-            };
-            let body = bytes::Bytes::from(built);
-            cache().put(key, body.clone());
-            (body, false)
-        }
+    let (body, hit) = if let Some(body) = cache().get(&key) { (body, true) } else {
+        let built = {
+            let dataset = Arc::clone(&dataset);
+            let key = key.clone();
+            tokio::task::spawn_blocking(move || -> Result<Vec<u8>, ApiError> {
+                if key.collection == STREETS {
+                    return Ok(render_streets_tile(&dataset, key.tile));
+                }
+                let c = tiled_collection(&dataset, key.collection)?;
+                if c == Collection::ServiceAreas {
+                    dataset.service_areas()?;
+                }
+                render_tile(&dataset, c, key.tile, &TileQuery { year: key.year, kind: key.kind.clone(), version: None })
+            })
+            .await??
+        };
+        let body = bytes::Bytes::from(built);
+        cache().put(key, body.clone());
+        (body, false)
     };
     let mut timing = String::new();
     let _ = write!(timing, "render;dur={:.1}, cache;desc={}", started.elapsed().as_secs_f64() * 1000.0, if hit { "hit" } else { "miss" });
@@ -1052,16 +1049,13 @@ impl TileCache {
     fn lookup(&mut self, key: &CacheKey) -> Option<bytes::Bytes> {
         self.clock += 1;
         let clock = self.clock;
-        match self.entries.get_mut(key) {
-            Some((body, used)) => {
-                *used = clock;
-                self.hits += 1;
-                Some(body.clone())
-            }
-            None => {
-                self.misses += 1;
-                None
-            }
+        if let Some((body, used)) = self.entries.get_mut(key) {
+            *used = clock;
+            self.hits += 1;
+            Some(body.clone())
+        } else {
+            self.misses += 1;
+            None
         }
     }
 

@@ -74,7 +74,7 @@ impl YearView {
 
     /// The facilities open in this view's year, indexed per kind; built on first use
     /// (blocking: about 0.1 s for 200,000 facilities).
-    pub fn index(&self, dataset: &Dataset) -> &FacilityIndex {
+    pub fn facility_index(&self, dataset: &Dataset) -> &FacilityIndex {
         self.index.get_or_init(|| FacilityIndex::build(&dataset.facilities, dataset.catalogue.len(), self.year))
     }
 
