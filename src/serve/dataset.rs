@@ -780,60 +780,67 @@ fn year_view_from(dataset: &Dataset, table: CoverageTable, straight: Option<Cove
     }
     let estates = Layer::new(Arc::clone(&dataset.estate_rows), columns, "MultiPolygon")?;
 
-    // Gaps: one row per uncovered estate × kind, estate by estate.
-    let kinds = catalogue.len();
-    let pairs: Vec<(u32, u16)> = (0..rows)
-        .into_par_iter()
-        .flat_map_iter(|i| {
-            let tables = &tables;
-            (0..kinds).filter_map(move |k| {
-                let kind = KindId(u16::try_from(k).ok()?);
-                (!tables.table.get(i, kind).covered).then(|| (u32::try_from(i).unwrap_or(u32::MAX), kind.0))
+    // The gaps, and the summaries with the districts, side by side.
+    let build_gaps = || -> Result<Layer, ServeError> {
+        // Gaps: one row per uncovered estate × kind, estate by estate.
+        let kinds = catalogue.len();
+        let pairs: Vec<(u32, u16)> = (0..rows)
+            .into_par_iter()
+            .flat_map_iter(|i| {
+                let tables = &tables;
+                (0..kinds).filter_map(move |k| {
+                    let kind = KindId(u16::try_from(k).ok()?);
+                    (!tables.table.get(i, kind).covered).then(|| (u32::try_from(i).unwrap_or(u32::MAX), kind.0))
+                })
             })
-        })
-        .collect();
-    let keys: Vec<&str> = catalogue.keys().collect();
-    let ids: Vec<FeatureId> = pairs.par_iter().map(|&(i, k)| FeatureId::Text(format!("{}:{}", dataset.estates[i as usize].id, keys[k as usize]))).collect();
-    let estate_of_gap: Vec<u32> = pairs.iter().map(|&(i, _)| i).collect();
-    let gap_rows = Arc::new(Rows::gathered(ids, &dataset.estate_rows, &estate_of_gap)?);
-    let estate_of: Arc<[u32]> = estate_of_gap.into();
-    let codes: Vec<u32> = pairs.iter().map(|&(_, k)| u32::from(k)).collect();
-    let gathered = |from: &str, to: &str| -> Result<Column, ServeError> {
-        let source = dataset.estate_columns.iter().find(|c| c.name == from).ok_or_else(|| ServeError::Internal(format!("estates have no {from} column")))?;
-        Ok(Column::typed(to, source.kind, Arc::new(ColumnData::Gather { source: Arc::clone(&source.data), rows: Arc::clone(&estate_of) })))
+            .collect();
+        let keys: Vec<&str> = catalogue.keys().collect();
+        let ids: Vec<FeatureId> = pairs.par_iter().map(|&(i, k)| FeatureId::Text(format!("{}:{}", dataset.estates[i as usize].id, keys[k as usize]))).collect();
+        let estate_of_gap: Vec<u32> = pairs.iter().map(|&(i, _)| i).collect();
+        let gap_rows = Arc::new(Rows::gathered(ids, &dataset.estate_rows, &estate_of_gap)?);
+        let estate_of: Arc<[u32]> = estate_of_gap.into();
+        let codes: Vec<u32> = pairs.iter().map(|&(_, k)| u32::from(k)).collect();
+        let gathered = |from: &str, to: &str| -> Result<Column, ServeError> {
+            let source = dataset.estate_columns.iter().find(|c| c.name == from).ok_or_else(|| ServeError::Internal(format!("estates have no {from} column")))?;
+            Ok(Column::typed(to, source.kind, Arc::new(ColumnData::Gather { source: Arc::clone(&source.data), rows: Arc::clone(&estate_of) })))
+        };
+        let dict = |name: &str, label: &dyn Fn(&crate::model::KindSpec) -> String| {
+            let values = catalogue.kinds.iter().map(|spec| AttrValue::Text(label(spec))).collect();
+            Column::typed(name, ColumnType::String, Arc::new(ColumnData::Dict { values, codes: codes.clone() }))
+        };
+        let gap_cells: Arc<dyn CellSource> = Arc::new(GapCells { tables: Arc::clone(&tables), pairs });
+        let computed = |field: usize, kind: ColumnType| Column::typed(GAP_FIELDS[field], kind, Arc::new(ColumnData::Computed { source: Arc::clone(&gap_cells), field }));
+        let gap_count = gap_rows.len();
+        let mut gap_columns = vec![
+            gathered("id", "estate_id")?,
+            gathered("name", "estate_name")?,
+            gathered("district", "district")?,
+            gathered("households", "households")?,
+            dict("kind", &|s| s.key.clone()),
+            dict("kind_label_zh", &|s| s.label_zh.clone()),
+            dict("kind_label_en", &|s| s.label_en.clone()),
+            computed(0, ColumnType::Number),
+            computed(1, dataset.facility_id_type),
+            computed(2, ColumnType::String),
+            computed(3, ColumnType::Number),
+            computed(4, ColumnType::Number),
+            Column::new("distance_from", constant(&distance_from), gap_count),
+            Column::new("metric", constant(&metric_value), gap_count),
+            Column::new("year", constant(&year_value), gap_count),
+        ];
+        if compared {
+            gap_columns.extend((5..GAP_FIELDS.len()).map(|f| computed(f, ColumnType::Number)));
+        }
+        Ok(Layer::new(gap_rows, gap_columns, "MultiPolygon")?)
     };
-    let dict = |name: &str, label: &dyn Fn(&crate::model::KindSpec) -> String| {
-        let values = catalogue.kinds.iter().map(|spec| AttrValue::Text(label(spec))).collect();
-        Column::typed(name, ColumnType::String, Arc::new(ColumnData::Dict { values, codes: codes.clone() }))
+    let build_summaries = || -> Result<(Summary, Option<Layer>), ServeError> {
+        let summary = analysis::summarize(&dataset.estates, &dataset.facilities, &tables.table, catalogue);
+        let straight_summary = tables.straight.as_ref().map(|t| analysis::summarize(&dataset.estates, &dataset.facilities, t, catalogue));
+        let districts = districts_layer(dataset, &summary, straight_summary.as_ref(), &metric_value, &year_value)?;
+        Ok((summary, districts))
     };
-    let gap_cells: Arc<dyn CellSource> = Arc::new(GapCells { tables: Arc::clone(&tables), pairs });
-    let computed = |field: usize, kind: ColumnType| Column::typed(GAP_FIELDS[field], kind, Arc::new(ColumnData::Computed { source: Arc::clone(&gap_cells), field }));
-    let gap_count = gap_rows.len();
-    let mut gap_columns = vec![
-        gathered("id", "estate_id")?,
-        gathered("name", "estate_name")?,
-        gathered("district", "district")?,
-        gathered("households", "households")?,
-        dict("kind", &|s| s.key.clone()),
-        dict("kind_label_zh", &|s| s.label_zh.clone()),
-        dict("kind_label_en", &|s| s.label_en.clone()),
-        computed(0, ColumnType::Number),
-        computed(1, dataset.facility_id_type),
-        computed(2, ColumnType::String),
-        computed(3, ColumnType::Number),
-        computed(4, ColumnType::Number),
-        Column::new("distance_from", constant(&distance_from), gap_count),
-        Column::new("metric", constant(&metric_value), gap_count),
-        Column::new("year", constant(&year_value), gap_count),
-    ];
-    if compared {
-        gap_columns.extend((5..GAP_FIELDS.len()).map(|f| computed(f, ColumnType::Number)));
-    }
-    let gaps = Layer::new(gap_rows, gap_columns, "MultiPolygon")?;
-
-    let summary = analysis::summarize(&dataset.estates, &dataset.facilities, &tables.table, catalogue);
-    let straight_summary = tables.straight.as_ref().map(|t| analysis::summarize(&dataset.estates, &dataset.facilities, t, catalogue));
-    let districts = districts_layer(dataset, &summary, straight_summary.as_ref(), &metric_value, &year_value)?;
+    let (gaps, summaries) = rayon::join(build_gaps, build_summaries);
+    let (gaps, (summary, districts)) = (gaps?, summaries?);
     let trials = (0..catalogue.len()).map(|_| OnceLock::new()).collect();
     Ok(YearView {
         year,
