@@ -219,7 +219,7 @@ async fn what_if_lists_exactly_the_uncovered_estates_within_the_radius() {
             union.extend(expected);
         }
         assert_eq!(answer["estates_new"], union.len());
-        assert!(union.len() > 0, "{kind}: the trial at an uncovered estate covers at least that estate");
+        assert!(!union.is_empty(), "{kind}: the trial at an uncovered estate covers at least that estate");
     }
 }
 
