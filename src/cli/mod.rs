@@ -351,7 +351,7 @@ fn load_data_beside<R: Send>(
     let Some(network_config) = network_config else {
         handle_report(&loaded.report, None, config.analysis.on_invalid, &report_beside()?)?;
         if loaded.estates.is_empty() {
-            anyhow::bail!("{}: no valid estates were loaded", estates_source.path.display());
+            anyhow::bail!("{}: no valid estates were loaded", io::postgis::redact_path(&estates_source.path).display());
         }
         let side = side_work(&loaded);
         return Ok((Prepared { loaded, network: None }, side));
@@ -363,7 +363,7 @@ fn load_data_beside<R: Send>(
     }
     if loaded.estates.is_empty() {
         handle_report(&loaded.report, None, config.analysis.on_invalid, &beside)?;
-        anyhow::bail!("{}: no valid estates were loaded", estates_source.path.display());
+        anyhow::bail!("{}: no valid estates were loaded", io::postgis::redact_path(&estates_source.path).display());
     }
 
     let bar = spinner("loading the street network");
@@ -421,6 +421,9 @@ fn load_data_beside<R: Send>(
 /// `--print-config`: the effective config as TOML on stdout.
 fn print_config(config: &Config) -> anyhow::Result<()> {
     let text = config.to_toml().context("serialising the config")?;
+    // Database passwords are never printed; the output says to give them by PGPASSWORD or
+    // ~/.pgpass instead.
+    let text = io::postgis::redact(&text);
     std::io::stdout().write_all(text.as_bytes())?;
     Ok(())
 }

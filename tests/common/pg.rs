@@ -164,7 +164,7 @@ impl Drop for TestCluster {
 /// A new directory under the system temp dir owned by `postgres` (initdb refuses root, and the
 /// server must own its data directory).
 fn make_postgres_dir() -> PathBuf {
-    let dir = tempfile::Builder::new().prefix("gapmap-pg-").tempdir().expect("temp dir").into_path();
+    let dir = tempfile::Builder::new().prefix("gapmap-pg-").tempdir().expect("temp dir").keep();
     chown_postgres(&dir);
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).expect("chmod the temp dir");
     dir
