@@ -215,3 +215,215 @@ fn unreadable_sources_say_what_is_wrong() {
         assert!(text(&run.stderr).contains(expected), "{estates}: expected `{expected}` in:\n{}", text(&run.stderr));
     }
 }
+
+/// A coverage row with its numbers parsed, so that `250.0000` (CSV) and `250` (psql, OGR) compare
+/// equal: (estate_id, kind, distance_m, covered, nearest_id, count_within, capacity_within,
+/// shortfall).
+type Row = (String, String, Option<f64>, bool, String, i64, f64, Option<f64>);
+
+fn parse_row(fields: &[&str]) -> Row {
+    let number = |s: &str| if s.is_empty() || s == "(null)" { None } else { Some(s.parse::<f64>().unwrap_or_else(|_| panic!("number: {s:?}"))) };
+    assert_eq!(fields.len(), 8, "{fields:?}");
+    (
+        fields[0].to_owned(),
+        fields[1].to_owned(),
+        number(fields[2]),
+        matches!(fields[3], "true" | "t" | "1"),
+        if fields[4] == "(null)" { String::new() } else { fields[4].to_owned() },
+        fields[5].parse().expect("count"),
+        number(fields[6]).expect("capacity"),
+        number(fields[7]),
+    )
+}
+
+fn csv_rows(csv: &str) -> Vec<Row> {
+    csv.lines().skip(1).map(|l| parse_row(&l.split(',').collect::<Vec<_>>())).collect()
+}
+
+const COLUMNS: &str = "estate_id, kind, distance_m, covered::text, nearest_id, count_within, capacity_within, shortfall";
+
+/// The coverage table through psql, in the CSV's order.
+fn psql_rows(cluster: &TestCluster, table: &str) -> Vec<Row> {
+    let out = cluster.psql_ok("gapmap", &format!("COPY (SELECT {COLUMNS} FROM {table} ORDER BY estate_id::bigint, kind) TO STDOUT (FORMAT csv)"));
+    out.lines().map(|l| parse_row(&l.split(',').collect::<Vec<_>>())).collect()
+}
+
+/// The coverage table through ogrinfo (its feature dump parsed back into rows).
+fn ogrinfo_rows(cluster: &TestCluster, table: &str) -> Vec<Row> {
+    let sql = format!("SELECT {} FROM {table} ORDER BY estate_id::bigint, kind", COLUMNS.replace("covered::text", "covered::text AS covered"));
+    let out = Command::new("ogrinfo").args(["-ro", "-q", &cluster.ogr_dsn(), "-sql", &sql]).output().expect("ogrinfo runs");
+    assert!(out.status.success(), "ogrinfo: {}", text(&out.stderr));
+    let mut rows = Vec::new();
+    let mut fields: Vec<String> = Vec::new();
+    for line in text(&out.stdout).lines() {
+        if line.starts_with("OGRFeature") {
+            fields.clear();
+        } else if let Some((_, value)) = line.trim_start().split_once(") = ") {
+            fields.push(value.to_owned());
+            if fields.len() == 8 {
+                rows.push(parse_row(&fields.iter().map(String::as_str).collect::<Vec<_>>()));
+            }
+        }
+    }
+    rows
+}
+
+/// Runs `gapmap analyze` on the demo city in the database (plus extra flags), writing `out`.
+fn analyze_demo(cluster: &TestCluster, out: &str, extra: &[&str]) -> Output {
+    let config = demo("gapmap.toml");
+    let (estates, facilities) = (cluster.uri("?table=estates"), cluster.uri("?table=facilities"));
+    let mut args = vec!["analyze", "--config", config.to_str().expect("utf-8"), "--estates", &estates, "--facilities", &facilities, "--out", out];
+    args.extend_from_slice(extra);
+    gapmap(&args, &[])
+}
+
+#[test]
+fn results_written_to_postgis_read_back_identically_through_psql_and_ogrinfo_and_replace_the_last_run() {
+    let cluster = TestCluster::start();
+    ogr2ogr(&cluster, &demo("estates.geojson"), "estates");
+    ogr2ogr(&cluster, &demo("facilities.geojson"), "facilities");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let csv_path = dir.path().join("coverage.csv");
+    let json_path = dir.path().join("summary.json");
+    let target = cluster.uri("?table=gapmap.coverage");
+
+    let csv_run = analyze_demo(&cluster, csv_path.to_str().expect("utf-8"), &["--year", "2019"]);
+    assert!(csv_run.status.success(), "{}", text(&csv_run.stderr));
+    let json_run = analyze_demo(&cluster, json_path.to_str().expect("utf-8"), &["--year", "2019"]);
+    assert!(json_run.status.success(), "{}", text(&json_run.stderr));
+    let db_run = analyze_demo(&cluster, &target, &["--year", "2019"]);
+    assert!(db_run.status.success(), "{}", text(&db_run.stderr));
+    let expected = csv_rows(&std::fs::read_to_string(&csv_path).expect("csv"));
+    assert!(expected.len() > 3_000);
+    assert!(text(&db_run.stderr).contains(&format!("wrote {} rows to gapmap.coverage (SRID 4326)", expected.len())), "{}", text(&db_run.stderr));
+
+    assert_eq!(psql_rows(&cluster, "gapmap.coverage"), expected, "psql reads other rows than the CSV has");
+    assert_eq!(ogrinfo_rows(&cluster, "gapmap.coverage"), expected, "ogrinfo reads other rows than the CSV has");
+    let gaps: Vec<Row> = expected.iter().filter(|r| !r.3).cloned().collect();
+    assert!(!gaps.is_empty() && gaps.len() < expected.len());
+    assert_eq!(psql_rows(&cluster, "gapmap.coverage_gaps"), gaps);
+
+    // ogrinfo sees a MultiPolygon layer in EPSG:4326 with a spatial index; psql the keys.
+    let layer = Command::new("ogrinfo").args(["-ro", "-so", &cluster.ogr_dsn(), "gapmap.coverage"]).output().expect("ogrinfo");
+    let layer = text(&layer.stdout);
+    assert!(layer.contains("Geometry: Multi Polygon") && layer.contains(&format!("Feature Count: {}", expected.len())), "{layer}");
+    assert!(layer.contains("ID[\"EPSG\",4326]"), "{layer}");
+    let indexes = cluster.psql_ok("gapmap", "SELECT indexname || ' ' || indexdef FROM pg_indexes WHERE schemaname = 'gapmap' ORDER BY 1");
+    for wanted in ["coverage_pkey", "coverage_geom_idx", "coverage_gaps_pkey", "coverage_gaps_geom_idx", "coverage_summary_pkey"] {
+        assert!(indexes.lines().any(|l| l.starts_with(&format!("{wanted} "))), "no index {wanted}:\n{indexes}");
+    }
+    assert!(indexes.contains("USING gist (geom)"), "{indexes}");
+    // The geometry is each estate as it was read, in its own SRID.
+    let drift = cluster.psql_ok(
+        "gapmap",
+        "SELECT max(ST_HausdorffDistance(c.geom, ST_Multi(e.geom))) FROM gapmap.coverage c JOIN estates e ON e.id::text = c.estate_id",
+    );
+    let drift: f64 = drift.trim().parse().expect("a distance");
+    assert!(drift < 1e-9, "estate geometries moved by {drift} degrees on the way back");
+
+    // The summary table holds the .json's figures.
+    let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json_path).expect("json")).expect("valid json");
+    for kind in json["overall"].as_array().expect("overall") {
+        let key = kind["kind"].as_str().expect("kind");
+        let row = cluster.psql_ok("gapmap", &format!("SELECT estates_covered, households_covered, facilities FROM gapmap.coverage_summary WHERE level = 'overall' AND kind = '{key}'"));
+        assert_eq!(row.trim(), format!("{}|{}|{}", kind["estates_covered"], kind["households_covered"], kind["facilities"]), "{key}");
+    }
+    let districts = cluster.psql_ok("gapmap", "SELECT count(DISTINCT district) FROM gapmap.coverage_summary WHERE level = 'district'");
+    assert_eq!(districts.trim(), json["districts"].as_array().expect("districts").len().to_string());
+
+    // A second run replaces the first entirely (other year, other figures).
+    let csv_2021 = dir.path().join("coverage2021.csv");
+    let csv_run = analyze_demo(&cluster, csv_2021.to_str().expect("utf-8"), &["--year", "2021"]);
+    assert!(csv_run.status.success(), "{}", text(&csv_run.stderr));
+    let expected_2021 = csv_rows(&std::fs::read_to_string(&csv_2021).expect("csv"));
+    assert_ne!(expected_2021, expected, "the two years should differ for this test to mean anything");
+    let db_run = analyze_demo(&cluster, &target, &["--year", "2021"]);
+    assert!(db_run.status.success(), "{}", text(&db_run.stderr));
+    assert_eq!(psql_rows(&cluster, "gapmap.coverage"), expected_2021);
+    let leftovers = cluster.psql_ok("gapmap", "SELECT string_agg(tablename, ',' ORDER BY tablename) FROM pg_tables WHERE schemaname = 'gapmap'");
+    assert_eq!(leftovers.trim(), "coverage,coverage_gaps,coverage_summary");
+    let comment = cluster.psql_ok("gapmap", "SELECT obj_description('gapmap.coverage'::regclass)");
+    assert!(comment.contains("facilities open by 2021"), "{comment}");
+}
+
+#[test]
+fn a_failed_write_leaves_the_previous_tables_intact_and_readable() {
+    let cluster = TestCluster::start();
+    ogr2ogr(&cluster, &demo("estates.geojson"), "estates");
+    ogr2ogr(&cluster, &demo("facilities.geojson"), "facilities");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let csv_path = dir.path().join("coverage.csv");
+    let target = cluster.uri("?table=gapmap.coverage");
+    assert!(analyze_demo(&cluster, csv_path.to_str().expect("utf-8"), &["--year", "2019"]).status.success());
+    let first = analyze_demo(&cluster, &target, &["--year", "2019"]);
+    assert!(first.status.success(), "{}", text(&first.stderr));
+    let expected = csv_rows(&std::fs::read_to_string(&csv_path).expect("csv"));
+    let summary_before = cluster.psql_ok("gapmap", "SELECT * FROM gapmap.coverage_summary ORDER BY level, district, kind");
+
+    // 1. A view on the old table: everything new is loaded, then dropping the old table fails at
+    //    the very end, inside the transaction.
+    cluster.psql_ok("gapmap", "CREATE VIEW public.uncovered AS SELECT estate_id, kind FROM gapmap.coverage WHERE NOT covered");
+    let failed = analyze_demo(&cluster, &target, &["--year", "2021"]);
+    assert!(!failed.status.success());
+    let stderr = text(&failed.stderr);
+    assert!(stderr.contains("replacing the previous tables") && stderr.contains("the previous tables are unchanged"), "{stderr}");
+    assert!(stderr.contains("view uncovered depends on table gapmap.coverage"), "{stderr}");
+    assert_eq!(psql_rows(&cluster, "gapmap.coverage"), expected);
+    assert_eq!(ogrinfo_rows(&cluster, "gapmap.coverage"), expected);
+    assert_eq!(cluster.psql_ok("gapmap", "SELECT * FROM gapmap.coverage_summary ORDER BY level, district, kind"), summary_before);
+    let leftovers = cluster.psql_ok("gapmap", "SELECT string_agg(tablename, ',' ORDER BY tablename) FROM pg_tables WHERE schemaname = 'gapmap'");
+    assert_eq!(leftovers.trim(), "coverage,coverage_gaps,coverage_summary", "no half-written table may remain");
+    cluster.psql_ok("gapmap", "DROP VIEW public.uncovered");
+
+    // 2. The connection drops midway: a reader holds the old table (ACCESS SHARE) so the write,
+    //    its new tables loaded, waits at the swap; its backend is then terminated.
+    let reader = Command::new("psql")
+        .args(["-X", "-q", "-h", "127.0.0.1", "-p", &cluster.port.to_string(), "-U", "postgres", "-d", "gapmap", "-c"])
+        .arg("BEGIN; LOCK TABLE gapmap.coverage IN ACCESS SHARE MODE; SELECT pg_sleep(120); COMMIT;")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("psql runs");
+    let config = demo("gapmap.toml");
+    let (estates, facilities) = (cluster.uri("?table=estates"), cluster.uri("?table=facilities"));
+    let writer = Command::new(env!("CARGO_BIN_EXE_gapmap"))
+        .args(["analyze", "--config", config.to_str().expect("utf-8"), "--estates", &estates, "--facilities", &facilities, "--year", "2021", "--out", &target])
+        .env_remove("RUST_LOG")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("gapmap runs");
+    let started = std::time::Instant::now();
+    let waiting = loop {
+        let pid = cluster.psql_ok("gapmap", "SELECT pid FROM pg_stat_activity WHERE application_name = 'gapmap' AND wait_event_type = 'Lock'");
+        if !pid.trim().is_empty() {
+            break pid.trim().to_owned();
+        }
+        assert!(started.elapsed().as_secs() < 90, "the write never reached the swap");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    // It waits at the swap, so everything new is loaded (but uncommitted, invisible from here).
+    let query = cluster.psql_ok("gapmap", &format!("SELECT query FROM pg_stat_activity WHERE pid = {waiting}"));
+    assert!(query.starts_with("DROP TABLE IF EXISTS \"gapmap\".\"coverage\"") && query.contains("RENAME TO"), "{query}");
+    cluster.psql_ok("gapmap", &format!("SELECT pg_terminate_backend({waiting})"));
+    let dropped = writer.wait_with_output().expect("gapmap exits");
+    cluster.psql_ok("gapmap", "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(120)%' AND pid <> pg_backend_pid()");
+    let _ = reader.wait_with_output();
+    assert!(!dropped.status.success(), "the write should fail when its connection drops");
+    assert!(text(&dropped.stderr).contains("the previous tables are unchanged"), "{}", text(&dropped.stderr));
+    assert_eq!(psql_rows(&cluster, "gapmap.coverage"), expected);
+    assert_eq!(cluster.psql_ok("gapmap", "SELECT * FROM gapmap.coverage_summary ORDER BY level, district, kind"), summary_before);
+    let leftovers = cluster.psql_ok("gapmap", "SELECT string_agg(tablename, ',' ORDER BY tablename) FROM pg_tables WHERE schemaname = 'gapmap'");
+    assert_eq!(leftovers.trim(), "coverage,coverage_gaps,coverage_summary");
+
+    // 3. An output URI that cannot be a target fails before any work, naming the problem.
+    for (uri, message) in [
+        (cluster.uri("?query=SELECT%201"), "an output needs table=schema.name, not query="),
+        (cluster.uri(""), "say where to write: add ?table=schema.name"),
+    ] {
+        let run = analyze_demo(&cluster, &uri, &[]);
+        assert!(!run.status.success());
+        assert!(text(&run.stderr).contains(message), "{uri}: {}", text(&run.stderr));
+    }
+    assert_eq!(psql_rows(&cluster, "gapmap.coverage"), expected);
+}

@@ -48,6 +48,8 @@ pub struct Loaded {
     pub facilities: Vec<Facility>,
     /// The working CRS used (`EPSG:4547`…).
     pub working_crs: String,
+    /// The CRS the estates were read in (what a PostGIS output writes them back in).
+    pub estates_crs: CrsSpec,
     /// Rejections and warnings.
     pub report: LoadReport,
 }
@@ -120,7 +122,7 @@ pub fn load_with_planned(
         let facility_side = facility_reader.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
         (estate_side, facility_side)
     });
-    let (estate_list, working_crs, mut report) = estate_side?;
+    let (estate_list, working_crs, estates_crs, mut report) = estate_side?;
 
     // The report as a sequential load writes it: the estates', then each facility source's.
     let FacilitiesRead { facilities: mut facility_list, report: facility_report, sources, error } = facility_side;
@@ -142,7 +144,7 @@ pub fn load_with_planned(
         return Err(error);
     }
 
-    Ok(Loaded { estates: estate_list, facilities: facility_list, working_crs, report })
+    Ok(Loaded { estates: estate_list, facilities: facility_list, working_crs, estates_crs, report })
 }
 
 /// Loads point features from `source` the way facilities load (ids, fields, kind mapping,
@@ -168,12 +170,13 @@ pub fn load_points(source: &SourceConfig, options: &LoadOptions<'_>, working_crs
 }
 
 /// Reads, validates, de-duplicates and reprojects the estates, choosing the working CRS from
-/// their extent unless the options name one. Returns them, the working CRS and their report.
+/// their extent unless the options name one. Returns them, the working CRS, the CRS they were
+/// read in and their report.
 fn load_estates(
     estates: &SourceConfig,
     options: &LoadOptions<'_>,
     progress: &dyn Fn(&str),
-) -> Result<(Vec<Estate>, String, LoadReport), LoadError> {
+) -> Result<(Vec<Estate>, String, CrsSpec, LoadReport), LoadError> {
     let mut report = LoadReport::default();
     let (estate_chunks, estate_source) =
         read_converted(estates, Role::Estates, options, &mut report, &|raw| estate_from_raw(raw, estates))?;
@@ -212,7 +215,7 @@ fn load_estates(
     let to_working = Transformer::new(&estate_source.crs, &working_crs)?;
     transform_estates(&mut estate_list, &to_working)?;
     report.accepted.push((redact_path(&estates.path), estate_list.len()));
-    Ok((estate_list, working_crs, report))
+    Ok((estate_list, working_crs, estate_source.crs, report))
 }
 
 /// The facility sources read, validated and de-duplicated, still in their source CRSs.

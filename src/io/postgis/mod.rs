@@ -18,11 +18,13 @@ mod connect;
 mod notify;
 mod read;
 pub mod uri;
+mod write;
 
 pub use connect::connect;
 pub use notify::{notify_sql, DEFAULT_CHANNEL};
 pub use read::{PostgisSource, BATCH_ROWS};
 pub use uri::{is_uri, redact, redact_path, PgUri, Selection};
+pub use write::{check_target, write_results, WrittenTables};
 
 /// An SQL identifier, double-quoted with inner quotes doubled.
 #[must_use]
