@@ -427,3 +427,48 @@ fn a_failed_write_leaves_the_previous_tables_intact_and_readable() {
     }
     assert_eq!(psql_rows(&cluster, "gapmap.coverage"), expected);
 }
+
+#[test]
+fn db_init_installs_notify_triggers_idempotently_and_prints_its_sql() {
+    let cluster = TestCluster::start();
+    ogr2ogr(&cluster, &fixture("valid_facilities.geojson"), "facilities");
+    cluster.psql_ok("gapmap", "CREATE SCHEMA city; CREATE TABLE city.estates (id integer PRIMARY KEY, geom geometry(Polygon, 4326))");
+    let estates = cluster.uri("?table=city.estates");
+    let facilities = cluster.uri("?table=facilities");
+
+    let dry = gapmap(&["db", "init", "--dry-run", &estates, &facilities], &[]);
+    assert!(dry.status.success(), "{}", text(&dry.stderr));
+    assert!(text(&dry.stdout).contains("CREATE OR REPLACE TRIGGER \"gapmap_notify_changed\""), "{}", text(&dry.stdout));
+    assert_eq!(cluster.psql_ok("gapmap", "SELECT count(*) FROM pg_trigger WHERE tgname = 'gapmap_notify_changed'").trim(), "0", "--dry-run changed the database");
+
+    for _ in 0..2 {
+        let run = gapmap(&["db", "init", &estates, &facilities], &[]);
+        assert!(run.status.success(), "{}", text(&run.stderr));
+        let sql = text(&run.stdout);
+        assert_eq!(sql.matches("CREATE OR REPLACE TRIGGER").count(), 2, "{sql}");
+        assert!(sql.contains("ON \"city\".\"estates\"") && sql.contains("ON \"facilities\""), "{sql}");
+    }
+    assert_eq!(cluster.psql_ok("gapmap", "SELECT count(*) FROM pg_trigger WHERE tgname = 'gapmap_notify_changed'").trim(), "2");
+
+    // A change in one transaction reaches a listener once, naming the table.
+    let mut listener = postgres::Client::connect(&format!("host=127.0.0.1 port={} user=postgres dbname=gapmap", cluster.port), postgres::NoTls).expect("connect");
+    listener.batch_execute("LISTEN gapmap_changed").expect("listen");
+    cluster.psql_ok(
+        "gapmap",
+        "BEGIN; INSERT INTO city.estates VALUES (1, ST_GeomFromText('POLYGON((0 0,1 0,1 1,0 0))', 4326)), (2, ST_GeomFromText('POLYGON((0 0,1 0,1 1,0 0))', 4326)); COMMIT;",
+    );
+    let mut notifications = listener.notifications();
+    let mut received: Vec<(String, String)> = Vec::new();
+    let mut iter = notifications.timeout_iter(std::time::Duration::from_secs(5));
+    while let Ok(Some(n)) = postgres::fallible_iterator::FallibleIterator::next(&mut iter) {
+        received.push((n.channel().to_owned(), n.payload().to_owned()));
+        if received.len() > 1 {
+            break;
+        }
+    }
+    assert_eq!(received, vec![("gapmap_changed".to_owned(), "city.estates".to_owned())]);
+
+    let query = gapmap(&["db", "init", &cluster.uri("?query=SELECT%201")], &[]);
+    assert!(!query.status.success());
+    assert!(text(&query.stderr).contains("a trigger goes on a table"), "{}", text(&query.stderr));
+}
