@@ -54,6 +54,9 @@ pub struct DbInitArgs {
     pub dry_run: bool,
 }
 
+/// `(schema, table)`: a table as `table=` names it.
+type QualifiedName = (Option<String>, String);
+
 /// Runs `gapmap db …`.
 pub(super) fn run(args: &DbArgs) -> anyhow::Result<()> {
     match &args.command {
@@ -75,7 +78,7 @@ fn run_init(args: &DbInitArgs) -> anyhow::Result<()> {
         bail!("--channel `{}`: a channel name has 1 to 63 bytes", args.channel);
     }
     // One transaction per database (same host, port, database and user), all its tables at once.
-    let mut groups: Vec<(PgUri, Vec<(Option<String>, String)>)> = Vec::new();
+    let mut groups: Vec<(PgUri, Vec<QualifiedName>)> = Vec::new();
     for path in &paths {
         let shown = postgis::redact_path(path);
         let uri = PgUri::parse(&path.to_string_lossy()).map_err(anyhow::Error::msg)?;
