@@ -472,3 +472,14 @@ fn db_init_installs_notify_triggers_idempotently_and_prints_its_sql() {
     assert!(!query.status.success());
     assert!(text(&query.stderr).contains("a trigger goes on a table"), "{}", text(&query.stderr));
 }
+
+#[test]
+fn print_config_never_shows_a_database_password() {
+    let uri = "postgresql://planner:hunter2@db.example:5432/city?table=plan.estates";
+    let run = gapmap(&["analyze", "--estates", uri, "--facilities", "postgres://planner:hunter2@db.example/city?table=pois", "--print-config"], &[]);
+    assert!(run.status.success(), "{}", text(&run.stderr));
+    let stdout = text(&run.stdout);
+    assert!(stdout.contains("postgresql://planner:***@db.example:5432/city?table=plan.estates"), "{stdout}");
+    assert!(stdout.contains("postgres://planner:***@db.example/city?table=pois"), "{stdout}");
+    assert!(!stdout.contains("hunter2"), "{stdout}");
+}
