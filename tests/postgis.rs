@@ -6,6 +6,9 @@
 
 #[path = "common/pg.rs"]
 mod pg;
+#[path = "common/server.rs"]
+#[allow(dead_code, reason = "only `serve` is used here")]
+mod server;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -482,4 +485,49 @@ fn print_config_never_shows_a_database_password() {
     assert!(stdout.contains("postgresql://planner:***@db.example:5432/city?table=plan.estates"), "{stdout}");
     assert!(stdout.contains("postgres://planner:***@db.example/city?table=pois"), "{stdout}");
     assert!(!stdout.contains("hunter2"), "{stdout}");
+}
+
+/// A plain HTTP/1.0 GET on loopback; returns the body.
+fn http_get(base: &str, path: &str) -> String {
+    use std::io::{Read as _, Write as _};
+    let address = base.trim_start_matches("http://").trim_end_matches('/');
+    let mut stream = std::net::TcpStream::connect(address).expect("connect to gapmap serve");
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: {address}\r\n\r\n").expect("send");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("read");
+    let (head, body) = response.split_once("\r\n\r\n").expect("an HTTP response");
+    assert!(head.starts_with("HTTP/1.1 200") || head.starts_with("HTTP/1.0 200"), "{path}: {head}");
+    body.to_owned()
+}
+
+#[test]
+fn serve_loads_its_data_from_postgis_like_from_files() {
+    let cluster = TestCluster::start();
+    ogr2ogr(&cluster, &demo("estates.geojson"), "estates");
+    ogr2ogr(&cluster, &demo("facilities.geojson"), "facilities");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = dir.path().join("gapmap.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[estates]\npath = \"{}\"\n\n[[facilities]]\npath = \"{}\"\n\n[analysis]\nworking_crs = \"auto\"\n",
+            cluster.uri("?table=estates"),
+            cluster.uri("?table=facilities")
+        ),
+    )
+    .expect("write config");
+    let (_db_server, db_url) = server::serve(&config);
+    let (_file_server, file_url) = server::serve(&demo("gapmap.toml"));
+    for path in ["/collections/estates/items?limit=5&f=json", "/collections/gaps/items?limit=5&f=json", "/coverage?lon=114.51&lat=38.04&f=json"] {
+        let (from_db, from_files) = (http_get(&db_url, path), http_get(&file_url, path));
+        let (a, b): (serde_json::Value, serde_json::Value) = (serde_json::from_str(&from_db).expect("json"), serde_json::from_str(&from_files).expect("json"));
+        if path.contains("items") {
+            assert_eq!(a["numberMatched"], b["numberMatched"], "{path}");
+            assert_eq!(a["features"].as_array().map(Vec::len), Some(5), "{path}");
+            let ids = |v: &serde_json::Value| v["features"].as_array().expect("features").iter().map(|f| f["id"].clone()).collect::<Vec<_>>();
+            assert_eq!(ids(&a), ids(&b), "{path}");
+        } else {
+            assert_eq!(a, b, "{path}");
+        }
+    }
 }
