@@ -531,3 +531,38 @@ fn serve_loads_its_data_from_postgis_like_from_files() {
         }
     }
 }
+
+#[test]
+fn field_mapping_kind_values_and_filters_apply_to_database_sources_as_to_files() {
+    let cluster = TestCluster::start();
+    ogr2ogr(&cluster, &demo("estates.geojson"), "estates");
+    ogr2ogr(&cluster, &demo("facilities.geojson"), "facilities");
+    let dir = tempfile::tempdir().expect("temp dir");
+    // Renamed columns and a local kind name, as a bureau's POI table might have them.
+    let facilities_query = "SELECT%20id%20AS%20poi_code,%20CASE%20kind%20WHEN%20'market'%20THEN%20'%E8%8F%9C%E5%B8%82%E5%9C%BA'%20ELSE%20kind%20END%20AS%20category,%20capacity,%20opened_year,%20geom%20FROM%20facilities";
+    let common = "[analysis]\nworking_crs = \"auto\"\nyear = 2021\n";
+    let files = format!(
+        "[estates]\npath = \"{}\"\nfilter = {{ district = \"长安区\" }}\n\n[[facilities]]\npath = \"{}\"\n\n{common}",
+        demo("estates.geojson").display(),
+        demo("facilities.geojson").display()
+    );
+    let db = format!(
+        "[estates]\npath = \"{}\"\nfilter = {{ district = \"长安区\" }}\n\n[[facilities]]\npath = \"{}\"\nfields = {{ id = \"poi_code\", kind = \"category\" }}\nkind_values = {{ \"菜市场\" = \"market\" }}\n\n{common}",
+        cluster.uri("?table=estates"),
+        cluster.uri(&format!("?query={facilities_query}"))
+    );
+    let mut outputs = Vec::new();
+    for (name, config) in [("files", files), ("db", db)] {
+        let config_path = dir.path().join(format!("{name}.toml"));
+        std::fs::write(&config_path, config).expect("write config");
+        let out = dir.path().join(format!("{name}.csv"));
+        let run = gapmap(&["analyze", "--config", config_path.to_str().expect("utf-8"), "--out", out.to_str().expect("utf-8")], &[]);
+        assert!(run.status.success(), "{name}: {}", text(&run.stderr));
+        assert!(text(&run.stderr).contains("features do not match the source's filter and were skipped"), "{name}: {}", text(&run.stderr));
+        outputs.push(std::fs::read_to_string(&out).expect("csv"));
+    }
+    let estates: std::collections::BTreeSet<&str> = outputs[0].lines().skip(1).filter_map(|l| l.split(',').next()).collect();
+    assert!(!estates.is_empty() && estates.len() < 3_000, "the filter should keep one district's estates, kept {}", estates.len());
+    assert!(outputs[0].lines().any(|l| l.contains(",market,") && l.contains(",true,")), "markets should cover some estates");
+    assert_eq!(outputs[0], outputs[1]);
+}
