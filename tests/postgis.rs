@@ -419,10 +419,12 @@ fn a_failed_write_leaves_the_previous_tables_intact_and_readable() {
     let leftovers = cluster.psql_ok("gapmap", "SELECT string_agg(tablename, ',' ORDER BY tablename) FROM pg_tables WHERE schemaname = 'gapmap'");
     assert_eq!(leftovers.trim(), "coverage,coverage_gaps,coverage_summary");
 
-    // 3. An output URI that cannot be a target fails before any work, naming the problem.
+    // 3. An output URI that cannot be a target, or a server that cannot be reached, fails before
+    //    any work, naming the problem.
     for (uri, message) in [
         (cluster.uri("?query=SELECT%201"), "an output needs table=schema.name, not query="),
         (cluster.uri(""), "say where to write: add ?table=schema.name"),
+        ("postgresql://postgres@127.0.0.1:1/gapmap?table=gapmap.coverage".to_owned(), "Connection refused"),
     ] {
         let run = analyze_demo(&cluster, &uri, &[]);
         assert!(!run.status.success());

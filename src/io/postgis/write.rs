@@ -77,13 +77,17 @@ impl Target {
     }
 }
 
-/// Checks that `path` is a URI `write_results` can write to (`table=`, no `query=`), before any
-/// work is done.
+/// Checks, before any work is done, that `path` is a URI `write_results` can write to
+/// (`table=`, no `query=`) and that the database accepts the connection: a run of minutes should
+/// not end in "connection refused".
 ///
 /// # Errors
 /// [`WriteError::Postgres`] saying what is wrong with it.
 pub fn check_target(path: &Path) -> Result<(), WriteError> {
-    Target::parse(path).map(drop)
+    let target = Target::parse(path)?;
+    let mut client = connect(&target.uri).map_err(|m| target.error(m))?;
+    client.simple_query("SELECT 1").map_err(|e| target.error(describe(&e)))?;
+    Ok(())
 }
 
 /// Replaces the three result tables `path` names (see the module docs) in one transaction.
