@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Installs what gapmap needs on Debian 12 and is missing: GDAL, PROJ, libclang and pkg-config to
 # build, cmake and g++ for HiGHS (the site-planning solver, built from source by highs-sys); gdal-bin (ogrinfo/ogr2ogr) and osmium-tool for the real-client tests; chromium and a
-# small CJK font for the web map's browser test, node for the style validator and playwright-core.
+# small CJK font for the web map's browser test, node for the style validator and playwright-core;
+# PostgreSQL 15 with PostGIS 3 for the PostGIS tests (tests/postgis.rs starts its own throwaway
+# cluster with the binaries in /usr/lib/postgresql/15/bin; no server needs to be running).
 # Then the npm packages of web/ (npm ci from the committed package-lock.json).
 # Runs apt only when root; otherwise says exactly what to install. Idempotent.
 set -euo pipefail
 
-packages=(libgdal-dev libproj-dev libclang-dev pkg-config cmake g++ gdal-bin osmium-tool chromium fonts-wqy-microhei)
+packages=(libgdal-dev libproj-dev libclang-dev pkg-config cmake g++ gdal-bin osmium-tool chromium fonts-wqy-microhei postgresql-15 postgresql-15-postgis-3)
 # node ≥ 20 (playwright-core needs it); Debian's nodejs only when there is no node at all.
 command -v node >/dev/null || packages+=(nodejs npm)
 missing=()
@@ -21,7 +23,7 @@ if ((${#missing[@]})); then
     apt-get update -qq
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   else
-    echo "setup: missing Debian packages: ${missing[*]}" >&2
+    echo "setup: missing Debian packages: ${missing[*]} (installing them needs root; this runs as $(id -un))" >&2
     echo "setup: run   sudo apt-get install -y ${missing[*]}   and try again" >&2
     exit 1
   fi

@@ -219,6 +219,16 @@ pub struct SourceConfig {
     pub filter: BTreeMap<String, String>,
 }
 
+/// Whether a source path is a PostgreSQL URI (`postgresql://…`, `postgres://…`, any case) rather
+/// than a file: such paths are neither resolved against the config's directory nor checked for
+/// existence (`io::postgis` reads them).
+#[must_use]
+pub fn is_postgres_uri(path: &Path) -> bool {
+    path.to_str().is_some_and(|s| {
+        ["postgresql://", "postgres://"].iter().any(|p| s.get(..p.len()).is_some_and(|head| head.eq_ignore_ascii_case(p)))
+    })
+}
+
 impl SourceConfig {
     /// A source with default mapping.
     #[must_use]
@@ -657,7 +667,8 @@ impl Config {
 
     fn resolve_paths(&mut self, base: &Path) {
         let resolve = |p: &mut PathBuf| {
-            if p.is_relative() && !p.as_os_str().is_empty() {
+            // A PostgreSQL URI is not a file name to resolve.
+            if p.is_relative() && !p.as_os_str().is_empty() && !is_postgres_uri(p) {
                 *p = base.join(&*p);
             }
         };
@@ -707,7 +718,8 @@ impl Config {
             .chain(self.facilities.iter().enumerate().map(|(i, f)| (format!("facilities[{i}]"), f)))
             .chain(self.planned.iter().enumerate().map(|(i, f)| (format!("planned[{i}]"), f)));
         for (key, source) in sources {
-            if !source.path.exists() {
+            // A PostgreSQL URI is checked when it is read (connection, table, columns).
+            if !source.path.exists() && !is_postgres_uri(&source.path) {
                 return invalid(format!("{key}.path"), format!("{} does not exist", source.path.display()));
             }
             if let Some(crs) = &source.crs {

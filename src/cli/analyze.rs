@@ -23,6 +23,11 @@ Outputs (chosen by the --out extension):
   .fgb .gpkg  the same through GDAL
   .json     coverage summaries per kind, overall and per district (with the planned
             facilities counted per kind when there are any)
+  postgresql://user@host:port/db?table=schema.coverage
+            three tables replaced in one transaction: coverage (the CSV's rows plus the
+            estate geometry in the estates' SRID), coverage_gaps (its uncovered rows) and
+            coverage_summary (the .json summaries as rows); the password from PGPASSWORD or
+            ~/.pgpass. The load report goes to ./schema.coverage.load-report.json.
 
 Accessibility: the layers carry <kind>_access for every kind with a capacity_unit, a two-step
 floating catchment (2SFCA) score: each facility's capacity is shared among the residents within
@@ -60,7 +65,10 @@ Examples:
   gapmap analyze --config data/demo/gapmap.toml --year 2021 --radius market=800 --out summary.json
   gapmap analyze --estates e.shp --facilities amap.csv --crs GCJ-02 --on-invalid warn --out e.gpkg
   gapmap analyze --config city.toml --network shanghai.osm.pbf --metric network --out walk.geojson
-  gapmap analyze --config city.toml --planned new_day_care.geojson --out scenario.geojson";
+  gapmap analyze --config city.toml --planned new_day_care.geojson --out scenario.geojson
+  gapmap analyze --estates 'postgresql://planner@db/city?table=plan.estates' \
+                 --facilities 'postgresql://planner@db/city?table=plan.pois' \
+                 --out 'postgresql://planner@db/city?table=gapmap.coverage'";
 
 /// Options of `gapmap analyze`.
 #[derive(Debug, Args)]
@@ -71,7 +79,8 @@ pub struct AnalyzeArgs {
     /// Only facilities opened in or before this year count.
     #[arg(long, env = "GAPMAP_YEAR")]
     pub year: Option<i32>,
-    /// Output file: .csv, .geojson, .fgb, .gpkg or .json.
+    /// Output file: .csv, .geojson, .fgb, .gpkg or .json; or a PostgreSQL URI with
+    /// `?table=schema.name` (see below).
     #[arg(long, env = "GAPMAP_OUT", required_unless_present = "print_config")]
     pub out: Option<PathBuf>,
     /// Print the effective config as TOML and exit.
@@ -109,10 +118,8 @@ pub(super) fn run(args: &AnalyzeArgs) -> anyhow::Result<()> {
         return print_config(&config);
     }
     let out = args.out.as_deref().context("--out is required")?;
-    let ext = io::write::extension(out);
-    if !["csv", "geojson", "fgb", "gpkg", "json"].contains(&ext.as_str()) {
-        bail!("--out {}: unsupported extension; use .csv, .geojson, .fgb, .gpkg or .json", out.display());
-    }
+    let ext = output_kind(out)?;
+    let database_out = ext == "postgis";
     config.validate()?;
     let catalogue = catalogue_for(&config)?;
     let params = AnalysisParams { distance_from: config.analysis.distance_from, year: config.analysis.year, metric: config.analysis.metric };
@@ -134,7 +141,8 @@ pub(super) fn run(args: &AnalyzeArgs) -> anyhow::Result<()> {
         crate::diag::log_stage(started, "coverage computed");
         Ok((index, straight))
     };
-    let (prepared, straight) = load_data_beside(&config, &catalogue, args.data.crs.as_deref(), || Ok(out.to_owned()), straight_table)?;
+    let report_beside = || Ok(if database_out { database_report_beside(out) } else { out.to_owned() });
+    let (prepared, straight) = load_data_beside(&config, &catalogue, args.data.crs.as_deref(), report_beside, straight_table)?;
     let (index, straight) = straight?;
     let loaded = &prepared.loaded;
     crate::diag::release_freed_memory();
@@ -183,8 +191,9 @@ pub(super) fn run(args: &AnalyzeArgs) -> anyhow::Result<()> {
     } else {
         None
     };
-    let bar = spinner(&format!("writing {}", out.display()));
+    let bar = spinner(&format!("writing {}", io::postgis::redact_path(out).display()));
     match ext.as_str() {
+        "postgis" => write_to_database(out, &results, &summary, &loaded.estates_crs, &bar)?,
         "csv" => io::write::write_coverage_csv(out, &results)?,
         "json" => io::write::write_json(out, &io::write::SummaryDocument {
             generator: format!("gapmap {}", env!("CARGO_PKG_VERSION")),
@@ -212,6 +221,57 @@ pub(super) fn run(args: &AnalyzeArgs) -> anyhow::Result<()> {
     // → 0.08-0.13 s from the last log line to exit). Library callers still drop them as usual.
     std::mem::forget((prepared, index, straight, walked, accessibility));
     Ok(())
+}
+
+/// What `--out` is: its extension, or `postgis` for a PostgreSQL URI. A bad target fails now,
+/// not after the analysis.
+fn output_kind(out: &std::path::Path) -> anyhow::Result<String> {
+    if io::postgis::is_uri(out) {
+        io::postgis::check_target(out)?;
+        return Ok("postgis".to_owned());
+    }
+    let ext = io::write::extension(out);
+    if !["csv", "geojson", "fgb", "gpkg", "json"].contains(&ext.as_str()) {
+        bail!("--out {}: unsupported extension; use .csv, .geojson, .fgb, .gpkg or .json, or a postgresql:// URI", out.display());
+    }
+    Ok(ext)
+}
+
+/// Writes the results to the tables `out` names, with a comment on each saying which run wrote
+/// it, and says on stderr how many rows went where.
+fn write_to_database(
+    out: &std::path::Path,
+    results: &Results<'_>,
+    summary: &analysis::Summary,
+    estates_crs: &io::crs::CrsSpec,
+    bar: &ProgressBar,
+) -> Result<(), io::WriteError> {
+    let params = &results.table.params;
+    let comment = format!(
+        "gapmap {}: {} coverage from {} in {}{}",
+        env!("CARGO_PKG_VERSION"),
+        params.metric.as_str(),
+        params.distance_from.as_str(),
+        results.working_crs,
+        params.year.map_or(String::new(), |y| format!(", facilities open by {y}"))
+    );
+    let written = io::postgis::write_results(out, results, summary, estates_crs, &comment)?;
+    bar.suspend(|| {
+        for (table, rows) in written.tables.iter().zip(written.rows) {
+            eprintln!("wrote {rows} rows to {table} (SRID {})", written.srid);
+        }
+    });
+    Ok(())
+}
+
+/// For a run writing to a database: the output path the load report's name is derived from
+/// (`./<schema>.<table>.csv`, so the report is `./<schema>.<table>.load-report.json`).
+fn database_report_beside(out: &std::path::Path) -> PathBuf {
+    let name = match io::postgis::PgUri::parse(&out.to_string_lossy()).ok().and_then(|u| u.selection) {
+        Some(io::postgis::Selection::Table { schema, name, .. }) => format!("{}.{name}", schema.as_deref().unwrap_or("public")),
+        _ => "gapmap".to_owned(),
+    };
+    PathBuf::from(format!("{name}.csv"))
 }
 
 /// The coverage summary table on stderr.

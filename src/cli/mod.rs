@@ -1,4 +1,4 @@
-//! The command line: `gapmap analyze`, `gapmap plan`, `gapmap diff`, `gapmap generate`, `gapmap serve`, `gapmap report`.
+//! The command line: `gapmap analyze`, `gapmap plan`, `gapmap diff`, `gapmap generate`, `gapmap serve`, `gapmap report`, `gapmap db`.
 //!
 //! This module holds the clap definitions of the command line, what the commands share (the
 //! data flags of `analyze` and `report`, the catalogue, progress bars, the load report) and the
@@ -19,6 +19,7 @@ use crate::io::{self, LoadReport};
 use crate::model::Catalogue;
 
 mod analyze;
+mod db;
 mod diff;
 mod generate;
 mod plan;
@@ -27,6 +28,7 @@ mod report;
 mod serve;
 
 pub use analyze::AnalyzeArgs;
+pub use db::{DbArgs, DbCommand, DbInitArgs};
 pub use diff::DiffArgs;
 pub use generate::GenerateArgs;
 pub use plan::PlanArgs;
@@ -74,6 +76,9 @@ pub enum Command {
     /// Chinese or English (HTML, Markdown, XLSX, CSV, JSON).
     #[command(after_help = programme::HELP)]
     Programme(ProgrammeArgs),
+    /// Prepare a PostgreSQL database for gapmap: `db init` installs NOTIFY triggers on the
+    /// source tables so that a server can reload when they change.
+    Db(DbArgs),
 }
 
 /// `KIND=METRES` for `--radius`; `plan` also takes a bare `METRES` for the kind it places (kind
@@ -100,6 +105,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Plan(args) => plan::run(&args),
         Command::Diff(args) => diff::run(&args),
         Command::Programme(args) => programme::run(&args),
+        Command::Db(args) => db::run(&args),
     }
 }
 
@@ -351,7 +357,7 @@ fn load_data_beside<R: Send>(
     let Some(network_config) = network_config else {
         handle_report(&loaded.report, None, config.analysis.on_invalid, &report_beside()?)?;
         if loaded.estates.is_empty() {
-            anyhow::bail!("{}: no valid estates were loaded", estates_source.path.display());
+            anyhow::bail!("{}: no valid estates were loaded", io::postgis::redact_path(&estates_source.path).display());
         }
         let side = side_work(&loaded);
         return Ok((Prepared { loaded, network: None }, side));
@@ -363,7 +369,7 @@ fn load_data_beside<R: Send>(
     }
     if loaded.estates.is_empty() {
         handle_report(&loaded.report, None, config.analysis.on_invalid, &beside)?;
-        anyhow::bail!("{}: no valid estates were loaded", estates_source.path.display());
+        anyhow::bail!("{}: no valid estates were loaded", io::postgis::redact_path(&estates_source.path).display());
     }
 
     let bar = spinner("loading the street network");
@@ -421,6 +427,9 @@ fn load_data_beside<R: Send>(
 /// `--print-config`: the effective config as TOML on stdout.
 fn print_config(config: &Config) -> anyhow::Result<()> {
     let text = config.to_toml().context("serialising the config")?;
+    // Database passwords are never printed; the output says to give them by PGPASSWORD or
+    // ~/.pgpass instead.
+    let text = io::postgis::redact(&text);
     std::io::stdout().write_all(text.as_bytes())?;
     Ok(())
 }

@@ -99,6 +99,15 @@ pub enum LoadError {
         /// The parser's message, with the position.
         message: String,
     },
+    /// A PostgreSQL source that cannot be read: a bad URI, no connection, no such table, a failed
+    /// query. `uri` is the URI without its password.
+    #[error("{uri}: {message}")]
+    Postgres {
+        /// The URI, password redacted.
+        uri: PathBuf,
+        /// What went wrong, with the server's message.
+        message: String,
+    },
     /// No usable estates at all: the rejections say why, before the conclusion.
     #[error("{}{path}: no valid estates were loaded{}", rejections_first(rejected), conclusion(rejected))]
     NoEstates {
@@ -135,6 +144,15 @@ pub enum WriteError {
         /// The file.
         path: PathBuf,
         /// GDAL's message.
+        message: String,
+    },
+    /// A PostgreSQL output that cannot be written; the previous tables are left as they were.
+    /// `uri` is the URI without its password.
+    #[error("{uri}: {message}; the previous tables are unchanged")]
+    Postgres {
+        /// The URI, password redacted.
+        uri: PathBuf,
+        /// What went wrong, with the server's message.
         message: String,
     },
     /// Reprojection to CRS84 failed.

@@ -19,6 +19,7 @@ use geo::{BoundingRect, Coord, Geometry, MultiPolygon, Point, Rect};
 use super::crs::{self, CrsSpec, Transformer};
 use super::gdal::{GdalSource, OsmRole};
 use super::geojson::GeoJsonSource;
+use super::postgis::{self, redact_path, PostgisSource};
 use super::{FeatureSource, LoadError, LoadReport, RawFeature, SourceInfo};
 use crate::config::SourceConfig;
 use crate::model::{check_polygon, AttrValue, Attributes, Catalogue, Estate, Facility, FeatureId, KindId, PolygonProblem};
@@ -47,6 +48,8 @@ pub struct Loaded {
     pub facilities: Vec<Facility>,
     /// The working CRS used (`EPSG:4547`…).
     pub working_crs: String,
+    /// The CRS the estates were read in (what a PostGIS output writes them back in).
+    pub estates_crs: CrsSpec,
     /// Rejections and warnings.
     pub report: LoadReport,
 }
@@ -106,8 +109,8 @@ pub fn load_with_planned(
     // so one file at a time left a core idle. A plain thread, not `rayon::join`: the readers
     // block on channels while their batches parse on the rayon pool, so two scans on the pool's
     // workers could starve the parsing they wait for.
-    let mut names = vec![estates.path.display().to_string()];
-    names.extend(facilities.iter().map(|s| s.path.display().to_string()));
+    let mut names = vec![redact_path(&estates.path).display().to_string()];
+    names.extend(facilities.iter().map(|s| redact_path(&s.path).display().to_string()));
     progress(&format!("reading {}", names.join(", ")));
     let (estate_side, facility_side) = std::thread::scope(|scope| {
         let facility_reader = scope.spawn(|| {
@@ -119,7 +122,7 @@ pub fn load_with_planned(
         let facility_side = facility_reader.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
         (estate_side, facility_side)
     });
-    let (estate_list, working_crs, mut report) = estate_side?;
+    let (estate_list, working_crs, estates_crs, mut report) = estate_side?;
 
     // The report as a sequential load writes it: the estates', then each facility source's.
     let FacilitiesRead { facilities: mut facility_list, report: facility_report, sources, error } = facility_side;
@@ -133,7 +136,7 @@ pub fn load_with_planned(
         let mut coords: Vec<Coord<f64>> = batch.par_iter().map(|f| f.location.0).collect();
         Transformer::new(&crs, &working_crs)?.apply(&mut coords)?;
         batch.par_iter_mut().zip(coords).for_each(|(f, c)| f.location = Point(c));
-        report.accepted.push((source.path.clone(), batch.len()));
+        report.accepted.push((redact_path(&source.path), batch.len()));
         first = end;
     }
     // A source that failed to read fails the load after the sources before it, as when read in turn.
@@ -141,7 +144,7 @@ pub fn load_with_planned(
         return Err(error);
     }
 
-    Ok(Loaded { estates: estate_list, facilities: facility_list, working_crs, report })
+    Ok(Loaded { estates: estate_list, facilities: facility_list, working_crs, estates_crs, report })
 }
 
 /// Loads point features from `source` the way facilities load (ids, fields, kind mapping,
@@ -162,17 +165,18 @@ pub fn load_points(source: &SourceConfig, options: &LoadOptions<'_>, working_crs
             f.location = Point(c);
         }
     }
-    report.accepted.push((source.path.clone(), points.len()));
+    report.accepted.push((redact_path(&source.path), points.len()));
     Ok((points, report))
 }
 
 /// Reads, validates, de-duplicates and reprojects the estates, choosing the working CRS from
-/// their extent unless the options name one. Returns them, the working CRS and their report.
+/// their extent unless the options name one. Returns them, the working CRS, the CRS they were
+/// read in and their report.
 fn load_estates(
     estates: &SourceConfig,
     options: &LoadOptions<'_>,
     progress: &dyn Fn(&str),
-) -> Result<(Vec<Estate>, String, LoadReport), LoadError> {
+) -> Result<(Vec<Estate>, String, CrsSpec, LoadReport), LoadError> {
     let mut report = LoadReport::default();
     let (estate_chunks, estate_source) =
         read_converted(estates, Role::Estates, options, &mut report, &|raw| estate_from_raw(raw, estates))?;
@@ -197,8 +201,9 @@ fn load_estates(
         Some(w) if !w.is_empty() && !w.eq_ignore_ascii_case("auto") => w.to_owned(),
         _ => {
             let Some(b) = estate_bbox else {
-                let rejected = report.rejected.iter().filter(|r| r.file == estates.path).cloned().collect();
-                return Err(LoadError::NoEstates { path: estates.path.clone(), rejected });
+                let shown = redact_path(&estates.path);
+                let rejected = report.rejected.iter().filter(|r| r.file == shown).cloned().collect();
+                return Err(LoadError::NoEstates { path: shown, rejected });
             };
             let mut centre = [b.center()];
             Transformer::new(&estate_source.crs, "EPSG:4326")?.apply(&mut centre)?;
@@ -209,8 +214,8 @@ fn load_estates(
     progress("reprojecting estates");
     let to_working = Transformer::new(&estate_source.crs, &working_crs)?;
     transform_estates(&mut estate_list, &to_working)?;
-    report.accepted.push((estates.path.clone(), estate_list.len()));
-    Ok((estate_list, working_crs, report))
+    report.accepted.push((redact_path(&estates.path), estate_list.len()));
+    Ok((estate_list, working_crs, estate_source.crs, report))
 }
 
 /// The facility sources read, validated and de-duplicated, still in their source CRSs.
@@ -290,7 +295,11 @@ fn read_facility_source(
     })?;
     // Per-feature checks in parallel, in place: coordinates in range, fallback ids qualified,
     // planned facilities marked.
-    let stem = source.path.file_stem().map_or_else(String::new, |s| s.to_string_lossy().into_owned());
+    let stem = match postgis::PgUri::parse(&source.path.to_string_lossy()).ok().and_then(|u| u.selection) {
+        Some(postgis::Selection::Table { name, .. }) => name,
+        Some(postgis::Selection::Query(_)) => "query".to_owned(),
+        None => source.path.file_stem().map_or_else(String::new, |s| s.to_string_lossy().into_owned()),
+    };
     let planned = number >= context.planned_from;
     converted.par_iter_mut().flat_map_iter(|chunk| chunk.iter_mut()).for_each(|(_, result)| {
         if let Ok((f, fallback)) = result {
@@ -387,7 +396,9 @@ fn read_converted<T: Send, E: Send>(
 ) -> Result<(Converted<T, E>, ReadMeta), LoadError> {
     let name = source.path.file_name().map(|n| n.to_string_lossy().to_lowercase()).unwrap_or_default();
     let osm = is_osm(&source.path);
-    let mut reader: Box<dyn FeatureSource> = if name.ends_with(".geojson") || name.ends_with(".json") {
+    let mut reader: Box<dyn FeatureSource> = if postgis::is_uri(&source.path) {
+        Box::new(PostgisSource::from_uri(&source.path)?)
+    } else if name.ends_with(".geojson") || name.ends_with(".json") {
         Box::new(GeoJsonSource::new(&source.path))
     } else if osm {
         Box::new(GdalSource {
@@ -445,7 +456,7 @@ fn read_converted<T: Send, E: Send>(
     };
     // Name the file: a bad CRS is a whole-source problem the user fixes in that file or source.
     let crs: CrsSpec = crs_text.parse().map_err(|e| match e {
-        LoadError::Crs { crs, message } => LoadError::Crs { crs, message: format!("{message} (the CRS of {})", source.path.display()) },
+        LoadError::Crs { crs, message } => LoadError::Crs { crs, message: format!("{message} (the CRS of {})", redact_path(&source.path).display()) },
         other => other,
     })?;
     let geographic = crs.is_geographic();

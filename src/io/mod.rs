@@ -6,7 +6,8 @@
 //! maps fields through the config, converts coordinates with [`crs`] and builds
 //! [`crate::model`] values, recording every rejected feature in a [`LoadReport`]. [`network`]
 //! reads the street network the same way: walkable lines and gates, rejections reported.
-//! C handles (`gdal::Dataset`, `proj::Proj`) never leave this module.
+//! [`postgis`] reads tables and queries from PostgreSQL/PostGIS the same way and writes results
+//! back. C handles (`gdal::Dataset`, `proj::Proj`) never leave this module.
 
 pub mod catalogue;
 mod coords;
@@ -18,6 +19,7 @@ pub mod geojson;
 pub mod load;
 pub mod network;
 pub mod plan;
+pub mod postgis;
 pub mod programme;
 mod raw;
 pub mod write;

@@ -92,14 +92,24 @@ pub struct LoadReport {
 }
 
 impl LoadReport {
-    /// Records a rejected feature.
+    /// Records a rejected feature. A PostgreSQL source is recorded without its password.
     pub fn reject(&mut self, file: &Path, index: usize, id: Option<String>, reason: impl Into<String>) {
-        self.rejected.push(Rejection { file: file.to_owned(), index, id, reason: reason.into() });
+        let reason = reason.into();
+        let reason = match super::postgis::redact(&reason) {
+            std::borrow::Cow::Owned(redacted) => redacted,
+            std::borrow::Cow::Borrowed(_) => reason,
+        };
+        self.rejected.push(Rejection { file: super::postgis::redact_path(file), index, id, reason });
     }
 
-    /// Records a warning.
+    /// Records a warning (PostgreSQL URIs in it without their passwords).
     pub fn warn(&mut self, message: impl Into<String>) {
-        self.warnings.push(message.into());
+        let message = message.into();
+        let message = match super::postgis::redact(&message) {
+            std::borrow::Cow::Owned(redacted) => redacted,
+            std::borrow::Cow::Borrowed(_) => message,
+        };
+        self.warnings.push(message);
     }
 
     /// Whether anything was rejected.

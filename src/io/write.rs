@@ -182,6 +182,28 @@ pub fn commit_temporary(file: &File, tmp: &Path, path: &Path) -> std::io::Result
 /// # Panics
 /// When the facilities' ids take more than 4 GiB as CSV text.
 pub fn write_coverage_csv(path: &Path, results: &Results<'_>) -> Result<(), WriteError> {
+    let io_err = |source| WriteError::Io { path: path.to_owned(), source };
+    write_atomically(path, |w| {
+        writeln!(w, "{COVERAGE_CSV_HEADER}").and_then(|()| w.flush()).map_err(io_err)?;
+        // Rendered blocks go straight to the file, not through the BufWriter's copy.
+        let mut file: &File = w.get_ref();
+        render_coverage_rows(results, |texts| texts.iter().try_for_each(|t| file.write_all(t.as_bytes()))).map_err(io_err)
+    })
+}
+
+/// Renders the rows of [`write_coverage_csv`] (without the header) and hands them to `write`
+/// block by block, in order: the one rendering of the coverage table that the CSV file and the
+/// PostGIS output ([`super::postgis::write_results`], through `COPY … (FORMAT csv)`) both write.
+///
+/// # Errors
+/// The first error `write` returns; rendering stops there.
+///
+/// # Panics
+/// When the facilities' ids take more than 4 GiB as CSV text.
+pub fn render_coverage_rows<E: Send>(
+    results: &Results<'_>,
+    mut write: impl FnMut(&[String]) -> Result<(), E> + Send,
+) -> Result<(), E> {
     /// Estates per block; two blocks of rendered rows (~8 MB each on the bench) are alive at once.
     const BLOCK: usize = 16_384;
     /// Estates per rendering task.
@@ -213,26 +235,20 @@ pub fn write_coverage_csv(path: &Path, results: &Results<'_>) -> Result<(), Writ
             }
         });
     };
-    let io_err = |source| WriteError::Io { path: path.to_owned(), source };
-    write_atomically(path, |w| {
-        writeln!(w, "{COVERAGE_CSV_HEADER}").and_then(|()| w.flush()).map_err(io_err)?;
-        // Rendered blocks go straight to the file, not through the BufWriter's copy, and each is
-        // written while rayon renders the next one into the other set of buffers (measured on the
-        // 300k-estate bench with `CsvIds`, load ~6 on 2 cores: 1.2 → 0.97 CPU-s, ~2.0 → ~1.6 s).
-        let mut file: &File = w.get_ref();
-        let mut write_texts = |texts: &[String]| texts.iter().try_for_each(|t| file.write_all(t.as_bytes()));
-        let mut blocks = order.chunks(BLOCK);
-        let (mut ready, mut spare) = (Vec::new(), Vec::new());
-        if let Some(block) = blocks.next() {
-            render(block, &mut ready);
-        }
-        for block in blocks {
-            let (written, ()) = rayon::join(|| write_texts(&ready), || render(block, &mut spare));
-            written.map_err(io_err)?;
-            std::mem::swap(&mut ready, &mut spare);
-        }
-        write_texts(&ready).map_err(io_err)
-    })
+    // Each block is written while rayon renders the next one into the other set of buffers
+    // (measured on the 300k-estate bench with `CsvIds`, load ~6 on 2 cores: 1.2 → 0.97 CPU-s,
+    // ~2.0 → ~1.6 s).
+    let mut blocks = order.chunks(BLOCK);
+    let (mut ready, mut spare) = (Vec::new(), Vec::new());
+    if let Some(block) = blocks.next() {
+        render(block, &mut ready);
+    }
+    for block in blocks {
+        let (written, ()) = rayon::join(|| write(&ready), || render(block, &mut spare));
+        written?;
+        std::mem::swap(&mut ready, &mut spare);
+    }
+    write(&ready)
 }
 
 /// Facilities' ids rendered once as CSV fields, 11 MB for the 1M facilities of the 300k-estate
@@ -347,7 +363,8 @@ fn push_number(out: &mut String, x: f64) {
     }
 }
 
-fn push_csv_id(out: &mut String, id: &crate::model::FeatureId) {
+/// Appends an id as the coverage CSV writes it (quoted when it needs to be).
+pub(crate) fn push_csv_id(out: &mut String, id: &crate::model::FeatureId) {
     match id {
         crate::model::FeatureId::Int(n) => out.push_str(itoa::Buffer::new().format(*n)),
         crate::model::FeatureId::Text(s) => out.push_str(&csv_field(s)),
