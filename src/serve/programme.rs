@@ -110,7 +110,7 @@ impl ServedProgramme {
                 ("estate_id".into(), id_value(id)),
                 ("estate_name".into(), text(estate.name.as_ref())),
                 ("district".into(), text(estate.district.as_ref())),
-                ("households".into(), estate.households.map_or(AttrValue::Null, |h| int(h))),
+                ("households".into(), estate.households.map_or(AttrValue::Null, int)),
                 ("wishes_total".into(), int(total)),
                 ("wish_items".into(), int(ranking.items.len())),
             ];
@@ -222,7 +222,7 @@ fn project_properties(p: &Project, f: &FundingSplit, g: &GateResult, rule_source
     props.push(("gate".into(), AttrValue::Text(gate_key(g.gate).to_owned())));
     props.push(("satisfied_pct".into(), g.satisfied_pct.map_or(AttrValue::Null, |x| AttrValue::Float(round2(x)))));
     props.push(("survey_date".into(), g.survey_date.map_or(AttrValue::Null, |d| AttrValue::Text(d.to_string()))));
-    props.push(("respondents".into(), g.respondents.map_or(AttrValue::Null, |n| int(n))));
+    props.push(("respondents".into(), g.respondents.map_or(AttrValue::Null, int)));
     props.push(("surveys".into(), int(g.surveys)));
     props.push(("contradiction".into(), AttrValue::Bool(g.contradiction)));
     props
