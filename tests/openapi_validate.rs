@@ -86,7 +86,7 @@ fn independent_tools_accept_the_document_and_the_answers() {
     std::fs::write(&config, format!("[estates]\npath = \"estates.geojson\"\n[[facilities]]\npath = \"facilities.geojson\"\n[analysis]\ncatalogue = \"catalogue.toml\"\n[report]\nfrom = 2015\n{PROGRAMME}")).unwrap();
     let (_server, url) = serve(&config);
 
-    let validate = "import json, sys, urllib.request\nfrom openapi_spec_validator import validate\nvalidate(json.load(urllib.request.urlopen(sys.argv[1] + '/api')))\n";
+    let validate = "import json, sys, urllib.request\nfrom openapi_spec_validator import validate\nd = json.load(urllib.request.urlopen(sys.argv[1] + '/api'))\nvalidate(d)\nassert '/collections/projects/items' in d['paths'] and '/collections/wishes/items/{featureId}' in d['paths'], 'no programme collections'\n";
     let out = Command::new(bin.join("python")).args(["-c", validate, &url]).output().unwrap();
     assert!(out.status.success(), "openapi-spec-validator rejects /api:\n{}", String::from_utf8_lossy(&out.stderr));
 
