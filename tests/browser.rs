@@ -26,10 +26,6 @@ fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// Kills the server when the test ends, however it ends.
-
-
-
 /// Serves a generated city (`generate` with `extra` arguments, then `config`) and runs
 /// `tests/browser/map.test.mjs` against it, saving the screenshot as `target/test-artifacts/NAME.png`.
 fn run_map_test(extra: &[&str], config: &str, name: &str) {

@@ -7,12 +7,12 @@ use std::path::Path;
 /// accepted; completed and accepted projects surveyed, every third completed one at 70 % (below
 /// the 80 % gate); two wishes per project estate.
 pub fn write_programme(dir: &Path) {
-    let estates: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("estates.geojson")).unwrap()).unwrap();
+    let estates: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("estates.geojson")).expect("the generated estates read")).expect("the generated estates are JSON");
     let mut projects = String::from("id,estate_id,batch_year,street,buildings,households,floor_area_m2,category,items,investment_city,investment_district,investment_utility,status,complete_pct\n");
     let mut surveys = String::from("project_id,date,respondents,satisfied\n");
     let mut wishes = String::from("estate_id,item,count\n");
-    for (n, f) in estates["features"].as_array().unwrap().iter().step_by(5).enumerate() {
-        let id = f["properties"]["id"].as_i64().unwrap();
+    for (n, f) in estates["features"].as_array().expect("a FeatureCollection").iter().step_by(5).enumerate() {
+        let id = f["properties"]["id"].as_i64().expect("generated estates have whole-number ids");
         let households = f["properties"]["households"].as_i64().unwrap_or(200);
         let (status, complete) = [("planned", 0), ("started", 40), ("completed", 100), ("accepted", 100)][n % 4];
         let area = households * 90;
@@ -26,7 +26,7 @@ pub fn write_programme(dir: &Path) {
         let _ = std::fmt::Write::write_fmt(&mut wishes, format_args!("{id},day_care,{}\n{id},parking,{}\n", 20 + n % 7, 10 + n % 5));
     }
     for (name, text) in [("projects.csv", projects), ("surveys.csv", surveys), ("wishes.csv", wishes)] {
-        std::fs::write(dir.join(name), text).unwrap();
+        std::fs::write(dir.join(name), text).expect("the programme files are written");
     }
 }
 
