@@ -6,6 +6,11 @@
 //! `target/test-artifacts/webmap.png` and `webmap-walking.png` (with `-popup`, `-plan` and
 //! `-phone` variants).
 //!
+//! The straight-line city also carries a renovation programme (`common::programme::write_programme`: projects in
+//! every status, one in three surveyed projects below the satisfaction gate, wishes), so the
+//! script also switches to the programme view, checks an estate's colour against its project's
+//! status, the project popup (funding split, top wishes) and the satisfaction filter.
+//!
 //! Needs `/usr/bin/chromium`, node and `web/node_modules`: `bash scripts/setup.sh` installs them.
 #![expect(clippy::unwrap_used, reason = "tests panic on unexpected errors")]
 
@@ -14,15 +19,12 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use common::programme::{write_programme, PROGRAMME};
 use common::server::{gapmap, serve};
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
-
-/// Kills the server when the test ends, however it ends.
-
-
 
 /// Serves a generated city (`generate` with `extra` arguments, then `config`) and runs
 /// `tests/browser/map.test.mjs` against it, saving the screenshot as `target/test-artifacts/NAME.png`.
@@ -37,6 +39,9 @@ fn run_map_test(extra: &[&str], config: &str, name: &str) {
     args.extend_from_slice(extra);
     gapmap(&args);
     drop_kind(&dir.path().join("facilities.geojson"), EMPTY_KIND);
+    if config.contains("[programme]") {
+        write_programme(dir.path());
+    }
     let config_path = dir.path().join("gapmap.toml");
     std::fs::write(&config_path, config).unwrap();
     let (_server, url) = serve(&config_path);
@@ -73,7 +78,7 @@ const CITY: &str = "[estates]\npath = \"estates.geojson\"\n\n[[facilities]]\npat
 
 #[test]
 fn web_map_in_chromium() {
-    run_map_test(&[], CITY, "webmap");
+    run_map_test(&[], &format!("{CITY}{PROGRAMME}"), "webmap");
 }
 
 /// The same city measured by walking along its generated streets: the script also checks the

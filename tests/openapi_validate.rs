@@ -1,9 +1,9 @@
 //! The OpenAPI document at `/api` checked by independent tools against a running `gapmap serve`
 //! on a small generated city (with one catalogue kind no facility has, so an empty service area
-//! is served): `openapi-spec-validator` checks the document itself, and schemathesis sends a
-//! bounded number of generated requests and checks every answer's status, media type, headers
-//! and body against what the document declares, and that requests the document allows are
-//! answered.
+//! is served, and a renovation programme): `openapi-spec-validator` checks the document itself,
+//! and schemathesis sends a bounded number of generated requests and checks every answer's
+//! status, media type, headers and body against what the document declares, and that requests
+//! the document allows are answered.
 //!
 //! The Python tools live in `target/venv-openapi` (`bash scripts/setup.sh` installs them; this
 //! test does too when they are missing).
@@ -14,6 +14,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use common::programme::{write_programme, PROGRAMME};
 use common::server::{gapmap, serve};
 
 /// The pinned tool versions (also in `scripts/setup.sh`).
@@ -79,10 +80,13 @@ fn independent_tools_accept_the_document_and_the_answers() {
     )
     .unwrap();
     let config = dir.path().join("gapmap.toml");
-    std::fs::write(&config, "[estates]\npath = \"estates.geojson\"\n[[facilities]]\npath = \"facilities.geojson\"\n[analysis]\ncatalogue = \"catalogue.toml\"\n[report]\nfrom = 2015\n").unwrap();
+    // With a renovation programme, so that `projects`, `wishes` and the districts' programme
+    // figures are in the document and checked too.
+    write_programme(dir.path());
+    std::fs::write(&config, format!("[estates]\npath = \"estates.geojson\"\n[[facilities]]\npath = \"facilities.geojson\"\n[analysis]\ncatalogue = \"catalogue.toml\"\n[report]\nfrom = 2015\n{PROGRAMME}")).unwrap();
     let (_server, url) = serve(&config);
 
-    let validate = "import json, sys, urllib.request\nfrom openapi_spec_validator import validate\nvalidate(json.load(urllib.request.urlopen(sys.argv[1] + '/api')))\n";
+    let validate = "import json, sys, urllib.request\nfrom openapi_spec_validator import validate\nd = json.load(urllib.request.urlopen(sys.argv[1] + '/api'))\nvalidate(d)\nassert '/collections/projects/items' in d['paths'] and '/collections/wishes/items/{featureId}' in d['paths'], 'no programme collections'\n";
     let out = Command::new(bin.join("python")).args(["-c", validate, &url]).output().unwrap();
     assert!(out.status.success(), "openapi-spec-validator rejects /api:\n{}", String::from_utf8_lossy(&out.stderr));
 

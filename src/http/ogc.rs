@@ -59,13 +59,17 @@ pub enum Collection {
     Gaps,
     /// Per kind, the area within the radius of a facility.
     ServiceAreas,
-    /// Coverage summary per district.
+    /// Coverage summary per district (with the programme's figures when there is one).
     Districts,
+    /// Renovation projects (`[programme]`), with their estate's geometry.
+    Projects,
+    /// Residents' wishes per estate (`[programme]`).
+    Wishes,
 }
 
 impl Collection {
     /// Every collection, in listing order.
-    pub const ALL: [Self; 5] = [Self::Estates, Self::Facilities, Self::Gaps, Self::ServiceAreas, Self::Districts];
+    pub const ALL: [Self; 7] = [Self::Estates, Self::Facilities, Self::Gaps, Self::ServiceAreas, Self::Districts, Self::Projects, Self::Wishes];
 
     /// The collection id in URLs.
     #[must_use]
@@ -76,6 +80,19 @@ impl Collection {
             Self::Gaps => "gaps",
             Self::ServiceAreas => "service-areas",
             Self::Districts => "districts",
+            Self::Projects => "projects",
+            Self::Wishes => "wishes",
+        }
+    }
+
+    /// Whether `dataset` serves this collection: districts only when estates carry districts,
+    /// projects and wishes only with a `[programme]`.
+    #[must_use]
+    pub fn served(self, dataset: &Dataset) -> bool {
+        match self {
+            Self::Districts => dataset.current.districts.is_some(),
+            Self::Projects | Self::Wishes => dataset.programme.is_some(),
+            _ => true,
         }
     }
 
@@ -99,6 +116,10 @@ impl Collection {
             (Self::ServiceAreas, Lang::Zh) => "服务范围",
             (Self::Districts, Lang::En) => "Coverage by district",
             (Self::Districts, Lang::Zh) => "各区覆盖情况",
+            (Self::Projects, Lang::En) => "Renovation projects",
+            (Self::Projects, Lang::Zh) => "老旧小区改造项目",
+            (Self::Wishes, Lang::En) => "Residents' wishes",
+            (Self::Wishes, Lang::Zh) => "居民改造意愿",
         }
     }
 
@@ -115,7 +136,11 @@ impl Collection {
             (Self::ServiceAreas, Lang::En) => "Per facility kind, the area within the service radius of any facility: circles of the radius, or with a walking network the streets within the radius on foot with a walking margin either side, dissolved.",
             (Self::ServiceAreas, Lang::Zh) => "按设施类别，任一设施服务半径内的区域：直线距离为半径圆；有步行网络时为步行半径内可达的街道两侧加步行余量，融合而成。",
             (Self::Districts, Lang::En) => "Coverage summary per district: estates and households covered per facility kind, shortfall. Geometry: convex hull of the district's estates.",
-            (Self::Districts, Lang::Zh) => "按行政区汇总的覆盖情况：各类设施覆盖的小区与户数、容量缺口。几何为该区小区的凸包。",
+            (Self::Districts, Lang::Zh) => "按行政区汇总的覆盖情况：各类设施覆盖的小区与户数、容量缺口；有改造计划时另含改造项目数、改造户数、投资、已验收与满意度未达标项目数（programme_*）。几何为该区小区的凸包。",
+            (Self::Projects, Lang::En) => "One feature per old-estate renovation project, with its estate's geometry: batch year, street, district, buildings, households, floor area (m²), category, items, status, % complete, recorded investment by source (yuan), the funding split by the configured rules (funding_*_yuan), the satisfaction gate (passed, failed, no_survey) with the latest survey's satisfied %, and the estate's top wishes.",
+            (Self::Projects, Lang::Zh) => "每个老旧小区改造项目一条记录，几何为所在小区：批次年份、街道、区、楼栋数、户数、建筑面积（m²）、改造类别与内容、状态、完成进度、按来源的实际投资（元）、按资金规则测算的分摊（funding_*_yuan）、满意度验收结果（passed 通过、failed 未通过需整改、no_survey 未调查）及最近一次满意度，以及该小区居民意愿前几项。",
+            (Self::Wishes, Lang::En) => "One feature per estate whose residents stated wishes (问需于民), with its geometry: the number of residents asking in all, the items asked for and the top items with their counts.",
+            (Self::Wishes, Lang::Zh) => "每个有居民改造意愿的小区一条记录，几何为小区：提出意愿的总人次、意愿项目数及排名前几位的项目与人数（问需于民）。",
         }
     }
 
@@ -128,7 +153,7 @@ impl Collection {
     /// Whether the collection's figures depend on the metric (all but facilities).
     #[must_use]
     pub fn by_metric(self) -> bool {
-        self != Self::Facilities
+        !matches!(self, Self::Facilities | Self::Projects | Self::Wishes)
     }
 
     /// The parameters `/items` accepts for this collection besides its queryables.
@@ -162,7 +187,8 @@ impl Collection {
         p
     }
 
-    /// The layer serving this collection, `None` for districts without districts and for the
+    /// The layer serving this collection, `None` for districts without districts, projects and
+    /// wishes without a programme, and for the
     /// service areas until they are dissolved ([`ready`] waits for them).
     #[must_use]
     pub fn layer<'a>(self, dataset: &'a Dataset, view: &'a YearView) -> Option<&'a Layer> {
@@ -172,6 +198,8 @@ impl Collection {
             Self::Gaps => Some(&view.gaps),
             Self::ServiceAreas => dataset.service_areas_built(),
             Self::Districts => view.districts.as_ref(),
+            Self::Projects => dataset.programme.as_ref().map(|p| &p.projects),
+            Self::Wishes => dataset.programme.as_ref().map(|p| &p.wishes),
         }
     }
 }
@@ -205,15 +233,14 @@ pub fn routes() -> Router<AppState> {
 /// The collection named in a path, if it exists in this dataset.
 fn find_collection(dataset: &Dataset, id: &str) -> Result<Collection, ApiError> {
     match Collection::parse(id) {
-        Some(Collection::Districts) if dataset.current.districts.is_none() => Err(ApiError::NoCollection(id.to_owned())),
-        Some(c) => Ok(c),
-        None => Err(ApiError::NoCollection(id.to_owned())),
+        Some(c) if c.served(dataset) => Ok(c),
+        _ => Err(ApiError::NoCollection(id.to_owned())),
     }
 }
 
 /// Collections this dataset serves.
 fn collections(dataset: &Dataset) -> Vec<Collection> {
-    Collection::ALL.into_iter().filter(|c| *c != Collection::Districts || dataset.current.districts.is_some()).collect()
+    Collection::ALL.into_iter().filter(|c| c.served(dataset)).collect()
 }
 
 async fn get_landing(State(state): State<AppState>, Extension(Snapshot(dataset)): Extension<Snapshot>, headers: HeaderMap, RawQuery(q): RawQuery) -> Result<Response, ApiError> {

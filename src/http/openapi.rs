@@ -419,7 +419,8 @@ fn report_op(dataset: &Dataset) -> Value {
     let mut report_ok = ok("The report: openings, targets against actuals, coverage at year end, renovation progress", "application/json", &json!({ "type": "object", "required": ["title", "year", "from"], "properties": { "title": { "type": "string" }, "year": { "type": "integer" }, "from": { "type": "integer" } } }));
     report_ok["content"]["text/markdown"] = json!({ "schema": { "type": "string" } });
     report_ok["content"][super::report::XLSX] = json!({ "schema": { "type": "string", "format": "binary" } });
-    let mut op = get_op("The annual facility-target report for a year", &[report_year, report_f], report_ok);
+    let report_lang = query_param("lang", "Report language (default: report.lang in the config, else en); the renovation programme's sections follow it.", &json!({ "type": "string", "enum": ["zh", "en"] }));
+    let mut op = get_op("The annual facility-target report for a year", &[report_year, report_f, report_lang], report_ok);
     op["get"]["description"] = json!(format!(
         "`from=YEAR` also sets the first year of the period (default: report.from in the config when not after the year, else the year); the period must not end before it starts and spans at most {MAX_YEARS} years (400 otherwise)."
     ));

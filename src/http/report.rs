@@ -108,8 +108,16 @@ fn report_format(pairs: &QueryPairs, headers: &HeaderMap) -> Result<ReportFormat
 
 async fn get_report(Extension(Snapshot(dataset)): Extension<Snapshot>, Path(year): Path<String>, headers: HeaderMap, RawQuery(q): RawQuery) -> Result<Response, ApiError> {
     let pairs = QueryPairs::parse(q.as_deref())?;
-    pairs.only(&["f", "from"])?;
+    pairs.only(&["f", "from", "lang"])?;
     let format = report_format(&pairs, &headers)?;
+    // The report's language: `lang=zh|en`, else `report.lang` (the web map's report link
+    // follows its 中文/English switch).
+    let lang = match pairs.get("lang").map(str::to_ascii_lowercase).as_deref() {
+        None => None,
+        Some("zh" | "zh-cn" | "zh-hans") => Some(report::Lang::Zh),
+        Some("en") => Some(report::Lang::En),
+        Some(other) => return Err(ApiError::bad("lang", format!("`{other}` is not a report language; use zh or en"))),
+    };
     let year = params::parse_year("year", &year)?;
     let from = match pairs.get("from") {
         Some(s) => params::parse_year("from", s)?,
@@ -117,7 +125,7 @@ async fn get_report(Extension(Snapshot(dataset)): Extension<Snapshot>, Path(year
     };
     TrendParams::new(from, year).check_period().map_err(|e| ApiError::bad("from", e.to_string()))?;
     tokio::task::spawn_blocking(move || {
-        let built = dataset.reports.get(&dataset, year, from)?;
+        let built = dataset.reports.get(&dataset, year, from, lang)?;
         // `f` or the Accept header chose the format (and Accept-Language the HTML's language).
         let vary = (header::VARY, HeaderValue::from_static(params::VARY_NEGOTIATED));
         let text = |media: &'static str, body: String| ([(header::CONTENT_TYPE, HeaderValue::from_static(media)), vary.clone()], body).into_response();

@@ -1,5 +1,6 @@
 //! Vector tiles: `/tiles/{collection}/{z}/{x}/{y}.mvt` (Mapbox Vector Tile 2.1, Web Mercator
-//! XYZ) for estates, facilities, gaps, service areas and districts, each with a TileJSON 3.0 at
+//! XYZ) for estates, facilities, gaps, service areas, districts and, with a programme, projects
+//! and wishes, each with a TileJSON 3.0 at
 //! `/tiles/{collection}.json`.
 //!
 //! Tiles are cut on request from the served [`Dataset`]: the layer's R-tree finds the features
@@ -254,9 +255,8 @@ impl TileQuery {
 /// The tiled collection named in a path.
 fn tiled_collection(dataset: &Dataset, id: &str) -> Result<Collection, ApiError> {
     match Collection::parse(id) {
-        Some(Collection::Districts) if dataset.current.districts.is_none() => Err(ApiError::NoCollection(id.to_owned())),
-        Some(c) => Ok(c),
-        None => Err(ApiError::NoCollection(id.to_owned())),
+        Some(c) if c.served(dataset) => Ok(c),
+        _ => Err(ApiError::NoCollection(id.to_owned())),
     }
 }
 
@@ -339,6 +339,20 @@ fn tile_columns(layer: &Layer, c: Collection, dataset: &Dataset, query: &TileQue
                 wanted.push((format!("{k}_households_covered_pct"), Conversion::Keep, 0));
                 wanted.push((format!("{k}_straight_estates_covered_pct"), Conversion::Keep, 0));
                 wanted.push((format!("{k}_straight_households_covered_pct"), Conversion::Keep, 0));
+            }
+            for name in ["programme_projects", "programme_households", "programme_accepted", "programme_gate_failed"] {
+                wanted.push((name.into(), Conversion::Keep, 0));
+            }
+        }
+        // What the web map's programme view colours and filters by; the popup fetches the rest.
+        Collection::Projects => {
+            for name in ["batch_year", "status", "complete_pct", "gate", "satisfied_pct", "category"] {
+                wanted.push((name.into(), Conversion::Keep, 0));
+            }
+        }
+        Collection::Wishes => {
+            for name in ["wishes_total", "top1_item", "top1_count"] {
+                wanted.push((name.into(), Conversion::Keep, 0));
             }
         }
     }
@@ -895,7 +909,7 @@ fn json_response(value: &Value) -> Response {
 
 /// Collections with tiles in this dataset.
 fn tiled_collections(dataset: &Dataset) -> Vec<Collection> {
-    Collection::ALL.into_iter().filter(|c| *c != Collection::Districts || dataset.current.districts.is_some()).collect()
+    Collection::ALL.into_iter().filter(|c| c.served(dataset)).collect()
 }
 
 async fn get_tilesets(State(state): State<AppState>, Extension(Snapshot(dataset)): Extension<Snapshot>, headers: HeaderMap, RawQuery(q): RawQuery) -> Result<Response, ApiError> {

@@ -106,6 +106,12 @@ pub fn map_config(dataset: &Dataset) -> Value {
         "planned": dataset.facilities.iter().filter(|f| f.planned).count(),
         "data_version": dataset.version,
         "estates_min_zoom": super::tiles::AGGREGATE_ZOOM,
+        // The programme view (projects coloured by status or % complete) exists only with one.
+        // Renovation items' names (facility kinds are in `kinds`) for the programme popup.
+        "programme": dataset.programme.as_ref().map(|p| {
+            let items: serde_json::Map<String, Value> = crate::report::programme::format::ITEMS.iter().map(|(k, en, zh)| ((*k).to_owned(), json!({ "en": en, "zh": zh }))).collect();
+            json!({ "gate_pct": p.inputs.gate_pct, "projects": p.projects.len(), "wishes": p.wishes.len(), "items": items })
+        }),
     })
 }
 

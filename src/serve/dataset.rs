@@ -183,6 +183,9 @@ pub struct Dataset {
     pub reports: super::reports::Reports,
     /// The walking network, when `analysis.metric = "network"`.
     pub network: Option<ServedNetwork>,
+    /// The renovation programme (`[programme]`): the `projects` and `wishes` collections and the
+    /// districts' programme figures; its inputs are shared with `reports`.
+    pub programme: Option<super::programme::ServedProgramme>,
     /// The estates' ids and CRS84 geometries, shared by every year's `estates` and `gaps`.
     estate_rows: Arc<Rows>,
     /// The estates' own properties (id, name, district, households, …, `distance_from`), shared
@@ -373,6 +376,7 @@ impl Dataset {
             ("current_year", self.current.heap_bytes()),
             ("cached_years", cached),
             ("timeline", timeline),
+            ("programme", self.programme.as_ref().map_or(0, super::programme::ServedProgramme::heap_bytes)),
         ]
     }
 
@@ -405,6 +409,23 @@ impl Dataset {
         }
     }
 
+    /// Serves the renovation programme: builds `projects` and `wishes` over the estates'
+    /// geometries and rebuilds the current view's districts with the programme figures (year
+    /// views built later read them from `self.programme`).
+    ///
+    /// # Errors
+    /// [`ServeError::Internal`] when a layer cannot be built or the current view is shared
+    /// already (call it right after [`build_dataset`]).
+    pub fn attach_programme(&mut self, inputs: Arc<crate::report::ProgrammeInputs>) -> Result<(), ServeError> {
+        self.programme = Some(super::programme::ServedProgramme::build(inputs, &self.estates, &self.estate_rows.geometries)?);
+        let current = &self.current;
+        let metric_value = AttrValue::Text(current.table.params.metric.as_str().to_owned());
+        let year_value = current.year.map_or(AttrValue::Null, |y| AttrValue::Int(i64::from(y)));
+        let straight = current.straight.as_ref().map(|t| analysis::summarize(&self.estates, &self.facilities, t, &self.catalogue));
+        let districts = districts_layer(self, &current.summary, straight.as_ref(), &metric_value, &year_value)?;
+        Arc::get_mut(&mut self.current).ok_or_else(|| ServeError::Internal("the current view is shared before the programme is attached".into()))?.districts = districts;
+        Ok(())
+    }
 }
 
 /// Coverage by the dataset's metric, and by straight line too when that metric is the network.
@@ -453,11 +474,14 @@ pub fn load_dataset(config: &Config, version: u64) -> Result<Dataset, ServeError
         MetricKind::Straight => None,
         MetricKind::Network => Some(load_network(config, &loaded.working_crs)?),
     };
-    let programme = crate::report::ProgrammeInputs::load(config, &loaded.estates).map_err(|e| fail(&e))?;
-    let reports = super::reports::Reports::load(&config.report, &catalogue).map_err(|e| fail(&e))?.with_programme(programme);
+    let programme = crate::report::ProgrammeInputs::load(config, &loaded.estates).map_err(|e| fail(&e))?.map(Arc::new);
+    let reports = super::reports::Reports::load(&config.report, &catalogue).map_err(|e| fail(&e))?.with_programme(programme.clone());
     let mut dataset = build_dataset(loaded.estates, loaded.facilities, catalogue, &loaded.working_crs, params, network, version, loaded.report.rejected.len())?;
     crate::diag::release_freed_memory();
     dataset.reports = reports;
+    if let Some(inputs) = programme {
+        dataset.attach_programme(inputs)?;
+    }
     Ok(dataset)
 }
 
@@ -580,6 +604,7 @@ pub fn build_dataset(
         rejected,
         reports: super::reports::Reports::default(),
         network,
+        programme: None,
         estate_rows: Arc::clone(base.rows()),
         estate_columns: base.columns,
         facility_id_type,
@@ -883,6 +908,11 @@ fn districts_layer(dataset: &Dataset, summary: &Summary, straight: Option<&Summa
         return Ok(None);
     }
     let hulls = dataset.district_hulls();
+    // Programme figures for the projects batched up to the view's year.
+    let programme = dataset.programme.as_ref().map(|p| p.district_properties(match year_value {
+        AttrValue::Int(y) => i32::try_from(*y).ok(),
+        _ => None,
+    }));
     let empty = || Arc::new(Geometry::Polygon(geo::Polygon::new(geo::LineString(Vec::new()), Vec::new())));
     let pending = summary
         .districts
@@ -908,6 +938,9 @@ fn districts_layer(dataset: &Dataset, summary: &Summary, straight: Option<&Summa
                     p.push((format!("{}_straight_estates_covered_pct", k.kind), AttrValue::Float(round2(s.estates_covered_pct))));
                     p.push((format!("{}_straight_households_covered_pct", k.kind), AttrValue::Float(round2(s.households_covered_pct))));
                 }
+            }
+            if let Some(figures) = &programme {
+                p.extend(figures.get(&d.district).cloned().unwrap_or_else(super::programme::ServedProgramme::empty_district_properties));
             }
             PendingFeature { id: FeatureId::Text(d.district.clone()), geometry: hulls.get(&d.district).cloned().unwrap_or_else(empty), properties: p }
         })

@@ -6,6 +6,7 @@
 pub mod dataset;
 pub mod error;
 pub mod layer;
+pub mod programme;
 pub mod reports;
 pub mod service_area;
 pub mod streets;

@@ -1,6 +1,6 @@
 //! The annual reports of a dataset: its report settings and targets (read with the data, so a
 //! reload picks up a changed targets file and a bad one fails the reload) and the reports
-//! computed from it, cached per `(year, from)` and built one at a time.
+//! computed from it, cached per `(year, from, lang)` and built one at a time.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -27,13 +27,13 @@ pub struct Reports {
     /// taking every core (four concurrent 100-year reports all timed out: issue 14).
     building: Mutex<()>,
     /// The renovation programme (`[programme]`), read with the data.
-    programme: Option<report::ProgrammeInputs>,
+    programme: Option<Arc<report::ProgrammeInputs>>,
 }
 
 #[derive(Debug, Default)]
 struct ReportCache {
-    reports: BTreeMap<(i32, i32), Arc<Report>>,
-    order: Vec<(i32, i32)>,
+    reports: BTreeMap<(i32, i32, &'static str), Arc<Report>>,
+    order: Vec<(i32, i32, &'static str)>,
 }
 
 impl Reports {
@@ -56,9 +56,10 @@ impl Reports {
         })
     }
 
-    /// Keeps the programme the data was loaded with; its sections join every report.
+    /// Keeps the programme the data was loaded with (shared with the served `projects` and
+    /// `wishes`); its sections join every report.
     #[must_use]
-    pub fn with_programme(mut self, programme: Option<report::ProgrammeInputs>) -> Self {
+    pub fn with_programme(mut self, programme: Option<Arc<report::ProgrammeInputs>>) -> Self {
         self.programme = programme;
         self
     }
@@ -69,19 +70,27 @@ impl Reports {
         self.settings.from_for(year)
     }
 
-    /// The report for `year` from `from`, computed on first use. Blocking: call it from
-    /// `spawn_blocking`.
+    /// The language of reports when the request names none (`report.lang`, else English).
+    #[must_use]
+    pub fn default_lang(&self) -> report::Lang {
+        self.settings.lang.unwrap_or(report::Lang::En)
+    }
+
+    /// The report for `year` from `from` in `lang` (`None`: [`Self::default_lang`]), computed on
+    /// first use. Blocking: call it from `spawn_blocking`.
     ///
     /// # Errors
     /// [`ApiError::BadParameter`] for an invalid period, [`ServeError::Internal`] otherwise.
-    pub fn get(&self, dataset: &Dataset, year: i32, from: i32) -> Result<Arc<Report>, ServeError> {
+    pub fn get(&self, dataset: &Dataset, year: i32, from: i32, lang: Option<report::Lang>) -> Result<Arc<Report>, ServeError> {
+        let lang = lang.unwrap_or_else(|| self.default_lang());
+        let key = (year, from, lang.key());
         let poisoned = || ServeError::Internal("report cache poisoned".into());
-        if let Some(r) = self.cache.lock().map_err(|_| poisoned())?.reports.get(&(year, from)) {
+        if let Some(r) = self.cache.lock().map_err(|_| poisoned())?.reports.get(&key) {
             return Ok(Arc::clone(r));
         }
         let _building = self.building.lock().map_err(|_| poisoned())?;
         // Computed by the request this one queued behind?
-        if let Some(r) = self.cache.lock().map_err(|_| poisoned())?.reports.get(&(year, from)) {
+        if let Some(r) = self.cache.lock().map_err(|_| poisoned())?.reports.get(&key) {
             return Ok(Arc::clone(r));
         }
         let straight = crate::analysis::StraightLine::new(&dataset.facilities, dataset.params.distance_from);
@@ -109,21 +118,21 @@ impl Reports {
             e => ServeError::Internal(e.to_string()),
         };
         let mut built = report::build_report(&input).map_err(to_serve)?;
-        built.set_lang(self.settings.lang.unwrap_or(report::Lang::En), self.settings.title.as_deref());
+        built.set_lang(lang, self.settings.title.as_deref());
         if let Some(programme) = &self.programme {
             let section = programme.section_input(&dataset.estates, &dataset.facilities, metric, &dataset.catalogue, &self.targets.renovation);
             report::add_programme(&mut built, &section).map_err(to_serve)?;
         }
         let built = Arc::new(built);
         let mut cache = self.cache.lock().map_err(|_| poisoned())?;
-        if !cache.reports.contains_key(&(year, from)) {
+        if !cache.reports.contains_key(&key) {
             if cache.order.len() >= CACHED_REPORTS {
                 let oldest = cache.order.remove(0);
                 cache.reports.remove(&oldest);
             }
-            cache.order.push((year, from));
+            cache.order.push(key);
         }
-        Ok(Arc::clone(cache.reports.entry((year, from)).or_insert(built)))
+        Ok(Arc::clone(cache.reports.entry(key).or_insert(built)))
     }
 
     /// Number of reports cached.

@@ -469,7 +469,8 @@ try {
 
   // The report link follows the year and leads to that year's report.
   const reportHref = await page.locator('#report-link').getAttribute('href');
-  if (reportHref !== `/reports/${minYear}?f=html`) fail(`the report link is ${reportHref}, not the ${minYear} report`);
+  const linkLang = await page.evaluate(() => window.gapmap.state.lang);
+  if (reportHref !== `/reports/${minYear}?f=html&lang=${linkLang}`) fail(`the report link is ${reportHref}, not the ${minYear} report in ${linkLang}`);
   const report = await page.evaluate(async (href) => {
     const r = await fetch(href);
     return { status: r.status, type: r.headers.get('content-type'), text: await r.text() };
@@ -702,6 +703,120 @@ try {
   step(`a trial facility reports ${reported.estates} estates / ${reported.households} households newly covered, as POST /what-if does, and highlights them`);
   writeFileSync(shot.replace(/\.png$/, '-plan.png'), await page.screenshot());
   await page.locator('#trial-mode').uncheck();
+
+  // 20. The programme view (a city with [programme]): estates coloured by their project's
+  // status, the project popup with its funding split and top wishes, the satisfaction filter,
+  // and the report link in the map's language.
+  if (config.programme) {
+    if (await page.locator('#view-switch').isHidden()) fail('a city with a programme shows no view switch');
+    const langNow = await page.evaluate(() => window.gapmap.state.lang);
+    const href = await page.locator('#report-link').getAttribute('href');
+    if (!href.endsWith(`&lang=${langNow}`)) fail(`the report link ${href} does not follow the map's language (${langNow})`);
+    await page.locator('#lang').click();
+    const hrefSwitched = await page.locator('#report-link').getAttribute('href');
+    const langSwitched = await page.evaluate(() => window.gapmap.state.lang);
+    if (!hrefSwitched.endsWith(`&lang=${langSwitched}`) || langSwitched === langNow) fail(`after the language switch the report link is ${hrefSwitched}`);
+    const reportLang = await page.evaluate(async (h) => (await fetch(h.replace('f=html', 'f=json'))).json().then((r) => r.lang || 'en'), hrefSwitched);
+    if (reportLang !== langSwitched) fail(`the report at ${hrefSwitched} is in ${reportLang}`);
+    await page.locator('#lang').click();
+    step(`the report link follows the language switch (${href} → ${hrefSwitched})`);
+
+    await page.locator('#view-switch input[value="programme"]').check();
+    // An accepted project's estate, centred at a zoom where it is tens of pixels wide.
+    const accepted = await page.evaluate(async () => (await (await fetch('/collections/projects/items?status=accepted&limit=1')).json()).features[0]);
+    const ring = accepted.geometry.coordinates[0][0];
+    const xs = ring.map((c) => c[0]);
+    const ys = ring.map((c) => c[1]);
+    await page.evaluate((c) => window.gapmap.map.jumpTo({ center: c, zoom: 16 }), [(Math.min(...xs) + Math.max(...xs)) / 2, (Math.min(...ys) + Math.max(...ys)) / 2]);
+    await waitIdle();
+    const coverageShown = await page.evaluate(() => window.gapmap.map.getLayoutProperty('estates-coverage', 'visibility'));
+    if (coverageShown !== 'none' || (await page.locator('#programme-panel').isHidden())) fail('the programme view left the coverage colours on or its panel hidden');
+    const spot = await page.evaluate(() => {
+      const map = window.gapmap.map;
+      const canvas = map.getCanvas();
+      const w = canvas.clientWidth;
+      const h = canvas.clientHeight;
+      for (let r = 0; r < Math.max(w, h) / 2; r += 5) {
+        for (let a = 0; a < 16; a++) {
+          const x = Math.round(w / 2 + r * Math.cos((a * Math.PI) / 8));
+          const y = Math.round(h / 2 + r * Math.sin((a * Math.PI) / 8));
+          if (x < 60 || y < 60 || x > w - 60 || y > h - 60) continue;
+          // Inside one project's polygon, away from its outline (the same project around).
+          const hits = [[0, 0], [-6, -6], [6, -6], [-6, 6], [6, 6]].map(([dx, dy]) => map.queryRenderedFeatures([x + dx, y + dy], { layers: ['projects-fill'] }));
+          const ids = hits.map((hit) => (hit.length === 1 ? hit[0].properties.id : null));
+          const estates = map.queryRenderedFeatures([x, y], { layers: ['estates-outline', 'estates-coverage'] }).length;
+          // Nothing drawn above the projects there (facilities, labels, highlights, outlines).
+          const order = map.getStyle().layers.map((l) => l.id);
+          const fillAt = order.indexOf('projects-fill');
+          const above = map.queryRenderedFeatures([[x - 6, y - 6], [x + 6, y + 6]]).filter((f) => order.indexOf(f.layer.id) > fillAt);
+          if (ids[0] != null && ids.every((id) => id === ids[0]) && estates <= 1 && above.length === 0) return { x, y, id: ids[0], status: hits[0][0].properties.status };
+        }
+      }
+      return null;
+    });
+    if (!spot) fail('the programme view draws no project near an accepted project');
+    // The colour drawn there, read from the canvas in the frame that drew it.
+    const drawn = await page.evaluate(
+      (p) =>
+        new Promise((done) => {
+          const map = window.gapmap.map;
+          map.once('render', () => {
+            const canvas = map.getCanvas();
+            const gl = canvas.getContext('webgl2') || canvas.getContext('webgl');
+            const ratio = canvas.width / canvas.clientWidth;
+            const px = new Uint8Array(4);
+            gl.readPixels(Math.round(p.x * ratio), Math.round(canvas.height - p.y * ratio), 1, 1, gl.RGBA, gl.UNSIGNED_BYTE, px);
+            done([...px]);
+          });
+          map.triggerRepaint();
+        }),
+      spot,
+    );
+    const legend = await page.evaluate(() => Object.fromEntries([...document.querySelectorAll('#programme-legend li[data-status] .swatch')].map((s) => [s.closest('li').dataset.status, s.dataset.color])));
+    const hex = legend[spot.status];
+    if (!hex) fail(`the programme legend has no colour for status ${spot.status}: ${JSON.stringify(legend)}`);
+    const want = [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16));
+    if (want.some((v, i) => Math.abs(v - drawn[i]) > 8)) fail(`project ${spot.id} (${spot.status}) is drawn rgb(${drawn.slice(0, 3)}), its legend colour is ${hex}`);
+    step(`the programme view colours project ${spot.id}'s estate by its status (${spot.status}: ${hex}, drawn rgb(${drawn.slice(0, 3)}))`);
+
+    const box = await page.locator('#map').boundingBox();
+    await page.mouse.click(box.x + spot.x, box.y + spot.y);
+    const projectPopup = page.locator('.maplibregl-popup .popup.programme[data-project]');
+    await projectPopup.waitFor({ timeout: 30000 }).catch(() => fail(`clicking project ${spot.id} opened no project popup`));
+    const shownId = await projectPopup.getAttribute('data-project');
+    const served = await page.evaluate(async (id) => (await fetch(`/collections/projects/items/${encodeURIComponent(id)}`)).json(), shownId);
+    const split = await projectPopup.evaluate((el) => [...el.querySelectorAll('.funding tr[data-source]')].map((tr) => ({ source: tr.dataset.source, yuan: Number(tr.dataset.yuan) })));
+    const splitSum = split.reduce((a, s) => a + (Number.isFinite(s.yuan) ? s.yuan : 0), 0);
+    if (!split.length || Math.abs(splitSum - served.properties.investment_total_yuan) > 1) fail(`the popup's funding split ${JSON.stringify(split)} does not add up to the investment ${served.properties.investment_total_yuan}`);
+    const wishItems = await projectPopup.evaluate((el) => [...el.querySelectorAll('.wishes li[data-item]')].map((li) => li.dataset.item));
+    if (wishItems.length !== 2 || !wishItems.includes('day_care')) fail(`the popup shows the wishes ${JSON.stringify(wishItems)}, not the estate's two`);
+    const gateShown = await projectPopup.locator('[data-gate]').getAttribute('data-gate');
+    if (gateShown !== served.properties.gate || (await projectPopup.locator('[data-status]').getAttribute('data-status')) !== spot.status) fail(`the popup's gate ${gateShown} or status disagree with /collections/projects (${served.properties.gate})`);
+    step(`clicking project ${shownId} opens its popup: ${split.length} funding sources adding up to the investment, ${wishItems.length} top wishes, gate ${gateShown}`);
+    writeFileSync(shot.replace(/\.png$/, '-programme.png'), await page.screenshot());
+    await page.keyboard.press('Escape');
+
+    // Below the gate only: the panel counts what the API matches, the map draws only those.
+    await page.locator('#satisfaction-filter').selectOption('below');
+    const failing = await page.evaluate(async () => (await (await fetch('/collections/projects/items?gate=failed&limit=1')).json()).numberMatched);
+    await page.waitForFunction((n) => document.querySelector('#programme-summary').dataset.matched === String(n), failing, { timeout: 15000 }).catch(() => {});
+    const matched = await page.evaluate(() => document.querySelector('#programme-summary').dataset.matched);
+    if (!(failing > 0) || matched !== String(failing)) fail(`the satisfaction filter shows ${matched} projects, the API has ${failing} below the gate`);
+    await page.evaluate(() => window.gapmap.map.jumpTo({ zoom: 12 }));
+    await waitIdle();
+    const gates = await page.evaluate(() => [...new Set(window.gapmap.map.queryRenderedFeatures({ layers: ['projects-fill'] }).map((f) => f.properties.gate))]);
+    if (gates.length !== 1 || gates[0] !== 'failed') fail(`below the gate only, the map draws projects with gates ${JSON.stringify(gates)}`);
+    step(`the satisfaction filter keeps the ${failing} projects below the gate, on the map and in the panel`);
+    await page.locator('#satisfaction-filter').selectOption('all');
+    await page.locator('#view-switch input[value="coverage"]').check();
+    const back = await page.evaluate(() => [window.gapmap.map.getLayoutProperty('estates-coverage', 'visibility'), window.gapmap.map.getLayoutProperty('projects-fill', 'visibility')]);
+    if (back[0] !== 'visible' || back[1] !== 'none') fail(`back in the coverage view the layers are ${JSON.stringify(back)}`);
+    await page.evaluate((c) => window.gapmap.map.jumpTo({ center: c, zoom: 13 }), centre);
+    await waitIdle();
+    step('the view switch returns to the coverage colours');
+  } else if (!(await page.locator('#view-switch').isHidden())) {
+    fail('a city without a programme shows the programme view switch');
+  }
 
   mkdirSync(dirname(shot), { recursive: true });
   writeFileSync(shot, await page.screenshot({ fullPage: true }));

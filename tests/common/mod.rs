@@ -4,4 +4,5 @@
 pub mod http;
 pub mod network_oracle;
 pub mod oracle;
+pub mod programme;
 pub mod server;

@@ -43,6 +43,15 @@ const TEXT = {
     noData: '无数据', noDataKind: '（无数据）', shortCovered: '✓ 容量不足', uncoveredHh: '未覆盖户数',
     districtLegend: '各区户数覆盖率（12 级以下）', estateLegend: '小区（12 级起）', allDistricts: '显示全部区',
     menu: '更多', apiMenu: 'API', apiDoc: 'API 定义（OpenAPI）', conformance: '符合性', landing: 'API 首页', data: '数据',
+    view: '视图', viewCoverage: '覆盖', viewProgramme: '改造', programmeTitle: '老旧小区改造', colourBy: '着色', byStatus: '按状态', byComplete: '按完成进度',
+    satisfaction: '满意度', satAll: '全部项目', satBelow: '低于验收线（需整改）', satPassed: '达到验收线', satNone: '尚未调查',
+    status_planned: '计划', status_started: '在建', status_completed: '已完工', status_accepted: '已验收',
+    gate_passed: '通过', gate_failed: '未通过（整改）', gate_no_survey: '未调查', gateFailedLegend: '满意度未达验收线（红框）',
+    completeLegend: (a, b) => `完成进度 ${a}–${b}%`, projectsMatch: (n, all) => `显示 ${n} / ${all} 个改造项目。`,
+    project: '改造项目', batch: '批次', street: '街道', status: '状态', complete: '完成进度', category: '改造类别', items: '改造内容',
+    floorArea: '建筑面积', investment: '总投资', gate: '满意度验收', funding: '资金分摊（按规则）', source: '来源', byRule: '按规则', recorded: '实际',
+    unassigned: '未分摊', wishes: '居民意愿', noWishes: '无意愿记录', people: (n) => `${n} 人`, gateLine: (g) => `验收线 ${g}%`,
+    cat_basic: '基础类', cat_improvement: '完善类', cat_upgrade: '提升类',
   },
   en: {
     kind: 'Facility kind', year: 'Year', facilities: 'Facilities', areas: 'Service areas', legend: 'Legend',
@@ -67,6 +76,15 @@ const TEXT = {
     noData: 'no data', noDataKind: ' (no data)', shortCovered: '✓ short', uncoveredHh: 'Uncovered hh',
     districtLegend: 'Households covered by district (below zoom 12)', estateLegend: 'Estates (from zoom 12)', allDistricts: 'Show every district',
     menu: 'More', apiMenu: 'API', apiDoc: 'API definition (OpenAPI)', conformance: 'Conformance', landing: 'API landing page', data: 'Data',
+    view: 'View', viewCoverage: 'Coverage', viewProgramme: 'Renovation', programmeTitle: 'Old-estate renovation', colourBy: 'Colour by', byStatus: 'status', byComplete: '% complete',
+    satisfaction: 'Satisfaction', satAll: 'all projects', satBelow: 'below the gate (rework)', satPassed: 'passed the gate', satNone: 'no survey yet',
+    status_planned: 'planned', status_started: 'started', status_completed: 'completed', status_accepted: 'accepted',
+    gate_passed: 'passed', gate_failed: 'failed (rework)', gate_no_survey: 'no survey', gateFailedLegend: 'Below the satisfaction gate (red outline)',
+    completeLegend: (a, b) => `${a}–${b} % complete`, projectsMatch: (n, all) => `Showing ${n} of ${all} renovation projects.`,
+    project: 'Renovation project', batch: 'Batch', street: 'Street', status: 'Status', complete: 'Complete', category: 'Category', items: 'Items',
+    floorArea: 'Floor area', investment: 'Investment', gate: 'Satisfaction gate', funding: 'Funding split (by rule)', source: 'Source', byRule: 'By rule', recorded: 'Recorded',
+    unassigned: 'unassigned', wishes: "Residents' wishes", noWishes: 'no wishes recorded', people: (n) => `${n} residents`, gateLine: (g) => `gate ${g} %`,
+    cat_basic: 'basic', cat_improvement: 'improvement', cat_upgrade: 'upgrade',
   },
 };
 
@@ -80,6 +98,18 @@ const UNITS = {
   spaces: { zh: '个车位', en: 'spaces' },
   chargers: { zh: '个充电桩', en: 'chargers' },
 };
+
+/** Funding sources as the programme report names them. */
+const SOURCES = {
+  central: { zh: '中央补助', en: 'Central subsidy' }, province: { zh: '省级补助', en: 'Province' }, city: { zh: '市级财政', en: 'City' },
+  district: { zh: '区级财政', en: 'District' }, utility: { zh: '管线单位', en: 'Utility companies' }, residents: { zh: '居民出资', en: 'Residents' },
+  social: { zh: '社会资本', en: 'Social capital' }, other: { zh: '其他', en: 'Other' },
+};
+
+/** Project statuses in order, with their colours in the programme view. */
+const STATUS_COLOURS = [['planned', '#bdbdbd'], ['started', '#fdae61'], ['completed', '#a6d96a'], ['accepted', '#1a9641']];
+/** % complete from 0 to 100 in the programme view. */
+const COMPLETE_RAMP = [[0, '#fff7bc'], [50, '#fe9929'], [100, '#8c2d04']];
 
 const KIND_COLOURS = {
   day_care: '#1f77b4', nursery: '#ff7f0e', kindergarten: '#2ca02c', health_station: '#d62728',
@@ -108,6 +138,13 @@ const state = {
   districtLegend: [],
   /** The district the map is narrowed to ('' for all). */
   district: '',
+  /** `coverage` or, with a programme, `programme` (estates coloured by their projects). */
+  view: 'coverage',
+  /** The programme view's colours (`status` or `complete`) and satisfaction filter (`all`, `below`, `passed`, `none`). */
+  programmeColour: 'status',
+  satisfaction: 'all',
+  /** The project popup shown: { id, popup, project, wishes }. */
+  projectPopup: null,
 };
 state.lang = localStorage.getItem('gapmap.lang') || ((navigator.language || 'zh').toLowerCase().startsWith('zh') ? 'zh' : 'en');
 
@@ -165,6 +202,11 @@ function writeHash() {
   const c = map.getCenter();
   const params = new URLSearchParams();
   params.set('kind', state.kind);
+  if (state.view === 'programme') {
+    params.set('view', 'programme');
+    params.set('colour', state.programmeColour);
+    if (state.satisfaction !== 'all') params.set('satisfaction', state.satisfaction);
+  }
   if (state.year != null) params.set('year', String(state.year));
   if (state.distance) params.set('distance', state.distance);
   if (state.district) params.set('district', state.district);
@@ -345,6 +387,8 @@ function renderTexts() {
   renderLegend();
   renderDistricts();
   renderPopup();
+  renderProgramme();
+  renderProjectPopup();
 }
 
 function renderYear() {
@@ -353,7 +397,8 @@ function renderYear() {
   $('year-value').textContent = y == null || (configured == null && y >= max) ? t('allYears') : String(y);
   // The annual report for the year shown (the newest year when every facility counts).
   const reportYear = y ?? max;
-  $('report-link').href = reportYear == null ? '/reports?f=html' : `/reports/${reportYear}?f=html`;
+  // In the language of the map (the report's sections, the programme's too, follow it).
+  $('report-link').href = reportYear == null ? '/reports?f=html' : `/reports/${reportYear}?f=html&lang=${state.lang}`;
 }
 
 let map;
@@ -511,6 +556,188 @@ function renderPopup() {
       `<table><thead><tr><th>${escapeHtml(t('kind'))}</th>${distanceHeads}<th>${escapeHtml(t('covered'))}</th><th class="num">${escapeHtml(t('shortfall'))}</th></tr></thead>` +
       `<tbody>${rows.join('')}</tbody></table>` +
       `<p><a class="details" href="${escapeHtml(details)}" target="_blank" rel="noopener">${escapeHtml(t('details'))}</a></p></div>`,
+  );
+}
+
+// The programme view: the `projects` tiles (one polygon per project, its estate's) coloured by
+// status or % complete, outlined in red where the project failed the satisfaction gate, and
+// filtered by the satisfaction shown; a click opens the project with its funding split and its
+// estate's top wishes (from /collections/projects and /collections/wishes).
+
+/** The fill colour of projects for the colouring chosen. */
+function programmeFill() {
+  if (state.programmeColour === 'complete') return ['interpolate', ['linear'], ['to-number', ['get', 'complete_pct'], 0], ...COMPLETE_RAMP.flat()];
+  return ['match', ['get', 'status'], ...STATUS_COLOURS.flat(), '#888888'];
+}
+
+/** The map filter of the satisfaction chosen (the gate's verdict as the server computed it). */
+function programmeFilter() {
+  const gate = { below: 'failed', passed: 'passed', none: 'no_survey' }[state.satisfaction];
+  return gate ? ['==', ['get', 'gate'], gate] : null;
+}
+
+/** The same as an items query, for the count of projects shown. */
+function programmeQuery() {
+  const gate = { below: 'failed', passed: 'passed', none: 'no_survey' }[state.satisfaction];
+  return gate ? `&gate=${gate}` : '';
+}
+
+function addProgrammeLayers() {
+  if (!state.config.programme) return;
+  map.addSource('projects', { type: 'vector', url: `${origin}/tiles/projects.json` });
+  const before = map.getStyle().layers.find((l) => l.id.startsWith('facilities'));
+  const hidden = { visibility: 'none' };
+  map.addLayer({ id: 'projects-fill', type: 'fill', source: 'projects', 'source-layer': 'projects', layout: hidden, paint: { 'fill-color': programmeFill(), 'fill-opacity': 1 } }, before && before.id);
+  map.addLayer({
+    id: 'projects-outline', type: 'line', source: 'projects', 'source-layer': 'projects', layout: hidden,
+    paint: { 'line-color': ['case', ['==', ['get', 'gate'], 'failed'], '#d7191c', '#4d4d4d'], 'line-width': ['case', ['==', ['get', 'gate'], 'failed'], 2.5, 0.4] },
+  }, before && before.id);
+  map.on('click', 'projects-fill', (e) => {
+    if (state.trialMode) return;
+    const f = e.features && e.features[0];
+    if (f && f.properties.id != null) showProject(String(f.properties.id), e.lngLat);
+  });
+  map.on('mouseenter', 'projects-fill', () => { map.getCanvas().style.cursor = 'pointer'; });
+  map.on('mouseleave', 'projects-fill', () => { map.getCanvas().style.cursor = ''; });
+}
+
+/** Switches between the coverage view and the programme view. */
+function setView(view) {
+  if (view === 'programme' && !state.config.programme) return;
+  state.view = view === 'programme' ? 'programme' : 'coverage';
+  const on = state.view === 'programme';
+  for (const id of ['projects-fill', 'projects-outline']) map.setLayoutProperty(id, 'visibility', on ? 'visible' : 'none');
+  if (map.getLayer('estates-coverage')) map.setLayoutProperty('estates-coverage', 'visibility', on ? 'none' : 'visible');
+  for (const input of document.querySelectorAll('input[name="view"]')) input.checked = input.value === state.view;
+  $('programme-panel').hidden = !on;
+  if (!on && state.projectPopup) state.projectPopup.popup.remove();
+  renderProgramme();
+  writeHash();
+}
+
+function setProgrammeColour(colour) {
+  state.programmeColour = colour === 'complete' ? 'complete' : 'status';
+  $('programme-colour').value = state.programmeColour;
+  if (map.getLayer('projects-fill')) map.setPaintProperty('projects-fill', 'fill-color', programmeFill());
+  renderProgramme();
+  writeHash();
+}
+
+function setSatisfaction(value) {
+  state.satisfaction = ['below', 'passed', 'none'].includes(value) ? value : 'all';
+  $('satisfaction-filter').value = state.satisfaction;
+  for (const id of ['projects-fill', 'projects-outline']) if (map.getLayer(id)) map.setFilter(id, programmeFilter());
+  renderProgramme();
+  writeHash();
+}
+
+let programmeCount = null;
+
+/** The programme panel: legend and how many projects the filter shows. */
+async function renderProgramme() {
+  const prog = state.config && state.config.programme;
+  if (!prog || !map) return;
+  const items = [];
+  if (state.programmeColour === 'complete') {
+    for (let i = 0; i + 1 < COMPLETE_RAMP.length; i++) items.push({ color: COMPLETE_RAMP[i + 1][1], text: t('completeLegend', COMPLETE_RAMP[i][0], COMPLETE_RAMP[i + 1][0]) });
+  } else {
+    for (const [key, color] of STATUS_COLOURS) items.push({ color, text: t(`status_${key}`), key });
+  }
+  $('programme-legend').innerHTML = items
+    .map((i) => `<li${i.key ? ` data-status="${i.key}"` : ''}><span class="swatch" style="background:${i.color}" data-color="${i.color}"></span>${escapeHtml(i.text)}</li>`)
+    .concat(`<li><span class="swatch" style="background:#fff;border:2px solid #d7191c"></span>${escapeHtml(t('gateFailedLegend'))} · ${escapeHtml(t('gateLine', prog.gate_pct))}</li>`)
+    .join('');
+  const query = programmeQuery();
+  if (programmeCount && programmeCount.query === query) {
+    $('programme-summary').textContent = t('projectsMatch', programmeCount.n, prog.projects);
+    $('programme-summary').dataset.matched = String(programmeCount.n);
+    return;
+  }
+  try {
+    const page = await getJson(`/collections/projects/items?limit=1${query}`);
+    programmeCount = { query, n: page.numberMatched };
+    if (programmeQuery() === query) renderProgramme();
+  } catch (e) {
+    $('programme-summary').textContent = t('failed') + e.message;
+  }
+}
+
+/** Opens the popup of project `id`: the project, its funding split and its estate's top wishes. */
+async function showProject(id, lngLat) {
+  if (state.projectPopup && state.projectPopup.popup.isOpen()) state.projectPopup.popup.remove();
+  const popup = new maplibregl.Popup({ maxWidth: '420px', className: 'project-popup' }).setLngLat(lngLat).setHTML(`<div class="popup">${escapeHtml(t('loading'))}</div>`).addTo(map);
+  const entry = { id, popup, project: null, wishes: null };
+  state.projectPopup = entry;
+  popup.on('close', () => {
+    if (state.projectPopup === entry) state.projectPopup = null;
+  });
+  try {
+    const project = await getJson(`/collections/projects/items/${encodeURIComponent(id)}`);
+    // An estate without wishes has no feature in `wishes` (404).
+    const wishes = await getJson(`/collections/wishes/items/${encodeURIComponent(project.properties.estate_id)}`).catch(() => null);
+    if (state.projectPopup !== entry) return;
+    entry.project = project;
+    entry.wishes = wishes;
+    renderProjectPopup();
+  } catch (e) {
+    if (state.projectPopup === entry) popup.setHTML(`<div class="popup">${escapeHtml(t('failed') + e.message)}</div>`);
+  }
+  return entry;
+}
+
+/** Yuan as each language writes them: 万元 in Chinese. */
+const yuan = (y) => (Number.isFinite(y) ? (state.lang === 'zh' ? `${(y / 1e4).toFixed(1)} 万元` : `${count(y)} yuan`) : '–');
+
+/** An item's (renovation item's or facility kind's) name in the language shown. */
+function itemLabel(key) {
+  const kind = kindSpec(key);
+  if (kind) return kindLabel(kind);
+  const item = state.config.programme && state.config.programme.items[key];
+  return item ? item[state.lang] : key;
+}
+
+function renderProjectPopup() {
+  const entry = state.projectPopup;
+  if (!entry || !entry.project || !entry.popup.isOpen()) return;
+  const f = entry.project;
+  const p = f.properties;
+  const parse = (v) => (typeof v === 'string' ? JSON.parse(v) : v || {});
+  const items = String(p.items || '').split(';').filter(Boolean).map((i) => {
+    const [key, units] = i.split(':');
+    return units ? `${itemLabel(key)} ×${units}` : itemLabel(key);
+  });
+  const gateText = `${t(`gate_${p.gate}`)}${p.satisfied_pct != null ? ` · ${Number(p.satisfied_pct).toFixed(1)} %` : ''}${p.survey_date ? ` (${p.survey_date})` : ''}`;
+  const row = (k, v, attrs = '') => `<tr${attrs}><th>${escapeHtml(t(k))}</th><td>${escapeHtml(v)}</td></tr>`;
+  const facts = [
+    row('status', t(`status_${p.status}`), ` data-status="${escapeHtml(p.status)}"`),
+    row('complete', `${Number(p.complete_pct).toFixed(0)} %`),
+    row('category', t(`cat_${p.category}`)),
+    row('items', items.join('、')),
+    row('households', count(p.households)),
+    row('floorArea', `${count(p.floor_area_m2)} m²`),
+    row('investment', yuan(p.investment_total_yuan)),
+    row('gate', gateText, ` data-gate="${escapeHtml(p.gate)}" class="${p.gate === 'failed' ? 'no' : p.gate === 'passed' ? 'yes' : ''}"`),
+  ];
+  const split = parse(p.funding);
+  const funding = Object.entries(split)
+    .sort((a, b) => b[1] - a[1])
+    .map(([s, y]) => {
+      const label = SOURCES[s] ? SOURCES[s][state.lang] : s;
+      const recorded = p[`investment_${s}_yuan`];
+      return `<tr data-source="${escapeHtml(s)}" data-yuan="${y}"><td>${escapeHtml(label)}</td><td class="num">${escapeHtml(yuan(y))}</td><td class="num">${escapeHtml(recorded == null ? '–' : yuan(recorded))}</td></tr>`;
+    });
+  if (p.funding_unassigned_yuan > 0) funding.push(`<tr data-source="unassigned"><td>${escapeHtml(t('unassigned'))}</td><td class="num">${escapeHtml(yuan(p.funding_unassigned_yuan))}</td><td></td></tr>`);
+  const top = entry.wishes ? parse(entry.wishes.properties.top_wishes) : [];
+  const wishes = top.length
+    ? `<ol class="wishes">${top.map((w) => `<li data-item="${escapeHtml(w.item)}" data-count="${w.count}">${escapeHtml(itemLabel(w.item))} · ${escapeHtml(t('people', w.count))}</li>`).join('')}</ol>`
+    : `<p class="wishes none">${escapeHtml(t('noWishes'))}</p>`;
+  const name = p.estate_name ? `${escapeHtml(p.estate_name)} <small>#${escapeHtml(p.estate_id)}</small>` : `${escapeHtml(t('estate'))} #${escapeHtml(p.estate_id)}`;
+  const meta = [`${t('project')} ${f.id}`, p.district, p.street, `${t('batch')} ${p.batch_year}`].filter(Boolean).map(escapeHtml).join(' · ');
+  entry.popup.setHTML(
+    `<div class="popup programme" data-project="${escapeHtml(f.id)}" lang="${state.lang}"><h3>${name}</h3><p>${meta}</p>` +
+      `<table class="facts"><tbody>${facts.join('')}</tbody></table>` +
+      `<h4>${escapeHtml(t('funding'))}</h4><table class="funding"><thead><tr><th>${escapeHtml(t('source'))}</th><th class="num">${escapeHtml(t('byRule'))}</th><th class="num">${escapeHtml(t('recorded'))}</th></tr></thead><tbody>${funding.join('')}</tbody></table>` +
+      `<h4>${escapeHtml(t('wishes'))}</h4>${wishes}</div>`,
   );
 }
 
@@ -726,7 +953,12 @@ async function main() {
     input.addEventListener('change', (e) => setDistance(e.target.value));
   }
 
+  addProgrammeLayers();
   addPlanLayers();
+  $('view-switch').hidden = !state.config.programme;
+  for (const input of document.querySelectorAll('input[name="view"]')) input.addEventListener('change', (e) => setView(e.target.value));
+  $('programme-colour').addEventListener('change', (e) => setProgrammeColour(e.target.value));
+  $('satisfaction-filter').addEventListener('change', (e) => setSatisfaction(e.target.value));
   $('plan-run').addEventListener('click', () => runPlan());
   $('plan-kind').addEventListener('change', (e) => {
     $('plan-radius').value = '';
@@ -736,7 +968,12 @@ async function main() {
   $('plan-kind').value = state.kind;
 
   renderTexts();
-  window.gapmap = { map, setKind, setYear, setLang, setDistance, selectDistrict, showEstate, runPlan, selectSite, trialAt, setTrialMode, state };
+  window.gapmap = { map, setKind, setYear, setLang, setDistance, selectDistrict, showEstate, runPlan, selectSite, trialAt, setTrialMode, setView, setProgrammeColour, setSatisfaction, showProject, state };
+  if (state.config.programme && params.get('view') === 'programme') {
+    setProgrammeColour(params.get('colour'));
+    setSatisfaction(params.get('satisfaction'));
+    setView('programme');
+  }
   if (startYear != null && startYear !== (configured ?? max)) await setYear(startYear);
   else await loadDistricts();
   writeHash();
