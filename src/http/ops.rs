@@ -296,6 +296,9 @@ fn watched_files(state: &AppState, config_path: Option<&Path>) -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = c.estates.iter().map(|s| s.path.clone()).chain(c.facilities.iter().map(|s| s.path.clone())).collect();
     files.extend(c.analysis.catalogue.clone());
     files.extend(config_path.map(Path::to_path_buf));
+    // Database sources are not files: a change there is announced by NOTIFY, not by the file
+    // system (`gapmap db init`).
+    files.retain(|p| !crate::config::is_postgres_uri(p));
     files.into_iter().map(|p| std::fs::canonicalize(&p).unwrap_or(p)).collect()
 }
 

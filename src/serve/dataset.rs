@@ -467,7 +467,8 @@ pub fn load_dataset(config: &Config, version: u64) -> Result<Dataset, ServeError
     crate::diag::release_freed_memory();
     check_report(&loaded.report, "", config.analysis.on_invalid)?;
     if loaded.estates.is_empty() {
-        return Err(fail(&format!("{}: no valid estates were loaded", estates_source.path.display())));
+        // A database URI's password is never printed.
+        return Err(fail(&format!("{}: no valid estates were loaded", crate::io::postgis::redact_path(&estates_source.path).display())));
     }
     let params = AnalysisParams { distance_from: config.analysis.distance_from, year: config.analysis.year, metric: config.analysis.metric };
     let network = match config.analysis.metric {
