@@ -568,3 +568,51 @@ fn field_mapping_kind_values_and_filters_apply_to_database_sources_as_to_files()
     assert!(outputs[0].lines().any(|l| l.contains(",market,") && l.contains(",true,")), "markets should cover some estates");
     assert_eq!(outputs[0], outputs[1]);
 }
+
+/// `/health` as JSON.
+fn health(base: &str) -> serde_json::Value {
+    serde_json::from_str(&http_get(base, "/health")).expect("health is JSON")
+}
+
+#[test]
+fn serve_watch_reloads_when_a_transaction_changes_a_database_source() {
+    let cluster = TestCluster::start();
+    ogr2ogr(&cluster, &demo("estates.geojson"), "estates");
+    ogr2ogr(&cluster, &demo("facilities.geojson"), "facilities");
+    let (estates, facilities) = (cluster.uri("?table=estates"), cluster.uri("?table=facilities"));
+    let init = gapmap(&["db", "init", &estates, &facilities], &[]);
+    assert!(init.status.success(), "{}", text(&init.stderr));
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = dir.path().join("gapmap.toml");
+    std::fs::write(
+        &config,
+        format!("[estates]\npath = \"{estates}\"\n\n[[facilities]]\npath = \"{facilities}\"\n\n[analysis]\nworking_crs = \"auto\"\n\n[serve]\nwatch = true\nwatch_settle_ms = 300\n"),
+    )
+    .expect("write config");
+    let (_server, url) = server::serve(&config);
+    let before = health(&url);
+    assert_eq!(before["data_version"], 1);
+    let count = before["facilities"].as_u64().expect("a facility count");
+
+    // Two new facilities in one transaction: one reload, with both.
+    cluster.psql_ok(
+        "gapmap",
+        "BEGIN; INSERT INTO facilities (id, kind, name, capacity, opened_year, district, geom) SELECT 900001, kind, 'new one', capacity, opened_year, district, geom FROM facilities WHERE id = 1; \
+         INSERT INTO facilities (id, kind, name, capacity, opened_year, district, geom) SELECT 900002, kind, 'new two', capacity, opened_year, district, geom FROM facilities WHERE id = 2; COMMIT;",
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let after = loop {
+        let h = health(&url);
+        if h["data_version"].as_u64() > Some(1) || std::time::Instant::now() > deadline {
+            break h;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    };
+    assert_eq!(after["data_version"], 2, "one reload after the transaction: {after}");
+    assert_eq!(after["facilities"].as_u64(), Some(count + 2), "{after}");
+    let page: serde_json::Value = serde_json::from_str(&http_get(&url, "/collections/facilities/items/900002?f=json")).expect("json");
+    assert_eq!(page["properties"]["name"], "new two");
+    // No further reload without a change.
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    assert_eq!(health(&url)["data_version"], 2);
+}

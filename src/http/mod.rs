@@ -13,6 +13,7 @@
 //! metrics.
 
 pub mod coverage;
+pub mod db_listen;
 pub mod error;
 pub mod gzip;
 pub mod html;
@@ -248,6 +249,8 @@ pub async fn serve(config: Config, config_path: Option<PathBuf>, bind: SocketAdd
     let local = listener.local_addr().map_err(|e| ApiError::Internal(format!("no local address: {e}")))?;
     eprintln!("listening on http://{local}");
     let _watcher = if watch {
+        // Files are watched; database sources are listened to (`gapmap db init`).
+        db_listen::spawn_db_listeners(&state);
         Some(ops::spawn_watcher(state.clone(), config_path.as_deref()).map_err(|e| ApiError::Internal(format!("cannot watch the data files: {e}")))?)
     } else {
         None
