@@ -805,7 +805,7 @@ impl std::fmt::Write for VecWriter<'_> {
 
 /// Features `rows` of `layer` as GeoJSON in the requested CRS: geometries converted once for
 /// the whole page when it is not CRS84.
-fn render_page(layer: &Layer, rows: &[u32], dataset: &Dataset, crs: usize) -> Result<Vec<Box<[u8]>>, ApiError> {
+fn render_page(layer: &Layer, rows: &[u32], dataset: &Dataset, crs: usize) -> Result<Vec<Arc<[u8]>>, ApiError> {
     let option = &dataset.crs[crs];
     if option.from_crs84.is_none() && !option.lat_first {
         return Ok(layer.render(rows, None)?);

@@ -37,6 +37,12 @@ use crate::model::{AttrValue, Attributes, Catalogue, Estate, Facility, FeatureId
 /// another costs the rendering, not an analysis.
 const YEAR_CACHE_LEN: usize = 2;
 
+/// Render-cache budgets of the layers read most: the configured year's estates and gaps, and the
+/// facilities (see [`Layer::set_render_cache`]); 64 MiB in all.
+const RENDER_CACHE_ESTATES_BYTES: usize = 32 << 20;
+const RENDER_CACHE_GAPS_BYTES: usize = 16 << 20;
+const RENDER_CACHE_FACILITIES_BYTES: usize = 16 << 20;
+
 pub use super::layer::{id_json, Column, ColumnType, FeatureRef, Layer, PendingFeature};
 
 /// Coverage as of one year: the table and the year-dependent collections. The estates share
@@ -615,8 +621,10 @@ pub fn build_dataset(
         years_order: Mutex::new(Vec::new()),
         building: Mutex::new(()),
     };
-    let current = year_view_from(&dataset, table, straight)?;
+    let mut current = year_view_from(&dataset, table, straight)?;
     current.gaps.rows().index_now();
+    current.estates.set_render_cache(RENDER_CACHE_ESTATES_BYTES);
+    current.gaps.set_render_cache(RENDER_CACHE_GAPS_BYTES);
     let _ = current.index.set(index);
     dataset.current = Arc::new(current);
     Ok(dataset)
@@ -686,8 +694,9 @@ fn build_facilities_layer(facilities: &[Facility], catalogue: &Catalogue, to_crs
             PendingFeature { id: f.id.clone(), geometry: Arc::new(Geometry::Point(geo::Point(coords[i]))), properties: p }
         })
         .collect();
-    let layer = Layer::from_features(pending, "Point")?;
+    let mut layer = Layer::from_features(pending, "Point")?;
     layer.rows().index_now();
+    layer.set_render_cache(RENDER_CACHE_FACILITIES_BYTES);
     Ok(layer)
 }
 

@@ -11,7 +11,8 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::{Arc, OnceLock};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use geo::{BoundingRect, Geometry, Intersects, Rect};
 use rayon::prelude::*;
@@ -379,10 +380,50 @@ impl Rows {
     }
 }
 
+/// Features rendered in their own geometry (CRS84), kept within a byte budget: a hot bbox page is
+/// then copied, not written again. Sharded by row, so concurrent pages rarely wait on one lock;
+/// a shard that would take the cache past its budget is emptied first (the cache stays bounded
+/// and follows what is asked now).
+#[derive(Debug)]
+struct RenderCache {
+    shards: Vec<Mutex<HashMap<u32, Arc<[u8]>>>>,
+    bytes: AtomicUsize,
+    budget: usize,
+}
+
+impl RenderCache {
+    const SHARDS: usize = 32;
+
+    fn new(budget: usize) -> Self {
+        Self { shards: (0..Self::SHARDS).map(|_| Mutex::new(HashMap::new())).collect(), bytes: AtomicUsize::new(0), budget }
+    }
+
+    fn shard(&self, row: u32) -> &Mutex<HashMap<u32, Arc<[u8]>>> {
+        &self.shards[row as usize % Self::SHARDS]
+    }
+
+    fn get(&self, row: u32) -> Option<Arc<[u8]>> {
+        self.shard(row).lock().ok()?.get(&row).cloned()
+    }
+
+    fn insert(&self, row: u32, json: &Arc<[u8]>) {
+        let Ok(mut shard) = self.shard(row).lock() else { return };
+        if self.bytes.load(Ordering::Relaxed) + json.len() > self.budget {
+            let freed: usize = shard.values().map(|j| j.len()).sum();
+            shard.clear();
+            self.bytes.fetch_sub(freed, Ordering::Relaxed);
+        }
+        if self.bytes.load(Ordering::Relaxed) + json.len() <= self.budget && shard.insert(row, Arc::clone(json)).is_none() {
+            self.bytes.fetch_add(json.len(), Ordering::Relaxed);
+        }
+    }
+}
+
 /// A collection's features, ready to query.
 #[derive(Debug)]
 pub struct Layer {
     rows: Arc<Rows>,
+    cache: Option<RenderCache>,
     /// Property columns, in output order.
     pub columns: Vec<Column>,
     /// GeoJSON geometry type of the features.
@@ -451,7 +492,7 @@ impl Layer {
             }
         }
         let column_index = columns.iter().enumerate().map(|(i, c)| (c.name.clone(), i)).collect();
-        Ok(Self { extent: rows.extent, rows, columns, geometry_type, column_index })
+        Ok(Self { extent: rows.extent, rows, cache: None, columns, geometry_type, column_index })
     }
 
     /// A layer from features in serving order; a property a feature lacks is null. Columns come
@@ -592,16 +633,37 @@ impl Layer {
         Ok(())
     }
 
+    /// Keeps up to `budget_bytes` of features rendered in their own geometry (see
+    /// [`Layer::render`]).
+    pub fn set_render_cache(&mut self, budget_bytes: usize) {
+        self.cache = Some(RenderCache::new(budget_bytes));
+    }
+
+    /// Bytes held by the render cache.
+    #[must_use]
+    pub fn cached_render_bytes(&self) -> usize {
+        self.cache.as_ref().map_or(0, |c| c.bytes.load(Ordering::Relaxed))
+    }
+
     /// Features `rows` as GeoJSON, one byte string each; `geometries`, when given, replace
-    /// theirs (aligned with `rows`).
+    /// theirs (aligned with `rows`). Features in their own geometry come from the render cache
+    /// when the layer has one ([`Layer::with_render_cache`]), and go into it.
     ///
     /// # Errors
     /// [`LayerError::Render`].
-    pub fn render(&self, rows: &[u32], geometries: Option<&[Geometry<f64>]>) -> Result<Vec<Box<[u8]>>, LayerError> {
+    pub fn render(&self, rows: &[u32], geometries: Option<&[Geometry<f64>]>) -> Result<Vec<Arc<[u8]>>, LayerError> {
+        let cache = self.cache.as_ref().filter(|_| geometries.is_none());
         let one = |(i, &row): (usize, &u32)| {
+            if let Some(json) = cache.and_then(|c| c.get(row)) {
+                return Ok(json);
+            }
             let mut out = Vec::with_capacity(1024);
             self.render_into(row as usize, geometries.map(|g| &g[i]), &mut out)?;
-            Ok(out.into_boxed_slice())
+            let json: Arc<[u8]> = out.into();
+            if let Some(c) = cache {
+                c.insert(row, &json);
+            }
+            Ok(json)
         };
         if rows.len() > 256 {
             rows.par_iter().enumerate().map(one).collect()
@@ -613,7 +675,7 @@ impl Layer {
     /// Heap bytes of the columns this layer owns (shared ones counted in full) and its rows.
     #[must_use]
     pub fn heap_bytes(&self) -> usize {
-        self.rows.heap_bytes() + self.columns.iter().map(|c| c.data.heap_bytes()).sum::<usize>()
+        self.rows.heap_bytes() + self.columns.iter().map(|c| c.data.heap_bytes()).sum::<usize>() + self.cached_render_bytes()
     }
 }
 
@@ -732,6 +794,33 @@ mod tests {
         assert_eq!(layer.intersecting(Some(right)), vec![0, 2]);
         assert_eq!(layer.position("a"), Some(1));
         assert!(Rows::gathered(vec![FeatureId::Int(1)], &source, &[0, 1]).is_err());
+    }
+
+    #[test]
+    fn the_render_cache_gives_the_same_bytes_and_stays_within_its_budget() {
+        let pending: Vec<PendingFeature> = (0..200)
+            .map(|i| PendingFeature {
+                id: FeatureId::Int(i),
+                geometry: Arc::new(Geometry::Point(geo::Point::new(f64::from(u8::try_from(i % 100).unwrap()), 1.0))),
+                properties: vec![("name".into(), AttrValue::Text(format!("estate {i}")))],
+            })
+            .collect();
+        let plain = Layer::from_features(pending, "Point").unwrap();
+        let rows: Vec<u32> = (0..200).collect();
+        let expected = plain.render(&rows, None).unwrap();
+        let one = expected[0].len();
+        let mut cached = Layer::new(Arc::clone(plain.rows()), plain.columns.clone(), "Point").unwrap();
+        cached.set_render_cache(one * 50);
+        for _ in 0..3 {
+            let got = cached.render(&rows, None).unwrap();
+            assert_eq!(got, expected);
+            assert!(cached.cached_render_bytes() <= one * 50, "{} bytes cached", cached.cached_render_bytes());
+        }
+        assert!(cached.cached_render_bytes() > 0);
+        // Another geometry (another CRS) is rendered, not taken from the cache.
+        let moved = vec![Geometry::Point(geo::Point::new(9.0, 9.0))];
+        let elsewhere = cached.render(&[0], Some(&moved)).unwrap();
+        assert!(std::str::from_utf8(&elsewhere[0]).unwrap().contains("\"coordinates\":[9,9]"), "{:?}", std::str::from_utf8(&elsewhere[0]));
     }
 
     #[test]
