@@ -696,6 +696,7 @@ fn union_rect(a: Rect<f64>, b: Rect<f64>) -> Rect<f64> {
 }
 
 #[cfg(test)]
+#[expect(clippy::unwrap_used, reason = "tests panic on unexpected errors")]
 mod tests {
     use super::*;
     use proptest::prelude::*;
