@@ -572,6 +572,9 @@ pub fn build_dataset(
     // estates share; coverage properties are computed per year from its table.
     let index = FacilityIndex::build(&facilities, catalogue.len(), params.year);
     let (table, straight) = coverage_tables(&estates, &facilities, &catalogue, &index, params, network.as_ref().map(|n| &n.metric))?;
+    // Point queries and plans rebuild it on first use (about 0.1 s for 200,000 facilities): not
+    // kept for a first request that may never come.
+    drop(index);
     let results = Results { estates: &estates, facilities: &facilities, table: &table, catalogue: &catalogue, working_crs };
     let base: Vec<PendingFeature> = estate_base_features(&results)
         .map_err(|e| crs_fail(&e))?
@@ -625,7 +628,6 @@ pub fn build_dataset(
     current.gaps.rows().index_now();
     current.estates.set_render_cache(RENDER_CACHE_ESTATES_BYTES);
     current.gaps.set_render_cache(RENDER_CACHE_GAPS_BYTES);
-    let _ = current.index.set(index);
     dataset.current = Arc::new(current);
     Ok(dataset)
 }
