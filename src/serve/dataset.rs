@@ -176,8 +176,8 @@ pub struct Dataset {
     pub current: Arc<YearView>,
     /// `facilities` collection.
     pub facilities_layer: Layer,
-    /// `service-areas` collection (configured year), dissolved on first use or by
-    /// [`Dataset::warm_up`] (seconds for 200,000 facilities: not needed for the first answer).
+    /// `service-areas` collection (configured year), dissolved on first use (seconds for 200,000
+    /// facilities: not needed for the first answer).
     service_areas: OnceLock<Result<Layer, String>>,
     /// Output CRSs offered.
     pub crs: Vec<CrsOption>,
@@ -331,13 +331,10 @@ impl Dataset {
     }
 
     /// What is still being prepared in the background (for `/health`): empty once every year
-    /// answers from the timeline and the service areas are dissolved.
+    /// answers from the timeline.
     #[must_use]
     pub fn warming_up(&self) -> Vec<&'static str> {
         let mut pending = Vec::new();
-        if self.service_areas.get().is_none() {
-            pending.push("service areas");
-        }
         if self.timelines.metric.get().is_none() {
             pending.push("coverage timeline");
         }
@@ -347,14 +344,14 @@ impl Dataset {
         pending
     }
 
-    /// Dissolves the service areas and builds the timelines on a background thread, so the first
-    /// request for them or for another year does not wait. The thread lets go of the dataset when done.
+    /// Builds the timelines on a background thread, so the first request for another year does
+    /// not wait. The service areas are not built there: they convert to CRS84 through PROJ, and a
+    /// detached thread inside PROJ when the process exits crashes it (PROJ's statics are torn
+    /// down under it); they are dissolved on the first request that needs them, on the blocking
+    /// pool, which the runtime joins. The thread lets go of the dataset when done.
     pub fn warm_up(self: &Arc<Self>) {
         let dataset = Arc::clone(self);
         let spawned = std::thread::Builder::new().name("gapmap-timeline".into()).spawn(move || {
-            if let Err(e) = dataset.service_areas() {
-                tracing::warn!("service areas: {e}");
-            }
             if let Err(e) = dataset.timeline().and_then(|_| dataset.straight_timeline()) {
                 tracing::warn!("coverage timeline: {e}");
             }
