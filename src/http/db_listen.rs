@@ -37,7 +37,9 @@ pub fn spawn_db_listeners(state: &AppState) -> usize {
     if uris.is_empty() {
         return 0;
     }
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<()>();
+    // One pending signal is enough: a burst while a reload runs coalesces into the next reload,
+    // and no flood of notifications can queue up in memory.
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<()>(1);
     for uri in &uris {
         let (uri, tx) = (uri.clone(), tx.clone());
         let spawned = std::thread::Builder::new().name("gapmap-listen".into()).spawn(move || listen(&uri, &tx));
@@ -67,7 +69,11 @@ pub fn spawn_db_listeners(state: &AppState) -> usize {
 }
 
 /// Listens on one database until the process ends, reconnecting when the connection is lost.
-fn listen(uri: &str, changed: &tokio::sync::mpsc::UnboundedSender<()>) {
+fn listen(uri: &str, changed: &tokio::sync::mpsc::Sender<()>) {
+    use tokio::sync::mpsc::error::TrySendError;
+    // False once the reloading task is gone (the server is shutting down); a full channel means
+    // a reload is pending already.
+    let signal = || !matches!(changed.try_send(()), Err(TrySendError::Closed(())));
     let shown = postgis::redact(uri).into_owned();
     let mut backoff = Duration::from_secs(1);
     let mut lost = false;
@@ -77,7 +83,7 @@ fn listen(uri: &str, changed: &tokio::sync::mpsc::UnboundedSender<()>) {
                 Ok(()) => {
                     tracing::info!("listening for changes in {shown} (channel {})", postgis::DEFAULT_CHANNEL);
                     backoff = Duration::from_secs(1);
-                    if lost && changed.send(()).is_err() {
+                    if lost && !signal() {
                         return;
                     }
                     let mut notifications = client.notifications();
@@ -86,7 +92,7 @@ fn listen(uri: &str, changed: &tokio::sync::mpsc::UnboundedSender<()>) {
                         match postgres::fallible_iterator::FallibleIterator::next(&mut iter) {
                             Ok(Some(n)) => {
                                 tracing::debug!(table = n.payload(), "database change announced");
-                                if changed.send(()).is_err() {
+                                if !signal() {
                                     return;
                                 }
                             }

@@ -985,9 +985,6 @@ async fn get_tile(Extension(Snapshot(dataset)): Extension<Snapshot>, Path((colle
                     return Ok(render_streets_tile(&dataset, key.tile));
                 }
                 let c = tiled_collection(&dataset, key.collection)?;
-                if c == Collection::ServiceAreas {
-                    dataset.service_areas()?;
-                }
                 render_tile(&dataset, c, key.tile, &TileQuery { year: key.year, kind: key.kind.clone(), version: None })
             })
             .await??

@@ -314,7 +314,7 @@ impl Rows {
     pub fn new(ids: Vec<FeatureId>, geometries: Vec<Arc<Geometry<f64>>>) -> Result<Self, LayerError> {
         u32::try_from(ids.len()).map_err(|_| LayerError::TooManyRows(ids.len()))?;
         let bboxes: Vec<Option<Rect<f64>>> = geometries.par_iter().map(|g| g.bounding_rect()).collect();
-        let extent = bboxes.iter().flatten().fold(None, |e: Option<Rect<f64>>, b| Some(e.map_or(*b, |e| union_rect(e, *b))));
+        let extent = extent_of(&bboxes);
         Ok(Self { ids, geometries, bboxes, extent, by_id: OnceLock::new(), tree: OnceLock::new() })
     }
 
@@ -334,7 +334,7 @@ impl Rows {
         u32::try_from(ids.len()).map_err(|_| LayerError::TooManyRows(ids.len()))?;
         let geometries = from.iter().map(|&i| Arc::clone(&source.geometries[i as usize])).collect();
         let bboxes: Vec<Option<Rect<f64>>> = from.iter().map(|&i| source.bboxes[i as usize]).collect();
-        let extent = bboxes.iter().flatten().fold(None, |e: Option<Rect<f64>>, b| Some(e.map_or(*b, |e| union_rect(e, *b))));
+        let extent = extent_of(&bboxes);
         Ok(Self { ids, geometries, bboxes, extent, by_id: OnceLock::new(), tree: OnceLock::new() })
     }
 
@@ -686,6 +686,11 @@ pub fn id_json(id: &FeatureId) -> String {
         FeatureId::Int(n) => n.to_string(),
         FeatureId::Text(s) => serde_json::Value::String(s.clone()).to_string(),
     }
+}
+
+/// The box around every box given; `None` when none is (empty geometries have none).
+fn extent_of(bboxes: &[Option<Rect<f64>>]) -> Option<Rect<f64>> {
+    bboxes.iter().flatten().fold(None, |e, b| Some(e.map_or(*b, |e| union_rect(e, *b))))
 }
 
 fn union_rect(a: Rect<f64>, b: Rect<f64>) -> Rect<f64> {
