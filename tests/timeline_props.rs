@@ -4,7 +4,7 @@
 //! years before the first facility, years between openings, after the last one and the present;
 //! and the trend's per-year coverage counts equal counts taken from fresh analyses.
 
-use gapmap::analysis::{
+use gapmap::analysis::{required_capacity, 
     compute_coverage, compute_trend, CoverageMetric, CoverageTimeline, DistanceFrom, NetworkMetric, NetworkParams, RecordedHouseholds,
     StraightLine, Targets, TrendParams, YearSpan,
 };
@@ -110,11 +110,20 @@ fn years() -> impl Iterator<Item = Option<i32>> {
 
 fn check_every_year(city: &City, metric: &dyn CoverageMetric) -> Result<(), TestCaseError> {
     let catalogue = catalogue();
-    let timeline = CoverageTimeline::build(&city.estates, &city.facilities, metric, &catalogue, YearSpan::default(), &()).map_err(|e| TestCaseError::fail(e.to_string()))?;
+    let timeline = std::sync::Arc::new(CoverageTimeline::build(&city.estates, &city.facilities, metric, &catalogue, YearSpan::default(), &()).map_err(|e| TestCaseError::fail(e.to_string()))?);
+    let required: std::sync::Arc<[f64]> = required_capacity(&city.estates, &catalogue, &RecordedHouseholds).into();
+    let radii_m: Vec<f64> = catalogue.kinds.iter().map(|k| k.radius_m).collect();
     for year in years() {
         let fresh = compute_coverage(&city.estates, metric, &catalogue, year, &RecordedHouseholds, &()).map_err(|e| TestCaseError::fail(e.to_string()))?;
         let read = timeline.table_at(year, &city.estates, &catalogue, &RecordedHouseholds).map_err(|e| TestCaseError::fail(e.to_string()))?;
         prop_assert_eq!(read.as_ref(), Some(&fresh), "year {:?}", year);
+        // The table a service keeps (positions in the timeline) reads the same, cell by cell.
+        let view = timeline.table_view(year, std::sync::Arc::clone(&required), radii_m.clone()).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        prop_assert_eq!(view.as_ref(), Some(&fresh), "year {:?} (positions)", year);
+        let view = view.expect("answered");
+        for e in 0..city.estates.len() {
+            prop_assert_eq!(&*view.estate(e), &*fresh.estate(e));
+        }
     }
     Ok(())
 }

@@ -79,14 +79,59 @@ pub struct KindCoverage {
 }
 
 /// Coverage of every estate by every kind, estate-major.
-#[derive(Debug, Clone, PartialEq)]
+///
+/// Either the cells themselves (a fresh analysis: 72 bytes a cell), or, for a year read from a
+/// [`CoverageTimeline`](super::CoverageTimeline), the position of each cell's step in the
+/// timeline (4 bytes a cell) and the capacity each cell requires, shared by every year. Both
+/// answer [`CoverageTable::get`] alike; equality compares the cells, not the representation.
+#[derive(Clone)]
 pub struct CoverageTable {
     kinds: usize,
-    cells: Vec<KindCoverage>,
+    estates: usize,
+    cells: Cells,
     /// How this table was computed.
     pub params: AnalysisParams,
     /// Radius used per kind, in catalogue order (metres).
     pub radii_m: Vec<f64>,
+}
+
+#[derive(Clone)]
+enum Cells {
+    Owned(Vec<KindCoverage>),
+    Steps {
+        timeline: std::sync::Arc<super::CoverageTimeline>,
+        /// Per cell, the position of its state in the timeline's steps (`u32::MAX`: no state,
+        /// [`KindCoverage::EMPTY`]).
+        steps: Vec<u32>,
+        /// Per cell, the capacity it requires (NaN: none), as [`required_capacity`] computes it.
+        required: std::sync::Arc<[f64]>,
+    },
+}
+
+impl std::fmt::Debug for CoverageTable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let representation = match &self.cells {
+            Cells::Owned(_) => "cells",
+            Cells::Steps { .. } => "timeline steps",
+        };
+        f.debug_struct("CoverageTable")
+            .field("estates", &self.estates)
+            .field("kinds", &self.kinds)
+            .field("representation", &representation)
+            .field("params", &self.params)
+            .field("radii_m", &self.radii_m)
+            .finish()
+    }
+}
+
+impl PartialEq for CoverageTable {
+    fn eq(&self, other: &Self) -> bool {
+        self.kinds == other.kinds
+            && self.estates == other.estates
+            && self.params == other.params
+            && self.radii_m == other.radii_m
+            && (0..self.estates).all(|e| (0..self.kinds).all(|k| self.cell(e * self.kinds + k) == other.cell(e * self.kinds + k)))
+    }
 }
 
 impl CoverageTable {
@@ -95,33 +140,68 @@ impl CoverageTable {
     /// # Panics
     /// When either is out of range.
     #[must_use]
-    pub fn get(&self, estate: usize, kind: KindId) -> &KindCoverage {
-        &self.cells[estate * self.kinds + kind.index()]
+    pub fn get(&self, estate: usize, kind: KindId) -> KindCoverage {
+        assert!(kind.index() < self.kinds, "kind {} out of range ({} kinds)", kind.index(), self.kinds);
+        self.cell(estate * self.kinds + kind.index())
+    }
+
+    /// Cell `c` (estate-major).
+    fn cell(&self, c: usize) -> KindCoverage {
+        match &self.cells {
+            Cells::Owned(cells) => cells[c],
+            Cells::Steps { timeline, steps, required } => {
+                let mut cell = timeline.state(steps[c]);
+                let r = required[c];
+                if !r.is_nan() {
+                    cell.required = Some(r);
+                    cell.shortfall = Some((r - cell.capacity_within).max(0.0));
+                }
+                cell
+            }
+        }
     }
 
     /// A table of no estates and no kinds (a placeholder until a dataset's first table is
     /// computed).
     #[must_use]
     pub fn empty(params: AnalysisParams) -> Self {
-        Self { kinds: 0, cells: Vec::new(), params, radii_m: Vec::new() }
+        Self { kinds: 0, estates: 0, cells: Cells::Owned(Vec::new()), params, radii_m: Vec::new() }
     }
 
-    /// Bytes the table holds on the heap.
+    /// The table of one year of a timeline: per cell, the position of its state there.
+    pub(super) fn from_steps(timeline: std::sync::Arc<super::CoverageTimeline>, estates: usize, steps: Vec<u32>, required: std::sync::Arc<[f64]>, radii_m: Vec<f64>, params: AnalysisParams) -> Self {
+        let kinds = radii_m.len();
+        debug_assert_eq!(steps.len(), estates * kinds);
+        debug_assert_eq!(required.len(), estates * kinds);
+        Self { kinds, estates, cells: Cells::Steps { timeline, steps, required }, params, radii_m }
+    }
+
+    /// Bytes the table holds on the heap. A timeline's table counts its step positions, not
+    /// the timeline or the required capacities it shares with the other years.
     #[must_use]
     pub fn heap_bytes(&self) -> usize {
-        self.cells.capacity() * size_of::<KindCoverage>() + self.radii_m.capacity() * size_of::<f64>()
+        let cells = match &self.cells {
+            Cells::Owned(cells) => cells.capacity() * size_of::<KindCoverage>(),
+            Cells::Steps { steps, .. } => steps.capacity() * size_of::<u32>(),
+        };
+        cells + self.radii_m.capacity() * size_of::<f64>()
     }
 
-    /// All kinds' coverage of one estate, in catalogue order.
+    /// All kinds' coverage of one estate, in catalogue order (borrowed from a fresh analysis,
+    /// assembled from a timeline's).
     #[must_use]
-    pub fn estate(&self, estate: usize) -> &[KindCoverage] {
-        &self.cells[estate * self.kinds..(estate + 1) * self.kinds]
+    pub fn estate(&self, estate: usize) -> std::borrow::Cow<'_, [KindCoverage]> {
+        let range = estate * self.kinds..(estate + 1) * self.kinds;
+        match &self.cells {
+            Cells::Owned(cells) => std::borrow::Cow::Borrowed(&cells[range]),
+            Cells::Steps { .. } => std::borrow::Cow::Owned(range.map(|c| self.cell(c)).collect()),
+        }
     }
 
     /// Number of estates.
     #[must_use]
     pub fn estates(&self) -> usize {
-        self.cells.len().checked_div(self.kinds).unwrap_or(0)
+        self.estates
     }
 
     /// Number of kinds.
@@ -129,6 +209,26 @@ impl CoverageTable {
     pub fn kinds(&self) -> usize {
         self.kinds
     }
+}
+
+/// Per estate × kind (estate-major), the capacity the estate requires of the kind under
+/// `demand`: the kind's ratio applied to its households; NaN where the kind has no ratio or the
+/// estate no households. Coverage tables fill `required` and `shortfall` from it.
+#[must_use]
+pub fn required_capacity(estates: &[Estate], catalogue: &Catalogue, demand: &dyn Demand) -> Vec<f64> {
+    let kinds = catalogue.len();
+    let mut required = vec![f64::NAN; estates.len() * kinds];
+    if catalogue.kinds.iter().any(|k| k.ratio.is_some()) && kinds > 0 {
+        required.par_chunks_mut(kinds).zip(estates.par_iter()).for_each(|(row, estate)| {
+            let Some(h) = demand.households(estate) else { return };
+            for (cell, spec) in row.iter_mut().zip(&catalogue.kinds) {
+                if let Some(ratio) = spec.ratio {
+                    *cell = ratio.required(h, catalogue.residents_per_household);
+                }
+            }
+        });
+    }
+    required
 }
 
 /// Computes coverage of every estate by every kind of the catalogue, measured by `metric`,
@@ -195,7 +295,7 @@ pub(super) fn table_from_cells(estates: &[Estate], mut cells: Vec<KindCoverage>,
             }
         });
     }
-    CoverageTable { kinds, cells, params, radii_m: catalogue.kinds.iter().map(|k| k.radius_m).collect() }
+    CoverageTable { kinds, estates: estates.len(), cells: Cells::Owned(cells), params, radii_m: catalogue.kinds.iter().map(|k| k.radius_m).collect() }
 }
 
 /// Straight-line coverage through the index (no demand: [`compute_coverage`] adds it).

@@ -15,7 +15,7 @@ mod timeline;
 mod trend;
 
 pub use accessibility::{compute_accessibility, kind_accessibility, two_step_fca, AccessDecay, Accessibility};
-pub use coverage::{compute_coverage, AnalysisParams, CoverageTable, KindCoverage, Nearest, Progress};
+pub use coverage::{compute_coverage, required_capacity, AnalysisParams, CoverageTable, KindCoverage, Nearest, Progress};
 pub use demand::{Demand, RecordedHouseholds};
 pub use distance::{
     point_multipolygon_distance_m, Anchor, Outline, BoundaryDistance, CentroidDistance, DistanceFrom,

@@ -153,11 +153,11 @@ pub(super) fn tally<'a>(
     for (i, e) in estates.iter().enumerate() {
         let h = u64::from(e.households.unwrap_or(0));
         let row = table.estate(i);
-        add(&mut overall, row, h);
+        add(&mut overall, &row, h);
         if let Some(d) = e.district.as_deref() {
             let (n, tallies) = districts.entry(d).or_insert_with(|| (0, vec![Tally::default(); kinds]));
             *n += 1;
-            add(tallies, row, h);
+            add(tallies, &row, h);
         }
     }
     (overall, districts)

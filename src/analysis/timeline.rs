@@ -12,35 +12,40 @@
 //! year; the service's year slider, tiles and reports read it instead of analysing each year.
 //!
 //! # Memory
-//! 32 bytes per step, plus 4 bytes per estate × kind. On a city whose facilities opened over 36
+//! 26 bytes per step (24 for the state, 2 for the year it starts), plus 4 bytes per estate ×
+//! kind. A year read from it ([`CoverageTimeline::table_view`]) holds 4 bytes per estate × kind:
+//! the position of each cell's state. On a city whose facilities opened over 36
 //! years, a cell has a few steps: the nearest facility moves closer a few times, and the count
 //! within the radius grows once per opening within it.
 
 use rayon::prelude::*;
 
+use std::sync::Arc;
+
 use super::coverage::table_from_cells;
 use super::{AnalysisError, AnalysisParams, CoverageMetric, CoverageTable, Demand, KindCoverage, Nearest, Progress};
 use crate::model::{Catalogue, Estate, Facility};
 
-/// One change of a cell: its state from `from_year` on (until the next step).
+/// The state of a cell from some year on (until its next step); the year is kept beside it
+/// (`CoverageTimeline::step_years`), as an index into the event years.
 #[derive(Debug, Clone, Copy, PartialEq)]
 struct Step {
-    from_year: i32,
-    /// Nearest facility (slice position); `u32::MAX` when none.
-    facility: u32,
-    count_within: u32,
-    covered: bool,
     distance_m: f64,
     capacity_within: f64,
+    /// Nearest facility (slice position); `u32::MAX` when none.
+    facility: u32,
+    /// `count_within`, and `covered` in the top bit.
+    count_covered: u32,
 }
 
+const COVERED_BIT: u32 = 1 << 31;
+
 impl Step {
-    fn new(from_year: i32, cell: &KindCoverage) -> Self {
+    fn new(cell: &KindCoverage) -> Self {
+        // Fewer than 2^31 facilities of a kind within a radius: the count never reaches the bit.
         Self {
-            from_year,
             facility: cell.nearest.map_or(u32::MAX, |n| n.facility),
-            count_within: cell.count_within,
-            covered: cell.covered,
+            count_covered: cell.count_within.min(COVERED_BIT - 1) | if cell.covered { COVERED_BIT } else { 0 },
             distance_m: cell.nearest.map_or(f64::INFINITY, |n| n.distance_m),
             capacity_within: cell.capacity_within,
         }
@@ -49,9 +54,9 @@ impl Step {
     fn cell(&self) -> KindCoverage {
         KindCoverage {
             nearest: (self.facility != u32::MAX).then_some(Nearest { facility: self.facility, distance_m: self.distance_m }),
-            count_within: self.count_within,
+            count_within: self.count_covered & !COVERED_BIT,
             capacity_within: self.capacity_within,
-            covered: self.covered,
+            covered: self.count_covered & COVERED_BIT != 0,
             required: None,
             shortfall: None,
         }
@@ -79,6 +84,8 @@ pub struct CoverageTimeline {
     /// `steps[offsets[c]..offsets[c + 1]]`: the steps of cell `c` (estate-major), by year.
     offsets: Vec<u32>,
     steps: Vec<Step>,
+    /// Beside each step, the index in `years` of the year it starts.
+    step_years: Vec<u16>,
     template: AnalysisParams,
 }
 
@@ -108,34 +115,46 @@ impl CoverageTimeline {
         let years = event_years(facilities, span);
         let kinds = catalogue.len();
         let cells_len = estates.len() * kinds;
-        // Steps in the order found (year-major), then grouped by cell.
-        let mut found: Vec<(u32, Step)> = Vec::new();
+        if years.len() > usize::from(u16::MAX) {
+            return Err(AnalysisError::TooManyYears { years: years.len(), max: usize::from(u16::MAX) });
+        }
+        // Steps in the order found (year-major, `per_year[y]` of them in year y), then grouped
+        // by cell; kept as two plain vectors, so the build holds 28 bytes a step, not 40.
+        let mut found_cells: Vec<u32> = Vec::new();
+        let mut found_steps: Vec<Step> = Vec::new();
+        let mut per_year: Vec<usize> = Vec::with_capacity(years.len());
         let mut previous: Option<Vec<KindCoverage>> = None;
-        let per_year = ShareOf { progress, parts: years.len(), done: std::sync::atomic::AtomicU64::new(0) };
+        let share = ShareOf { progress, parts: years.len(), done: std::sync::atomic::AtomicU64::new(0) };
         for &year in &years {
-            let cells = metric.measure(estates, catalogue, Some(year), &per_year)?;
+            let cells = metric.measure(estates, catalogue, Some(year), &share)?;
             let changed: Vec<(u32, Step)> = cells
                 .par_iter()
                 .enumerate()
                 .filter(|(c, cell)| previous.as_ref().is_none_or(|p| p[*c] != **cell))
-                .map(|(c, cell)| (u32::try_from(c).expect("fewer than 2^32 cells"), Step::new(year, cell)))
+                .map(|(c, cell)| (u32::try_from(c).expect("fewer than 2^32 cells"), Step::new(cell)))
                 .collect();
-            found.extend(changed);
+            per_year.push(changed.len());
+            found_cells.extend(changed.iter().map(|(c, _)| *c));
+            found_steps.extend(changed.into_iter().map(|(_, s)| s));
             previous = Some(cells);
         }
+        drop(previous);
         // Counting sort by cell; within a cell the years stay ascending.
         let mut offsets = vec![0u32; cells_len + 1];
-        for (c, _) in &found {
+        for c in &found_cells {
             offsets[*c as usize + 1] += 1;
         }
         for i in 0..cells_len {
             offsets[i + 1] += offsets[i];
         }
         let mut fill = offsets.clone();
-        let mut steps = vec![Step::new(0, &KindCoverage::EMPTY); found.len()];
-        for (c, step) in found {
+        let mut steps = vec![Step::new(&KindCoverage::EMPTY); found_steps.len()];
+        let mut step_years = vec![0u16; found_steps.len()];
+        let found_years = per_year.iter().enumerate().flat_map(|(y, &n)| std::iter::repeat_n(u16::try_from(y).unwrap_or(u16::MAX), n));
+        for ((c, step), y) in found_cells.into_iter().zip(found_steps).zip(found_years) {
             let slot = &mut fill[c as usize];
             steps[*slot as usize] = step;
+            step_years[*slot as usize] = y;
             *slot += 1;
         }
         Ok(Self {
@@ -145,6 +164,7 @@ impl CoverageTimeline {
             span,
             offsets,
             steps,
+            step_years,
             template: AnalysisParams { distance_from: metric.distance_from(), year: None, metric: metric.kind() },
         })
     }
@@ -173,7 +193,7 @@ impl CoverageTimeline {
     /// Bytes held (steps and offsets).
     #[must_use]
     pub fn heap_bytes(&self) -> usize {
-        self.steps.capacity() * std::mem::size_of::<Step>() + self.offsets.capacity() * 4 + self.years.capacity() * 4
+        self.steps.capacity() * std::mem::size_of::<Step>() + self.step_years.capacity() * 2 + self.offsets.capacity() * 4 + self.years.capacity() * 4
     }
 
     /// Coverage as of the end of `year` (`None`: every facility), with required capacity and
@@ -198,18 +218,54 @@ impl CoverageTimeline {
         if !self.answers(year) {
             return Ok(None);
         }
+        let positions = self.positions(year);
+        let cells: Vec<KindCoverage> = positions.par_iter().with_min_len(4096).map(|&p| self.state(p)).collect();
+        Ok(Some(table_from_cells(estates, cells, catalogue, demand, AnalysisParams { year, ..self.template })))
+    }
+
+    /// Coverage as of the end of `year`, as [`CoverageTimeline::table_at`], held as positions in
+    /// this timeline (4 bytes per estate × kind instead of the cells' 72): the table of a year
+    /// the service keeps. `required` is [`required_capacity`](super::required_capacity) of the
+    /// estates the timeline was built for, shared by every year.
+    ///
+    /// # Errors
+    /// [`AnalysisError::TimelineMismatch`] when `required` is not one value per estate × kind.
+    pub fn table_view(self: &Arc<Self>, year: Option<i32>, required: Arc<[f64]>, radii_m: Vec<f64>) -> Result<Option<CoverageTable>, AnalysisError> {
+        if required.len() != self.estates * self.kinds {
+            return Err(AnalysisError::TimelineMismatch { what: "estate × kind requirements", built: self.estates * self.kinds, given: required.len() });
+        }
+        if radii_m.len() != self.kinds {
+            return Err(AnalysisError::TimelineMismatch { what: "kinds", built: self.kinds, given: radii_m.len() });
+        }
+        if !self.answers(year) {
+            return Ok(None);
+        }
+        let positions = self.positions(year);
+        Ok(Some(CoverageTable::from_steps(Arc::clone(self), self.estates, positions, required, radii_m, AnalysisParams { year, ..self.template })))
+    }
+
+    /// Per cell, the position of its step in force at the end of `year` (`u32::MAX`: none).
+    fn positions(&self, year: Option<i32>) -> Vec<u32> {
         // Before the baseline, the baseline holds (no facility with a year had opened yet).
         let y = year.map_or(i32::MAX, |y| y.max(self.years.first().copied().unwrap_or(y)));
-        let cells: Vec<KindCoverage> = (0..self.estates * self.kinds)
+        // Steps starting in event years up to this index are in force.
+        let last = u16::try_from(self.years.partition_point(|&e| e <= y)).unwrap_or(u16::MAX);
+        (0..self.estates * self.kinds)
             .into_par_iter()
             .with_min_len(4096)
             .map(|c| {
-                let steps = &self.steps[self.offsets[c] as usize..self.offsets[c + 1] as usize];
-                let at = steps.partition_point(|s| s.from_year <= y);
-                at.checked_sub(1).map_or(KindCoverage::EMPTY, |i| steps[i].cell())
+                let (start, end) = (self.offsets[c], self.offsets[c + 1]);
+                let years = &self.step_years[start as usize..end as usize];
+                let at = years.partition_point(|&i| i < last);
+                at.checked_sub(1).map_or(u32::MAX, |i| start + u32::try_from(i).unwrap_or(u32::MAX))
             })
-            .collect();
-        Ok(Some(table_from_cells(estates, cells, catalogue, demand, AnalysisParams { year, ..self.template })))
+            .collect()
+    }
+
+    /// The cell state at step position `p` (`u32::MAX`: [`KindCoverage::EMPTY`]), without
+    /// required capacity.
+    pub(super) fn state(&self, p: u32) -> KindCoverage {
+        self.steps.get(p as usize).map_or(KindCoverage::EMPTY, Step::cell)
     }
 }
 
@@ -305,7 +361,7 @@ mod tests {
             let fresh = compute_coverage(&estates, &metric, &catalogue(), year, &RecordedHouseholds, &()).unwrap();
             assert_eq!(at(year), fresh, "year {year:?}");
         }
-        let cell = *at(Some(2015)).get(0, KindId(0));
+        let cell = at(Some(2015)).get(0, KindId(0));
         assert_eq!((cell.nearest.unwrap().facility, cell.count_within), (1, 2));
         // Four states, and the nearest at 2015 (50 m) did not change when 4 (80 m) opened.
         assert_eq!(t.steps(), 4);

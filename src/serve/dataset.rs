@@ -203,6 +203,9 @@ pub struct Dataset {
     district_hulls: OnceLock<BTreeMap<String, Arc<Geometry<f64>>>>,
     /// Coverage through the years, built on first use or by [`Dataset::warm_up`].
     timelines: Timelines,
+    /// Per estate × kind, the capacity required ([`analysis::required_capacity`]), shared by
+    /// the tables of the years read from the timelines; computed with the first.
+    required: OnceLock<Arc<[f64]>>,
     years: Mutex<BTreeMap<i32, Arc<YearView>>>,
     years_order: Mutex<Vec<i32>>,
     /// Held while a year view is built: one at a time, so a burst of new years cannot hold
@@ -357,7 +360,7 @@ impl Dataset {
             }
             // The searches' scratch space was freed on rayon's threads; give it back rather than
             // keep it resident beside the timeline.
-            crate::diag::release_freed_memory();
+            crate::diag::release_freed_memory_everywhere();
         });
         if let Err(e) = spawned {
             tracing::warn!("coverage timeline: cannot start its thread ({e}); it is built on first use");
@@ -371,7 +374,8 @@ impl Dataset {
     #[must_use]
     pub fn heap_bytes_by_part(&self) -> Vec<(&'static str, usize)> {
         let cached: usize = self.years.lock().map_or(0, |years| years.values().map(|v| v.heap_bytes()).sum());
-        let timeline = [self.timelines.metric.get(), self.timelines.straight.get()].into_iter().flatten().filter_map(|t| t.as_ref().ok()).map(|t| t.heap_bytes()).sum();
+        let timeline = [self.timelines.metric.get(), self.timelines.straight.get()].into_iter().flatten().filter_map(|t| t.as_ref().ok()).map(|t| t.heap_bytes()).sum::<usize>()
+            + self.required.get().map_or(0, |r| r.len() * size_of::<f64>());
         vec![
             ("estates", self.estate_rows.heap_bytes() + self.estate_columns.iter().map(|c| c.data.heap_bytes()).sum::<usize>()),
             ("facilities", self.facilities_layer.heap_bytes()),
@@ -467,7 +471,7 @@ pub fn load_dataset(config: &Config, version: u64) -> Result<Dataset, ServeError
     let loaded = crate::io::load::load_with_planned(estates_source, &config.facilities, &config.planned, &options, &|m| tracing::debug!("{m}")).map_err(|e| fail(&e))?;
     // As `gapmap analyze` does: what the load freed on its reader threads goes back to the
     // system before the dataset is built, instead of adding to the peak.
-    crate::diag::release_freed_memory();
+    crate::diag::release_freed_memory_everywhere();
     check_report(&loaded.report, "", config.analysis.on_invalid)?;
     if loaded.estates.is_empty() {
         // A database URI's password is never printed.
@@ -481,7 +485,7 @@ pub fn load_dataset(config: &Config, version: u64) -> Result<Dataset, ServeError
     let programme = crate::report::ProgrammeInputs::load(config, &loaded.estates).map_err(|e| fail(&e))?.map(Arc::new);
     let reports = super::reports::Reports::load(&config.report, &catalogue).map_err(|e| fail(&e))?.with_programme(programme.clone());
     let mut dataset = build_dataset(loaded.estates, loaded.facilities, catalogue, &loaded.working_crs, params, network, version, loaded.report.rejected.len())?;
-    crate::diag::release_freed_memory();
+    crate::diag::release_freed_memory_everywhere();
     dataset.reports = reports;
     if let Some(inputs) = programme {
         dataset.attach_programme(inputs)?;
@@ -617,6 +621,7 @@ pub fn build_dataset(
         facility_id_type,
         district_hulls: OnceLock::new(),
         timelines: Timelines::default(),
+        required: OnceLock::new(),
         years: Mutex::new(BTreeMap::new()),
         years_order: Mutex::new(Vec::new()),
         building: Mutex::new(()),
@@ -700,13 +705,16 @@ fn build_facilities_layer(facilities: &[Facility], catalogue: &Catalogue, to_crs
 }
 
 fn build_year_view(dataset: &Dataset, params: AnalysisParams) -> Result<YearView, ServeError> {
-    let read = |t: &CoverageTimeline| {
-        t.table_at(params.year, &dataset.estates, &dataset.catalogue, &RecordedHouseholds)
+    let required = dataset.required.get_or_init(|| analysis::required_capacity(&dataset.estates, &dataset.catalogue, &RecordedHouseholds).into());
+    let radii_m: Vec<f64> = dataset.catalogue.kinds.iter().map(|k| k.radius_m).collect();
+    // The year's table is the position of each cell's state in the timeline (4 bytes a cell).
+    let read = |t: &Arc<CoverageTimeline>| {
+        t.table_view(params.year, Arc::clone(required), radii_m.clone())
             .map_err(|e| ServeError::Internal(e.to_string()))?
             .ok_or_else(|| ServeError::Internal(format!("the coverage timeline does not answer {:?}", params.year)))
     };
     let started = std::time::Instant::now();
-    let table = read(&*dataset.timeline()?)?;
+    let table = read(&dataset.timeline()?)?;
     let straight = dataset.straight_timeline()?.map(|t| read(&t)).transpose()?;
     let read_ms = started.elapsed().as_secs_f64() * 1e3;
     let view = year_view_from(dataset, table, straight)?;
