@@ -95,9 +95,59 @@ pub struct CoverageTable {
     pub radii_m: Vec<f64>,
 }
 
+/// A cell without its required capacity, in 24 bytes instead of 72 (the shortfall follows from
+/// the required capacity, kept apart).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) struct PackedCell {
+    distance_m: f64,
+    capacity_within: f64,
+    /// Nearest facility (slice position); `u32::MAX` when none.
+    facility: u32,
+    /// `count_within`, and `covered` in the top bit.
+    count_covered: u32,
+}
+
+const COVERED_BIT: u32 = 1 << 31;
+
+impl PackedCell {
+    pub(super) fn new(cell: &KindCoverage) -> Self {
+        // Fewer than 2^31 facilities of a kind within a radius: the count never reaches the bit.
+        Self {
+            facility: cell.nearest.map_or(u32::MAX, |n| n.facility),
+            count_covered: cell.count_within.min(COVERED_BIT - 1) | if cell.covered { COVERED_BIT } else { 0 },
+            distance_m: cell.nearest.map_or(f64::INFINITY, |n| n.distance_m),
+            capacity_within: cell.capacity_within,
+        }
+    }
+
+    /// The cell, without required capacity and shortfall.
+    pub(super) fn cell(&self) -> KindCoverage {
+        KindCoverage {
+            nearest: (self.facility != u32::MAX).then_some(Nearest { facility: self.facility, distance_m: self.distance_m }),
+            count_within: self.count_covered & !COVERED_BIT,
+            capacity_within: self.capacity_within,
+            covered: self.count_covered & COVERED_BIT != 0,
+            required: None,
+            shortfall: None,
+        }
+    }
+}
+
+/// The cell `cell` with the required capacity `required` (NaN: none) and its shortfall, as
+/// [`table_from_cells`] fills them.
+fn with_required(mut cell: KindCoverage, required: f64) -> KindCoverage {
+    if !required.is_nan() {
+        cell.required = Some(required);
+        cell.shortfall = Some((required - cell.capacity_within).max(0.0));
+    }
+    cell
+}
+
 #[derive(Clone)]
 enum Cells {
     Owned(Vec<KindCoverage>),
+    /// The cells packed, and the capacity each requires (NaN: none).
+    Packed { cells: Vec<PackedCell>, required: std::sync::Arc<[f64]> },
     Steps {
         timeline: std::sync::Arc<super::CoverageTimeline>,
         /// Per cell, the position of its state in the timeline's steps (`u32::MAX`: no state,
@@ -112,6 +162,7 @@ impl std::fmt::Debug for CoverageTable {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let representation = match &self.cells {
             Cells::Owned(_) => "cells",
+            Cells::Packed { .. } => "packed cells",
             Cells::Steps { .. } => "timeline steps",
         };
         f.debug_struct("CoverageTable")
@@ -149,15 +200,29 @@ impl CoverageTable {
     fn cell(&self, c: usize) -> KindCoverage {
         match &self.cells {
             Cells::Owned(cells) => cells[c],
-            Cells::Steps { timeline, steps, required } => {
-                let mut cell = timeline.state(steps[c]);
-                let r = required[c];
-                if !r.is_nan() {
-                    cell.required = Some(r);
-                    cell.shortfall = Some((r - cell.capacity_within).max(0.0));
-                }
-                cell
-            }
+            Cells::Packed { cells, required } => with_required(cells[c].cell(), required[c]),
+            Cells::Steps { timeline, steps, required } => with_required(timeline.state(steps[c]), required[c]),
+        }
+    }
+
+    /// The same table in 24 bytes a cell instead of 72, its required capacities kept apart
+    /// ([`CoverageTable::required`]); a table already compact is returned as it is. What a
+    /// service keeps of a year it serves.
+    #[must_use]
+    pub fn into_packed(self) -> Self {
+        let Cells::Owned(cells) = self.cells else { return self };
+        let required: std::sync::Arc<[f64]> = cells.par_iter().map(|c| c.required.unwrap_or(f64::NAN)).collect::<Vec<f64>>().into();
+        let packed = cells.par_iter().map(PackedCell::new).collect();
+        Self { cells: Cells::Packed { cells: packed, required }, ..self }
+    }
+
+    /// Per cell, the capacity required (NaN: none), when the table keeps them apart (packed,
+    /// or read from a timeline); to share with other tables of the same estates.
+    #[must_use]
+    pub fn required(&self) -> Option<&std::sync::Arc<[f64]>> {
+        match &self.cells {
+            Cells::Owned(_) => None,
+            Cells::Packed { required, .. } | Cells::Steps { required, .. } => Some(required),
         }
     }
 
@@ -182,6 +247,7 @@ impl CoverageTable {
     pub fn heap_bytes(&self) -> usize {
         let cells = match &self.cells {
             Cells::Owned(cells) => cells.capacity() * size_of::<KindCoverage>(),
+            Cells::Packed { cells, required } => cells.capacity() * size_of::<PackedCell>() + required.len() * size_of::<f64>(),
             Cells::Steps { steps, .. } => steps.capacity() * size_of::<u32>(),
         };
         cells + self.radii_m.capacity() * size_of::<f64>()
@@ -194,7 +260,7 @@ impl CoverageTable {
         let range = estate * self.kinds..(estate + 1) * self.kinds;
         match &self.cells {
             Cells::Owned(cells) => std::borrow::Cow::Borrowed(&cells[range]),
-            Cells::Steps { .. } => std::borrow::Cow::Owned(range.map(|c| self.cell(c)).collect()),
+            Cells::Packed { .. } | Cells::Steps { .. } => std::borrow::Cow::Owned(range.map(|c| self.cell(c)).collect()),
         }
     }
 

@@ -22,46 +22,13 @@ use rayon::prelude::*;
 
 use std::sync::Arc;
 
-use super::coverage::table_from_cells;
-use super::{AnalysisError, AnalysisParams, CoverageMetric, CoverageTable, Demand, KindCoverage, Nearest, Progress};
+use super::coverage::{table_from_cells, PackedCell};
+use super::{AnalysisError, AnalysisParams, CoverageMetric, CoverageTable, Demand, KindCoverage, Progress};
 use crate::model::{Catalogue, Estate, Facility};
 
 /// The state of a cell from some year on (until its next step); the year is kept beside it
 /// (`CoverageTimeline::step_years`), as an index into the event years.
-#[derive(Debug, Clone, Copy, PartialEq)]
-struct Step {
-    distance_m: f64,
-    capacity_within: f64,
-    /// Nearest facility (slice position); `u32::MAX` when none.
-    facility: u32,
-    /// `count_within`, and `covered` in the top bit.
-    count_covered: u32,
-}
-
-const COVERED_BIT: u32 = 1 << 31;
-
-impl Step {
-    fn new(cell: &KindCoverage) -> Self {
-        // Fewer than 2^31 facilities of a kind within a radius: the count never reaches the bit.
-        Self {
-            facility: cell.nearest.map_or(u32::MAX, |n| n.facility),
-            count_covered: cell.count_within.min(COVERED_BIT - 1) | if cell.covered { COVERED_BIT } else { 0 },
-            distance_m: cell.nearest.map_or(f64::INFINITY, |n| n.distance_m),
-            capacity_within: cell.capacity_within,
-        }
-    }
-
-    fn cell(&self) -> KindCoverage {
-        KindCoverage {
-            nearest: (self.facility != u32::MAX).then_some(Nearest { facility: self.facility, distance_m: self.distance_m }),
-            count_within: self.count_covered & !COVERED_BIT,
-            capacity_within: self.capacity_within,
-            covered: self.count_covered & COVERED_BIT != 0,
-            required: None,
-            shortfall: None,
-        }
-    }
-}
+type Step = PackedCell;
 
 /// Which years a timeline answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -615,7 +615,7 @@ impl FeatureView for View<'_> {
     fn property(&self, name: &str) -> Option<FilterValue> {
         match self.layer.column(name) {
             Some(i) => Some(filter_value(&self.feature.value(i))),
-            None if name == "id" => Some(match self.feature.id {
+            None if name == "id" => Some(match &*self.feature.id {
                 crate::model::FeatureId::Int(n) => FilterValue::Int(*n),
                 crate::model::FeatureId::Text(s) => FilterValue::Text(s.clone()),
             }),

@@ -470,11 +470,11 @@ pub fn render_tile(dataset: &Arc<Dataset>, c: Collection, tile: TileId, query: &
         let label = label_column.map(|col| feature.value(col));
         let values: Vec<_> = columns.iter().map(|col| feature.value(col.index)).collect();
         let mut properties: Vec<(&str, mvt::Value<'_>)> = Vec::with_capacity(columns.len() + 1);
-        let id_value = match &feature.id {
+        let id_value = match &*feature.id {
             FeatureId::Int(n) => mvt::Value::Int(*n),
             FeatureId::Text(s) => mvt::Value::Str(s),
         };
-        let id = match feature.id {
+        let id = match &*feature.id {
             FeatureId::Int(n) => u64::try_from(*n).ok(),
             FeatureId::Text(_) => None,
         };

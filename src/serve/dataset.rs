@@ -374,8 +374,7 @@ impl Dataset {
     #[must_use]
     pub fn heap_bytes_by_part(&self) -> Vec<(&'static str, usize)> {
         let cached: usize = self.years.lock().map_or(0, |years| years.values().map(|v| v.heap_bytes()).sum());
-        let timeline = [self.timelines.metric.get(), self.timelines.straight.get()].into_iter().flatten().filter_map(|t| t.as_ref().ok()).map(|t| t.heap_bytes()).sum::<usize>()
-            + self.required.get().map_or(0, |r| r.len() * size_of::<f64>());
+        let timeline = [self.timelines.metric.get(), self.timelines.straight.get()].into_iter().flatten().filter_map(|t| t.as_ref().ok()).map(|t| t.heap_bytes()).sum::<usize>();
         vec![
             ("estates", self.estate_rows.heap_bytes() + self.estate_columns.iter().map(|c| c.data.heap_bytes()).sum::<usize>()),
             ("facilities", self.facilities_layer.heap_bytes()),
@@ -424,7 +423,7 @@ impl Dataset {
     /// [`ServeError::Internal`] when a layer cannot be built or the current view is shared
     /// already (call it right after [`build_dataset`]).
     pub fn attach_programme(&mut self, inputs: Arc<crate::report::ProgrammeInputs>) -> Result<(), ServeError> {
-        self.programme = Some(super::programme::ServedProgramme::build(inputs, &self.estates, &self.estate_rows.geometries)?);
+        self.programme = Some(super::programme::ServedProgramme::build(inputs, &self.estates, self.estate_rows.own_geometries())?);
         let current = &self.current;
         let metric_value = AttrValue::Text(current.table.params.metric.as_str().to_owned());
         let year_value = current.year.map_or(AttrValue::Null, |y| AttrValue::Int(i64::from(y)));
@@ -573,6 +572,13 @@ pub fn build_dataset(
     // estates share; coverage properties are computed per year from its table.
     let index = FacilityIndex::build(&facilities, catalogue.len(), params.year);
     let (table, straight) = coverage_tables(&estates, &facilities, &catalogue, &index, params, network.as_ref().map(|n| &n.metric))?;
+    // Kept packed (24 bytes a cell, not 72); the required capacities are shared with every year.
+    let table = table.into_packed();
+    let straight = straight.map(CoverageTable::into_packed);
+    let required = OnceLock::new();
+    if let Some(r) = table.required() {
+        let _ = required.set(Arc::clone(r));
+    }
     // Point queries and plans rebuild it on first use (about 0.1 s for 200,000 facilities): not
     // kept for a first request that may never come.
     drop(index);
@@ -621,7 +627,7 @@ pub fn build_dataset(
         facility_id_type,
         district_hulls: OnceLock::new(),
         timelines: Timelines::default(),
-        required: OnceLock::new(),
+        required,
         years: Mutex::new(BTreeMap::new()),
         years_order: Mutex::new(Vec::new()),
         building: Mutex::new(()),
@@ -766,17 +772,17 @@ impl CellSource for EstateCells {
 /// Fields of a gap computed from the tables (the others are gathered from its estate).
 const GAP_FIELDS: [&str; 9] = ["radius_m", "nearest_id", "nearest_name", "distance_m", "shortfall", "straight_m", "network_m", "walk_min", "detour"];
 
-/// A year's gaps: row `r` is estate `pairs[r].0` lacking kind `pairs[r].1`.
+/// A year's gaps: row `r` is estate `estate_of[r]` lacking kind `codes[r]`.
 #[derive(Debug)]
 struct GapCells {
     tables: Arc<YearTables>,
-    pairs: Vec<(u32, u16)>,
+    estate_of: Arc<[u32]>,
+    codes: Arc<[u32]>,
 }
 
 impl CellSource for GapCells {
     fn value(&self, row: usize, field: usize) -> AttrValue {
-        let (i, k) = self.pairs[row];
-        let (i, kind) = (i as usize, KindId(k));
+        let (i, kind) = (self.estate_of[row] as usize, KindId(u16::try_from(self.codes[row]).unwrap_or(u16::MAX)));
         let t = &self.tables;
         match field {
             0 => AttrValue::Float(t.table.radii_m[kind.index()]),
@@ -789,7 +795,8 @@ impl CellSource for GapCells {
     }
 
     fn heap_bytes(&self) -> usize {
-        self.pairs.capacity() * size_of::<(u32, u16)>()
+        // The positions are the gaps' rows' (counted there).
+        0
     }
 }
 
@@ -824,33 +831,34 @@ fn year_view_from(dataset: &Dataset, table: CoverageTable, straight: Option<Cove
 
     // The gaps, and the summaries with the districts, side by side.
     let build_gaps = || -> Result<Layer, ServeError> {
-        // Gaps: one row per uncovered estate × kind, estate by estate.
+        // Gaps: one row per uncovered estate × kind, estate by estate: the estate's row again
+        // (8 bytes: its position and the kind's), with the id `estate:kind`.
         let kinds = catalogue.len();
-        let pairs: Vec<(u32, u16)> = (0..rows)
+        let pairs: Vec<(u32, u32)> = (0..rows)
             .into_par_iter()
+            .with_min_len(1024)
             .flat_map_iter(|i| {
                 let tables = &tables;
                 (0..kinds).filter_map(move |k| {
                     let kind = KindId(u16::try_from(k).ok()?);
-                    (!tables.table.get(i, kind).covered).then(|| (u32::try_from(i).unwrap_or(u32::MAX), kind.0))
+                    (!tables.table.get(i, kind).covered).then(|| (u32::try_from(i).unwrap_or(u32::MAX), u32::from(kind.0)))
                 })
             })
             .collect();
-        let keys: Vec<&str> = catalogue.keys().collect();
-        let ids: Vec<FeatureId> = pairs.par_iter().map(|&(i, k)| FeatureId::Text(format!("{}:{}", dataset.estates[i as usize].id, keys[k as usize]))).collect();
-        let estate_of_gap: Vec<u32> = pairs.iter().map(|&(i, _)| i).collect();
-        let gap_rows = Arc::new(Rows::gathered(ids, &dataset.estate_rows, &estate_of_gap)?);
-        let estate_of: Arc<[u32]> = estate_of_gap.into();
-        let codes: Vec<u32> = pairs.iter().map(|&(_, k)| u32::from(k)).collect();
+        let (estate_of, codes): (Vec<u32>, Vec<u32>) = pairs.into_iter().unzip();
+        let (estate_of, codes): (Arc<[u32]>, Arc<[u32]>) = (estate_of.into(), codes.into());
+        let keys: Vec<String> = catalogue.keys().map(str::to_owned).collect();
+        let gap_rows = Arc::new(Rows::gathered(Arc::clone(&dataset.estate_rows), Arc::clone(&estate_of), Arc::clone(&codes), keys)?);
         let gathered = |from: &str, to: &str| -> Result<Column, ServeError> {
             let source = dataset.estate_columns.iter().find(|c| c.name == from).ok_or_else(|| ServeError::Internal(format!("estates have no {from} column")))?;
             Ok(Column::typed(to, source.kind, Arc::new(ColumnData::Gather { source: Arc::clone(&source.data), rows: Arc::clone(&estate_of) })))
         };
+        // The kind's key and labels: per kind one value, gathered by the kind's code.
         let dict = |name: &str, label: &dyn Fn(&crate::model::KindSpec) -> String| {
             let values = catalogue.kinds.iter().map(|spec| AttrValue::Text(label(spec))).collect();
-            Column::typed(name, ColumnType::String, Arc::new(ColumnData::Dict { values, codes: codes.clone() }))
+            Column::typed(name, ColumnType::String, Arc::new(ColumnData::Gather { source: Arc::new(ColumnData::Values(values)), rows: Arc::clone(&codes) }))
         };
-        let gap_cells: Arc<dyn CellSource> = Arc::new(GapCells { tables: Arc::clone(&tables), pairs });
+        let gap_cells: Arc<dyn CellSource> = Arc::new(GapCells { tables: Arc::clone(&tables), estate_of: Arc::clone(&estate_of), codes: Arc::clone(&codes) });
         let computed = |field: usize, kind: ColumnType| Column::typed(GAP_FIELDS[field], kind, Arc::new(ColumnData::Computed { source: Arc::clone(&gap_cells), field }));
         let gap_count = gap_rows.len();
         let mut gap_columns = vec![
@@ -903,7 +911,7 @@ impl Dataset {
         self.district_hulls.get_or_init(|| {
             let mut points: BTreeMap<&str, Vec<Coord<f64>>> = BTreeMap::new();
             for (i, estate) in self.estates.iter().enumerate() {
-                if let (Some(d), Geometry::MultiPolygon(mp)) = (estate.district.as_deref(), &*self.estate_rows.geometries[i]) {
+                if let (Some(d), Geometry::MultiPolygon(mp)) = (estate.district.as_deref(), &**self.estate_rows.geometry(i)) {
                     points.entry(d).or_default().extend(mp.iter().flat_map(|p| p.exterior().0.iter().copied()));
                 }
             }

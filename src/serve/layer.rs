@@ -37,6 +37,9 @@ pub enum LayerError {
         /// The layer's rows.
         rows: usize,
     },
+    /// Gathered rows that do not fit their source ([`Rows::gathered`]).
+    #[error("gathered rows: {0}")]
+    Gather(String),
     /// Writing GeoJSON failed (a non-finite coordinate).
     #[error("rendering GeoJSON: {0}")]
     Render(#[from] std::io::Error),
@@ -251,7 +254,8 @@ impl ColumnData {
             Self::Bool(v) => v.capacity(),
             Self::Dict { values, codes } => values.iter().map(|v| size_of::<AttrValue>() + value_bytes(v)).sum::<usize>() + codes.capacity() * 4,
             Self::Const(v) => value_bytes(v),
-            Self::Gather { rows, .. } => rows.len() * 4,
+            // The positions are shared with the rows they gather for (counted there).
+            Self::Gather { .. } => 0,
             Self::Computed { .. } => 0,
         }
     }
@@ -287,22 +291,41 @@ type BoxTree = RTree<GeomWithData<Rectangle<[f64; 2]>, u32>>;
 
 /// The features of a layer without their properties: ids, CRS84 geometries and boxes. Shared
 /// by the layers that serve the same features (an estate's rows in every year).
+///
+/// Rows either hold their features, or are features of other rows again
+/// ([`Rows::gathered`]: a year's gaps are its estates under other ids), holding only the
+/// positions: 8 bytes a row instead of an id, a geometry pointer and a box (about 110), and no
+/// index of their own, since spatial queries go through the source's.
 pub struct Rows {
-    /// Feature ids, in serving order.
-    pub ids: Vec<FeatureId>,
-    /// CRS84 geometries (shared with other layers: a gap has its estate's).
-    pub geometries: Vec<Arc<Geometry<f64>>>,
-    /// Bounding box of each geometry; `None` for an empty one, which has no position.
-    pub bboxes: Vec<Option<Rect<f64>>>,
+    kind: RowsKind,
     /// Bounding box of all features; empty geometries add nothing.
     pub extent: Option<Rect<f64>>,
     by_id: OnceLock<HashMap<String, u32>>,
     tree: OnceLock<BoxTree>,
 }
 
+enum RowsKind {
+    Own {
+        /// Feature ids, in serving order.
+        ids: Vec<FeatureId>,
+        /// CRS84 geometries (shared with other layers: a gap has its estate's).
+        geometries: Vec<Arc<Geometry<f64>>>,
+        /// Bounding box of each geometry; `None` for an empty one, which has no position.
+        bboxes: Vec<Option<Rect<f64>>>,
+    },
+    Gathered {
+        source: Arc<Rows>,
+        /// Per row, its row in `source`; ascending.
+        from: Arc<[u32]>,
+        /// Per row, the suffix of its id (a position in `suffixes`); ascending within a source row.
+        codes: Arc<[u32]>,
+        suffixes: Vec<String>,
+    },
+}
+
 impl fmt::Debug for Rows {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Rows").field("len", &self.ids.len()).field("extent", &self.extent).finish_non_exhaustive()
+        f.debug_struct("Rows").field("len", &self.len()).field("gathered", &matches!(self.kind, RowsKind::Gathered { .. })).field("extent", &self.extent).finish_non_exhaustive()
     }
 }
 
@@ -310,73 +333,192 @@ impl Rows {
     /// Rows from ids and geometries in serving order.
     ///
     /// # Errors
-    /// [`LayerError::TooManyRows`] beyond `u32::MAX` features.
+    /// [`LayerError::TooManyRows`] beyond `u32::MAX` features; [`LayerError::ColumnLength`]
+    /// when there are not as many geometries as ids.
     pub fn new(ids: Vec<FeatureId>, geometries: Vec<Arc<Geometry<f64>>>) -> Result<Self, LayerError> {
         u32::try_from(ids.len()).map_err(|_| LayerError::TooManyRows(ids.len()))?;
+        if geometries.len() != ids.len() {
+            return Err(LayerError::ColumnLength { name: "geometry".into(), len: geometries.len(), rows: ids.len() });
+        }
         let bboxes: Vec<Option<Rect<f64>>> = geometries.par_iter().map(|g| g.bounding_rect()).collect();
-        let extent = extent_of(&bboxes);
-        Ok(Self { ids, geometries, bboxes, extent, by_id: OnceLock::new(), tree: OnceLock::new() })
+        let extent = extent_of(bboxes.iter().copied());
+        Ok(Self { kind: RowsKind::Own { ids, geometries, bboxes }, extent, by_id: OnceLock::new(), tree: OnceLock::new() })
     }
 
-    /// Rows with `ids`, each the feature `from[i]` of `source` again (its geometry and box shared:
-    /// a gap is drawn as its estate).
+    /// Rows that are features of `source` again: row `i` is row `from[i]` of `source` (its
+    /// geometry and box), with the id `"{its id}:{suffixes[codes[i]]}"` (a gap is drawn as its
+    /// estate, with the id `estate:kind`).
     ///
     /// # Errors
-    /// [`LayerError::TooManyRows`]; [`LayerError::ColumnLength`] when `ids` and `from` differ in
-    /// length.
-    ///
-    /// # Panics
-    /// When a position in `from` is not a row of `source`.
-    pub fn gathered(ids: Vec<FeatureId>, source: &Rows, from: &[u32]) -> Result<Self, LayerError> {
-        if ids.len() != from.len() {
-            return Err(LayerError::ColumnLength { name: "id".into(), len: ids.len(), rows: from.len() });
+    /// [`LayerError::TooManyRows`]; [`LayerError::ColumnLength`] when `from` and `codes` differ
+    /// in length; [`LayerError::Gather`] when a position is not a row of `source`, a code not a
+    /// suffix, or the rows are not in ascending (`from`, `codes`) order, which the id lookup and
+    /// the spatial queries rely on.
+    pub fn gathered(source: Arc<Rows>, from: Arc<[u32]>, codes: Arc<[u32]>, suffixes: Vec<String>) -> Result<Self, LayerError> {
+        if from.len() != codes.len() {
+            return Err(LayerError::ColumnLength { name: "id suffix".into(), len: codes.len(), rows: from.len() });
         }
-        u32::try_from(ids.len()).map_err(|_| LayerError::TooManyRows(ids.len()))?;
-        let geometries = from.iter().map(|&i| Arc::clone(&source.geometries[i as usize])).collect();
-        let bboxes: Vec<Option<Rect<f64>>> = from.iter().map(|&i| source.bboxes[i as usize]).collect();
-        let extent = extent_of(&bboxes);
-        Ok(Self { ids, geometries, bboxes, extent, by_id: OnceLock::new(), tree: OnceLock::new() })
+        u32::try_from(from.len()).map_err(|_| LayerError::TooManyRows(from.len()))?;
+        if let Some(i) = from.iter().position(|&r| r as usize >= source.len()) {
+            return Err(LayerError::Gather(format!("row {i} is row {} of {} source rows", from[i], source.len())));
+        }
+        if let Some(i) = codes.iter().position(|&c| c as usize >= suffixes.len()) {
+            return Err(LayerError::Gather(format!("row {i} has id suffix {} of {}", codes[i], suffixes.len())));
+        }
+        if let Some(i) = (1..from.len()).find(|&i| (from[i - 1], codes[i - 1]) >= (from[i], codes[i])) {
+            return Err(LayerError::Gather(format!("rows {} and {i} are not in ascending (source row, suffix) order", i - 1)));
+        }
+        let extent = extent_of(from.iter().map(|&r| source.bbox(r as usize)));
+        Ok(Self { kind: RowsKind::Gathered { source, from, codes, suffixes }, extent, by_id: OnceLock::new(), tree: OnceLock::new() })
     }
 
     /// Number of rows.
     #[must_use]
     pub fn len(&self) -> usize {
-        self.ids.len()
+        match &self.kind {
+            RowsKind::Own { ids, .. } => ids.len(),
+            RowsKind::Gathered { from, .. } => from.len(),
+        }
     }
 
     /// Whether there are none.
     #[must_use]
     pub fn is_empty(&self) -> bool {
-        self.ids.is_empty()
+        self.len() == 0
+    }
+
+    /// The id of row `i`.
+    ///
+    /// # Panics
+    /// When `i` is out of range.
+    #[must_use]
+    pub fn id(&self, i: usize) -> Cow<'_, FeatureId> {
+        match &self.kind {
+            RowsKind::Own { ids, .. } => Cow::Borrowed(&ids[i]),
+            RowsKind::Gathered { source, from, codes, suffixes } => Cow::Owned(FeatureId::Text(format!("{}:{}", source.id(from[i] as usize), suffixes[codes[i] as usize]))),
+        }
+    }
+
+    /// The CRS84 geometry of row `i`.
+    ///
+    /// # Panics
+    /// When `i` is out of range.
+    #[must_use]
+    pub fn geometry(&self, i: usize) -> &Arc<Geometry<f64>> {
+        match &self.kind {
+            RowsKind::Own { geometries, .. } => &geometries[i],
+            RowsKind::Gathered { source, from, .. } => source.geometry(from[i] as usize),
+        }
+    }
+
+    /// The bounding box of row `i`; `None` for an empty geometry.
+    ///
+    /// # Panics
+    /// When `i` is out of range.
+    #[must_use]
+    pub fn bbox(&self, i: usize) -> Option<Rect<f64>> {
+        match &self.kind {
+            RowsKind::Own { bboxes, .. } => bboxes[i],
+            RowsKind::Gathered { source, from, .. } => source.bbox(from[i] as usize),
+        }
+    }
+
+    /// The geometries these rows hold, in order; empty for gathered rows.
+    #[must_use]
+    pub fn own_geometries(&self) -> &[Arc<Geometry<f64>>] {
+        match &self.kind {
+            RowsKind::Own { geometries, .. } => geometries,
+            RowsKind::Gathered { .. } => &[],
+        }
+    }
+
+    /// The position of the row with id `id` (as text).
+    #[must_use]
+    pub fn position(&self, id: &str) -> Option<usize> {
+        match &self.kind {
+            RowsKind::Own { .. } => self.by_id().get(id).map(|&i| i as usize),
+            RowsKind::Gathered { source, from, codes, suffixes } => suffixes.iter().enumerate().find_map(|(code, suffix)| {
+                let prefix = id.strip_suffix(suffix.as_str())?.strip_suffix(':')?;
+                let row = u32::try_from(source.position(prefix)?).ok()?;
+                let code = u32::try_from(code).ok()?;
+                let start = from.partition_point(|&r| r < row);
+                let end = start + from[start..].partition_point(|&r| r == row);
+                codes[start..end].binary_search(&code).ok().map(|i| start + i)
+            }),
+        }
     }
 
     fn by_id(&self) -> &HashMap<String, u32> {
-        self.by_id.get_or_init(|| self.ids.par_iter().enumerate().map(|(i, id)| (id.to_string(), u32::try_from(i).unwrap_or(u32::MAX))).collect())
+        self.by_id.get_or_init(|| match &self.kind {
+            RowsKind::Own { ids, .. } => ids.par_iter().enumerate().map(|(i, id)| (id.to_string(), u32::try_from(i).unwrap_or(u32::MAX))).collect(),
+            RowsKind::Gathered { .. } => HashMap::new(),
+        })
     }
 
     fn tree(&self) -> &BoxTree {
         self.tree.get_or_init(|| {
-            let boxes = self
-                .bboxes
-                .iter()
-                .enumerate()
-                .filter_map(|(i, b)| b.map(|b| GeomWithData::new(Rectangle::from_corners([b.min().x, b.min().y], [b.max().x, b.max().y]), u32::try_from(i).unwrap_or(u32::MAX))))
+            let boxes = (0..self.len())
+                .filter_map(|i| self.bbox(i).map(|b| GeomWithData::new(Rectangle::from_corners([b.min().x, b.min().y], [b.max().x, b.max().y]), u32::try_from(i).unwrap_or(u32::MAX))))
                 .collect();
             RTree::bulk_load(boxes)
         })
     }
 
-    /// Builds the id map and the R-tree now rather than on the first request that needs them.
-    pub fn index_now(&self) {
-        rayon::join(|| self.by_id(), || self.tree());
+    /// Positions of the rows whose geometry intersects `bbox` (CRS84), ascending. Gathered rows
+    /// ask their source's index and take each hit's rows.
+    ///
+    /// # Complexity
+    /// O(log n + k) for the R-tree; an exact test only for features whose box straddles the edge.
+    #[must_use]
+    pub fn intersecting(&self, bbox: Rect<f64>) -> Vec<u32> {
+        if let RowsKind::Gathered { source, from, .. } = &self.kind {
+            let mut hits = Vec::new();
+            for row in source.intersecting(bbox) {
+                let start = from.partition_point(|&r| r < row);
+                let end = start + from[start..].partition_point(|&r| r == row);
+                hits.extend((start..end).map(|i| u32::try_from(i).unwrap_or(u32::MAX)));
+            }
+            return hits;
+        }
+        let envelope = AABB::from_corners([bbox.min().x, bbox.min().y], [bbox.max().x, bbox.max().y]);
+        let mut hits: Vec<u32> = self
+            .tree()
+            .locate_in_envelope_intersecting(&envelope)
+            .filter(|entry| {
+                let (lower, upper) = (entry.geom().lower(), entry.geom().upper());
+                let inside = bbox.min().x <= lower[0] && bbox.min().y <= lower[1] && bbox.max().x >= upper[0] && bbox.max().y >= upper[1];
+                inside || self.geometry(entry.data as usize).intersects(&bbox)
+            })
+            .map(|entry| entry.data)
+            .collect();
+        hits.sort_unstable();
+        hits
     }
 
-    /// Heap bytes of the rows, their geometries counted once per row (shared ones too).
+    /// Builds the id map and the R-tree now rather than on the first request that needs them
+    /// (for gathered rows: their source's).
+    pub fn index_now(&self) {
+        match &self.kind {
+            RowsKind::Own { .. } => {
+                rayon::join(|| self.by_id(), || self.tree());
+            }
+            RowsKind::Gathered { source, .. } => source.index_now(),
+        }
+    }
+
+    /// Heap bytes of the rows, their geometries counted once per row (shared ones too); gathered
+    /// rows count their positions, not their source.
     #[must_use]
     pub fn heap_bytes(&self) -> usize {
-        let ids = self.ids.iter().map(|id| size_of::<FeatureId>() + if let FeatureId::Text(s) = id { s.capacity() } else { 0 }).sum::<usize>();
         let index = self.by_id.get().map_or(0, |m| m.capacity() * (size_of::<(String, u32)>() + 16)) + self.tree.get().map_or(0, |t| t.size() * 48);
-        ids + self.geometries.capacity() * 8 + self.bboxes.capacity() * size_of::<Option<Rect<f64>>>() + index
+        index
+            + match &self.kind {
+                RowsKind::Own { ids, geometries, bboxes } => {
+                    let ids_bytes = ids.iter().map(|id| size_of::<FeatureId>() + if let FeatureId::Text(s) = id { s.capacity() } else { 0 }).sum::<usize>();
+                    ids_bytes + geometries.capacity() * 8 + bboxes.capacity() * size_of::<Option<Rect<f64>>>()
+                }
+                RowsKind::Gathered { from, codes, suffixes, .. } => from.len() * 4 + codes.len() * 4 + suffixes.iter().map(String::capacity).sum::<usize>(),
+            }
     }
 }
 
@@ -444,13 +586,13 @@ pub struct PendingFeature {
 }
 
 /// One feature of a layer.
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 pub struct FeatureRef<'a> {
     layer: &'a Layer,
     /// Its position in the layer.
     pub row: usize,
-    /// Its id.
-    pub id: &'a FeatureId,
+    /// Its id (made for a gathered row).
+    pub id: Cow<'a, FeatureId>,
     /// Its CRS84 geometry.
     pub geometry: &'a Arc<Geometry<f64>>,
     /// Its bounding box; `None` for an empty geometry.
@@ -569,7 +711,7 @@ impl Layer {
     /// When `row` is out of range.
     #[must_use]
     pub fn feature(&self, row: usize) -> FeatureRef<'_> {
-        FeatureRef { layer: self, row, id: &self.rows.ids[row], geometry: &self.rows.geometries[row], bbox: self.rows.bboxes[row] }
+        FeatureRef { layer: self, row, id: self.rows.id(row), geometry: self.rows.geometry(row), bbox: self.rows.bbox(row) }
     }
 
     /// Every feature, in order.
@@ -586,7 +728,7 @@ impl Layer {
     /// The position of a feature by its id as text.
     #[must_use]
     pub fn position(&self, id: &str) -> Option<usize> {
-        self.rows.by_id().get(id).map(|&i| i as usize)
+        self.rows.position(id)
     }
 
     /// The position of a column.
@@ -605,20 +747,7 @@ impl Layer {
         let Some(bbox) = bbox else {
             return (0..u32::try_from(self.len()).unwrap_or(u32::MAX)).collect();
         };
-        let envelope = AABB::from_corners([bbox.min().x, bbox.min().y], [bbox.max().x, bbox.max().y]);
-        let mut hits: Vec<u32> = self
-            .rows
-            .tree()
-            .locate_in_envelope_intersecting(&envelope)
-            .filter(|entry| {
-                let (lower, upper) = (entry.geom().lower(), entry.geom().upper());
-                let inside = bbox.min().x <= lower[0] && bbox.min().y <= lower[1] && bbox.max().x >= upper[0] && bbox.max().y >= upper[1];
-                inside || self.rows.geometries[entry.data as usize].intersects(&bbox)
-            })
-            .map(|entry| entry.data)
-            .collect();
-        hits.sort_unstable();
-        hits
+        self.rows.intersecting(bbox)
     }
 
     /// Appends feature `row` as GeoJSON (with its `id`) to `out`, with `geometry` in place of
@@ -628,7 +757,7 @@ impl Layer {
     /// [`LayerError::Render`] for a non-finite coordinate.
     pub fn render_into(&self, row: usize, geometry: Option<&Geometry<f64>>, out: &mut Vec<u8>) -> Result<(), LayerError> {
         let f = self.feature(row);
-        let id = id_json(f.id);
+        let id = id_json(&f.id);
         crate::io::geojson::write_feature_with_id(out, id.as_bytes(), geometry.unwrap_or(f.geometry), f.properties())?;
         Ok(())
     }
@@ -689,8 +818,8 @@ pub fn id_json(id: &FeatureId) -> String {
 }
 
 /// The box around every box given; `None` when none is (empty geometries have none).
-fn extent_of(bboxes: &[Option<Rect<f64>>]) -> Option<Rect<f64>> {
-    bboxes.iter().flatten().fold(None, |e, b| Some(e.map_or(*b, |e| union_rect(e, *b))))
+fn extent_of(bboxes: impl Iterator<Item = Option<Rect<f64>>>) -> Option<Rect<f64>> {
+    bboxes.flatten().fold(None, |e, b| Some(e.map_or(b, |e| union_rect(e, b))))
 }
 
 fn union_rect(a: Rect<f64>, b: Rect<f64>) -> Rect<f64> {
@@ -791,15 +920,32 @@ mod tests {
     #[test]
     fn gathered_rows_share_their_sources_geometry_and_box() {
         let point = |x: f64| Arc::new(Geometry::Point(geo::Point::new(x, 0.0)));
-        let source = Rows::new(vec![FeatureId::Int(1), FeatureId::Int(2)], vec![point(0.0), point(5.0)]).unwrap();
-        let rows = Rows::gathered(vec![FeatureId::Text("b".into()), FeatureId::Text("a".into()), FeatureId::Text("c".into())], &source, &[1, 0, 1]).unwrap();
-        assert!(Arc::ptr_eq(&rows.geometries[0], &source.geometries[1]));
-        assert_eq!(rows.bboxes[1], source.bboxes[0]);
+        let source = Arc::new(Rows::new(vec![FeatureId::Int(1), FeatureId::Text("b:x".into())], vec![point(0.0), point(5.0)]).unwrap());
+        let suffixes = vec!["k".to_owned(), "m".to_owned()];
+        let rows = Rows::gathered(Arc::clone(&source), vec![0, 1, 1].into(), vec![1, 0, 1].into(), suffixes.clone()).unwrap();
+        assert!(Arc::ptr_eq(rows.geometry(1), source.geometry(1)));
+        assert_eq!(rows.bbox(0), source.bbox(0));
+        assert_eq!(rows.extent, source.extent);
+        assert_eq!(*rows.id(0), FeatureId::Text("1:m".into()));
+        assert_eq!(*rows.id(2), FeatureId::Text("b:x:m".into()));
         let layer = Layer::new(Arc::new(rows), Vec::new(), "Point").unwrap();
         let right = Rect::new(geo::Coord { x: 1.0, y: -1.0 }, geo::Coord { x: 6.0, y: 1.0 });
-        assert_eq!(layer.intersecting(Some(right)), vec![0, 2]);
-        assert_eq!(layer.position("a"), Some(1));
-        assert!(Rows::gathered(vec![FeatureId::Int(1)], &source, &[0, 1]).is_err());
+        assert_eq!(layer.intersecting(Some(right)), vec![1, 2]);
+        let everywhere = Rect::new(geo::Coord { x: -1.0, y: -1.0 }, geo::Coord { x: 6.0, y: 1.0 });
+        assert_eq!(layer.intersecting(Some(everywhere)), vec![0, 1, 2]);
+        // Every id finds its row; ids that are not rows find nothing.
+        for (i, id) in ["1:m", "b:x:k", "b:x:m"].into_iter().enumerate() {
+            assert_eq!(layer.position(id), Some(i), "{id}");
+        }
+        for id in ["1:k", "1", "b:x", "2:m", ":m", "1:", "b:x:z"] {
+            assert_eq!(layer.position(id), None, "{id}");
+        }
+        // Lengths, positions, codes and order are checked.
+        assert!(Rows::gathered(Arc::clone(&source), vec![0].into(), vec![0, 1].into(), suffixes.clone()).is_err());
+        assert!(Rows::gathered(Arc::clone(&source), vec![2].into(), vec![0].into(), suffixes.clone()).is_err());
+        assert!(Rows::gathered(Arc::clone(&source), vec![0].into(), vec![2].into(), suffixes.clone()).is_err());
+        assert!(Rows::gathered(Arc::clone(&source), vec![1, 0].into(), vec![0, 0].into(), suffixes.clone()).is_err());
+        assert!(Rows::gathered(source, vec![1, 1].into(), vec![0, 0].into(), suffixes).is_err());
     }
 
     #[test]
