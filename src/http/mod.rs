@@ -167,8 +167,9 @@ pub fn base_url(state: &AppState, headers: &HeaderMap) -> String {
 async fn track(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
     let started = Instant::now();
     let dataset = state.dataset();
-    let route = request.extensions().get::<MatchedPath>().map_or_else(|| "unmatched".to_owned(), |m| m.as_str().to_owned());
-    let cacheable = matches!(*request.method(), Method::GET | Method::HEAD) && !matches!(route.as_str(), "/health" | "/metrics") && !route.starts_with("/admin");
+    let matched = request.extensions().get::<MatchedPath>().cloned();
+    let route = matched.as_ref().map_or("unmatched", MatchedPath::as_str);
+    let cacheable = matches!(*request.method(), Method::GET | Method::HEAD) && !matches!(route, "/health" | "/metrics") && !route.starts_with("/admin");
     let etag = cacheable.then(|| entity_tag(&dataset, &request));
     let version = HeaderValue::from(dataset.version);
     let response = match etag.as_deref() {
@@ -200,7 +201,7 @@ async fn track(State(state): State<AppState>, mut request: Request, next: Next) 
     if let Some(detail) = response.extensions().get::<error::InternalDetail>() {
         tracing::error!(route, "{}", detail.0);
     }
-    state.metrics().record(&route, response.status().as_u16(), started.elapsed());
+    state.metrics().record(route, response.status().as_u16(), started.elapsed());
     response
 }
 

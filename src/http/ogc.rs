@@ -723,6 +723,17 @@ async fn get_items(
         let (d, year) = (Arc::clone(&dataset), query.year);
         tokio::task::spawn_blocking(move || d.year_view(year)).await??;
     }
+    // A small page of a bbox (the map's common request) costs microseconds: answered here,
+    // without a page-build turn and two thread hand-offs; anything else on the blocking pool.
+    if query.bbox.is_some() && query.sortby.is_empty() && query.filter.is_none() && !gzip && dataset.crs[query.crs].from_crs84.is_none() && !dataset.crs[query.crs].lat_first {
+        if let Some(view) = if c.by_year() { dataset.cached_year(query.year) } else { Some(Arc::clone(&dataset.current)) } {
+            let layer = c.layer(&dataset, &view).ok_or_else(|| ApiError::NoCollection(c.id().to_owned()))?;
+            let hits = select(layer, &query, layer.column("opened_year").filter(|_| c == Collection::Facilities));
+            if hits.len().saturating_sub(query.offset).min(query.limit) <= INLINE_PAGE_FEATURES {
+                return items_page_of(&dataset, c, &query, &pairs, &base, lang, gzip, layer, &hits);
+            }
+        }
+    }
     let permit = state.page_permit().await?;
     tokio::task::spawn_blocking(move || {
         let _permit = permit;
@@ -731,12 +742,22 @@ async fn get_items(
     .await?
 }
 
+/// Features in a page answered on the executor (see [`get_items`]): rendered from the render
+/// cache or the columns, a few microseconds each.
+const INLINE_PAGE_FEATURES: usize = 64;
+
 /// Builds an items page; `gzip`: the client prefers gzip (the page is compressed here, off the
 /// executor).
 fn items_page(dataset: &Dataset, c: Collection, q: &ItemsQuery, pairs: &QueryPairs, base: &str, lang: Lang, gzip: bool) -> Result<Response, ApiError> {
     let view = if c.by_year() { dataset.year_view(q.year)? } else { Arc::clone(&dataset.current) };
     let layer = c.layer(dataset, &view).ok_or_else(|| ApiError::NoCollection(c.id().to_owned()))?;
     let hits = select(layer, q, layer.column("opened_year").filter(|_| c == Collection::Facilities));
+    items_page_of(dataset, c, q, pairs, base, lang, gzip, layer, &hits)
+}
+
+/// The items page of the matching features `hits` of `layer`.
+#[expect(clippy::too_many_arguments, reason = "one page's worth of context")]
+fn items_page_of(dataset: &Dataset, c: Collection, q: &ItemsQuery, pairs: &QueryPairs, base: &str, lang: Lang, gzip: bool, layer: &Layer, hits: &[u32]) -> Result<Response, ApiError> {
     let matched = hits.len();
     let start = q.offset.min(matched);
     let end = start.saturating_add(q.limit).min(matched);
@@ -871,7 +892,10 @@ async fn get_feature(
     };
     let base = base_url(&state, &headers);
     let lang = Lang::from_headers(&headers);
-    tokio::task::spawn_blocking(move || {
+    // One feature of a year at hand, in CRS84, costs microseconds: answered here; a year to
+    // build or a geometry to convert go to the blocking pool.
+    let at_hand = (!c.by_year() || dataset.cached_year(year).is_some()) && dataset.crs[crs].from_crs84.is_none() && !dataset.crs[crs].lat_first;
+    let answer = move || {
         let view = if c.by_year() { dataset.year_view(year)? } else { Arc::clone(&dataset.current) };
         let layer = c.layer(&dataset, &view).ok_or_else(|| ApiError::NoCollection(c.id().to_owned()))?;
         let position = layer.position(&feature_id).ok_or_else(|| ApiError::NoFeature { collection: c.id().to_owned(), id: feature_id.clone() })?;
@@ -897,7 +921,10 @@ async fn get_feature(
         let mut body = json[..json.len() - 1].to_vec();
         let _ = write!(VecWriter(&mut body), ",\"links\":{links}}}");
         Ok(geojson_response(body, &dataset.crs[crs].uri, false))
-    })
-    .await?
+    };
+    if at_hand {
+        return answer();
+    }
+    tokio::task::spawn_blocking(answer).await?
 }
 

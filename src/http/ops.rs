@@ -30,7 +30,8 @@ const BUCKETS_S: [f64; 12] = [0.000_5, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.
 /// Request and reload counters for `/metrics`.
 #[derive(Debug, Default)]
 pub struct Metrics {
-    requests: Mutex<BTreeMap<(String, u16), u64>>,
+    /// Per route, per status: requests answered (the route's text allocated once, not per request).
+    requests: Mutex<BTreeMap<String, BTreeMap<u16, u64>>>,
     buckets: [AtomicU64; BUCKETS_S.len()],
     duration_sum_us: AtomicU64,
     duration_count: AtomicU64,
@@ -151,7 +152,12 @@ impl Metrics {
     /// Records one finished request.
     pub fn record(&self, route: &str, status: u16, elapsed: Duration) {
         if let Ok(mut map) = self.requests.lock() {
-            *map.entry((route.to_owned(), status)).or_default() += 1;
+            match map.get_mut(route) {
+                Some(statuses) => *statuses.entry(status).or_default() += 1,
+                None => {
+                    map.insert(route.to_owned(), BTreeMap::from([(status, 1)]));
+                }
+            }
         }
         let s = elapsed.as_secs_f64();
         if let Some(i) = BUCKETS_S.iter().position(|b| s <= *b) {
@@ -196,7 +202,7 @@ async fn get_metrics(State(state): State<AppState>, Extension(Snapshot(dataset))
     let mut s = String::with_capacity(4096);
     s.push_str("# HELP gapmap_http_requests_total HTTP requests by route and status.\n# TYPE gapmap_http_requests_total counter\n");
     if let Ok(map) = m.requests.lock() {
-        for ((route, status), n) in map.iter() {
+        for (route, status, n) in map.iter().flat_map(|(route, statuses)| statuses.iter().map(move |(status, n)| (route, status, n))) {
             let _ = writeln!(s, "gapmap_http_requests_total{{route=\"{}\",status=\"{status}\"}} {n}", route.replace('\\', "\\\\").replace('"', "\\\""));
         }
     }
