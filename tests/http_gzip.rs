@@ -75,7 +75,7 @@ fn fresh_page(layer: &Layer, bbox: geo::Rect<f64>, offset: usize, limit: usize) 
     let collection: Value = serde_json::from_slice(&buffer).unwrap();
     let mut features = collection["features"].as_array().unwrap().clone();
     for (feature, f) in features.iter_mut().zip(&chosen) {
-        feature["id"] = id_value(f.id);
+        feature["id"] = id_value(&f.id);
     }
     features
 }
