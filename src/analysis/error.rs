@@ -29,13 +29,11 @@ pub enum AnalysisError {
         /// How many were given.
         given: usize,
     },
-    /// A coverage timeline over more event years than it can index.
-    #[error("facilities open in {years} different years; a coverage timeline holds at most {max}: narrow the years (YearSpan) or check the opening years")]
-    TooManyYears {
-        /// Event years found.
-        years: usize,
-        /// The most a timeline holds.
-        max: usize,
+    /// A coverage timeline with more steps than it can number.
+    #[error("the coverage timeline has {steps} changes of estate × kind cells, more than 2^32 - 1: narrow its years")]
+    TooManySteps {
+        /// Steps found.
+        steps: usize,
     },
     /// A coverage timeline was asked for a year outside its span.
     #[error("the coverage timeline does not answer {year}; build it over a span that includes that year")]

@@ -12,22 +12,21 @@
 //! year; the service's year slider, tiles and reports read it instead of analysing each year.
 //!
 //! # Memory
-//! 26 bytes per step (24 for the state, 2 for the year it starts), plus 4 bytes per estate ×
-//! kind. A year read from it ([`CoverageTimeline::table_view`]) holds 4 bytes per estate × kind:
-//! the position of each cell's state. On a city whose facilities opened over 36
-//! years, a cell has a few steps: the nearest facility moves closer a few times, and the count
-//! within the radius grows once per opening within it.
-
-use rayon::prelude::*;
+//! 24 bytes per step, plus per event year about 1.5 bits per estate × kind (which cells changed,
+//! with ranks). Steps are kept year by year, in cell order within a year, exactly as measured:
+//! the build copies nothing, so its peak is the steps plus two years' cells. A year read from it
+//! ([`CoverageTimeline::table_view`]) holds 4 bytes per estate × kind: the position of each
+//! cell's state.
 
 use std::sync::Arc;
+
+use rayon::prelude::*;
 
 use super::coverage::{table_from_cells, PackedCell};
 use super::{AnalysisError, AnalysisParams, CoverageMetric, CoverageTable, Demand, KindCoverage, Progress};
 use crate::model::{Catalogue, Estate, Facility};
 
-/// The state of a cell from some year on (until its next step); the year is kept beside it
-/// (`CoverageTimeline::step_years`), as an index into the event years.
+/// The state of a cell from the event year it is kept under on (until its next step).
 type Step = PackedCell;
 
 /// Which years a timeline answers.
@@ -48,12 +47,60 @@ pub struct CoverageTimeline {
     /// Event years measured, ascending; the first is the baseline.
     years: Vec<i32>,
     span: YearSpan,
-    /// `steps[offsets[c]..offsets[c + 1]]`: the steps of cell `c` (estate-major), by year.
-    offsets: Vec<u32>,
-    steps: Vec<Step>,
-    /// Beside each step, the index in `years` of the year it starts.
-    step_years: Vec<u16>,
+    /// Per event year, the cells that changed in it (in the baseline: every cell).
+    changes: Vec<YearChanges>,
+    /// Steps are numbered year by year: year `y`'s are `starts[y]..starts[y + 1]`.
+    starts: Vec<u32>,
     template: AnalysisParams,
+}
+
+/// The cells that changed in one event year and their new states.
+#[derive(Debug, Clone)]
+struct YearChanges {
+    /// Bit `c % 64` of word `c / 64`: cell `c` changed.
+    bits: Vec<u64>,
+    /// Per word, the changed cells before it.
+    ranks: Vec<u32>,
+    /// The new states, in cell order.
+    steps: Vec<Step>,
+}
+
+impl YearChanges {
+    /// The changes of `cells` against `previous` (all of them without one).
+    fn between(cells: &[Step], previous: Option<&[Step]>) -> Self {
+        let bits: Vec<u64> = cells
+            .par_chunks(64)
+            .enumerate()
+            .map(|(w, chunk)| {
+                chunk.iter().enumerate().fold(0u64, |word, (i, cell)| {
+                    let changed = previous.is_none_or(|p| p[w * 64 + i] != *cell);
+                    word | (u64::from(changed) << i)
+                })
+            })
+            .collect();
+        let mut ranks = Vec::with_capacity(bits.len());
+        let mut before = 0u32;
+        for word in &bits {
+            ranks.push(before);
+            before += word.count_ones();
+        }
+        let steps = cells.par_iter().enumerate().filter(|(c, _)| bits[c / 64] >> (c % 64) & 1 == 1).map(|(_, cell)| *cell).collect();
+        Self { bits, ranks, steps }
+    }
+
+    fn changed(&self, c: usize) -> bool {
+        self.bits[c / 64] >> (c % 64) & 1 == 1
+    }
+
+    /// Position of cell `c`'s state among this year's steps (`c` changed in it).
+    fn rank(&self, c: usize) -> u32 {
+        let below = self.bits[c / 64] & ((1u64 << (c % 64)) - 1);
+        self.ranks[c / 64] + below.count_ones()
+    }
+
+    fn heap_bytes(&self) -> usize {
+        self.bits.capacity() * 8 + self.ranks.capacity() * 4 + self.steps.capacity() * std::mem::size_of::<Step>()
+    }
 }
 
 impl CoverageTimeline {
@@ -62,14 +109,12 @@ impl CoverageTimeline {
     /// which one of `facilities` opens. `facilities` must be those `metric` was prepared with.
     ///
     /// # Errors
-    /// Those of [`CoverageMetric::measure`], and [`AnalysisError::Catalogue`] for an invalid catalogue.
+    /// Those of [`CoverageMetric::measure`], [`AnalysisError::Catalogue`] for an invalid
+    /// catalogue, and [`AnalysisError::TooManySteps`] beyond 2^32 − 1 steps.
     ///
     /// # Complexity
     /// One measurement per event year (D of them): O(D · measure) time, O(E · K · s) memory for
     /// s steps per cell.
-    ///
-    /// # Panics
-    /// With 2^32 steps or more.
     pub fn build(
         estates: &[Estate],
         facilities: &[Facility],
@@ -81,57 +126,26 @@ impl CoverageTimeline {
         catalogue.validate()?;
         let years = event_years(facilities, span);
         let kinds = catalogue.len();
-        let cells_len = estates.len() * kinds;
-        if years.len() > usize::from(u16::MAX) {
-            return Err(AnalysisError::TooManyYears { years: years.len(), max: usize::from(u16::MAX) });
-        }
-        // Steps in the order found (year-major, `per_year[y]` of them in year y), then grouped
-        // by cell; kept as two plain vectors, so the build holds 28 bytes a step, not 40.
-        let mut found_cells: Vec<u32> = Vec::new();
-        let mut found_steps: Vec<Step> = Vec::new();
-        let mut per_year: Vec<usize> = Vec::with_capacity(years.len());
-        let mut previous: Option<Vec<KindCoverage>> = None;
+        let mut changes: Vec<YearChanges> = Vec::with_capacity(years.len());
+        let mut starts = vec![0u32];
+        let mut previous: Option<Vec<Step>> = None;
         let share = ShareOf { progress, parts: years.len(), done: std::sync::atomic::AtomicU64::new(0) };
         for &year in &years {
-            let cells = metric.measure(estates, catalogue, Some(year), &share)?;
-            let changed: Vec<(u32, Step)> = cells
-                .par_iter()
-                .enumerate()
-                .filter(|(c, cell)| previous.as_ref().is_none_or(|p| p[*c] != **cell))
-                .map(|(c, cell)| (u32::try_from(c).expect("fewer than 2^32 cells"), Step::new(cell)))
-                .collect();
-            per_year.push(changed.len());
-            found_cells.extend(changed.iter().map(|(c, _)| *c));
-            found_steps.extend(changed.into_iter().map(|(_, s)| s));
+            // Packed at once: two years' cells at 24 bytes each, not 72, at the build's peak.
+            let cells: Vec<Step> = metric.measure(estates, catalogue, Some(year), &share)?.par_iter().map(Step::new).collect();
+            let year_changes = YearChanges::between(&cells, previous.as_deref());
+            let total = starts.last().copied().unwrap_or(0) as usize + year_changes.steps.len();
+            starts.push(u32::try_from(total).ok().filter(|&t| t < u32::MAX).ok_or(AnalysisError::TooManySteps { steps: total })?);
+            changes.push(year_changes);
             previous = Some(cells);
-        }
-        drop(previous);
-        // Counting sort by cell; within a cell the years stay ascending.
-        let mut offsets = vec![0u32; cells_len + 1];
-        for c in &found_cells {
-            offsets[*c as usize + 1] += 1;
-        }
-        for i in 0..cells_len {
-            offsets[i + 1] += offsets[i];
-        }
-        let mut fill = offsets.clone();
-        let mut steps = vec![Step::new(&KindCoverage::EMPTY); found_steps.len()];
-        let mut step_years = vec![0u16; found_steps.len()];
-        let found_years = per_year.iter().enumerate().flat_map(|(y, &n)| std::iter::repeat_n(u16::try_from(y).unwrap_or(u16::MAX), n));
-        for ((c, step), y) in found_cells.into_iter().zip(found_steps).zip(found_years) {
-            let slot = &mut fill[c as usize];
-            steps[*slot as usize] = step;
-            step_years[*slot as usize] = y;
-            *slot += 1;
         }
         Ok(Self {
             kinds,
             estates: estates.len(),
             years,
             span,
-            offsets,
-            steps,
-            step_years,
+            changes,
+            starts,
             template: AnalysisParams { distance_from: metric.distance_from(), year: None, metric: metric.kind() },
         })
     }
@@ -154,13 +168,13 @@ impl CoverageTimeline {
     /// Steps kept, over all cells.
     #[must_use]
     pub fn steps(&self) -> usize {
-        self.steps.len()
+        self.starts.last().copied().unwrap_or(0) as usize
     }
 
     /// Bytes held (steps and offsets).
     #[must_use]
     pub fn heap_bytes(&self) -> usize {
-        self.steps.capacity() * std::mem::size_of::<Step>() + self.step_years.capacity() * 2 + self.offsets.capacity() * 4 + self.years.capacity() * 4
+        self.changes.iter().map(YearChanges::heap_bytes).sum::<usize>() + self.starts.capacity() * 4 + self.years.capacity() * 4
     }
 
     /// Coverage as of the end of `year` (`None`: every facility), with required capacity and
@@ -215,16 +229,24 @@ impl CoverageTimeline {
     fn positions(&self, year: Option<i32>) -> Vec<u32> {
         // Before the baseline, the baseline holds (no facility with a year had opened yet).
         let y = year.map_or(i32::MAX, |y| y.max(self.years.first().copied().unwrap_or(y)));
-        // Steps starting in event years up to this index are in force.
-        let last = u16::try_from(self.years.partition_point(|&e| e <= y)).unwrap_or(u16::MAX);
+        // The last event year at or before `y`.
+        let Some(last) = self.years.partition_point(|&e| e <= y).checked_sub(1) else {
+            return vec![u32::MAX; self.estates * self.kinds];
+        };
         (0..self.estates * self.kinds)
             .into_par_iter()
             .with_min_len(4096)
             .map(|c| {
-                let (start, end) = (self.offsets[c], self.offsets[c + 1]);
-                let years = &self.step_years[start as usize..end as usize];
-                let at = years.partition_point(|&i| i < last);
-                at.checked_sub(1).map_or(u32::MAX, |i| start + u32::try_from(i).unwrap_or(u32::MAX))
+                // The last year at or before it in which the cell changed (every cell has a
+                // state in the baseline); a cell changes every few years, so this is a few steps.
+                let mut at = last;
+                while !self.changes[at].changed(c) {
+                    match at.checked_sub(1) {
+                        Some(before) => at = before,
+                        None => return u32::MAX,
+                    }
+                }
+                self.starts[at] + self.changes[at].rank(c)
             })
             .collect()
     }
@@ -232,7 +254,8 @@ impl CoverageTimeline {
     /// The cell state at step position `p` (`u32::MAX`: [`KindCoverage::EMPTY`]), without
     /// required capacity.
     pub(super) fn state(&self, p: u32) -> KindCoverage {
-        self.steps.get(p as usize).map_or(KindCoverage::EMPTY, Step::cell)
+        let Some(y) = self.starts.partition_point(|&s| s <= p).checked_sub(1) else { return KindCoverage::EMPTY };
+        self.changes.get(y).and_then(|changes| changes.steps.get((p - self.starts[y]) as usize)).map_or(KindCoverage::EMPTY, Step::cell)
     }
 }
 
