@@ -25,12 +25,12 @@ pub mod params;
 pub mod plan;
 pub mod report;
 pub mod respond;
+pub mod response_cache;
 pub mod state;
 pub mod styles;
 pub mod tiles;
 pub mod webmap;
 
-use std::hash::{Hash as _, Hasher as _};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -170,10 +170,21 @@ async fn track(State(state): State<AppState>, mut request: Request, next: Next) 
     let matched = request.extensions().get::<MatchedPath>().cloned();
     let route = matched.as_ref().map_or("unmatched", MatchedPath::as_str);
     let cacheable = matches!(*request.method(), Method::GET | Method::HEAD) && !matches!(route, "/health" | "/metrics") && !route.starts_with("/admin");
-    let etag = cacheable.then(|| entity_tag(&dataset, &request));
+    let gzip = gzip::prefers_gzip(request.headers());
+    let data = data_identity(&dataset);
+    let key = cacheable.then(|| response_cache::request_hash(request.uri(), request.headers(), gzip, data));
+    let etag = key.map(|k| format!("W/\"{:x}-{}-{k:016x}\"", data >> 64, dataset.version));
     let version = HeaderValue::from(dataset.version);
-    let response = match etag.as_deref() {
-        Some(tag) if if_none_match(request.headers(), tag) => {
+    let with_tag = |mut r: Response| {
+        if let Some(v) = etag.as_deref().and_then(|t| HeaderValue::from_str(t).ok()) {
+            r.headers_mut().insert(header::ETAG, v);
+            // A handler that knows better (tiles under a versioned URL: immutable) keeps its own.
+            r.headers_mut().entry(header::CACHE_CONTROL).or_insert(HeaderValue::from_static("no-cache"));
+        }
+        r
+    };
+    let response = match (etag.as_deref(), key) {
+        (Some(tag), _) if if_none_match(request.headers(), tag) => {
             state.metrics().not_modified.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             let mut r = StatusCode::NOT_MODIFIED.into_response();
             if let Ok(v) = HeaderValue::from_str(tag) {
@@ -183,19 +194,30 @@ async fn track(State(state): State<AppState>, mut request: Request, next: Next) 
             r.headers_mut().insert(header::VARY, HeaderValue::from_static("accept, accept-language, accept-encoding"));
             r
         }
-        _ => {
-            request.extensions_mut().insert(Snapshot(dataset));
-            let mut r = next.run(request).await;
-            if r.status() == StatusCode::OK {
-                if let Some(v) = etag.as_deref().and_then(|t| HeaderValue::from_str(t).ok()) {
-                    r.headers_mut().insert(header::ETAG, v);
-                    // A handler that knows better (tiles under a versioned URL: immutable) keeps its own.
-                    r.headers_mut().entry(header::CACHE_CONTROL).or_insert(HeaderValue::from_static("no-cache"));
+        (Some(_), Some(key)) => {
+            let hit = state.responses().get(key, request.uri(), request.headers(), gzip, data);
+            if let Some(hit) = hit {
+                let mut r = Response::new(axum::body::Body::from(hit.body.clone()));
+                *r.headers_mut() = hit.headers.clone();
+                // Said the way the tile cache says it (the handler's own timing was the first answer's).
+                r.headers_mut().insert(HeaderName::from_static("server-timing"), HeaderValue::from_static("cache;desc=hit"));
+                r
+            } else {
+                let keep = (*request.method() == Method::GET).then(|| (request.uri().clone(), request.headers().clone()));
+                request.extensions_mut().insert(Snapshot(dataset));
+                let r = next.run(request).await;
+                match keep {
+                    Some((uri, headers)) if r.status() == StatusCode::OK => keep_answer(&state, key, &uri, &headers, gzip, data, r).await,
+                    _ => r,
                 }
             }
-            r
+        }
+        _ => {
+            request.extensions_mut().insert(Snapshot(dataset));
+            next.run(request).await
         }
     };
+    let response = if response.status() == StatusCode::OK { with_tag(response) } else { response };
     let mut response = response;
     response.headers_mut().insert(HeaderName::from_static(DATA_VERSION_HEADER), version);
     if let Some(detail) = response.extensions().get::<error::InternalDetail>() {
@@ -205,19 +227,32 @@ async fn track(State(state): State<AppState>, mut request: Request, next: Next) 
     response
 }
 
-/// A weak entity tag from the data version and everything that shapes the representation:
-/// the URI, `Accept`, `Accept-Language`, `Host` (links are absolute) and whether the answer is
-/// gzipped. Weak, because items pages carry the time they were made (`timeStamp`): two answers
-/// under one tag hold the same data, not the same bytes.
-fn entity_tag(dataset: &Dataset, request: &Request) -> String {
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    request.uri().hash(&mut h);
-    for name in [header::ACCEPT, header::ACCEPT_LANGUAGE, header::HOST] {
-        request.headers().get(&name).map(HeaderValue::as_bytes).hash(&mut h);
-    }
-    gzip::prefers_gzip(request.headers()).hash(&mut h);
+/// The data snapshot's identity in entity tags and cache keys: its load time (nanoseconds) and
+/// version.
+fn data_identity(dataset: &Dataset) -> u128 {
     let loaded = dataset.loaded_at.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
-    format!("W/\"{:x}-{}-{:016x}\"", loaded, dataset.version, h.finish())
+    (loaded << 64) | u128::from(dataset.version)
+}
+
+/// Keeps a 200 answer whose body is complete and small enough in the response cache, and
+/// returns it. The entity tag is weak and made of the data version and everything that shapes
+/// the representation (the URI, `Accept`, `Accept-Language`, `Host`, whether the answer is
+/// gzipped): weak, because items pages carry the time they were made (`timeStamp`): two answers
+/// under one tag hold the same data, not the same bytes.
+#[expect(clippy::too_many_arguments, reason = "the request's identity and the answer")]
+async fn keep_answer(state: &AppState, key: u64, uri: &axum::http::Uri, headers: &HeaderMap, gzip: bool, data: u128, response: Response) -> Response {
+    let complete = axum::body::HttpBody::size_hint(response.body()).exact().is_some_and(|n| n <= response_cache::ResponseCache::MAX_ENTRY_BYTES as u64);
+    if !complete {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    match axum::body::to_bytes(body, response_cache::ResponseCache::MAX_ENTRY_BYTES).await {
+        Ok(bytes) => {
+            state.responses().insert(key, uri, headers, gzip, data, parts.headers.clone(), bytes.clone());
+            Response::from_parts(parts, axum::body::Body::from(bytes))
+        }
+        Err(e) => ApiError::Internal(format!("reading an answer to keep: {e}")).into_response(),
+    }
 }
 
 /// `If-None-Match` with the weak comparison RFC 9110 prescribes for it.

@@ -230,6 +230,7 @@ async fn get_metrics(State(state): State<AppState>, Extension(Snapshot(dataset))
         ("gapmap_admin_locked_out_total", "counter", "POST /admin/reload attempts refused during a lockout (429).", m.admin_failures.refused.load(Ordering::Relaxed)),
         ("gapmap_answer_bytes_held_kib", "gauge", "Answer bytes held for clients (serve.max_bytes_in_flight_mib), KiB.", budget.as_ref().map_or(0, |b| b.held_kib())),
         ("gapmap_answers_refused_total", "counter", "Answers refused with 503 for want of answer budget.", budget.as_ref().map_or(0, |b| b.refused.load(Ordering::Relaxed))),
+        ("gapmap_response_cache_bytes", "gauge", "Bytes of whole answers kept for repeated requests.", state.responses().bytes() as u64),
     ];
     for (name, kind, help, value) in gauges {
         let _ = writeln!(s, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}");

@@ -15,6 +15,9 @@ use super::ops::Metrics;
 use crate::serve::dataset::{load_dataset, Dataset};
 use crate::config::{Config, ServeConfig};
 
+/// Bytes of whole answers kept for repeated requests: a few thousand map pages and tiles.
+const RESPONSE_CACHE_BYTES: usize = 32 << 20;
+
 /// State shared by every handler; cheap to clone.
 #[derive(Clone)]
 pub struct AppState {
@@ -35,6 +38,8 @@ struct Shared {
     page_builds: Arc<tokio::sync::Semaphore>,
     /// Plans solved at once (`serve.plan_workers`); a plan finding none free is answered 503.
     plans: Arc<tokio::sync::Semaphore>,
+    /// Whole answers to repeated requests ([`super::response_cache`]).
+    responses: super::response_cache::ResponseCache,
 }
 
 impl std::fmt::Debug for AppState {
@@ -60,6 +65,7 @@ impl AppState {
                 metrics: Metrics::default(),
                 page_builds: Arc::new(tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get))),
                 plans: Arc::new(tokio::sync::Semaphore::new(config.serve.plan_workers.max(1))),
+                responses: super::response_cache::ResponseCache::new(RESPONSE_CACHE_BYTES),
                 config,
             }),
         }
@@ -74,6 +80,12 @@ impl AppState {
             shared.config_path = Some(config_path);
         }
         state
+    }
+
+    /// Whole answers kept for repeated requests.
+    #[must_use]
+    pub fn responses(&self) -> &super::response_cache::ResponseCache {
+        &self.inner.responses
     }
 
     /// The current snapshot.
@@ -147,6 +159,8 @@ impl AppState {
                 let dataset = Arc::new(dataset);
                 dataset.warm_up();
                 self.inner.dataset.store(Arc::clone(&dataset));
+                // The old snapshot's answers can never be asked for again (their key holds it).
+                self.inner.responses.clear();
                 tracing::info!(version, elapsed_ms = started.elapsed().as_millis(), "data reloaded");
                 Ok(dataset)
             }
