@@ -239,7 +239,6 @@ fn data_identity(dataset: &Dataset) -> u128 {
 /// the representation (the URI, `Accept`, `Accept-Language`, `Host`, whether the answer is
 /// gzipped): weak, because items pages carry the time they were made (`timeStamp`): two answers
 /// under one tag hold the same data, not the same bytes.
-#[expect(clippy::too_many_arguments, reason = "the request's identity and the answer")]
 async fn keep_answer(state: &AppState, key: u64, uri: &axum::http::Uri, headers: &HeaderMap, gzip: bool, data: u128, response: Response) -> Response {
     let complete = axum::body::HttpBody::size_hint(response.body()).exact().is_some_and(|n| n <= response_cache::ResponseCache::MAX_ENTRY_BYTES as u64);
     if !complete {

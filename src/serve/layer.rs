@@ -254,9 +254,9 @@ impl ColumnData {
             Self::Bool(v) => v.capacity(),
             Self::Dict { values, codes } => values.iter().map(|v| size_of::<AttrValue>() + value_bytes(v)).sum::<usize>() + codes.capacity() * 4,
             Self::Const(v) => value_bytes(v),
-            // The positions are shared with the rows they gather for (counted there).
-            Self::Gather { .. } => 0,
-            Self::Computed { .. } => 0,
+            // Gathered positions are shared with the rows they gather for (counted there);
+            // computed values are made on demand.
+            Self::Gather { .. } | Self::Computed { .. } => 0,
         }
     }
 }
