@@ -3,12 +3,14 @@
 # build, cmake and g++ for HiGHS (the site-planning solver, built from source by highs-sys); gdal-bin (ogrinfo/ogr2ogr) and osmium-tool for the real-client tests; chromium and a
 # small CJK font for the web map's browser test, node for the style validator and playwright-core;
 # PostgreSQL 15 with PostGIS 3 for the PostGIS tests (tests/postgis.rs starts its own throwaway
-# cluster with the binaries in /usr/lib/postgresql/15/bin; no server needs to be running).
+# cluster with the binaries in /usr/lib/postgresql/15/bin; no server needs to be running); nginx-light
+# for the replicas test (tests/replicas.rs starts its own nginx from deploy/nginx.conf; the
+# Debian service is not used) and wrk for the serving benchmarks (tests/bench/*.sh).
 # Then the npm packages of web/ (npm ci from the committed package-lock.json).
 # Runs apt only when root; otherwise says exactly what to install. Idempotent.
 set -euo pipefail
 
-packages=(libgdal-dev libproj-dev libclang-dev pkg-config cmake g++ gdal-bin osmium-tool chromium fonts-wqy-microhei postgresql-15 postgresql-15-postgis-3)
+packages=(libgdal-dev libproj-dev libclang-dev pkg-config cmake g++ gdal-bin osmium-tool chromium fonts-wqy-microhei postgresql-15 postgresql-15-postgis-3 nginx-light wrk)
 # node ≥ 20 (playwright-core needs it); Debian's nodejs only when there is no node at all.
 command -v node >/dev/null || packages+=(nodejs npm)
 missing=()

@@ -409,6 +409,11 @@ pub struct ServeConfig {
     pub max_bytes_in_flight_mib: usize,
     /// A watched file must keep its size and modification time this long before a reload.
     pub watch_settle_ms: u64,
+    /// With `watch`, how often (seconds) database sources are polled for changes with a cheap
+    /// change-detecting query. Unset: only sources without the `gapmap db init` trigger are
+    /// polled, every 10 s; `0`: never (changes are followed through the triggers only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub poll_interval_s: Option<u64>,
     /// `/health` warns when a reload loads this many percent fewer estates or facilities than the
     /// last good load.
     pub reload_drop_warn_pct: u8,
@@ -451,6 +456,7 @@ impl Default for ServeConfig {
             // About 16 items pages of 10,000 estates at once.
             max_bytes_in_flight_mib: 256,
             watch_settle_ms: 2000,
+            poll_interval_s: None,
             reload_drop_warn_pct: 20,
             admin_max_failures: 5,
             admin_lockout_max_s: 900,
@@ -809,6 +815,9 @@ impl ServeConfig {
             if value == 0 {
                 return invalid(key, "must be at least 1 second".into());
             }
+        }
+        if self.poll_interval_s.is_some_and(|s| s > 86_400) {
+            return invalid("poll_interval_s", format!("{} s is more than a day; use 0 to turn polling off", self.poll_interval_s.unwrap_or(0)));
         }
         if !(1..=100).contains(&self.reload_drop_warn_pct) {
             return invalid("reload_drop_warn_pct", format!("{} is not a percentage between 1 and 100", self.reload_drop_warn_pct));

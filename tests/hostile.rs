@@ -521,7 +521,7 @@ fn config_encoding_problems() {
 #[test]
 fn config_unknown_kind_in_radius_fails_at_load_naming_the_key() {
     let c = config("config_unknown_kind.toml").expect("valid as far as the file goes");
-    let e = gapmap::http::load_dataset(&c, 1).expect_err("no such kind");
+    let e = gapmap::http::load_dataset(&c).expect_err("no such kind");
     assert!(e.to_string().contains("analysis.radius_m.spaceport"), "{e}");
 }
 

@@ -296,7 +296,7 @@ async fn watch_never_serves_a_half_written_file() {
     let rows = facilities_csv(dir.path());
     std::fs::write(dir.path().join("facilities.csv"), format!("id,kind,lon,lat\n{}", rows[..600].concat())).unwrap();
     let config = csv_config(dir.path());
-    let state = AppState::new(config.clone(), load_dataset(&config, 1).unwrap());
+    let state = AppState::new(config.clone(), load_dataset(&config).unwrap());
     assert_eq!(get_with(&state, "/health", &[]).await.json()["facilities"], 600);
     let _watcher = gapmap::http::ops::spawn_watcher(state.clone(), None).unwrap();
 
@@ -336,7 +336,7 @@ async fn a_reload_that_drops_sharply_warns_in_health() {
     let write = |n: usize| std::fs::write(dir.path().join("facilities.csv"), format!("id,kind,lon,lat\n{}", rows[..n].concat())).unwrap();
     write(800);
     let config = csv_config(dir.path());
-    let state = AppState::new(config.clone(), load_dataset(&config, 1).unwrap());
+    let state = AppState::new(config.clone(), load_dataset(&config).unwrap());
     let reload = || send(&state, Request::post("/admin/reload").header(header::AUTHORIZATION, format!("Bearer {TOKEN}")).body(Body::empty()).unwrap());
 
     write(780);

@@ -130,7 +130,10 @@ async fn paging_through_next_returns_every_feature_once() {
     let first = get_json("/collections/facilities/items?limit=70&kind=parking").await;
     let matched = first["numberMatched"].as_u64().unwrap();
     assert!(matched > 70, "{matched}");
-    assert!(first["timeStamp"].as_str().unwrap().ends_with('Z'));
+    // No timeStamp (optional in OGC API – Features): the same page is the same bytes on every
+    // replica and on every request; dataVersion says which data it is.
+    assert!(first.get("timeStamp").is_none(), "{first}");
+    assert!(first["dataVersion"].as_u64().is_some_and(|v| v < 1 << 53), "{first}");
     assert!(link(&first, "prev").is_none());
     let mut seen = ids(&first);
     let mut page = first;
@@ -474,12 +477,14 @@ async fn health_and_metrics() {
     let health = get_json("/health").await;
     assert_eq!(health["status"], "ok");
     assert_eq!(health["estates"], 150);
-    assert_eq!(health["data_version"], 1);
+    let version = health["data_version"].as_u64().expect("a whole number");
+    assert!(version < 1 << 53, "{version}");
     let _ = get("/collections").await;
     let m = get("/metrics").await;
     assert!(m.header("content-type").unwrap().starts_with("text/plain"));
     let text = m.text();
-    for needle in ["gapmap_http_requests_total{route=\"/collections\",status=\"200\"}", "gapmap_http_request_duration_seconds_bucket{le=\"+Inf\"}", "gapmap_data_version 1", "gapmap_estates 150"] {
+    let gauge = format!("gapmap_data_version {version}\n");
+    for needle in ["gapmap_http_requests_total{route=\"/collections\",status=\"200\"}", "gapmap_http_request_duration_seconds_bucket{le=\"+Inf\"}", gauge.as_str(), "gapmap_estates 150"] {
         assert!(text.contains(needle), "{needle} missing:\n{text}");
     }
     get("/health?verbose=1").await.assert_error(StatusCode::BAD_REQUEST, "verbose");
@@ -498,20 +503,30 @@ async fn admin_reload_swaps_or_keeps_the_data() {
     let dir = tempfile::tempdir().unwrap();
     write_city(dir.path(), 40, 120, 11);
     let config = CITY.config_for(dir.path());
-    let state = AppState::new(config.clone(), load_dataset(&config, 1).unwrap());
+    let state = AppState::new(config.clone(), load_dataset(&config).unwrap());
 
     let denied = reload(&state, None).await;
     denied.assert_error(StatusCode::UNAUTHORIZED, "Bearer");
     assert_eq!(denied.header("www-authenticate"), Some("Bearer"));
     reload(&state, Some("wrong-token-0123456789")).await.assert_error(StatusCode::UNAUTHORIZED, "Bearer");
-    assert_eq!(get_with(&state, "/health", &[]).await.json()["data_version"], 1);
+    let first = get_with(&state, "/health", &[]).await.json()["data_version"].as_u64().expect("a version");
+    let first_tag = get_with(&state, "/collections/estates/items?limit=1", &[]).await.header("etag").map(str::to_owned);
+
+    // The same files again: the content digest, hence the version and the ETags, stay.
+    let same = reload(&state, Some(TOKEN)).await;
+    assert_eq!(same.status, StatusCode::OK, "{}", same.text());
+    assert_eq!((same.json()["data_version"].as_u64(), same.json()["changed"].as_bool()), (Some(first), Some(false)));
+    assert_eq!(get_with(&state, "/collections/estates/items?limit=1", &[]).await.header("etag").map(str::to_owned), first_tag);
 
     write_city(dir.path(), 60, 180, 11);
     let ok = reload(&state, Some(TOKEN)).await;
     assert_eq!(ok.status, StatusCode::OK, "{}", ok.text());
-    assert_eq!(ok.json()["data_version"], 2);
+    let second = ok.json()["data_version"].as_u64().expect("a version");
+    assert_ne!(second, first, "new data, a new version");
+    assert_eq!(ok.json()["changed"], true);
     let after = get_with(&state, "/collections/estates/items?limit=1", &[]).await;
-    assert_eq!(after.header(DATA_VERSION_HEADER), Some("2"));
+    assert_eq!(after.header(DATA_VERSION_HEADER), Some(second.to_string().as_str()));
+    assert_ne!(after.header("etag").map(str::to_owned), first_tag);
     assert_eq!(after.json()["numberMatched"], 60);
 
     std::fs::write(dir.path().join("estates.geojson"), "{\"type\": \"FeatureCollection\", \"features\": [").unwrap();
@@ -519,10 +534,10 @@ async fn admin_reload_swaps_or_keeps_the_data() {
     failed.assert_error(StatusCode::UNPROCESSABLE_ENTITY, "estates.geojson");
     let still = get_with(&state, "/collections/estates/items?limit=1", &[]).await;
     assert_eq!(still.status, StatusCode::OK);
-    assert_eq!(still.header(DATA_VERSION_HEADER), Some("2"));
+    assert_eq!(still.header(DATA_VERSION_HEADER), Some(second.to_string().as_str()));
     assert_eq!(still.json()["numberMatched"], 60);
     let metrics = get_with(&state, "/metrics", &[]).await.text();
-    assert!(metrics.contains("gapmap_reload_failures_total 1") && metrics.contains("gapmap_reloads_total 1"), "{metrics}");
+    assert!(metrics.contains("gapmap_reload_failures_total 1") && metrics.contains("gapmap_reloads_total 2"), "{metrics}");
 
     let disabled = CITY.state_with(|c| c.serve.admin_token = None);
     reload(&disabled, Some(TOKEN)).await.assert_error(StatusCode::UNAUTHORIZED, "disabled");
@@ -545,13 +560,14 @@ async fn watching_reloads_changed_files() {
     let dir = tempfile::tempdir().unwrap();
     write_city(dir.path(), 30, 90, 11);
     let config = CITY.config_for(dir.path());
-    let state = AppState::new(config.clone(), load_dataset(&config, 1).unwrap());
+    let state = AppState::new(config.clone(), load_dataset(&config).unwrap());
+    let first = state.dataset().version;
     let _watcher = gapmap::http::ops::spawn_watcher(state.clone(), None).unwrap();
     write_city(dir.path(), 45, 135, 11);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     loop {
         let health = get_with(&state, "/health", &[]).await.json();
-        if health["data_version"] == 2 {
+        if health["data_version"].as_u64() != Some(first) {
             assert_eq!(health["estates"], 45);
             break;
         }

@@ -31,7 +31,7 @@ fn demo() -> AppState {
             let mut config = demo_config();
             // The tests sharing it solve at once.
             config.serve.plan_workers = 8;
-            AppState::new(config.clone(), load_dataset(&config, 1).unwrap())
+            AppState::new(config.clone(), load_dataset(&config).unwrap())
         })
         .clone()
 }
@@ -267,7 +267,7 @@ async fn planned_sources_are_served_and_marked() {
     std::fs::write(&path, planned.to_string()).unwrap();
     let mut config = demo_config();
     config.planned = vec![gapmap::config::SourceConfig::from_path(&path)];
-    let state = AppState::new(config.clone(), load_dataset(&config, 1).unwrap());
+    let state = AppState::new(config.clone(), load_dataset(&config).unwrap());
     let f = common::http::get_with(&state, "/collections/facilities/items/900001", &[]).await.json();
     assert_eq!(f["properties"]["planned"], true, "{f}");
     let built = common::http::get_with(&state, "/collections/facilities/items/1", &[]).await.json();

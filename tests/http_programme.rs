@@ -32,7 +32,7 @@ fn demo() -> AppState {
     STATE
         .get_or_init(|| {
             let config = demo_config();
-            AppState::new(config.clone(), load_dataset(&config, 1).expect("the demo loads"))
+            AppState::new(config.clone(), load_dataset(&config).expect("the demo loads"))
         })
         .clone()
 }
@@ -293,7 +293,7 @@ async fn the_report_takes_its_language() {
 async fn without_a_programme_there_are_no_such_collections() {
     let mut config = demo_config();
     config.programme = None;
-    let state = AppState::new(config.clone(), load_dataset(&config, 1).unwrap());
+    let state = AppState::new(config.clone(), load_dataset(&config).unwrap());
     for uri in ["/collections/projects", "/collections/wishes/items", "/collections/projects/queryables", "/tiles/wishes.json"] {
         let answer = get_with(&state, uri, &[]).await;
         assert_eq!(answer.status, StatusCode::NOT_FOUND, "{uri}");

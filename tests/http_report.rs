@@ -32,7 +32,7 @@ fn demo() -> AppState {
     STATE
         .get_or_init(|| {
             let config = demo_config();
-            AppState::new(config.clone(), load_dataset(&config, 1).expect("the demo loads"))
+            AppState::new(config.clone(), load_dataset(&config).expect("the demo loads"))
         })
         .clone()
 }
@@ -209,7 +209,7 @@ async fn reload_reads_the_targets_file_again_and_a_bad_one_keeps_the_old_data() 
     )
     .unwrap();
     let config = Config::from_file(&config_path).unwrap();
-    let state = AppState::with_config_file(config.clone(), load_dataset(&config, 1).unwrap(), config_path);
+    let state = AppState::with_config_file(config.clone(), load_dataset(&config).unwrap(), config_path);
     let target = |report: Value| overall(&report, "day_care", 2021)["target_new_facilities"].clone();
     assert_eq!(target(get_with(&state, "/reports/2021", &[]).await.json()), 300);
 

@@ -591,7 +591,7 @@ fn serve_watch_reloads_when_a_transaction_changes_a_database_source() {
     .expect("write config");
     let (_server, url) = server::serve(&config);
     let before = health(&url);
-    assert_eq!(before["data_version"], 1);
+    let first = before["data_version"].as_u64().expect("a data version");
     let count = before["facilities"].as_u64().expect("a facility count");
 
     // Two new facilities in one transaction: one reload, with both.
@@ -600,19 +600,144 @@ fn serve_watch_reloads_when_a_transaction_changes_a_database_source() {
         "BEGIN; INSERT INTO facilities (id, kind, name, capacity, opened_year, district, geom) SELECT 900001, kind, 'new one', capacity, opened_year, district, geom FROM facilities WHERE id = 1; \
          INSERT INTO facilities (id, kind, name, capacity, opened_year, district, geom) SELECT 900002, kind, 'new two', capacity, opened_year, district, geom FROM facilities WHERE id = 2; COMMIT;",
     );
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    let after = loop {
-        let h = health(&url);
-        if h["data_version"].as_u64() > Some(1) || std::time::Instant::now() > deadline {
-            break h;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(200));
-    };
-    assert_eq!(after["data_version"], 2, "one reload after the transaction: {after}");
+    let after = wait_for_version_change(&url, first, 60);
+    assert_eq!(reloads(&url), 1, "one reload after the transaction: {after}");
     assert_eq!(after["facilities"].as_u64(), Some(count + 2), "{after}");
     let page: serde_json::Value = serde_json::from_str(&http_get(&url, "/collections/facilities/items/900002?f=json")).expect("json");
     assert_eq!(page["properties"]["name"], "new two");
     // No further reload without a change.
     std::thread::sleep(std::time::Duration::from_secs(2));
-    assert_eq!(health(&url)["data_version"], 2);
+    assert_eq!(reloads(&url), 1);
+    assert_eq!(health(&url)["data_version"], after["data_version"]);
+}
+
+/// Waits up to `seconds` for `/health`'s data version to differ from `from`; panics otherwise.
+fn wait_for_version_change(url: &str, from: u64, seconds: u64) -> serde_json::Value {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(seconds);
+    loop {
+        let h = health(url);
+        if h["data_version"].as_u64() != Some(from) {
+            return h;
+        }
+        assert!(std::time::Instant::now() < deadline, "the data version stayed {from} for {seconds} s: {h}");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}
+
+/// `gapmap_reloads_total` from `/metrics`.
+fn reloads(url: &str) -> u64 {
+    let metrics = http_get(url, "/metrics");
+    metrics.lines().find_map(|l| l.strip_prefix("gapmap_reloads_total ")).and_then(|n| n.trim().parse().ok()).unwrap_or_else(|| panic!("no gapmap_reloads_total in:\n{metrics}"))
+}
+
+/// Without the `gapmap db init` triggers (where they are not allowed), `serve --watch` finds the
+/// sources have none and polls them (every 10 s unless `serve.poll_interval_s` says otherwise):
+/// an INSERT and then an UPDATE that keeps the row count are each picked up by one reload, and
+/// nothing reloads while nothing changes.
+#[test]
+fn serve_watch_polls_sources_without_triggers() {
+    let cluster = TestCluster::start();
+    ogr2ogr(&cluster, &demo("estates.geojson"), "estates");
+    ogr2ogr(&cluster, &demo("facilities.geojson"), "facilities");
+    let (estates, facilities) = (cluster.uri("?table=estates"), cluster.uri("?table=facilities"));
+    let triggers = cluster.psql_ok("gapmap", "SELECT count(*) FROM pg_trigger WHERE tgname = 'gapmap_notify_changed'");
+    assert_eq!(triggers.trim(), "0", "no triggers in this database");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = dir.path().join("gapmap.toml");
+    std::fs::write(
+        &config,
+        format!("[estates]\npath = \"{estates}\"\n\n[[facilities]]\npath = \"{facilities}\"\n\n[analysis]\nworking_crs = \"auto\"\n\n[serve]\nwatch = true\nwatch_settle_ms = 300\n"),
+    )
+    .expect("write config");
+    let (_server, url) = server::serve(&config);
+    let before = health(&url);
+    let first = before["data_version"].as_u64().expect("a data version");
+    let count = before["facilities"].as_u64().expect("a facility count");
+
+    cluster.psql_ok("gapmap", "INSERT INTO facilities (id, kind, name, capacity, opened_year, district, geom) SELECT 900001, kind, 'polled', capacity, opened_year, district, geom FROM facilities WHERE id = 1");
+    // The default interval (10 s) plus the settling and the reload.
+    let second = wait_for_version_change(&url, first, 60);
+    assert_eq!(second["facilities"].as_u64(), Some(count + 1), "{second}");
+    assert_eq!(reloads(&url), 1);
+
+    // An UPDATE leaves the count as it was; the fingerprint still changes.
+    cluster.psql_ok("gapmap", "UPDATE facilities SET name = 'polled and renamed' WHERE id = 900001");
+    let second_version = second["data_version"].as_u64().expect("a data version");
+    let third = wait_for_version_change(&url, second_version, 60);
+    assert_eq!(third["facilities"].as_u64(), Some(count + 1), "{third}");
+    let page: serde_json::Value = serde_json::from_str(&http_get(&url, "/collections/facilities/items/900001?f=json")).expect("json");
+    assert_eq!(page["properties"]["name"], "polled and renamed");
+    assert_eq!(reloads(&url), 2);
+
+    // A transaction that rolls back changes nothing visible: no reload over the next polls.
+    cluster.psql_ok("gapmap", "BEGIN; DELETE FROM facilities WHERE id = 900001; ROLLBACK;");
+    std::thread::sleep(std::time::Duration::from_secs(12));
+    assert_eq!(reloads(&url), 2, "nothing changed, nothing reloads");
+    assert_eq!(health(&url)["data_version"], third["data_version"]);
+}
+
+/// `gapmap plan --out postgresql://…?table=…` writes its sites as `analyze` writes its results:
+/// one table replaced atomically, a primary key and a spatial index, the points in the estates'
+/// SRID, the same sites as the JSON output; a second run replaces the first, and a run whose
+/// write fails leaves the previous table as it was.
+#[test]
+fn plan_writes_its_sites_to_postgis() {
+    let cluster = TestCluster::start();
+    ogr2ogr(&cluster, &demo("estates.geojson"), "estates");
+    ogr2ogr(&cluster, &demo("facilities.geojson"), "facilities");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let json = dir.path().join("plan.json");
+    let target = cluster.uri("?table=gapmap.day_care_sites");
+    let base = ["plan", "--estates", &cluster.uri("?table=estates"), "--facilities", &cluster.uri("?table=facilities"), "--kind", "day_care", "--working-crs", "auto"];
+    let run = |count: &str, out: &str| {
+        let mut args: Vec<&str> = base.to_vec();
+        args.extend(["--count", count, "--out", out]);
+        gapmap(&args, &[])
+    };
+    let to_json = run("5", json.to_str().expect("utf-8"));
+    assert!(to_json.status.success(), "{}", text(&to_json.stderr));
+    let to_db = run("5", &target);
+    assert!(to_db.status.success(), "{}", text(&to_db.stderr));
+    assert!(text(&to_db.stderr).contains("wrote 5 sites to gapmap.day_care_sites (SRID 4326)"), "{}", text(&to_db.stderr));
+
+    let document: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).expect("json")).expect("json");
+    let expected: Vec<String> = document["sites"]
+        .as_array()
+        .expect("sites")
+        .iter()
+        .map(|s| format!("{}|{}|{}|{}|{}", s["rank"], s["id"].as_str().expect("id"), s["households_new"], s["estates_new"], s["covers"].as_array().expect("covers").len()))
+        .collect();
+    let rows = cluster.psql_ok("gapmap", "SELECT rank, id, households_new, estates_new, cardinality(covers) FROM gapmap.day_care_sites ORDER BY rank");
+    assert_eq!(rows.lines().map(str::to_owned).collect::<Vec<_>>(), expected);
+    // The geometry is the site's point (CRS84 = SRID 4326 here), to a millimetre.
+    let far = cluster.psql_ok("gapmap", "SELECT count(*) FROM gapmap.day_care_sites WHERE ST_Distance(geom::geography, ST_SetSRID(ST_MakePoint(lon, lat), 4326)::geography) > 0.001");
+    assert_eq!(far.trim(), "0");
+    let shape = cluster.psql_ok(
+        "gapmap",
+        "SELECT (SELECT string_agg(a.attname, ',') FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) WHERE i.indrelid = 'gapmap.day_care_sites'::regclass AND i.indisprimary), \
+         (SELECT count(*) FROM pg_indexes WHERE schemaname = 'gapmap' AND tablename = 'day_care_sites' AND indexdef LIKE '%USING gist (geom)%'), \
+         obj_description('gapmap.day_care_sites'::regclass) LIKE '%plan of 5 day_care sites%'",
+    );
+    assert_eq!(shape.trim(), "rank|1|t", "{shape}");
+    // ogrinfo sees a point layer.
+    let info = Command::new("ogrinfo").args(["-so", &cluster.ogr_dsn(), "gapmap.day_care_sites"]).output().expect("ogrinfo runs");
+    assert!(text(&info.stdout).contains("Geometry: Point") && text(&info.stdout).contains("Feature Count: 5"), "{}", text(&info.stdout));
+
+    // A second run replaces the table.
+    let again = run("3", &target);
+    assert!(again.status.success(), "{}", text(&again.stderr));
+    assert_eq!(cluster.psql_ok("gapmap", "SELECT count(*) FROM gapmap.day_care_sites").trim(), "3");
+
+    // A run whose swap fails (a view depends on the table) changes nothing.
+    cluster.psql_ok("gapmap", "CREATE VIEW gapmap.first_site AS SELECT * FROM gapmap.day_care_sites WHERE rank = 1");
+    let blocked = run("4", &target);
+    assert!(!blocked.status.success(), "the swap should fail while a view depends on the table");
+    assert!(text(&blocked.stderr).contains("gapmap.first_site") || text(&blocked.stderr).contains("depend"), "{}", text(&blocked.stderr));
+    assert_eq!(cluster.psql_ok("gapmap", "SELECT count(*) FROM gapmap.day_care_sites").trim(), "3", "the old plan stays");
+    assert_eq!(cluster.psql_ok("gapmap", "SELECT count(*) FROM pg_tables WHERE tablename LIKE '%gapmap_new%'").trim(), "0", "no new table is left behind");
+
+    // A bad target fails before any work, naming what is wrong.
+    let bad = run("4", &cluster.uri("?query=SELECT%201"));
+    assert!(!bad.status.success());
+    assert!(text(&bad.stderr).contains("table=schema.name"), "{}", text(&bad.stderr));
 }

@@ -115,7 +115,7 @@ fn served_styles_pass_the_validator() {
         facilities: vec![SourceConfig::from_path(dir.path().join("f.geojson"))],
         ..Config::default()
     };
-    let dataset = load_dataset(&config, 1).unwrap();
+    let dataset = load_dataset(&config).unwrap();
     let base = "http://127.0.0.1:8080";
     for (name, _, _) in STYLES {
         for (query, basemap) in [

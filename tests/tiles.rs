@@ -545,22 +545,42 @@ async fn tiles_are_cached_against_the_data_version() {
     assert!(again.header("server-timing").unwrap().contains("cache;desc=hit"), "{:?}", again.header("server-timing"));
     assert_eq!(first.body, again.body);
 
-    // Another data version (a reload): another ETag, and TileJSON tile URLs that name it.
-    let state2 = {
+    // Another replica over the same data (a second process, or a reload of unchanged data):
+    // the same version in the tile URLs and the same ETag, so a client's copy from the first
+    // is current here (304), though this replica builds the tile itself.
+    let version = CITY.state().dataset().version;
+    let replica = {
         let config = CITY.config_for(CITY.dir());
-        gapmap::http::AppState::new(config.clone(), gapmap::http::load_dataset(&config, 2).unwrap())
+        gapmap::http::AppState::new(config.clone(), gapmap::http::load_dataset(&config).unwrap())
     };
-    let tj2 = get_with(&state2, "/tiles/service-areas.json?kind=day_care", &[]).await.json();
-    assert!(tj["tiles"][0].as_str().unwrap().ends_with("&v=1"), "{}", tj["tiles"][0]);
-    assert!(tj2["tiles"][0].as_str().unwrap().ends_with("&v=2"), "{}", tj2["tiles"][0]);
-    let other = get_with(&state2, &uri, &[]).await;
-    assert_eq!(other.header("x-gapmap-data-version"), Some("2"));
+    assert_eq!(replica.dataset().version, version, "the same data, the same version");
+    let tj_replica = get_with(&replica, "/tiles/service-areas.json?kind=day_care", &[]).await.json();
+    assert!(tj["tiles"][0].as_str().unwrap().ends_with(&format!("&v={version}")), "{}", tj["tiles"][0]);
+    assert_eq!(tj_replica["tiles"], tj["tiles"]);
+    let same = get_with(&replica, &uri, &[]).await;
+    assert!(same.header("server-timing").unwrap().contains("cache;desc=miss"), "each process builds its own tiles");
+    assert_eq!((same.header("etag"), &same.body), (first.header("etag"), &first.body));
+    let kept = get_with(&replica, &uri, &[("if-none-match", first.header("etag").unwrap())]).await;
+    assert_eq!(kept.status, StatusCode::NOT_MODIFIED, "a copy from the other replica is current");
+
+    // Another data version (as a reload of changed data gives): another ETag, and TileJSON tile
+    // URLs that name it.
+    let changed = {
+        let config = CITY.config_for(CITY.dir());
+        let mut dataset = gapmap::http::load_dataset(&config).unwrap();
+        dataset.version ^= 1;
+        gapmap::http::AppState::new(config, dataset)
+    };
+    let tj2 = get_with(&changed, "/tiles/service-areas.json?kind=day_care", &[]).await.json();
+    assert!(tj2["tiles"][0].as_str().unwrap().ends_with(&format!("&v={}", version ^ 1)), "{}", tj2["tiles"][0]);
+    let other = get_with(&changed, &uri, &[]).await;
+    assert_eq!(other.header("x-gapmap-data-version"), Some((version ^ 1).to_string().as_str()));
     assert_ne!(other.header("etag"), first.header("etag"));
     assert!(other.header("server-timing").unwrap().contains("cache;desc=miss"), "a new dataset's tiles are built anew");
     assert_eq!(other.body, first.body, "the same data");
-    let stale = get_with(&state2, &uri, &[("if-none-match", first.header("etag").unwrap())]).await;
+    let stale = get_with(&changed, &uri, &[("if-none-match", first.header("etag").unwrap())]).await;
     assert_eq!(stale.status, StatusCode::OK, "a copy from another data version is not current");
-    let current = get_with(&state2, &uri, &[("if-none-match", other.header("etag").unwrap())]).await;
+    let current = get_with(&changed, &uri, &[("if-none-match", other.header("etag").unwrap())]).await;
     assert_eq!(current.status, StatusCode::NOT_MODIFIED);
 }
 
@@ -573,9 +593,11 @@ async fn versioned_tile_urls_are_immutable() {
     let b: Vec<f64> = tj["bounds"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
     let (x, y) = tiles_covering([b[0], b[1], b[2], b[3]], 13)[0];
     let uri = template.replace("{z}", "13").replace("{x}", &x.to_string()).replace("{y}", &y.to_string());
-    assert!(uri.ends_with("?v=1"), "{uri}");
+    let version = CITY.state().dataset().version;
+    assert!(uri.ends_with(&format!("?v={version}")), "{uri}");
     assert_eq!(get(&uri).await.header("cache-control"), Some(gapmap::http::tiles::IMMUTABLE));
-    assert_eq!(get(&uri.replace("v=1", "v=7")).await.header("cache-control"), Some("no-cache"));
+    let elsewhere = uri.replace(&format!("v={version}"), &format!("v={}", version ^ 1));
+    assert_eq!(get(&elsewhere).await.header("cache-control"), Some("no-cache"));
 }
 
 /// Tile sizes on a generated city of the density of the 60,000-estate one: no tile above 500 kB
@@ -591,7 +613,7 @@ async fn no_tile_is_above_500_kb() {
     common::http::write_city(dir.path(), 8_000, 24_000, 5);
     let city = SharedCity::new(0, 0, 0, None);
     let config = city.config_for(dir.path());
-    let state = gapmap::http::AppState::new(config.clone(), gapmap::http::load_dataset(&config, 1).unwrap());
+    let state = gapmap::http::AppState::new(config.clone(), gapmap::http::load_dataset(&config).unwrap());
     let tj = get_with(&state, "/tiles/estates.json", &[]).await.json();
     let b: Vec<f64> = tj["bounds"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
     let mut report = Vec::new();

@@ -46,7 +46,7 @@ fn world() -> &'static World {
         gapmap::io::geojson::write_feature_collection(&estates, &city.estates, Some("estates")).expect("write estates");
         gapmap::io::geojson::write_feature_collection(&facilities, &city.facilities, Some("facilities")).expect("write facilities");
         let config = Config { estates: Some(SourceConfig::from_path(estates)), facilities: vec![SourceConfig::from_path(facilities)], ..Config::default() };
-        let dataset = load_dataset(&config, 1).expect("the generated city loads");
+        let dataset = load_dataset(&config).expect("the generated city loads");
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
         World { _dir: dir, state: AppState::new(config, dataset), runtime }
     })

@@ -266,7 +266,7 @@ fn write_to_database(
 
 /// For a run writing to a database: the output path the load report's name is derived from
 /// (`./<schema>.<table>.csv`, so the report is `./<schema>.<table>.load-report.json`).
-fn database_report_beside(out: &std::path::Path) -> PathBuf {
+pub(super) fn database_report_beside(out: &std::path::Path) -> PathBuf {
     let name = match io::postgis::PgUri::parse(&out.to_string_lossy()).ok().and_then(|u| u.selection) {
         Some(io::postgis::Selection::Table { schema, name, .. }) => format!("{}.{name}", schema.as_deref().unwrap_or("public")),
         _ => "gapmap".to_owned(),

@@ -41,6 +41,10 @@ Outputs (by --out extension):
              sites: [{rank, id, lon, lat, households_new, estates_new, covers: [estate ids]}]}
             (households_new / estates_new: each site's marginal gain in rank order)
   .csv      one row per site;  .geojson  the sites as points;  .html  a page with a map and table
+  postgresql://user@host/db?table=schema.sites
+            a PostGIS table, one row per site (rank, id, lon, lat, cost, households_new,
+            estates_new, covers text[], geom as a point in the estates' SRID), replacing the
+            previous plan in one transaction as `analyze --out postgresql://…` does
 
 Examples:
   gapmap plan --config data/demo/gapmap.toml --kind day_care --count 10 --out sites.json
@@ -78,7 +82,7 @@ pub struct PlanArgs {
     /// Data sources and analysis settings.
     #[command(flatten)]
     pub data: DataArgs,
-    /// Output file: .json, .csv, .geojson or .html.
+    /// Output file: .json, .csv, .geojson or .html, or a `postgresql://…?table=schema.name` URI.
     #[arg(long, env = "GAPMAP_OUT", required_unless_present = "print_config")]
     pub out: Option<PathBuf>,
     /// Print the effective config as TOML and exit.
@@ -138,9 +142,15 @@ pub(super) fn run(args: &PlanArgs) -> anyhow::Result<()> {
         return print_config(&config);
     }
     let out = args.out.as_deref().context("--out is required")?;
-    let ext = io::write::extension(out);
-    if !["json", "csv", "geojson", "html"].contains(&ext.as_str()) {
-        bail!("--out {}: unsupported extension; use .json, .csv, .geojson or .html", out.display());
+    let ext = if io::postgis::is_uri(out) {
+        // A bad target or an unreachable database fails now, not after the solve.
+        io::postgis::check_target(out)?;
+        "postgis".to_owned()
+    } else {
+        io::write::extension(out)
+    };
+    if !["json", "csv", "geojson", "html", "postgis"].contains(&ext.as_str()) {
+        bail!("--out {}: unsupported extension; use .json, .csv, .geojson or .html, or a postgresql:// URI", out.display());
     }
     let candidates = Candidates::parse(&args.candidates)?;
     if matches!(candidates, Candidates::Grid(_)) && args.cost.is_some() {
@@ -156,7 +166,8 @@ pub(super) fn run(args: &PlanArgs) -> anyhow::Result<()> {
     let limits = Limits { count: args.count, budget: args.budget };
     limits.check()?;
     let started = std::time::Instant::now();
-    let prepared = load_data(&config, &catalogue, args.data.crs.as_deref(), || Ok(out.to_owned()))?;
+    let report_beside = if ext == "postgis" { super::analyze::database_report_beside(out) } else { out.to_owned() };
+    let prepared = load_data(&config, &catalogue, args.data.crs.as_deref(), || Ok(report_beside.clone()))?;
     let loaded = &prepared.loaded;
     let straight = StraightLine::new(&loaded.facilities, config.analysis.distance_from);
     let metric: &dyn CoverageMetric = match &prepared.network {
@@ -168,7 +179,7 @@ pub(super) fn run(args: &PlanArgs) -> anyhow::Result<()> {
     let bar = spinner("finding the estates without one");
     let table = analysis::compute_coverage(&loaded.estates, metric, &catalogue, config.analysis.year, &RecordedHouseholds, &())?;
     let weights = match args.weight.strip_prefix("wishes:") {
-        Some(item) => wish_weights(&config, &loaded.estates, item, out)?,
+        Some(item) => wish_weights(&config, &loaded.estates, item, &report_beside)?,
         None => demand_weights(&loaded.estates, &args.weight)?,
     };
     let demand_set = DemandSet::uncovered(&table, kind);
@@ -221,8 +232,12 @@ pub(super) fn run(args: &PlanArgs) -> anyhow::Result<()> {
         working_crs: loaded.working_crs.clone(),
         sites: site_docs,
     };
-    let bar = spinner(&format!("writing {}", out.display()));
+    let bar = spinner(&format!("writing {}", io::postgis::redact_path(out).display()));
     match ext.as_str() {
+        "postgis" => {
+            let written = io::postgis::write_plan(out, &document, &loaded.estates_crs)?;
+            bar.suspend(|| eprintln!("wrote {} sites to {} (SRID {})", written.rows, written.table, written.srid));
+        }
         "json" => io::write::write_json(out, &document)?,
         "csv" => io::plan::write_plan_csv(out, &document)?,
         "geojson" => io::plan::write_plan_geojson(out, &document)?,
@@ -401,5 +416,5 @@ fn print_plan(d: &PlanDocument, out: &Path) {
     for s in d.sites.iter().take(10) {
         eprintln!("  {:>3}. {:<16} +{:>6} households, +{:>3} estates", s.rank, s.id, s.households_new, s.estates_new);
     }
-    eprintln!("wrote {}", out.display());
+    eprintln!("wrote {}", io::postgis::redact_path(out).display());
 }

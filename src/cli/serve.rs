@@ -37,6 +37,11 @@ pub struct ServeArgs {
     /// Reload when the config or a data file changes.
     #[arg(long, env = "GAPMAP_WATCH")]
     pub watch: bool,
+    /// With --watch, poll database sources for changes every SECONDS (serve.poll_interval_s;
+    /// 0: never). By default only sources without the `gapmap db init` trigger are polled,
+    /// every 10 s.
+    #[arg(long, env = "GAPMAP_POLL_INTERVAL", value_name = "SECONDS")]
+    pub poll_interval: Option<u64>,
     /// Print the effective config as TOML and exit.
     #[arg(long)]
     pub print_config: bool,
@@ -75,6 +80,9 @@ impl ServeArgs {
         }
         if self.watch {
             config.serve.watch = true;
+        }
+        if self.poll_interval.is_some() {
+            config.serve.poll_interval_s = self.poll_interval;
         }
         Ok(config)
     }

@@ -173,7 +173,7 @@ async fn track(State(state): State<AppState>, mut request: Request, next: Next) 
     let gzip = gzip::prefers_gzip(request.headers());
     let data = data_identity(&dataset);
     let key = cacheable.then(|| response_cache::request_hash(request.uri(), request.headers(), gzip, data));
-    let etag = key.map(|k| format!("W/\"{:x}-{}-{k:016x}\"", data >> 64, dataset.version));
+    let etag = cacheable.then(|| entity_tag(&dataset, state.representation(), &request, gzip));
     let version = HeaderValue::from(dataset.version);
     let with_tag = |mut r: Response| {
         if let Some(v) = etag.as_deref().and_then(|t| HeaderValue::from_str(t).ok()) {
@@ -227,18 +227,16 @@ async fn track(State(state): State<AppState>, mut request: Request, next: Next) 
     response
 }
 
-/// The data snapshot's identity in entity tags and cache keys: its load time (nanoseconds) and
-/// version.
+/// The data snapshot's identity in the response cache's keys: its load time (nanoseconds) and
+/// version. (Entity tags use the version alone, which is a digest of the content: see
+/// [`entity_tag`].)
 fn data_identity(dataset: &Dataset) -> u128 {
     let loaded = dataset.loaded_at.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
     (loaded << 64) | u128::from(dataset.version)
 }
 
 /// Keeps a 200 answer whose body is complete and small enough in the response cache, and
-/// returns it. The entity tag is weak and made of the data version and everything that shapes
-/// the representation (the URI, `Accept`, `Accept-Language`, `Host`, whether the answer is
-/// gzipped): weak, because items pages carry the time they were made (`timeStamp`): two answers
-/// under one tag hold the same data, not the same bytes.
+/// returns it.
 async fn keep_answer(state: &AppState, key: u64, uri: &axum::http::Uri, headers: &HeaderMap, gzip: bool, data: u128, response: Response) -> Response {
     let complete = axum::body::HttpBody::size_hint(response.body()).exact().is_some_and(|n| n <= response_cache::ResponseCache::MAX_ENTRY_BYTES as u64);
     if !complete {
@@ -252,6 +250,28 @@ async fn keep_answer(state: &AppState, key: u64, uri: &axum::http::Uri, headers:
         }
         Err(e) => ApiError::Internal(format!("reading an answer to keep: {e}")).into_response(),
     }
+}
+
+/// A weak entity tag from the data version (a digest of the content, not of when it was
+/// loaded), the `[serve]` settings that shape answers (`representation`) and everything in the
+/// request that does: the URI, `Accept`, `Accept-Language`, `Host` (links are absolute) and
+/// whether the answer is gzipped. Every part is hashed with a fixed algorithm (SHA-256), so
+/// replicas serving the same data with the same settings give the same tag for the same request
+/// and a client can move between them keeping its 304s. Weak, because the tag promises the same
+/// data rather than the same bytes (what gzip makes of them may change with the library).
+fn entity_tag(dataset: &Dataset, representation: u64, request: &Request, gzip: bool) -> String {
+    let mut h = crate::serve::digest::ContentHasher::new("gapmap etag 1");
+    h.u64(representation);
+    h.text(request.uri().path());
+    h.opt(request.uri().query(), crate::serve::digest::ContentHasher::text);
+    for name in [header::ACCEPT, header::ACCEPT_LANGUAGE, header::HOST] {
+        h.opt(request.headers().get(&name).map(HeaderValue::as_bytes), crate::serve::digest::ContentHasher::bytes);
+    }
+    h.u64(u64::from(gzip));
+    let digest = h.finish();
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&digest[..8]);
+    format!("W/\"{:x}-{:016x}\"", dataset.version, u64::from_le_bytes(first))
 }
 
 /// `If-None-Match` with the weak comparison RFC 9110 prescribes for it.
@@ -272,10 +292,17 @@ fn if_none_match(headers: &HeaderMap, tag: &str) -> bool {
 /// A failed load ([`ApiError::ReloadFailed`]) or an address that cannot be bound.
 pub async fn serve(config: Config, config_path: Option<PathBuf>, bind: SocketAddr) -> Result<(), ApiError> {
     let started = Instant::now();
+    // Database sources' fingerprints are taken before the load, so that a change made while it
+    // runs is found by the first poll.
+    let db_watch = if config.serve.watch {
+        let c = config.clone();
+        Some(tokio::task::spawn_blocking(move || db_listen::prepare(&c)).await.map_err(|e| ApiError::Internal(format!("looking at the database sources: {e}")))?)
+    } else {
+        None
+    };
     let load_config = config.clone();
-    let dataset = tokio::task::spawn_blocking(move || load_dataset(&load_config, 1)).await??;
+    let dataset = tokio::task::spawn_blocking(move || load_dataset(&load_config)).await??;
     tracing::info!(estates = dataset.estates.len(), facilities = dataset.facilities.len(), elapsed_ms = started.elapsed().as_millis(), "data loaded");
-    let watch = config.serve.watch;
     let state = match &config_path {
         Some(path) => AppState::with_config_file(config, dataset, path.clone()),
         None => AppState::new(config, dataset),
@@ -283,9 +310,9 @@ pub async fn serve(config: Config, config_path: Option<PathBuf>, bind: SocketAdd
     let listener = listen(bind).map_err(|e| ApiError::Internal(format!("cannot listen on {bind}: {e}")))?;
     let local = listener.local_addr().map_err(|e| ApiError::Internal(format!("no local address: {e}")))?;
     eprintln!("listening on http://{local}");
-    let _watcher = if watch {
-        // Files are watched; database sources are listened to (`gapmap db init`).
-        db_listen::spawn_db_listeners(&state);
+    let _watcher = if let Some(db_watch) = db_watch {
+        // Files are watched; database sources are listened to (`gapmap db init`) or polled.
+        db_listen::spawn_db_listeners(&state, db_watch);
         Some(ops::spawn_watcher(state.clone(), config_path.as_deref()).map_err(|e| ApiError::Internal(format!("cannot watch the data files: {e}")))?)
     } else {
         None

@@ -171,7 +171,7 @@ pub fn document(dataset: &Dataset, state: &AppState, base: &str) -> Value {
     paths.insert("/what-if".into(), what_if_op(serve));
     paths.insert("/reports".into(), get_op("Annual facility-target reports: the years with data, with links", &[f_param()], ok("Report years", "application/json", &json!({ "type": "object", "required": ["reports", "links"] }))));
     paths.insert("/reports/{year}".into(), report_op(dataset));
-    paths.insert("/health".into(), get_op("Liveness and data version", &[], ok("Status", "application/json", &json!({ "type": "object", "required": ["status", "data_version"], "properties": { "status": { "type": "string", "enum": ["ok", "warn"] }, "data_version": { "type": "integer" }, "warming_up": { "type": "array", "items": { "type": "string" }, "description": "What is still being prepared in the background (the coverage timeline)" } } }))));
+    paths.insert("/health".into(), get_op("Liveness and data version", &[], ok("Status", "application/json", &json!({ "type": "object", "required": ["status", "data_version"], "properties": { "status": { "type": "string", "enum": ["ok", "warn"] }, "data_version": data_version_schema(), "warming_up": { "type": "array", "items": { "type": "string" }, "description": "What is still being prepared in the background (the coverage timeline)" } } }))));
     paths.insert("/metrics".into(), get_op("Prometheus metrics", &[], ok("Metrics", "text/plain", &json!({ "type": "string" }))));
     paths.insert(
         "/admin/reload".into(),
@@ -319,8 +319,7 @@ fn feature_schemas(c: Collection, layer: &Layer, schemas: &mut Map<String, Value
                 "features": { "type": "array", "items": schema_ref(&feature) },
                 "numberMatched": { "type": "integer", "minimum": 0 },
                 "numberReturned": { "type": "integer", "minimum": 0 },
-                "timeStamp": { "type": "string", "format": "date-time" },
-                "dataVersion": { "type": "integer" },
+                "dataVersion": data_version_schema(),
                 "links": links(),
             },
         }),
@@ -622,4 +621,15 @@ async fn get_api(State(state): State<AppState>, Extension(Snapshot(dataset)): Ex
         doc.to_string(),
     )
         .into_response())
+}
+
+/// The data version as `/health`, items pages and `X-Gapmap-Data-Version` give it.
+fn data_version_schema() -> Value {
+    json!({
+        "type": "integer",
+        "format": "int64",
+        "minimum": 0,
+        "maximum": 9_007_199_254_740_991_u64,
+        "description": "A digest of the served content (inputs as loaded, the settings that shape results, the catalogue): the same data gives the same number on every replica; it changes when the data change, and is not a counter. Below 2^53, so exact in JSON clients.",
+    })
 }

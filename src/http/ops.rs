@@ -221,7 +221,7 @@ async fn get_metrics(State(state): State<AppState>, Extension(Snapshot(dataset))
         ("gapmap_http_not_modified_total", "counter", "Answers 304 Not Modified.", m.not_modified.load(Ordering::Relaxed)),
         ("gapmap_reloads_total", "counter", "Successful data reloads.", m.reloads.load(Ordering::Relaxed)),
         ("gapmap_reload_failures_total", "counter", "Failed data reloads (old data kept).", m.reload_failures.load(Ordering::Relaxed)),
-        ("gapmap_data_version", "gauge", "Version of the data being served.", dataset.version),
+        ("gapmap_data_version", "gauge", "Digest of the data being served (below 2^53; equal on replicas serving the same data, not a counter).", dataset.version),
         ("gapmap_estates", "gauge", "Estates loaded.", dataset.estates.len() as u64),
         ("gapmap_facilities", "gauge", "Facilities loaded.", dataset.facilities.len() as u64),
         ("gapmap_rejected_features", "gauge", "Features rejected at load.", dataset.rejected as u64),
@@ -270,9 +270,13 @@ async fn post_reload(State(state): State<AppState>, peer: Option<Extension<Conne
     QueryPairs::parse(q.as_deref())?.only(&[])?;
     // Its own task: a client that hangs up, or the request timeout, must not cancel a reload
     // half-way and throw away the data it loaded.
+    let before = state.dataset().version;
     let dataset = tokio::spawn(async move { reload_checked(&state).await }).await??;
     Ok(super::respond::json_ok(&json!({
         "status": "reloaded",
+        // The version is the content's digest: the same data read again keeps it (and the
+        // snapshot already serving).
+        "changed": dataset.version != before,
         "data_version": dataset.version,
         "loaded_at": rfc3339(dataset.loaded_at),
         "estates": dataset.estates.len(),

@@ -5,7 +5,7 @@
 //! extensions), so a reload swapping the pointer mid-request never mixes two datasets.
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
@@ -30,7 +30,9 @@ struct Shared {
     config: Config,
     /// The config file that reloads read the data sources and analysis settings from again.
     config_path: Option<PathBuf>,
-    next_version: AtomicU64,
+    /// The `[serve]` settings that may shape answers (links, page sizes, the map's basemap, the
+    /// limits `/api` states), hashed into every `ETag` beside the data version.
+    representation: u64,
     reload_lock: tokio::sync::Mutex<()>,
     metrics: Metrics,
     /// Items pages built at once: one per core. Requests beyond wait here instead of adding
@@ -52,7 +54,7 @@ impl AppState {
     /// State serving `dataset`; `config` is what reloads read (and `[serve]` its settings).
     #[must_use]
     pub fn new(config: Config, dataset: Dataset) -> Self {
-        let next = dataset.version + 1;
+        let representation = representation_digest(&config.serve);
         let dataset = Arc::new(dataset);
         // Every year's coverage, prepared while the configured year is already served.
         dataset.warm_up();
@@ -60,7 +62,7 @@ impl AppState {
             inner: Arc::new(Shared {
                 dataset: ArcSwap::new(dataset),
                 config_path: None,
-                next_version: AtomicU64::new(next),
+                representation,
                 reload_lock: tokio::sync::Mutex::new(()),
                 metrics: Metrics::default(),
                 page_builds: Arc::new(tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get))),
@@ -131,14 +133,22 @@ impl AppState {
             .map_err(|_| ApiError::Busy { what: format!("all {} plan workers are busy (serve.plan_workers)", self.inner.config.serve.plan_workers), retry_after_s: 5 })
     }
 
+    /// What of `[serve]` shapes answers, as a digest for `ETag`s: replicas configured alike
+    /// agree on it.
+    #[must_use]
+    pub fn representation(&self) -> u64 {
+        self.inner.representation
+    }
+
     /// Loads the data again off the executor and swaps it in atomically. On failure the
-    /// previous snapshot keeps serving. Reloads are serialised.
+    /// previous snapshot keeps serving. Reloads are serialised. A reload whose content digest
+    /// equals the served data's keeps the served snapshot (and its warmed caches): same data,
+    /// same version.
     ///
     /// # Errors
     /// [`ApiError::ReloadFailed`] naming what could not be loaded.
     pub async fn reload(&self) -> Result<Arc<Dataset>, ApiError> {
         let _guard = self.inner.reload_lock.lock().await;
-        let version = self.inner.next_version.load(Ordering::SeqCst);
         let mut config = self.inner.config.clone();
         if let Some(path) = &self.inner.config_path {
             // Re-read the file: "reload data and config". Bind address, token, limits and
@@ -152,17 +162,25 @@ impl AppState {
             }
         }
         let started = std::time::Instant::now();
-        let result = tokio::task::spawn_blocking(move || load_dataset(&config, version)).await;
+        let result = tokio::task::spawn_blocking(move || load_dataset(&config)).await;
         let outcome = match result {
             Ok(Ok(dataset)) => {
-                self.inner.next_version.store(version + 1, Ordering::SeqCst);
-                let dataset = Arc::new(dataset);
-                dataset.warm_up();
-                self.inner.dataset.store(Arc::clone(&dataset));
-                // The old snapshot's answers can never be asked for again (their key holds it).
-                self.inner.responses.clear();
-                tracing::info!(version, elapsed_ms = started.elapsed().as_millis(), "data reloaded");
-                Ok(dataset)
+                let served = self.dataset();
+                if dataset.version == served.version {
+                    tracing::info!(version = dataset.version, elapsed_ms = started.elapsed().as_millis(), "data reloaded, unchanged: the served snapshot stays");
+                    // Dropped off the executor: freeing a large dataset takes a while.
+                    tokio::task::spawn_blocking(move || drop(dataset));
+                    Ok(served)
+                } else {
+                    let version = dataset.version;
+                    let dataset = Arc::new(dataset);
+                    dataset.warm_up();
+                    self.inner.dataset.store(Arc::clone(&dataset));
+                    // The old snapshot's answers can never be asked for again (their key holds it).
+                    self.inner.responses.clear();
+                    tracing::info!(version, previous = served.version, elapsed_ms = started.elapsed().as_millis(), "data reloaded");
+                    Ok(dataset)
+                }
             }
             Ok(Err(e)) => Err(e.into()),
             Err(e) => Err(ApiError::ReloadFailed(format!("the loader stopped: {e}"))),
@@ -182,4 +200,17 @@ impl AppState {
         self.inner.metrics.reload_failures.fetch_add(1, Ordering::Relaxed);
         Err(e)
     }
+}
+
+/// The `[serve]` settings, hashed: part of every `ETag`, so that differently configured servers
+/// (another `base_url`, page sizes, basemap, the limits `/api` states) never share one. All but
+/// `bind` (each replica listens on its own address) and `admin_token` (a secret) count: a setting
+/// that shapes no answer can only make two servers' tags differ needlessly.
+fn representation_digest(serve: &ServeConfig) -> u64 {
+    let mut settings = serve.clone();
+    settings.bind = String::new();
+    settings.admin_token = None;
+    let mut h = crate::serve::digest::ContentHasher::new("gapmap representation 1");
+    h.text(&serde_json::to_string(&settings).unwrap_or_default());
+    h.version()
 }

@@ -157,7 +157,8 @@ impl ServedNetwork {
 /// Everything one load produced; immutable except for the year cache.
 #[derive(Debug)]
 pub struct Dataset {
-    /// Bumped on every successful reload.
+    /// The data version: a digest of the loaded content (see [`super::digest`]), so replicas
+    /// over the same data agree on it; below 2^53.
     pub version: u64,
     /// When this data was loaded.
     pub loaded_at: SystemTime,
@@ -454,11 +455,12 @@ fn coverage_tables(
 }
 
 /// Loads the data a config names and builds the served dataset. Blocking (reads files, runs
-/// the analysis); call it from `spawn_blocking`.
+/// the analysis); call it from `spawn_blocking`. Its version is the digest of what was loaded
+/// ([`super::digest::data_version`]): the same data gives the same version on every replica.
 ///
 /// # Errors
 /// [`ServeError::Load`] naming the file or feature at fault.
-pub fn load_dataset(config: &Config, version: u64) -> Result<Dataset, ServeError> {
+pub fn load_dataset(config: &Config) -> Result<Dataset, ServeError> {
     let fail = |e: &dyn std::fmt::Display| ServeError::Load(e.to_string());
     config.validate().map_err(|e| fail(&e))?;
     let mut catalogue = crate::io::catalogue::load_catalogue(config.analysis.catalogue.as_deref()).map_err(|e| fail(&e))?;
@@ -483,6 +485,7 @@ pub fn load_dataset(config: &Config, version: u64) -> Result<Dataset, ServeError
     };
     let programme = crate::report::ProgrammeInputs::load(config, &loaded.estates).map_err(|e| fail(&e))?.map(Arc::new);
     let reports = super::reports::Reports::load(&config.report, &catalogue).map_err(|e| fail(&e))?.with_programme(programme.clone());
+    let version = super::digest::data_version(config, &loaded, network.as_ref().map(|n| &n.loaded)).map_err(|e| fail(&e))?;
     let mut dataset = build_dataset(loaded.estates, loaded.facilities, catalogue, &loaded.working_crs, params, network, version, loaded.report.rejected.len())?;
     crate::diag::release_freed_memory_everywhere();
     dataset.reports = reports;
@@ -532,7 +535,8 @@ fn load_network(config: &Config, working_crs: &str) -> Result<NetworkInput, Serv
 
 /// Builds the dataset from loaded model values (working CRS). With `network`, coverage is
 /// measured by walking distance along it (built here once, for these estates and facilities),
-/// and straight-line figures are kept beside it.
+/// and straight-line figures are kept beside it. `version` is the data version to serve it
+/// under ([`load_dataset`] passes the content digest).
 ///
 /// # Errors
 /// [`ServeError::Load`] for CRS problems, [`ServeError::Internal`] otherwise.

@@ -4,6 +4,7 @@
 //! or responses.
 
 pub mod dataset;
+pub mod digest;
 pub mod error;
 pub mod layer;
 pub mod programme;

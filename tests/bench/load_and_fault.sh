@@ -80,10 +80,12 @@ reload() {  # prints "HTTP_STATUS DATA_VERSION"
   version="$(sed -n 's/.*"data_version":\([0-9]*\).*/\1/p' <<<"$body")"
   echo "$code ${version:--}"
 }
-# Learn B's counts once, then return to A, before the clock starts.
+# Learn B's counts once, then return to A, before the clock starts. Data versions are digests of
+# the content: A's is the same every time A is loaded, B's every time B is.
+version_a="$(curl -sf "$base/health" | sed -n 's/.*"data_version":\([0-9]*\).*/\1/p')"
 swap_config b; read -r code v < <(reload); [[ $code == 200 ]] || { echo "reload to B failed: $code" >&2; exit 1; }
 for c in estates facilities gaps; do expect_b[$c]="$(matched "$c")"; done
-declare -A version_dataset=([1]=a ["$v"]=b)
+declare -A version_dataset=(["$version_a"]=a ["$v"]=b)
 swap_config a; read -r code v < <(reload); version_dataset[$v]=a
 
 # Warm-up, then the RSS baseline.

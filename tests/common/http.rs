@@ -75,7 +75,7 @@ impl SharedCity {
         self.state
             .get_or_init(|| {
                 let config = self.config_for(self.dir());
-                AppState::new(config.clone(), load_dataset(&config, 1).expect("the shared city loads"))
+                AppState::new(config.clone(), load_dataset(&config).expect("the shared city loads"))
             })
             .clone()
     }
@@ -87,7 +87,7 @@ impl SharedCity {
     pub fn state_with(&self, edit: impl FnOnce(&mut Config)) -> AppState {
         let mut config = self.config_for(self.dir());
         edit(&mut config);
-        AppState::new(config.clone(), load_dataset(&config, 1).expect("the shared city loads"))
+        AppState::new(config.clone(), load_dataset(&config).expect("the shared city loads"))
     }
 }
 

@@ -5,7 +5,8 @@
 //! [`RawFeature`](super::RawFeature)s, which then go through the same field mapping, filters,
 //! CRS handling and load report as a file's features. `analyze --out postgresql://…?table=s.t`
 //! writes the results with [`write_results`]: three tables replaced in one transaction.
-//! [`notify_sql`] is what `gapmap db init` installs so that a server can reload on changes.
+//! [`notify_sql`] is what `gapmap db init` installs so that a server can reload on changes;
+//! [`ChangeProbe`] polls a source where such triggers are not allowed.
 //!
 //! The driver is the `postgres` crate (pure Rust, synchronous over its own small tokio runtime),
 //! chosen over GDAL's PostgreSQL driver for a portal that streams rows and binary `COPY` on
@@ -16,15 +17,17 @@
 
 mod connect;
 mod notify;
+mod probe;
 mod read;
 pub mod uri;
 mod write;
 
 pub use connect::connect;
 pub use notify::{notify_sql, DEFAULT_CHANNEL};
+pub use probe::{ChangeProbe, TRIGGER_NAME};
 pub use read::{PostgisSource, BATCH_ROWS};
 pub use uri::{is_uri, redact, redact_path, PgUri, Selection};
-pub use write::{check_target, write_results, WrittenTables};
+pub use write::{check_target, write_plan, write_results, WrittenPlan, WrittenTables};
 
 /// An SQL identifier, double-quoted with inner quotes doubled.
 #[must_use]

@@ -1,4 +1,5 @@
-//! Writing results to PostGIS: `analyze --out 'postgresql://…?table=schema.coverage'`.
+//! Writing results to PostGIS: `analyze --out 'postgresql://…?table=schema.coverage'`, and
+//! `plan --out 'postgresql://…?table=schema.sites'` ([`write_plan`]).
 //!
 //! Three tables, replaced together in **one transaction**:
 //! - `coverage`: one row per estate × kind with exactly the CSV's columns (the rows are the
@@ -27,6 +28,7 @@ use super::uri::{PgUri, Selection};
 use super::{describe, quote_ident, quote_qualified};
 use crate::analysis::{KindSummary, Summary};
 use crate::io::crs::{CrsSpec, Transformer};
+use crate::io::plan::PlanDocument;
 use crate::io::write::{push_csv_id, render_coverage_rows, Results};
 use crate::io::WriteError;
 
@@ -108,9 +110,108 @@ pub fn write_results(path: &Path, results: &Results<'_>, summary: &Summary, esta
     let mut tx = client.transaction().map_err(|e| target.error(describe(&e)))?;
     let names = [target.name.clone(), format!("{}_gaps", target.name), format!("{}_summary", target.name)];
     let rows = load_new_tables(&mut tx, &target, &names, results, summary, &geometries, srid, comment)?;
-    swap_in(&mut tx, &target, &names)?;
+    swap_in(&mut tx, &target, &names, 2)?;
     tx.commit().map_err(|e| target.error(format!("committing: {}", describe(&e))))?;
     Ok(WrittenTables { tables: names.map(|n| format!("{}.{n}", target.schema)), rows, srid })
+}
+
+/// What [`write_plan`] wrote.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WrittenPlan {
+    /// `schema.table` as written.
+    pub table: String,
+    /// Sites written.
+    pub rows: u64,
+    /// SRID of the `geom` column.
+    pub srid: i32,
+}
+
+/// Replaces the plan-sites table `path` names (`?table=schema.sites`) with `document`'s sites,
+/// the way [`write_results`] replaces the coverage tables: loaded into a new table, then swapped
+/// in for the old one in the same transaction, so readers see the old plan or the new one and a
+/// failed run changes nothing. One row per site in rank order: `rank` (the primary key), `id`,
+/// `lon`, `lat` (CRS84), `cost`, `households_new`, `estates_new`, `covers` (the ids of the
+/// uncovered estates within reach, `text[]`) and `geom`, the site as a point in the estates'
+/// source SRID (as the coverage tables' estates; see [`write_results`]), with a GiST index. The
+/// table's comment names the run (kind, radius, count, solver, objective, bound).
+///
+/// # Errors
+/// [`WriteError::Postgres`] for a bad URI, no connection, or any failing statement (nothing is
+/// changed then); [`WriteError::Crs`] when the sites cannot be transformed.
+pub fn write_plan(path: &Path, document: &PlanDocument, estates_crs: &CrsSpec) -> Result<WrittenPlan, WriteError> {
+    let target = Target::parse(path)?;
+    let (srid, crs) = srid_for(estates_crs);
+    let to_source = Transformer::new(&CrsSpec::Crs84, &crs).map_err(|e| WriteError::Crs(e.to_string()))?;
+    let mut points: Vec<geo::Coord<f64>> = document.sites.iter().map(|s| geo::coord! { x: s.lon, y: s.lat }).collect();
+    to_source.apply(&mut points).map_err(|e| WriteError::Crs(e.to_string()))?;
+    let mut rows = String::with_capacity(document.sites.len() * 256);
+    for (site, point) in document.sites.iter().zip(&points) {
+        let wkb = geo::Geometry::Point(geo::Point(*point))
+            .to_ewkb(CoordDimensions::xy(), Some(srid))
+            .map_err(|e| WriteError::Encode { path: PathBuf::from("plan site"), message: format!("site {}: {e}", site.id) })?;
+        let covers: Vec<String> = site.covers.iter().map(|id| format!("\"{}\"", id.replace('\\', "\\\\").replace('"', "\\\""))).collect();
+        let _ = write!(
+            rows,
+            "{},{},{},{},{},{},{},{},",
+            site.rank,
+            csv_text(&site.id),
+            site.lon,
+            site.lat,
+            site.cost.map_or(String::new(), |c| c.to_string()),
+            site.households_new,
+            site.estates_new,
+            csv_text(&format!("{{{}}}", covers.join(","))),
+        );
+        for byte in wkb {
+            let _ = write!(rows, "{byte:02X}");
+        }
+        rows.push('\n');
+    }
+    let comment = format!(
+        "{}: plan of {} {} sites for {} within {} m ({}), {} solution: {} households newly covered (bound {}, gap {:.2} %)",
+        document.generator,
+        document.sites.len(),
+        document.kind,
+        document.weight,
+        document.radius_m,
+        document.metric.as_str(),
+        match document.solver {
+            crate::plan::SolverKind::Exact => "exact",
+            crate::plan::SolverKind::Greedy => "greedy",
+        },
+        document.objective_households,
+        document.bound_weight,
+        document.gap_pct,
+    );
+
+    let mut client = connect(&target.uri).map_err(|m| target.error(m))?;
+    let mut tx = client.transaction().map_err(|e| target.error(describe(&e)))?;
+    let run = |tx: &mut Transaction<'_>, sql: &str| tx.batch_execute(sql).map_err(|e| target.error(format!("{} (running: {})", describe(&e), first_line(sql))));
+    run(&mut tx, "SET LOCAL lock_timeout = '60s'")?;
+    run(&mut tx, &format!("CREATE SCHEMA IF NOT EXISTS {}", quote_ident(&target.schema)))?;
+    let new_name = format!("{}__gapmap_new", target.name);
+    let new = target.qualified(&new_name);
+    run(
+        &mut tx,
+        &format!(
+            "CREATE TABLE {new} (rank integer NOT NULL, id text NOT NULL, lon double precision NOT NULL, lat double precision NOT NULL, \
+             cost double precision, households_new double precision NOT NULL, estates_new bigint NOT NULL, covers text[] NOT NULL, \
+             geom geometry(Point, {srid}) NOT NULL, CONSTRAINT {pk} PRIMARY KEY (rank)); \
+             CREATE INDEX {gist} ON {new} USING gist (geom)",
+            pk = quote_ident(&format!("{new_name}_pkey")),
+            gist = quote_ident(&format!("{new_name}_geom_idx")),
+        ),
+    )?;
+    copy_csv(&mut tx, &target, &format!("COPY {new} FROM STDIN (FORMAT csv)"), |w| w.write_all(rows.as_bytes()))?;
+    run(&mut tx, &format!("COMMENT ON TABLE {new} IS '{}'", comment.replace('\'', "''")))?;
+    let count = tx.query_one(&format!("SELECT count(*) FROM {new}"), &[]).map_err(|e| target.error(describe(&e)))?;
+    let count = u64::try_from(count.get::<_, i64>(0)).unwrap_or(0);
+    if count != document.sites.len() as u64 {
+        return Err(target.error(format!("{count} sites were loaded, {} expected", document.sites.len())));
+    }
+    swap_in(&mut tx, &target, std::slice::from_ref(&target.name), 1)?;
+    tx.commit().map_err(|e| target.error(format!("committing: {}", describe(&e))))?;
+    Ok(WrittenPlan { table: format!("{}.{}", target.schema, target.name), rows: count, srid })
 }
 
 /// The SRID to write estates in and the CRS name the transformer takes for it.
@@ -229,8 +330,9 @@ fn load_new_tables(
     Ok(counts)
 }
 
-/// Drops the old tables and renames the new ones (and their indexes) into their places.
-fn swap_in(tx: &mut Transaction<'_>, target: &Target, names: &[String; 3]) -> Result<(), WriteError> {
+/// Drops the old tables and renames the new ones (and their indexes) into their places; the
+/// first `with_geometry` of them carry a spatial index.
+fn swap_in(tx: &mut Transaction<'_>, target: &Target, names: &[String], with_geometry: usize) -> Result<(), WriteError> {
     let mut sql = String::new();
     for (i, name) in names.iter().enumerate() {
         let new = format!("{name}__gapmap_new");
@@ -243,8 +345,8 @@ fn swap_in(tx: &mut Transaction<'_>, target: &Target, names: &[String; 3]) -> Re
             new_pk = target.qualified(&format!("{new}_pkey")),
             pk = quote_ident(&format!("{name}_pkey")),
         );
-        // Coverage and gaps carry a spatial index; the summary has no geometry.
-        if i < 2 {
+        // Coverage and gaps (and plan sites) carry a spatial index; the summary has no geometry.
+        if i < with_geometry {
             let _ = write!(
                 sql,
                 "ALTER INDEX {new_gist} RENAME TO {gist}; ",
