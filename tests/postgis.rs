@@ -705,7 +705,7 @@ fn plan_writes_its_sites_to_postgis() {
         .as_array()
         .expect("sites")
         .iter()
-        .map(|s| format!("{}|{}|{}|{}|{}", s["rank"], s["id"].as_str().expect("id"), s["households_new"], s["estates_new"], s["covers"].as_array().expect("covers").len()))
+        .map(|s| format!("{}|{}|{}|{}|{}", s["rank"], s["id"].as_str().expect("id"), s["households_new"].as_f64().expect("households"), s["estates_new"], s["covers"].as_array().expect("covers").len()))
         .collect();
     let rows = cluster.psql_ok("gapmap", "SELECT rank, id, households_new, estates_new, cardinality(covers) FROM gapmap.day_care_sites ORDER BY rank");
     assert_eq!(rows.lines().map(str::to_owned).collect::<Vec<_>>(), expected);
