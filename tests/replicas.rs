@@ -14,6 +14,7 @@
 mod pg;
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
@@ -129,7 +130,7 @@ fn fetch(port: u16, path: &str, headers: &[(&str, &str)]) -> std::io::Result<Ans
     stream.set_read_timeout(Some(Duration::from_secs(60)))?;
     let mut request = format!("GET {path} HTTP/1.0\r\nHost: gapmap.test\r\n");
     for (k, v) in headers {
-        request.push_str(&format!("{k}: {v}\r\n"));
+        let _ = write!(request, "{k}: {v}\r\n");
     }
     request.push_str("\r\n");
     stream.write_all(request.as_bytes())?;
@@ -216,120 +217,142 @@ fn two_replicas_behind_nginx_agree_follow_the_database_and_survive_a_kill() {
         format!("[estates]\npath = \"{estates}\"\n\n[[facilities]]\npath = \"{facilities}\"\n\n[analysis]\nworking_crs = \"auto\"\n\n[serve]\nwatch = true\nwatch_settle_ms = 300\n"),
     )
     .unwrap();
-    let (port_a, port_b, port_lb) = (free_port(), free_port(), free_port());
-    let mut a = replica(&config, port_a, "replica a");
-    let _b = replica(&config, port_b, "replica b");
+    let (port_one, port_two, port_lb) = (free_port(), free_port(), free_port());
+    let mut a = replica(&config, port_one, "replica a");
+    let _b = replica(&config, port_two, "replica b");
     let prefix = dir.path().join("nginx");
     std::fs::create_dir(&prefix).unwrap();
-    let _nginx = nginx(&nginx_bin, &prefix, port_lb, &[port_a, port_b]);
+    let _nginx = nginx(&nginx_bin, &prefix, port_lb, &[port_one, port_two]);
 
-    // 1. The same bytes and the same ETag from either replica, and through nginx; a copy from
-    // one is current at the other (304).
-    let first = version(port_a);
-    assert_eq!(version(port_b), first, "two processes over the same data: one data version");
-    let tile = middle_tile(&get(port_a, "/tiles/facilities.json", &[]).json());
-    for path in PATHS.iter().copied().chain([tile.as_str()]) {
-        for encoding in [&[][..], &[("accept-encoding", "gzip")][..]] {
-            let (x, y, z) = (get(port_a, path, encoding), get(port_b, path, encoding), get(port_lb, path, encoding));
-            assert_eq!(x.status, 200, "{path}: {}", String::from_utf8_lossy(&x.body));
-            assert_eq!((y.status, z.status), (200, 200), "{path}");
-            assert!(x.body == y.body, "{path} {encoding:?}: the replicas' bodies differ");
-            assert!(x.body == z.body, "{path} {encoding:?}: nginx's body differs from the replica's");
-            let tag = x.header("etag").unwrap_or_else(|| panic!("{path}: no ETag"));
-            assert_eq!(y.header("etag"), Some(tag), "{path} {encoding:?}");
-            assert_eq!(z.header("etag"), Some(tag), "{path} {encoding:?}");
-            assert_eq!(x.header("x-gapmap-data-version"), Some(first.to_string().as_str()), "{path}");
-            assert_eq!(y.header("x-gapmap-data-version"), x.header("x-gapmap-data-version"), "{path}");
-            let mut conditional = encoding.to_vec();
-            conditional.push(("if-none-match", tag));
-            assert_eq!(get(port_b, path, &conditional).status, 304, "{path}: replica b does not honour replica a's ETag");
-        }
-    }
-    let page = get(port_a, "/collections/estates/items?limit=50&f=json", &[]).json();
-    assert_eq!(page["dataVersion"].as_u64(), Some(first));
-    assert!(page.get("timeStamp").is_none(), "no per-replica timestamp in pages");
+    // 1. The same bytes and the same ETag from either replica, and through nginx.
+    let first = version(port_one);
+    assert_eq!(version(port_two), first, "two processes over the same data: one data version");
+    assert_replicas_agree(port_one, port_two, port_lb, first);
 
     // 2. One transaction inserting a facility reloads both replicas, to the same new version.
-    let facilities_before = get(port_a, "/health", &[]).json()["facilities"].as_u64().unwrap();
+    let facilities_before = get(port_one, "/health", &[]).json()["facilities"].as_u64().unwrap();
     cluster.psql_ok(
         "gapmap",
         "BEGIN; INSERT INTO facilities (id, kind, name, capacity, opened_year, district, geom) SELECT 900001, kind, 'replicated', capacity, opened_year, district, geom FROM facilities WHERE id = 1; COMMIT;",
     );
     let inserted = Instant::now();
     let deadline = inserted + Duration::from_secs(30);
-    let (va, vb) = loop {
-        let (va, vb) = (version(port_a), version(port_b));
-        if va != first && vb != first {
-            break (va, vb);
+    let (version_a, version_b) = loop {
+        let versions = (version(port_one), version(port_two));
+        if versions.0 != first && versions.1 != first {
+            break versions;
         }
-        assert!(Instant::now() < deadline, "not both replicas reloaded within 30 s: versions {va} and {vb} (was {first})");
+        assert!(Instant::now() < deadline, "not both replicas reloaded within 30 s: versions {versions:?} (was {first})");
         std::thread::sleep(Duration::from_millis(100));
     };
     eprintln!("both replicas reloaded {:.1} s after the commit", inserted.elapsed().as_secs_f64());
-    assert_eq!(va, vb, "the same new data, the same new version on both");
-    for port in [port_a, port_b] {
+    assert_eq!(version_a, version_b, "the same new data, the same new version on both");
+    for port in [port_one, port_two] {
         let h = get(port, "/health", &[]).json();
         assert_eq!(h["facilities"].as_u64(), Some(facilities_before + 1), "{h}");
         assert_eq!(get(port, "/collections/facilities/items/900001?f=json", &[]).json()["properties"]["name"], "replicated");
     }
-    let (x, y) = (get(port_a, "/collections/facilities/items?limit=100&f=json", &[]), get(port_b, "/collections/facilities/items?limit=100&f=json", &[]));
-    assert!(x.body == y.body && x.header("etag") == y.header("etag"), "after the reload the replicas agree again");
+    assert_replicas_agree(port_one, port_two, port_lb, version_a);
 
     // 3. Clients load nginx; replica a is killed (SIGKILL, mid-request), then restarted on its
     // port. No client request fails: nginx retries on b, and sends a traffic again once it is back.
-    let stop = Arc::new(AtomicBool::new(false));
-    let (ok, failed) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
-    let failures = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
-    let clients: Vec<_> = (0..4)
-        .map(|i| {
-            let (stop, ok, failed, failures) = (Arc::clone(&stop), Arc::clone(&ok), Arc::clone(&failed), Arc::clone(&failures));
-            std::thread::spawn(move || {
-                let mut n = i;
-                while !stop.load(Ordering::Relaxed) {
-                    let path = ["/collections/estates/items?bbox=114.45,38.0,114.55,38.08&limit=100&f=json", "/collections/facilities/items?limit=50&f=json", "/health"][n % 3];
-                    n += 1;
-                    match fetch(port_lb, path, &[]) {
-                        // Whole: a response cut off by the kill would be short of its length.
-                        Ok(answer) if answer.status == 200 && answer.header("content-length").is_some_and(|n| n.parse() == Ok(answer.body.len())) => {
-                            ok.fetch_add(1, Ordering::Relaxed);
-                        }
-                        Ok(answer) => {
-                            failed.fetch_add(1, Ordering::Relaxed);
-                            let shown = String::from_utf8_lossy(&answer.body[..answer.body.len().min(300)]).into_owned();
-                            failures.lock().unwrap().push(format!("{path}: {} (content-length {:?}, {} bytes) {shown}", answer.status, answer.header("content-length"), answer.body.len()));
-                        }
-                        Err(e) => {
-                            failed.fetch_add(1, Ordering::Relaxed);
-                            failures.lock().unwrap().push(format!("{path}: {e}"));
-                        }
-                    }
-                }
-            })
-        })
-        .collect();
+    let load = Load::start(port_lb);
     std::thread::sleep(Duration::from_secs(2));
-    let before_kill = ok.load(Ordering::Relaxed);
+    let before_kill = load.ok.load(Ordering::Relaxed);
     assert!(before_kill > 10, "the clients are not getting answers: {before_kill}");
     a.0.kill().unwrap();
     a.0.wait().unwrap();
     let killed_at = Instant::now();
     std::thread::sleep(Duration::from_secs(2));
-    let during_outage = ok.load(Ordering::Relaxed) - before_kill;
+    let during_outage = load.ok.load(Ordering::Relaxed) - before_kill;
     assert!(during_outage > 10, "replica b alone should keep answering: {during_outage} answers in 2 s");
-    a = replica(&config, port_a, "replica a (restarted)");
+    a = replica(&config, port_one, "replica a (restarted)");
     eprintln!("replica a back {:.1} s after it was killed", killed_at.elapsed().as_secs_f64());
-    assert_eq!(version(port_a), vb, "the restarted replica loads the same data: the same version");
+    assert_eq!(version(port_one), version_b, "the restarted replica loads the same data: the same version");
     let route = "/collections/{collection}/items";
-    let served_by_a = requests_on(port_a, route);
+    let served_by_a = requests_on(port_one, route);
     std::thread::sleep(Duration::from_secs(5));
-    stop.store(true, Ordering::Relaxed);
-    for c in clients {
-        c.join().unwrap();
-    }
-    let after_restart = requests_on(port_a, route) - served_by_a;
-    let (ok, failed) = (ok.load(Ordering::Relaxed), failed.load(Ordering::Relaxed));
-    eprintln!("{ok} requests answered through nginx, {failed} failed; replica a served {after_restart} items pages after its restart");
-    assert_eq!(failed, 0, "requests lost while a replica was killed: {:?}", failures.lock().unwrap().iter().take(5).collect::<Vec<_>>());
+    let (ok, failures) = load.stop();
+    let after_restart = requests_on(port_one, route) - served_by_a;
+    eprintln!("{ok} requests answered through nginx, {} failed; replica a served {after_restart} items pages after its restart", failures.len());
+    assert!(failures.is_empty(), "{} requests lost while a replica was killed: {:?}", failures.len(), failures.iter().take(5).collect::<Vec<_>>());
     assert!(after_restart > 10, "nginx does not send the restarted replica traffic: {after_restart} items requests in 5 s");
     drop(a);
+}
+
+/// The same status, bytes, ETag and data version from either replica and through nginx, plain
+/// and gzipped, for every request in [`PATHS`] and a tile; a copy from one is current at the
+/// other (304).
+fn assert_replicas_agree(port_one: u16, port_two: u16, port_lb: u16, expected_version: u64) {
+    let tile = middle_tile(&get(port_one, "/tiles/facilities.json", &[]).json());
+    for path in PATHS.iter().copied().chain([tile.as_str()]) {
+        for encoding in [&[][..], &[("accept-encoding", "gzip")][..]] {
+            let (from_a, from_b, via_lb) = (get(port_one, path, encoding), get(port_two, path, encoding), get(port_lb, path, encoding));
+            assert_eq!(from_a.status, 200, "{path}: {}", String::from_utf8_lossy(&from_a.body));
+            assert_eq!((from_b.status, via_lb.status), (200, 200), "{path}");
+            assert!(from_a.body == from_b.body, "{path} {encoding:?}: the replicas' bodies differ");
+            assert!(from_a.body == via_lb.body, "{path} {encoding:?}: nginx's body differs from the replica's");
+            let tag = from_a.header("etag").unwrap_or_else(|| panic!("{path}: no ETag"));
+            assert_eq!(from_b.header("etag"), Some(tag), "{path} {encoding:?}");
+            assert_eq!(via_lb.header("etag"), Some(tag), "{path} {encoding:?}");
+            assert_eq!(from_a.header("x-gapmap-data-version"), Some(expected_version.to_string().as_str()), "{path}");
+            assert_eq!(from_b.header("x-gapmap-data-version"), from_a.header("x-gapmap-data-version"), "{path}");
+            let mut conditional = encoding.to_vec();
+            conditional.push(("if-none-match", tag));
+            assert_eq!(get(port_two, path, &conditional).status, 304, "{path}: replica b does not honour replica a's ETag");
+        }
+    }
+    let page = get(port_one, "/collections/estates/items?limit=50&f=json", &[]).json();
+    assert_eq!(page["dataVersion"].as_u64(), Some(expected_version));
+    assert!(page.get("timeStamp").is_none(), "no per-replica timestamp in pages");
+}
+
+/// Four clients asking nginx for items pages and /health in a loop, each answer checked whole.
+struct Load {
+    stop: Arc<AtomicBool>,
+    ok: Arc<AtomicU64>,
+    failures: Arc<std::sync::Mutex<Vec<String>>>,
+    clients: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl Load {
+    fn start(port: u16) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let ok = Arc::new(AtomicU64::new(0));
+        let failures = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+        let clients = (0..4)
+            .map(|i| {
+                let (stop, ok, failures) = (Arc::clone(&stop), Arc::clone(&ok), Arc::clone(&failures));
+                std::thread::spawn(move || {
+                    let mut n = i;
+                    while !stop.load(Ordering::Relaxed) {
+                        let path = ["/collections/estates/items?bbox=114.45,38.0,114.55,38.08&limit=100&f=json", "/collections/facilities/items?limit=50&f=json", "/health"][n % 3];
+                        n += 1;
+                        match fetch(port, path, &[]) {
+                            // Whole: a response cut off by the kill would be short of its length.
+                            Ok(answer) if answer.status == 200 && answer.header("content-length").is_some_and(|len| len.parse() == Ok(answer.body.len())) => {
+                                ok.fetch_add(1, Ordering::Relaxed);
+                            }
+                            Ok(answer) => {
+                                let shown = String::from_utf8_lossy(&answer.body[..answer.body.len().min(300)]).into_owned();
+                                failures.lock().unwrap().push(format!("{path}: {} (content-length {:?}, {} bytes) {shown}", answer.status, answer.header("content-length"), answer.body.len()));
+                            }
+                            Err(e) => failures.lock().unwrap().push(format!("{path}: {e}")),
+                        }
+                    }
+                })
+            })
+            .collect();
+        Self { stop, ok, failures, clients }
+    }
+
+    /// Stops the clients; the answers that were whole and 200, and the failures.
+    fn stop(self) -> (u64, Vec<String>) {
+        self.stop.store(true, Ordering::Relaxed);
+        for c in self.clients {
+            c.join().unwrap();
+        }
+        let failures = self.failures.lock().unwrap().clone();
+        (self.ok.load(Ordering::Relaxed), failures)
+    }
 }

@@ -232,19 +232,25 @@ pub(super) fn run(args: &PlanArgs) -> anyhow::Result<()> {
         working_crs: loaded.working_crs.clone(),
         sites: site_docs,
     };
+    write_plan(&ext, out, &document, loaded, demand, &to_crs84)?;
+    print_plan(&document, out);
+    Ok(())
+}
+
+/// Writes the plan to `out`, whose kind `ext` names (an extension, or `postgis` for a URI).
+fn write_plan(ext: &str, out: &Path, document: &PlanDocument, loaded: &io::load::Loaded, demand: &[usize], to_crs84: &io::crs::Transformer) -> anyhow::Result<()> {
     let bar = spinner(&format!("writing {}", io::postgis::redact_path(out).display()));
-    match ext.as_str() {
+    match ext {
         "postgis" => {
-            let written = io::postgis::write_plan(out, &document, &loaded.estates_crs)?;
+            let written = io::postgis::write_plan(out, document, &loaded.estates_crs)?;
             bar.suspend(|| eprintln!("wrote {} sites to {} (SRID {})", written.rows, written.table, written.srid));
         }
-        "json" => io::write::write_json(out, &document)?,
-        "csv" => io::plan::write_plan_csv(out, &document)?,
-        "geojson" => io::plan::write_plan_geojson(out, &document)?,
-        _ => io::plan::write_plan_html(out, &document, &loaded.estates, demand, &to_crs84)?,
+        "json" => io::write::write_json(out, document)?,
+        "csv" => io::plan::write_plan_csv(out, document)?,
+        "geojson" => io::plan::write_plan_geojson(out, document)?,
+        _ => io::plan::write_plan_html(out, document, &loaded.estates, demand, to_crs84)?,
     }
     bar.finish_and_clear();
-    print_plan(&document, out);
     Ok(())
 }
 
