@@ -78,7 +78,7 @@ fn replica(config: &Path, port: u16, name: &'static str) -> Killed {
 }
 
 /// nginx with deploy/nginx.conf filled in for `upstreams`, listening on `port`, in `prefix`.
-fn nginx(binary: &Path, prefix: &Path, port: u16, upstreams: &[u16]) -> Killed {
+fn nginx(binary: &Path, prefix: &Path, port: u16, upstreams: &[u16]) -> Nginx {
     let template = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/nginx.conf")).unwrap();
     let servers: Vec<String> = upstreams.iter().map(|p| format!("server 127.0.0.1:{p} max_fails=1 fail_timeout=2s;")).collect();
     let conf = template
@@ -103,7 +103,26 @@ fn nginx(binary: &Path, prefix: &Path, port: u16, upstreams: &[u16]) -> Killed {
         assert!(started.elapsed() < Duration::from_secs(20), "nginx did not listen on {port}: {}", std::fs::read_to_string(prefix.join("error.log")).unwrap_or_default());
         std::thread::sleep(Duration::from_millis(50));
     }
-    Killed(child)
+    Nginx(child)
+}
+
+/// The nginx master; dropping it stops nginx with SIGTERM, which stops its workers too (a
+/// SIGKILL would leave them running, holding the port).
+struct Nginx(Child);
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        let _ = Command::new("kill").args(["-TERM", &self.0.id().to_string()]).status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.0.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
 
 /// An HTTP answer: status, headers (lower-case names) and body.
