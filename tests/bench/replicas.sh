@@ -103,7 +103,7 @@ start_server() {
   server_pid=$!
   pids+=("$server_pid")
   for _ in $(seq 3000); do
-    grep -q 'listening on' "$log" && break
+    grep -qs 'listening on' "$log" && break
     kill -0 "$server_pid" 2> /dev/null || { echo "gapmap serve ($3) died:"; cat "$log"; exit 1; }
     sleep 0.02
   done
