@@ -308,6 +308,9 @@ enum RowsKind {
     Own {
         /// Feature ids, in serving order.
         ids: Vec<FeatureId>,
+        /// Whether `ids` ascend (estates and facilities are served in id order): ids are then
+        /// found by binary search, without a map of a string per row.
+        ascending: bool,
         /// CRS84 geometries (shared with other layers: a gap has its estate's).
         geometries: Vec<Arc<Geometry<f64>>>,
         /// Bounding box of each geometry; `None` for an empty one, which has no position.
@@ -342,7 +345,8 @@ impl Rows {
         }
         let bboxes: Vec<Option<Rect<f64>>> = geometries.par_iter().map(|g| g.bounding_rect()).collect();
         let extent = extent_of(bboxes.iter().copied());
-        Ok(Self { kind: RowsKind::Own { ids, geometries, bboxes }, extent, by_id: OnceLock::new(), tree: OnceLock::new() })
+        let ascending = ids.windows(2).all(|w| w[0] < w[1]);
+        Ok(Self { kind: RowsKind::Own { ids, ascending, geometries, bboxes }, extent, by_id: OnceLock::new(), tree: OnceLock::new() })
     }
 
     /// Rows that are features of `source` again: row `i` is row `from[i]` of `source` (its
@@ -436,6 +440,11 @@ impl Rows {
     #[must_use]
     pub fn position(&self, id: &str) -> Option<usize> {
         match &self.kind {
+            RowsKind::Own { ids, ascending: true, .. } => {
+                // The id as a number or as a text; found only when it reads back the same.
+                let found = |wanted: &FeatureId| ids.binary_search(wanted).ok().filter(|&i| ids[i].to_string() == id);
+                id.parse::<i64>().ok().and_then(|n| found(&FeatureId::Int(n))).or_else(|| found(&FeatureId::Text(id.to_owned())))
+            }
             RowsKind::Own { .. } => self.by_id().get(id).map(|&i| i as usize),
             RowsKind::Gathered { source, from, codes, suffixes } => suffixes.iter().enumerate().find_map(|(code, suffix)| {
                 let prefix = id.strip_suffix(suffix.as_str())?.strip_suffix(':')?;
@@ -450,8 +459,8 @@ impl Rows {
 
     fn by_id(&self) -> &HashMap<String, u32> {
         self.by_id.get_or_init(|| match &self.kind {
-            RowsKind::Own { ids, .. } => ids.par_iter().enumerate().map(|(i, id)| (id.to_string(), u32::try_from(i).unwrap_or(u32::MAX))).collect(),
-            RowsKind::Gathered { .. } => HashMap::new(),
+            RowsKind::Own { ids, ascending: false, .. } => ids.par_iter().enumerate().map(|(i, id)| (id.to_string(), u32::try_from(i).unwrap_or(u32::MAX))).collect(),
+            RowsKind::Own { ascending: true, .. } | RowsKind::Gathered { .. } => HashMap::new(),
         })
     }
 
@@ -499,6 +508,9 @@ impl Rows {
     /// (for gathered rows: their source's).
     pub fn index_now(&self) {
         match &self.kind {
+            RowsKind::Own { ascending: true, .. } => {
+                self.tree();
+            }
             RowsKind::Own { .. } => {
                 rayon::join(|| self.by_id(), || self.tree());
             }
@@ -513,7 +525,7 @@ impl Rows {
         let index = self.by_id.get().map_or(0, |m| m.capacity() * (size_of::<(String, u32)>() + 16)) + self.tree.get().map_or(0, |t| t.size() * 48);
         index
             + match &self.kind {
-                RowsKind::Own { ids, geometries, bboxes } => {
+                RowsKind::Own { ids, geometries, bboxes, .. } => {
                     let ids_bytes = ids.iter().map(|id| size_of::<FeatureId>() + if let FeatureId::Text(s) = id { s.capacity() } else { 0 }).sum::<usize>();
                     ids_bytes + geometries.capacity() * 8 + bboxes.capacity() * size_of::<Option<Rect<f64>>>()
                 }
@@ -915,6 +927,26 @@ mod tests {
             std::str::from_utf8(&out[0]).unwrap(),
             r#"{"type":"Feature","id":"a\"1","geometry":{"type":"Point","coordinates":[1.5,2]},"properties":{"n":3,"x":0.5,"s":null}}"#
         );
+    }
+
+    #[test]
+    fn ids_are_found_in_ascending_and_in_unordered_rows_alike() {
+        let point = Arc::new(Geometry::Point(geo::Point::new(0.0, 0.0)));
+        let mut ids = vec![FeatureId::Int(-5), FeatureId::Int(7), FeatureId::Int(123), FeatureId::Text("0123".into()), FeatureId::Text("a b".into()), FeatureId::Text("x".into())];
+        ids.sort();
+        for ascending in [true, false] {
+            let mut ids = ids.clone();
+            if !ascending {
+                ids.reverse();
+            }
+            let rows = Rows::new(ids.clone(), vec![Arc::clone(&point); ids.len()]).unwrap();
+            for (i, id) in ids.iter().enumerate() {
+                assert_eq!(rows.position(&id.to_string()), Some(i), "{id} (ascending: {ascending})");
+            }
+            for missing in ["5", "-7", "+7", "07", "123.0", "X", "", "a  b"] {
+                assert_eq!(rows.position(missing), None, "{missing} (ascending: {ascending})");
+            }
+        }
     }
 
     #[test]
