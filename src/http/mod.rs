@@ -173,43 +173,46 @@ async fn track(State(state): State<AppState>, mut request: Request, next: Next) 
     let gzip = gzip::prefers_gzip(request.headers());
     let data = data_identity(&dataset);
     let key = cacheable.then(|| response_cache::request_hash(request.uri(), request.headers(), gzip, data));
-    let etag = cacheable.then(|| entity_tag(&dataset, state.representation(), &request, gzip));
+    let hit = key.and_then(|k| state.responses().get(k, request.uri(), request.headers(), gzip, data));
+    // A kept answer has its tag; anything else cacheable gets one made.
+    let etag: Option<HeaderValue> = match &hit {
+        Some(h) => Some(h.etag.clone()),
+        None => cacheable.then(|| entity_tag(&dataset, state.representation(), &request, gzip)).and_then(|t| HeaderValue::from_str(&t).ok()),
+    };
     let version = HeaderValue::from(dataset.version);
     let with_tag = |mut r: Response| {
-        if let Some(v) = etag.as_deref().and_then(|t| HeaderValue::from_str(t).ok()) {
-            r.headers_mut().insert(header::ETAG, v);
+        if let Some(v) = &etag {
+            r.headers_mut().insert(header::ETAG, v.clone());
             // A handler that knows better (tiles under a versioned URL: immutable) keeps its own.
             r.headers_mut().entry(header::CACHE_CONTROL).or_insert(HeaderValue::from_static("no-cache"));
         }
         r
     };
-    let response = match (etag.as_deref(), key) {
-        (Some(tag), _) if if_none_match(request.headers(), tag) => {
+    let response = match (etag.as_ref().and_then(|t| t.to_str().ok()), key, hit) {
+        (Some(tag), _, _) if if_none_match(request.headers(), tag) => {
             state.metrics().not_modified.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             let mut r = StatusCode::NOT_MODIFIED.into_response();
-            if let Ok(v) = HeaderValue::from_str(tag) {
-                r.headers_mut().insert(header::ETAG, v);
+            if let Some(v) = &etag {
+                r.headers_mut().insert(header::ETAG, v.clone());
             }
             // A 304 carries the Vary the full answer would (RFC 9110 §15.4.5): what chose it.
             r.headers_mut().insert(header::VARY, HeaderValue::from_static("accept, accept-language, accept-encoding"));
             r
         }
-        (Some(_), Some(key)) => {
-            let hit = state.responses().get(key, request.uri(), request.headers(), gzip, data);
-            if let Some(hit) = hit {
-                let mut r = Response::new(axum::body::Body::from(hit.body.clone()));
-                *r.headers_mut() = hit.headers.clone();
-                // Said the way the tile cache says it (the handler's own timing was the first answer's).
-                r.headers_mut().insert(HeaderName::from_static("server-timing"), HeaderValue::from_static("cache;desc=hit"));
-                r
-            } else {
-                let keep = (*request.method() == Method::GET).then(|| (request.uri().clone(), request.headers().clone()));
-                request.extensions_mut().insert(Snapshot(dataset));
-                let r = next.run(request).await;
-                match keep {
-                    Some((uri, headers)) if r.status() == StatusCode::OK => keep_answer(&state, key, &uri, &headers, gzip, data, r).await,
-                    _ => r,
-                }
+        (_, _, Some(hit)) => {
+            let mut r = Response::new(axum::body::Body::from(hit.body.clone()));
+            *r.headers_mut() = hit.headers.clone();
+            // Said the way the tile cache says it (the handler's own timing was the first answer's).
+            r.headers_mut().insert(HeaderName::from_static("server-timing"), HeaderValue::from_static("cache;desc=hit"));
+            r
+        }
+        (Some(_), Some(key), None) => {
+            let keep = (*request.method() == Method::GET).then(|| (request.uri().clone(), request.headers().clone()));
+            request.extensions_mut().insert(Snapshot(dataset));
+            let r = next.run(request).await;
+            match (keep, &etag) {
+                (Some((uri, headers)), Some(tag)) if r.status() == StatusCode::OK => keep_answer(&state, key, &uri, &headers, gzip, data, tag.clone(), r).await,
+                _ => r,
             }
         }
         _ => {
@@ -237,7 +240,8 @@ fn data_identity(dataset: &Dataset) -> u128 {
 
 /// Keeps a 200 answer whose body is complete and small enough in the response cache, and
 /// returns it.
-async fn keep_answer(state: &AppState, key: u64, uri: &axum::http::Uri, headers: &HeaderMap, gzip: bool, data: u128, response: Response) -> Response {
+#[expect(clippy::too_many_arguments, reason = "the request's identity and the answer")]
+async fn keep_answer(state: &AppState, key: u64, uri: &axum::http::Uri, headers: &HeaderMap, gzip: bool, data: u128, etag: HeaderValue, response: Response) -> Response {
     let complete = axum::body::HttpBody::size_hint(response.body()).exact().is_some_and(|n| n <= response_cache::ResponseCache::MAX_ENTRY_BYTES as u64);
     if !complete {
         return response;
@@ -245,7 +249,7 @@ async fn keep_answer(state: &AppState, key: u64, uri: &axum::http::Uri, headers:
     let (parts, body) = response.into_parts();
     match axum::body::to_bytes(body, response_cache::ResponseCache::MAX_ENTRY_BYTES).await {
         Ok(bytes) => {
-            state.responses().insert(key, uri, headers, gzip, data, parts.headers.clone(), bytes.clone());
+            state.responses().insert(key, uri, headers, gzip, data, etag, parts.headers.clone(), bytes.clone());
             Response::from_parts(parts, axum::body::Body::from(bytes))
         }
         Err(e) => ApiError::Internal(format!("reading an answer to keep: {e}")).into_response(),

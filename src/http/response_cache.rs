@@ -42,6 +42,9 @@ pub struct Cached {
     identity: Identity,
     /// The response headers the handler set.
     pub headers: HeaderMap,
+    /// The entity tag of the answer (a function of the request's identity, kept so a hit does
+    /// not compute it again).
+    pub etag: HeaderValue,
     /// The body.
     pub body: Bytes,
 }
@@ -98,13 +101,13 @@ impl ResponseCache {
     /// Keeps the answer (`answer_headers`, `body`) to the request for `uri` with `headers`
     /// when it fits.
     #[expect(clippy::too_many_arguments, reason = "the request's identity and the answer")]
-    pub fn insert(&self, key: u64, uri: &Uri, headers: &HeaderMap, gzip: bool, data: u128, answer_headers: HeaderMap, body: Bytes) {
+    pub fn insert(&self, key: u64, uri: &Uri, headers: &HeaderMap, gzip: bool, data: u128, etag: HeaderValue, answer_headers: HeaderMap, body: Bytes) {
         if body.len() > Self::MAX_ENTRY_BYTES || self.budget == 0 {
             return;
         }
         let identity = Identity { uri: uri.clone(), headers: VARYING.clone().map(|name| headers.get(name).cloned()), gzip, data };
         let headers = answer_headers;
-        let entry = Arc::new(Cached { identity, headers, body });
+        let entry = Arc::new(Cached { identity, headers, etag, body });
         let size = entry.bytes();
         let Ok(mut shard) = self.shard(key).lock() else { return };
         if self.bytes.load(Ordering::Relaxed) + size > self.budget {
@@ -157,7 +160,7 @@ mod tests {
         let cache = ResponseCache::new(64 << 10);
         let a = request("/x?a=1", None);
         let key = request_hash(&a.0, &a.1, false, 7);
-        cache.insert(key, &a.0, &a.1, false, 7, HeaderMap::new(), Bytes::from_static(b"body a"));
+        cache.insert(key, &a.0, &a.1, false, 7, HeaderValue::from_static("W/\"a\""), HeaderMap::new(), Bytes::from_static(b"body a"));
         assert_eq!(cache.get(key, &a.0, &a.1, false, 7).map(|c| c.body.clone()), Some(Bytes::from_static(b"body a")));
         // Another URI, Accept, gzip preference or snapshot under the same key is not answered.
         for (other, gzip, data) in [(request("/x?a=2", None), false, 7), (request("/x?a=1", Some("text/html")), false, 7), (request("/x?a=1", None), true, 7), (request("/x?a=1", None), false, 8)] {
@@ -167,7 +170,7 @@ mod tests {
         for i in 0..200 {
             let r = request(&format!("/y/{i}"), None);
             let k = request_hash(&r.0, &r.1, false, 7);
-            cache.insert(k, &r.0, &r.1, false, 7, HeaderMap::new(), Bytes::from(vec![b'x'; 1000]));
+            cache.insert(k, &r.0, &r.1, false, 7, HeaderValue::from_static("W/\"y\""), HeaderMap::new(), Bytes::from(vec![b'x'; 1000]));
             assert!(cache.bytes() <= 64 << 10);
             assert!(cache.get(k, &r.0, &r.1, false, 7).is_some());
         }
