@@ -7,7 +7,6 @@
 #[path = "common/pg.rs"]
 mod pg;
 #[path = "common/server.rs"]
-#[allow(dead_code, reason = "only `serve` is used here")]
 mod server;
 
 use std::path::{Path, PathBuf};
@@ -74,8 +73,7 @@ fn the_cluster_starts_and_is_stopped_and_removed_even_after_a_panic() {
 #[test]
 fn the_demo_city_from_postgis_gives_exactly_the_files_analysis() {
     let cluster = TestCluster::start();
-    ogr2ogr(&cluster, &demo("estates.geojson"), "estates");
-    ogr2ogr(&cluster, &demo("facilities.geojson"), "facilities");
+    demo_tables(&cluster);
     let dir = tempfile::tempdir().expect("temp dir");
     let from_files = dir.path().join("files.csv");
     let from_db = dir.path().join("db.csv");
@@ -283,8 +281,7 @@ fn analyze_demo(cluster: &TestCluster, out: &str, extra: &[&str]) -> Output {
 #[test]
 fn results_written_to_postgis_read_back_identically_through_psql_and_ogrinfo_and_replace_the_last_run() {
     let cluster = TestCluster::start();
-    ogr2ogr(&cluster, &demo("estates.geojson"), "estates");
-    ogr2ogr(&cluster, &demo("facilities.geojson"), "facilities");
+    demo_tables(&cluster);
     let dir = tempfile::tempdir().expect("temp dir");
     let csv_path = dir.path().join("coverage.csv");
     let json_path = dir.path().join("summary.json");
@@ -352,8 +349,7 @@ fn results_written_to_postgis_read_back_identically_through_psql_and_ogrinfo_and
 #[test]
 fn a_failed_write_leaves_the_previous_tables_intact_and_readable() {
     let cluster = TestCluster::start();
-    ogr2ogr(&cluster, &demo("estates.geojson"), "estates");
-    ogr2ogr(&cluster, &demo("facilities.geojson"), "facilities");
+    demo_tables(&cluster);
     let dir = tempfile::tempdir().expect("temp dir");
     let csv_path = dir.path().join("coverage.csv");
     let target = cluster.uri("?table=gapmap.coverage");
@@ -505,8 +501,7 @@ fn http_get(base: &str, path: &str) -> String {
 #[test]
 fn serve_loads_its_data_from_postgis_like_from_files() {
     let cluster = TestCluster::start();
-    ogr2ogr(&cluster, &demo("estates.geojson"), "estates");
-    ogr2ogr(&cluster, &demo("facilities.geojson"), "facilities");
+    demo_tables(&cluster);
     let dir = tempfile::tempdir().expect("temp dir");
     let config = dir.path().join("gapmap.toml");
     std::fs::write(
@@ -537,8 +532,7 @@ fn serve_loads_its_data_from_postgis_like_from_files() {
 #[test]
 fn field_mapping_kind_values_and_filters_apply_to_database_sources_as_to_files() {
     let cluster = TestCluster::start();
-    ogr2ogr(&cluster, &demo("estates.geojson"), "estates");
-    ogr2ogr(&cluster, &demo("facilities.geojson"), "facilities");
+    demo_tables(&cluster);
     let dir = tempfile::tempdir().expect("temp dir");
     // Renamed columns and a local kind name, as a bureau's POI table might have them.
     let facilities_query = "SELECT%20id%20AS%20poi_code,%20CASE%20kind%20WHEN%20'market'%20THEN%20'%E8%8F%9C%E5%B8%82%E5%9C%BA'%20ELSE%20kind%20END%20AS%20category,%20capacity,%20opened_year,%20geom%20FROM%20facilities";
@@ -569,6 +563,26 @@ fn field_mapping_kind_values_and_filters_apply_to_database_sources_as_to_files()
     assert_eq!(outputs[0], outputs[1]);
 }
 
+/// The demo city's estates and facilities as the tables `estates` and `facilities` (ogr2ogr).
+fn demo_tables(cluster: &TestCluster) {
+    ogr2ogr(cluster, &demo("estates.geojson"), "estates");
+    ogr2ogr(cluster, &demo("facilities.geojson"), "facilities");
+}
+
+/// `gapmap serve` with `watch = true` over the `estates` and `facilities` URIs (a config in a
+/// temporary directory, kept as long as the server runs), and its base URL.
+fn serve_watching(estates: &str, facilities: &str) -> (tempfile::TempDir, server::Server, String) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = dir.path().join("gapmap.toml");
+    std::fs::write(
+        &config,
+        format!("[estates]\npath = \"{estates}\"\n\n[[facilities]]\npath = \"{facilities}\"\n\n[analysis]\nworking_crs = \"auto\"\n\n[serve]\nwatch = true\nwatch_settle_ms = 300\n"),
+    )
+    .expect("write config");
+    let (server, url) = server::serve(&config);
+    (dir, server, url)
+}
+
 /// `/health` as JSON.
 fn health(base: &str) -> serde_json::Value {
     serde_json::from_str(&http_get(base, "/health")).expect("health is JSON")
@@ -577,19 +591,11 @@ fn health(base: &str) -> serde_json::Value {
 #[test]
 fn serve_watch_reloads_when_a_transaction_changes_a_database_source() {
     let cluster = TestCluster::start();
-    ogr2ogr(&cluster, &demo("estates.geojson"), "estates");
-    ogr2ogr(&cluster, &demo("facilities.geojson"), "facilities");
+    demo_tables(&cluster);
     let (estates, facilities) = (cluster.uri("?table=estates"), cluster.uri("?table=facilities"));
     let init = gapmap(&["db", "init", &estates, &facilities], &[]);
     assert!(init.status.success(), "{}", text(&init.stderr));
-    let dir = tempfile::tempdir().expect("temp dir");
-    let config = dir.path().join("gapmap.toml");
-    std::fs::write(
-        &config,
-        format!("[estates]\npath = \"{estates}\"\n\n[[facilities]]\npath = \"{facilities}\"\n\n[analysis]\nworking_crs = \"auto\"\n\n[serve]\nwatch = true\nwatch_settle_ms = 300\n"),
-    )
-    .expect("write config");
-    let (_server, url) = server::serve(&config);
+    let (_dir, _server, url) = serve_watching(&estates, &facilities);
     let before = health(&url);
     let first = before["data_version"].as_u64().expect("a data version");
     let count = before["facilities"].as_u64().expect("a facility count");
@@ -650,19 +656,11 @@ fn reloads(url: &str) -> u64 {
 #[test]
 fn serve_watch_polls_sources_without_triggers() {
     let cluster = TestCluster::start();
-    ogr2ogr(&cluster, &demo("estates.geojson"), "estates");
-    ogr2ogr(&cluster, &demo("facilities.geojson"), "facilities");
+    demo_tables(&cluster);
     let (estates, facilities) = (cluster.uri("?table=estates"), cluster.uri("?table=facilities"));
     let triggers = cluster.psql_ok("gapmap", "SELECT count(*) FROM pg_trigger WHERE tgname = 'gapmap_notify_changed'");
     assert_eq!(triggers.trim(), "0", "no triggers in this database");
-    let dir = tempfile::tempdir().expect("temp dir");
-    let config = dir.path().join("gapmap.toml");
-    std::fs::write(
-        &config,
-        format!("[estates]\npath = \"{estates}\"\n\n[[facilities]]\npath = \"{facilities}\"\n\n[analysis]\nworking_crs = \"auto\"\n\n[serve]\nwatch = true\nwatch_settle_ms = 300\n"),
-    )
-    .expect("write config");
-    let (_server, url) = server::serve(&config);
+    let (_dir, _server, url) = serve_watching(&estates, &facilities);
     let before = health(&url);
     let first = before["data_version"].as_u64().expect("a data version");
     let count = before["facilities"].as_u64().expect("a facility count");
@@ -696,8 +694,7 @@ fn serve_watch_polls_sources_without_triggers() {
 #[test]
 fn plan_writes_its_sites_to_postgis() {
     let cluster = TestCluster::start();
-    ogr2ogr(&cluster, &demo("estates.geojson"), "estates");
-    ogr2ogr(&cluster, &demo("facilities.geojson"), "facilities");
+    demo_tables(&cluster);
     let dir = tempfile::tempdir().expect("temp dir");
     let json = dir.path().join("plan.json");
     let target = cluster.uri("?table=gapmap.day_care_sites");

@@ -12,15 +12,17 @@
 
 #[path = "common/pg.rs"]
 mod pg;
+#[path = "common/server.rs"]
+mod server;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+use std::io::{Read as _, Write as _};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{mpsc, Arc};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use pg::TestCluster;
@@ -42,39 +44,9 @@ fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
-/// A child process killed (and reaped) when dropped.
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// `gapmap serve --config CONFIG --bind 127.0.0.1:PORT`, once it listens (its data loaded).
-fn replica(config: &Path, port: u16, name: &'static str) -> Killed {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_gapmap"))
-        .args(["serve", "--config", config.to_str().unwrap(), "--bind", &format!("127.0.0.1:{port}")])
-        .env("RUST_LOG", "gapmap=info")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let server = Killed(child);
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if line.contains("listening on ") {
-                let _ = tx.send(());
-            } else if line.contains("WARN") || line.contains("ERROR") || line.contains("reload") {
-                eprintln!("{name}: {line}");
-            }
-        }
-    });
-    rx.recv_timeout(Duration::from_secs(180)).unwrap_or_else(|_| panic!("replica {name} did not start listening within 180 s"));
-    server
+fn replica(config: &Path, port: u16, name: &str) -> server::Server {
+    server::serve_at(config, &format!("127.0.0.1:{port}"), name).0
 }
 
 /// nginx with deploy/nginx.conf filled in for `upstreams`, listening on `port`, in `prefix`.
