@@ -725,6 +725,8 @@ async fn get_items(
     }
     // A small page of a bbox (the map's common request) costs microseconds: answered here,
     // without a page-build turn and two thread hand-offs; anything else on the blocking pool.
+    // The matches found here are not looked for again there.
+    let mut found = None;
     if query.bbox.is_some() && query.sortby.is_empty() && query.filter.is_none() && !gzip && dataset.crs[query.crs].from_crs84.is_none() && !dataset.crs[query.crs].lat_first {
         if let Some(view) = if c.by_year() { dataset.cached_year(query.year) } else { Some(Arc::clone(&dataset.current)) } {
             let layer = c.layer(&dataset, &view).ok_or_else(|| ApiError::NoCollection(c.id().to_owned()))?;
@@ -732,12 +734,19 @@ async fn get_items(
             if hits.len().saturating_sub(query.offset).min(query.limit) <= INLINE_PAGE_FEATURES {
                 return items_page_of(&dataset, c, &query, &pairs, &base, lang, gzip, layer, &hits);
             }
+            found = Some((view, hits));
         }
     }
     let permit = state.page_permit().await?;
     tokio::task::spawn_blocking(move || {
         let _permit = permit;
-        items_page(&dataset, c, &query, &pairs, &base, lang, gzip)
+        match found {
+            Some((view, hits)) => {
+                let layer = c.layer(&dataset, &view).ok_or_else(|| ApiError::NoCollection(c.id().to_owned()))?;
+                items_page_of(&dataset, c, &query, &pairs, &base, lang, gzip, layer, &hits)
+            }
+            None => items_page(&dataset, c, &query, &pairs, &base, lang, gzip),
+        }
     })
     .await?
 }

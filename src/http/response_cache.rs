@@ -47,11 +47,13 @@ pub struct Cached {
     pub etag: HeaderValue,
     /// The body.
     pub body: Bytes,
+    /// What it counts against the budget (body, headers, identity), reckoned once.
+    bytes: usize,
 }
 
 impl Cached {
     fn bytes(&self) -> usize {
-        self.body.len() + self.headers.iter().map(|(n, v)| n.as_str().len() + v.len() + 32).sum::<usize>() + self.identity.uri.to_string().len() + 128
+        self.bytes
     }
 }
 
@@ -107,7 +109,8 @@ impl ResponseCache {
         }
         let identity = Identity { uri: uri.clone(), headers: VARYING.clone().map(|name| headers.get(name).cloned()), gzip, data };
         let headers = answer_headers;
-        let entry = Arc::new(Cached { identity, headers, etag, body });
+        let bytes = body.len() + headers.iter().map(|(n, v)| n.as_str().len() + v.len() + 32).sum::<usize>() + etag.len() + uri.path().len() + uri.query().map_or(0, str::len) + 128;
+        let entry = Arc::new(Cached { identity, headers, etag, body, bytes });
         let size = entry.bytes();
         let Ok(mut shard) = self.shard(key).lock() else { return };
         if self.bytes.load(Ordering::Relaxed) + size > self.budget {

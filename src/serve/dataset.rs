@@ -204,9 +204,10 @@ pub struct Dataset {
     district_hulls: OnceLock<BTreeMap<String, Arc<Geometry<f64>>>>,
     /// Coverage through the years, built on first use or by [`Dataset::warm_up`].
     timelines: Timelines,
-    /// Per estate × kind, the capacity required ([`analysis::required_capacity`]), shared by
-    /// the tables of the years read from the timelines; computed with the first.
-    required: OnceLock<Arc<[f64]>>,
+    /// Per estate × kind, the capacity required ([`analysis::required_capacity`]): the
+    /// configured year's packed table's, shared by the tables of the years read from the
+    /// timelines.
+    required: Arc<[f64]>,
     years: Mutex<BTreeMap<i32, Arc<YearView>>>,
     years_order: Mutex<Vec<i32>>,
     /// Held while a year view is built: one at a time, so a burst of new years cannot hold
@@ -582,10 +583,8 @@ pub fn build_dataset(
     // Kept packed (24 bytes a cell, not 72); the required capacities are shared with every year.
     let table = table.into_packed();
     let straight = straight.map(CoverageTable::into_packed);
-    let required = OnceLock::new();
-    if let Some(r) = table.required() {
-        let _ = required.set(Arc::clone(r));
-    }
+    // A packed table keeps them apart (always: `required()` is `None` only for owned cells).
+    let required = table.required().map_or_else(|| analysis::required_capacity(&estates, &catalogue, &RecordedHouseholds).into(), Arc::clone);
     // Point queries and plans rebuild it on first use (about 0.1 s for 200,000 facilities): not
     // kept for a first request that may never come.
     drop(index);
@@ -753,11 +752,10 @@ fn build_facilities_layer(facilities: &[Facility], catalogue: &Catalogue, to_crs
 }
 
 fn build_year_view(dataset: &Dataset, params: AnalysisParams) -> Result<YearView, ServeError> {
-    let required = dataset.required.get_or_init(|| analysis::required_capacity(&dataset.estates, &dataset.catalogue, &RecordedHouseholds).into());
     let radii_m: Vec<f64> = dataset.catalogue.kinds.iter().map(|k| k.radius_m).collect();
     // The year's table is the position of each cell's state in the timeline (4 bytes a cell).
     let read = |t: &Arc<CoverageTimeline>| {
-        t.table_view(params.year, Arc::clone(required), radii_m.clone())
+        t.table_view(params.year, Arc::clone(&dataset.required), radii_m.clone())
             .map_err(|e| ServeError::Internal(e.to_string()))?
             .ok_or_else(|| ServeError::Internal(format!("the coverage timeline does not answer {:?}", params.year)))
     };
