@@ -389,8 +389,8 @@ fn outputs_are_synced_before_the_rename_and_the_directory_after() {
             .unwrap();
         assert!(o.status.success(), "{target}: {}", String::from_utf8_lossy(&o.stderr));
         let calls = std::fs::read_to_string(&trace).unwrap();
-        let events: Vec<&str> = calls
-            .lines()
+        let events: Vec<&str> = whole_calls(&calls)
+            .iter()
             .filter_map(|l| {
                 if l.contains("rename") && l.contains(target) && l.contains(" = 0") {
                     Some("rename")
@@ -405,6 +405,34 @@ fn outputs_are_synced_before_the_rename_and_the_directory_after() {
         assert!(events[..rename].contains(&"sync"), "{target}: not synced before the rename: {events:?}");
         assert!(events[rename + 1..].contains(&"sync"), "{target}: directory not synced after the rename: {events:?}");
     }
+}
+
+/// The calls of an `strace -f` trace, one line each, in the order they returned: a call another
+/// thread interrupted is written as `PID name(args <unfinished ...>` and later
+/// `PID <... name resumed>rest`; the two halves are joined at the second.
+fn whole_calls(trace: &str) -> Vec<String> {
+    let mut pending: std::collections::HashMap<&str, &str> = std::collections::HashMap::new();
+    let mut calls = Vec::new();
+    for line in trace.lines() {
+        let pid = line.split_whitespace().next().unwrap_or("");
+        if let Some(head) = line.strip_suffix("<unfinished ...>") {
+            pending.insert(pid, head);
+        } else if let Some((_, rest)) = line.split_once(" resumed>") {
+            calls.push(format!("{}{rest}", pending.remove(pid).unwrap_or(line)));
+        } else {
+            calls.push(line.to_owned());
+        }
+    }
+    calls
+}
+
+#[test]
+fn an_interrupted_call_is_read_whole_where_it_returned() {
+    let trace = "11 fsync(3 <unfinished ...>\n12 renameat2(AT_FDCWD, \"a\", AT_FDCWD, \"b\", 0 <unfinished ...>\n11 <... fsync resumed>) = 0\n12 <... renameat2 resumed>) = 0\n11 fsync(4) = 0\n";
+    assert_eq!(
+        whole_calls(trace),
+        ["11 fsync(3 ) = 0", "12 renameat2(AT_FDCWD, \"a\", AT_FDCWD, \"b\", 0 ) = 0", "11 fsync(4) = 0"]
+    );
 }
 
 // Item 9: write errors
