@@ -218,4 +218,51 @@ proptest! {
             prop_assert_eq!(by_district, covered);
         }
     }
+
+    /// Per district: the facility stock (open in the year, by the facility's own district) and
+    /// the estates' figures equal plain sums in slice order, with estates and facilities
+    /// without a district, and a district only facilities name (no row of its own).
+    #[test]
+    fn district_summaries_match_plain_sums(
+        estates in prop::collection::vec(estate_strategy(), 1..20),
+        facilities in prop::collection::vec(facility_strategy(2), 0..60),
+        year in proptest::option::of(1995i32..2015),
+    ) {
+        let catalogue = catalogue(&[200.0, 400.0]);
+        let (mut estates, mut facilities) = build(estates, facilities);
+        for (i, e) in estates.iter_mut().enumerate() {
+            e.district = (i % 4 != 3).then(|| format!("d{}", i % 3));
+        }
+        for (i, f) in facilities.iter_mut().enumerate() {
+            f.district = (i % 5 != 0).then(|| format!("d{}", [0, 1, 2, 9][i % 4]));
+        }
+        let index = FacilityIndex::build(&facilities, 2, year);
+        let metric = StraightLine::with_index(&facilities, &index, DistanceFrom::Boundary);
+        let table = compute_coverage(&estates, &metric, &catalogue, year, &RecordedHouseholds, &()).expect("valid");
+        let summary = gapmap::analysis::summarize(&estates, &facilities, &table, &catalogue);
+        let mut names: Vec<&str> = estates.iter().filter_map(|e| e.district.as_deref()).collect();
+        names.sort_unstable();
+        names.dedup();
+        prop_assert_eq!(summary.districts.iter().map(|d| d.district.as_str()).collect::<Vec<_>>(), names.clone());
+        for (d, name) in summary.districts.iter().zip(&names) {
+            let members: Vec<usize> = (0..estates.len()).filter(|&e| estates[e].district.as_deref() == Some(*name)).collect();
+            for (k, s) in d.kinds.iter().enumerate() {
+                let kind = KindId(u16::try_from(k).expect("small"));
+                let open: Vec<&Facility> = facilities.iter().filter(|f| f.kind == kind && f.open_in(year) && f.district.as_deref() == Some(*name)).collect();
+                prop_assert_eq!(s.facilities, open.len());
+                prop_assert_eq!(s.capacity.to_bits(), open.iter().fold(0.0, |t, f| t + f.capacity.unwrap_or(0.0)).to_bits());
+                prop_assert_eq!(s.estates, members.len());
+                prop_assert_eq!(s.estates_covered, members.iter().filter(|&&e| table.get(e, kind).covered).count());
+                let households: u64 = members.iter().map(|&e| u64::from(estates[e].households.unwrap_or(0))).sum();
+                prop_assert_eq!(s.households, households);
+                let short = members.iter().filter_map(|&e| table.get(e, kind).shortfall).filter(|&x| x > 0.0).fold(0.0, |t, x| t + x);
+                prop_assert_eq!(s.shortfall_total.to_bits(), short.to_bits());
+            }
+        }
+        // City-wide stock: every open facility of the kind, with a district or not.
+        for (k, s) in summary.overall.iter().enumerate() {
+            let kind = KindId(u16::try_from(k).expect("small"));
+            prop_assert_eq!(s.facilities, facilities.iter().filter(|f| f.kind == kind && f.open_in(year)).count());
+        }
+    }
 }

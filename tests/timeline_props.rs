@@ -121,8 +121,19 @@ fn check_every_year(city: &City, metric: &dyn CoverageMetric) -> Result<(), Test
         let view = timeline.table_view(year, std::sync::Arc::clone(&required), radii_m.clone()).map_err(|e| TestCaseError::fail(e.to_string()))?;
         prop_assert_eq!(view.as_ref(), Some(&fresh), "year {:?} (positions)", year);
         let view = view.expect("answered");
+        // Read out packed for the passes over every cell, it still reads the same.
+        let packed = view.to_packed();
+        prop_assert_eq!(&packed, &fresh, "year {:?} (read out packed)", year);
         for e in 0..city.estates.len() {
             prop_assert_eq!(&*view.estate(e), &*fresh.estate(e));
+            // What the summaries and gaps read of a cell, in every representation.
+            for (k, cell) in fresh.estate(e).iter().enumerate() {
+                let kind = gapmap::model::KindId(u16::try_from(k).expect("few kinds"));
+                for table in [&fresh, &view, &packed] {
+                    prop_assert_eq!(table.covered_and_shortfall(e, kind), (cell.covered, cell.shortfall));
+                    prop_assert_eq!(table.covered(e, kind), cell.covered);
+                }
+            }
         }
     }
     Ok(())

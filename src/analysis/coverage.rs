@@ -196,7 +196,47 @@ impl CoverageTable {
         self.cell(estate * self.kinds + kind.index())
     }
 
+    /// Whether `estate` is covered by `kind`: [`KindCoverage::covered`] of
+    /// [`CoverageTable::get`], without the rest of the cell.
+    ///
+    /// # Panics
+    /// When `kind` is beyond the table's kinds or `estate` beyond its estates.
+    #[must_use]
+    #[inline]
+    pub fn covered(&self, estate: usize, kind: KindId) -> bool {
+        self.covered_and_shortfall(estate, kind).0
+    }
+
+    /// [`KindCoverage::covered`] and [`KindCoverage::shortfall`] of [`CoverageTable::get`],
+    /// without the rest of the cell (what the summaries count).
+    ///
+    /// # Panics
+    /// When `kind` is beyond the table's kinds or `estate` beyond its estates.
+    #[must_use]
+    #[inline]
+    pub fn covered_and_shortfall(&self, estate: usize, kind: KindId) -> (bool, Option<f64>) {
+        assert!(kind.index() < self.kinds, "kind {} out of range ({} kinds)", kind.index(), self.kinds);
+        let c = estate * self.kinds + kind.index();
+        let packed = |cell: &PackedCell, required: f64| {
+            let shortfall = (!required.is_nan()).then(|| (required - cell.capacity_within).max(0.0));
+            (cell.count_covered & COVERED_BIT != 0, shortfall)
+        };
+        match &self.cells {
+            Cells::Owned(cells) => (cells[c].covered, cells[c].shortfall),
+            Cells::Packed { cells, required } => packed(&cells[c], required[c]),
+            Cells::Steps { timeline, steps, required } => {
+                if let Some(cell) = timeline.step(steps[c]) {
+                    packed(cell, required[c])
+                } else {
+                    let cell = self.cell(c);
+                    (cell.covered, cell.shortfall)
+                }
+            }
+        }
+    }
+
     /// Cell `c` (estate-major).
+    #[inline]
     fn cell(&self, c: usize) -> KindCoverage {
         match &self.cells {
             Cells::Owned(cells) => cells[c],
@@ -214,6 +254,22 @@ impl CoverageTable {
         let required: std::sync::Arc<[f64]> = cells.par_iter().map(|c| c.required.unwrap_or(f64::NAN)).collect::<Vec<f64>>().into();
         let packed = cells.par_iter().map(PackedCell::new).collect();
         Self { cells: Cells::Packed { cells: packed, required }, ..self }
+    }
+
+    /// The same table with its cells read out packed (24 bytes a cell): for passes over every
+    /// cell of a table read from a timeline, whose cells' states lie scattered over its years
+    /// (one pass reads each state once; the passes after it read memory in order).
+    #[must_use]
+    pub fn to_packed(&self) -> Self {
+        match &self.cells {
+            Cells::Owned(_) => self.clone().into_packed(),
+            Cells::Packed { .. } => self.clone(),
+            Cells::Steps { timeline, steps, required } => {
+                let empty = PackedCell::new(&KindCoverage::EMPTY);
+                let cells = steps.par_iter().with_min_len(4096).map(|&p| timeline.step(p).copied().unwrap_or(empty)).collect();
+                Self { cells: Cells::Packed { cells, required: std::sync::Arc::clone(required) }, radii_m: self.radii_m.clone(), ..*self }
+            }
+        }
     }
 
     /// Per cell, the capacity required (NaN: none), when the table keeps them apart (packed,

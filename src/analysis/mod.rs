@@ -24,7 +24,7 @@ pub use distance::{
 pub use error::AnalysisError;
 pub use metric::{CoverageMetric, EstateReach, MetricKind, StraightLine};
 pub use network::{NetworkMetric, NetworkParams};
-pub use summary::{summarize, DistrictSummary, KindSummary, Summary};
+pub use summary::{summarize, summarize_with, DistrictSummary, KindSummary, Summary, SummaryBasis};
 pub use timeline::{CoverageTimeline, YearSpan};
 pub use trend::{
     compute_trend, compute_trend_with, DistrictTrend, FacilityTarget, Gap, KindYear, RenovationTarget, RenovationYear, Targets, Trend,

@@ -29,6 +29,25 @@ use crate::model::{Catalogue, Estate, Facility};
 /// The state of a cell from the event year it is kept under on (until its next step).
 type Step = PackedCell;
 
+/// Step positions per entry of [`CoverageTimeline`]'s page table.
+const STEP_PAGE: usize = 1024;
+
+/// Per page of [`STEP_PAGE`] positions, the year whose steps hold the page's first position
+/// (`starts[y] <= position < starts[y + 1]`).
+fn page_years(starts: &[u32]) -> Vec<u32> {
+    let total = starts.last().copied().unwrap_or(0) as usize;
+    let mut y = 0usize;
+    (0..total.div_ceil(STEP_PAGE))
+        .map(|page| {
+            let first = page * STEP_PAGE;
+            while starts[y + 1] as usize <= first {
+                y += 1;
+            }
+            u32::try_from(y).unwrap_or(u32::MAX)
+        })
+        .collect()
+}
+
 /// Which years a timeline answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct YearSpan {
@@ -51,6 +70,9 @@ pub struct CoverageTimeline {
     changes: Vec<YearChanges>,
     /// Steps are numbered year by year: year `y`'s are `starts[y]..starts[y + 1]`.
     starts: Vec<u32>,
+    /// Per page of [`STEP_PAGE`] step positions, the year its first position is in: a
+    /// position's year is found from there in a step or two, not by a search over the years.
+    page_years: Vec<u32>,
     template: AnalysisParams,
 }
 
@@ -86,16 +108,6 @@ impl YearChanges {
         }
         let steps = cells.par_iter().enumerate().filter(|(c, _)| bits[c / 64] >> (c % 64) & 1 == 1).map(|(_, cell)| *cell).collect();
         Self { bits, ranks, steps }
-    }
-
-    fn changed(&self, c: usize) -> bool {
-        self.bits[c / 64] >> (c % 64) & 1 == 1
-    }
-
-    /// Position of cell `c`'s state among this year's steps (`c` changed in it).
-    fn rank(&self, c: usize) -> u32 {
-        let below = self.bits[c / 64] & ((1u64 << (c % 64)) - 1);
-        self.ranks[c / 64] + below.count_ones()
     }
 
     fn heap_bytes(&self) -> usize {
@@ -145,6 +157,7 @@ impl CoverageTimeline {
             years,
             span,
             changes,
+            page_years: page_years(&starts),
             starts,
             template: AnalysisParams { distance_from: metric.distance_from(), year: None, metric: metric.kind() },
         })
@@ -174,7 +187,7 @@ impl CoverageTimeline {
     /// Bytes held (steps and offsets).
     #[must_use]
     pub fn heap_bytes(&self) -> usize {
-        self.changes.iter().map(YearChanges::heap_bytes).sum::<usize>() + self.starts.capacity() * 4 + self.years.capacity() * 4
+        self.changes.iter().map(YearChanges::heap_bytes).sum::<usize>() + (self.starts.capacity() + self.page_years.capacity() + self.years.capacity()) * 4
     }
 
     /// Coverage as of the end of `year` (`None`: every facility), with required capacity and
@@ -233,29 +246,48 @@ impl CoverageTimeline {
         let Some(last) = self.years.partition_point(|&e| e <= y).checked_sub(1) else {
             return vec![u32::MAX; self.estates * self.kinds];
         };
-        (0..self.estates * self.kinds)
-            .into_par_iter()
-            .with_min_len(4096)
-            .map(|c| {
-                // The last year at or before it in which the cell changed (every cell has a
-                // state in the baseline); a cell changes every few years, so this is a few steps.
-                let mut at = last;
-                while !self.changes[at].changed(c) {
-                    match at.checked_sub(1) {
-                        Some(before) => at = before,
-                        None => return u32::MAX,
-                    }
+        // Word by word (64 cells): back through the years from the last, each cell takes its
+        // step from the first year met in which it changed (every cell has one in the baseline).
+        let mut positions = vec![u32::MAX; self.estates * self.kinds];
+        positions.par_chunks_mut(64).enumerate().with_min_len(64).for_each(|(w, chunk)| {
+            let mut unresolved = u64::MAX >> (64 - chunk.len());
+            let mut at = last;
+            loop {
+                let changes = &self.changes[at];
+                let word = changes.bits[w];
+                let mut hit = word & unresolved;
+                while hit != 0 {
+                    let b = hit.trailing_zeros();
+                    chunk[b as usize] = self.starts[at] + changes.ranks[w] + (word & ((1u64 << b) - 1)).count_ones();
+                    hit &= hit - 1;
                 }
-                self.starts[at] + self.changes[at].rank(c)
-            })
-            .collect()
+                unresolved &= !word;
+                match at.checked_sub(1) {
+                    Some(before) if unresolved != 0 => at = before,
+                    _ => break,
+                }
+            }
+        });
+        positions
     }
 
     /// The cell state at step position `p` (`u32::MAX`: [`KindCoverage::EMPTY`]), without
     /// required capacity.
+    #[inline]
     pub(super) fn state(&self, p: u32) -> KindCoverage {
-        let Some(y) = self.starts.partition_point(|&s| s <= p).checked_sub(1) else { return KindCoverage::EMPTY };
-        self.changes.get(y).and_then(|changes| changes.steps.get((p - self.starts[y]) as usize)).map_or(KindCoverage::EMPTY, Step::cell)
+        self.step(p).map_or(KindCoverage::EMPTY, Step::cell)
+    }
+
+    /// The cell state at step position `p` as kept (`None`: no state, `u32::MAX`).
+    #[inline]
+    pub(super) fn step(&self, p: u32) -> Option<&Step> {
+        let &first = self.page_years.get(p as usize / STEP_PAGE)?;
+        // From the page's first year on to the one holding `p` (years without steps skipped).
+        let mut y = first as usize;
+        while self.starts.get(y + 1).is_some_and(|&next| next <= p) {
+            y += 1;
+        }
+        self.changes.get(y)?.steps.get((p - self.starts[y]) as usize)
     }
 }
 

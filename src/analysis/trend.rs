@@ -18,7 +18,7 @@ use std::collections::{BTreeSet, HashMap};
 use serde::{Deserialize, Serialize, Serializer};
 
 use super::{AnalysisError, CoverageMetric, CoverageTable, CoverageTimeline, DistanceFrom, MetricKind, RecordedHouseholds, YearSpan};
-use super::summary::{tally, Tally};
+use super::summary::{tally, SummaryBasis, Tally};
 use crate::model::{Catalogue, Estate, Facility, FeatureId, KindId};
 
 /// Estates built before this year form the renovation stock by default (the national programme
@@ -442,11 +442,12 @@ pub fn compute_trend_with(
             &built
         }
     };
+    let basis = SummaryBasis::new(estates, facilities);
     for &year in &years {
         let table = timeline
             .table_at(Some(year), estates, catalogue, &RecordedHouseholds)?
             .ok_or(AnalysisError::YearOutsideTimeline { year })?;
-        let (overall, by_district) = count_covered(estates, &table);
+        let (overall, by_district) = count_covered(&basis, estates, &table);
         overall_cov.push(overall);
         district_cov.push(by_district);
         if year == params.to {
@@ -576,8 +577,8 @@ fn apply_facility_target(r: &mut KindYear, t: &FacilityTarget) {
 
 /// Coverage counts per kind: city-wide and per district, districts in name order (that of
 /// `compute_trend`'s district list), from the summary's one-pass tally.
-fn count_covered(estates: &[Estate], table: &CoverageTable) -> (Vec<Counts>, Vec<Vec<Counts>>) {
-    let (overall, by_district) = tally(estates, table, table.kinds());
+fn count_covered(basis: &SummaryBasis, estates: &[Estate], table: &CoverageTable) -> (Vec<Counts>, Vec<Vec<Counts>>) {
+    let (overall, by_district) = tally(basis, table, table.kinds());
     let counts = |n: usize, tallies: &[Tally]| -> Vec<Counts> {
         tallies
             .iter()

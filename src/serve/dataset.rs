@@ -208,6 +208,8 @@ pub struct Dataset {
     /// configured year's packed table's, shared by the tables of the years read from the
     /// timelines.
     required: Arc<[f64]>,
+    /// What every year's summaries read of the estates and facilities (districts numbered).
+    summary_basis: analysis::SummaryBasis,
     years: Mutex<BTreeMap<i32, Arc<YearView>>>,
     years_order: Mutex<Vec<i32>>,
     /// Held while a year view is built: one at a time, so a burst of new years cannot hold
@@ -379,6 +381,7 @@ impl Dataset {
         let timeline = [self.timelines.metric.get(), self.timelines.straight.get()].into_iter().flatten().filter_map(|t| t.as_ref().ok()).map(|t| t.heap_bytes()).sum::<usize>();
         vec![
             ("estates", self.estate_rows.heap_bytes() + self.estate_columns.iter().map(|c| c.data.heap_bytes()).sum::<usize>()),
+            ("summary_basis", self.summary_basis.heap_bytes()),
             ("facilities", self.facilities_layer.heap_bytes()),
             ("service_areas", self.service_areas_built().map_or(0, |l| l.heap_bytes() + l.iter().map(|f| geometry_bytes(f.geometry)).sum::<usize>())),
             ("current_year", self.current.heap_bytes()),
@@ -429,7 +432,7 @@ impl Dataset {
         let current = &self.current;
         let metric_value = AttrValue::Text(current.table.params.metric.as_str().to_owned());
         let year_value = current.year.map_or(AttrValue::Null, |y| AttrValue::Int(i64::from(y)));
-        let straight = current.straight.as_ref().map(|t| analysis::summarize(&self.estates, &self.facilities, t, &self.catalogue));
+        let straight = current.straight.as_ref().map(|t| analysis::summarize_with(&self.summary_basis, t, &self.catalogue));
         let districts = districts_layer(self, &current.summary, straight.as_ref(), &metric_value, &year_value)?;
         Arc::get_mut(&mut self.current).ok_or_else(|| ServeError::Internal("the current view is shared before the programme is attached".into()))?.districts = districts;
         Ok(())
@@ -603,6 +606,7 @@ pub fn build_dataset(
     let facilities_layer = build_facilities_layer(&facilities, &catalogue, &to_crs84)?;
     logged("facilities layer");
     let crs = crs_options(working_crs)?;
+    let summary_basis = analysis::SummaryBasis::new(&estates, &facilities);
     let mut dataset = Dataset {
         version,
         loaded_at: SystemTime::now(),
@@ -636,6 +640,7 @@ pub fn build_dataset(
         district_hulls: OnceLock::new(),
         timelines: Timelines::default(),
         required,
+        summary_basis,
         years: Mutex::new(BTreeMap::new()),
         years_order: Mutex::new(Vec::new()),
         building: Mutex::new(()),
@@ -749,6 +754,12 @@ fn build_facilities_layer(facilities: &[Facility], catalogue: &Catalogue, to_crs
     layer.rows().index_now();
     layer.set_render_cache(RENDER_CACHE_FACILITIES_BYTES);
     Ok(layer)
+}
+
+/// `f`'s answer and the milliseconds it took.
+fn timed<T>(f: impl FnOnce() -> T) -> (T, f64) {
+    let at = std::time::Instant::now();
+    (f(), at.elapsed().as_secs_f64() * 1e3)
 }
 
 fn build_year_view(dataset: &Dataset, params: AnalysisParams) -> Result<YearView, ServeError> {
@@ -869,6 +880,12 @@ fn year_view_from(dataset: &Dataset, table: CoverageTable, straight: Option<Cove
     }
     let estates = Layer::new(Arc::clone(&dataset.estate_rows), columns, "MultiPolygon")?;
 
+    // The passes below read every cell: from a copy of the cells packed in order, each state read
+    // once from the timeline (where a year's cells lie scattered), dropped when the view is built.
+    let started = std::time::Instant::now();
+    let (dense, dense_straight) = rayon::join(|| tables.table.to_packed(), || tables.straight.as_ref().map(|t| t.to_packed()));
+    let packed_ms = started.elapsed().as_secs_f64() * 1e3;
+
     // The gaps, and the summaries with the districts, side by side.
     let build_gaps = || -> Result<Layer, ServeError> {
         // Gaps: one row per uncovered estate × kind, estate by estate: the estate's row again
@@ -878,10 +895,10 @@ fn year_view_from(dataset: &Dataset, table: CoverageTable, straight: Option<Cove
             .into_par_iter()
             .with_min_len(1024)
             .flat_map_iter(|i| {
-                let tables = &tables;
+                let dense = &dense;
                 (0..kinds).filter_map(move |k| {
                     let kind = KindId(u16::try_from(k).ok()?);
-                    (!tables.table.get(i, kind).covered).then(|| (u32::try_from(i).unwrap_or(u32::MAX), u32::from(kind.0)))
+                    (!dense.covered(i, kind)).then(|| (u32::try_from(i).unwrap_or(u32::MAX), u32::from(kind.0)))
                 })
             })
             .collect();
@@ -924,12 +941,16 @@ fn year_view_from(dataset: &Dataset, table: CoverageTable, straight: Option<Cove
         Ok(Layer::new(gap_rows, gap_columns, "MultiPolygon")?)
     };
     let build_summaries = || -> Result<(Summary, Option<Layer>), ServeError> {
-        let summary = analysis::summarize(&dataset.estates, &dataset.facilities, &tables.table, catalogue);
-        let straight_summary = tables.straight.as_ref().map(|t| analysis::summarize(&dataset.estates, &dataset.facilities, t, catalogue));
-        let districts = districts_layer(dataset, &summary, straight_summary.as_ref(), &metric_value, &year_value)?;
-        Ok((summary, districts))
+        let ((summary, straight_summary), summarize_ms) = timed(|| {
+            let summary = analysis::summarize_with(&dataset.summary_basis, &dense, catalogue);
+            (summary, dense_straight.as_ref().map(|t| analysis::summarize_with(&dataset.summary_basis, t, catalogue)))
+        });
+        let (districts, districts_ms) = timed(|| districts_layer(dataset, &summary, straight_summary.as_ref(), &metric_value, &year_value));
+        tracing::debug!(year, summarize_ms, districts_ms, "year view's summaries");
+        Ok((summary, districts?))
     };
-    let (gaps, summaries) = rayon::join(build_gaps, build_summaries);
+    let ((gaps, gaps_ms), (summaries, summaries_ms)) = rayon::join(|| timed(build_gaps), || timed(build_summaries));
+    tracing::debug!(year, packed_ms, gaps_ms, summaries_ms, "year view's passes");
     let (gaps, (summary, districts)) = (gaps?, summaries?);
     let trials = (0..catalogue.len()).map(|_| OnceLock::new()).collect();
     Ok(YearView {
