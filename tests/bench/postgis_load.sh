@@ -17,13 +17,10 @@ runs=${RUNS:-3}
 target_dir=${CARGO_TARGET_DIR:-target}
 work=$target_dir/bench/postgis-$estates-$facilities
 mkdir -p "$work"
-pg_bin=/usr/lib/postgresql/15/bin
-
-[[ -x $pg_bin/initdb && -f /usr/share/postgresql/15/extension/postgis.control ]] \
-  || { echo "postgis_load: PostgreSQL 15 / PostGIS 3 missing; run scripts/setup.sh" >&2; exit 1; }
-command -v ogr2ogr >/dev/null || { echo "postgis_load: ogr2ogr missing; run scripts/setup.sh" >&2; exit 1; }
+# shellcheck source=tests/bench/pg_cluster.sh
+source tests/bench/pg_cluster.sh
+pg_check postgis_load
 [[ -x /usr/bin/time ]] || { echo "postgis_load: /usr/bin/time missing; apt-get install time" >&2; exit 1; }
-[[ $(id -u) -eq 0 ]] || { echo "postgis_load: run as root (the cluster is started as the postgres user with runuser)" >&2; exit 1; }
 
 bin=${GAPMAP_BIN:-}
 if [[ -z $bin ]]; then
@@ -36,33 +33,10 @@ if ! [[ -f $work/city/facilities.geojson ]]; then
 fi
 
 # The throwaway cluster.
-pg_dir=$(mktemp -d /tmp/gapmap-bench-pg.XXXXXX)
-chown postgres:postgres "$pg_dir"
-chmod 700 "$pg_dir"
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-stop_cluster() {
-  if [[ -f $pg_dir/data/postmaster.pid ]]; then
-    runuser -u postgres -- "$pg_bin/pg_ctl" -D "$pg_dir/data" -m immediate -w stop >/dev/null 2>&1 || true
-  fi
-  rm -rf "$pg_dir"
-}
-trap stop_cluster EXIT
-runuser -u postgres -- "$pg_bin/initdb" -D "$pg_dir/data" -U postgres --auth=trust --encoding=UTF8 --locale=C --no-sync >/dev/null
-runuser -u postgres -- "$pg_bin/pg_ctl" -D "$pg_dir/data" -l "$pg_dir/server.log" -w -t 60 \
-  -o "-c listen_addresses=127.0.0.1 -c port=$port -c unix_socket_directories=$pg_dir -c fsync=off -c shared_buffers=256MB" start >/dev/null
-psql=(psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$port" -U postgres)
-"${psql[@]}" -d postgres -c "CREATE DATABASE gapmap"
-"${psql[@]}" -d gapmap -c "CREATE EXTENSION postgis"
-
-dsn="PG:host=127.0.0.1 port=$port dbname=gapmap user=postgres"
-for layer in estates facilities; do
-  start=$(date +%s.%N)
-  ogr2ogr -f PostgreSQL "$dsn" "$work/city/$layer.geojson" -nln "$layer" -lco GEOMETRY_NAME=geom --config PG_USE_COPY YES
-  echo "ogr2ogr $layer into PostGIS: $(python3 -c "print(round($(date +%s.%N) - $start, 2))") s"
-done
-"${psql[@]}" -d gapmap -c "VACUUM ANALYZE"
-
-uri="postgresql://postgres@127.0.0.1:$port/gapmap"
+trap pg_stop EXIT
+pg_start
+pg_load "$work/city"
+uri=$pg_uri
 # Seconds since midnight of a log line's UTC timestamp (runs do not cross midnight… almost).
 clock_s() { sed -E 's/^[0-9-]+T([0-9]+):([0-9]+):([0-9.]+)Z.*/\1 \2 \3/' | awk '{ printf "%.6f", $1 * 3600 + $2 * 60 + $3 }'; }
 # One run: prints `<label> wall_s peak_rss_mib load_s`.

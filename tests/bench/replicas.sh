@@ -29,15 +29,12 @@ target_dir=$(realpath -m "${CARGO_TARGET_DIR:-target}")
 work=$target_dir/bench/replicas
 mkdir -p "$work"
 exec > >(tee "$work/run.log") 2>&1
-pg_bin=/usr/lib/postgresql/15/bin
-
-[[ -x $pg_bin/initdb && -f /usr/share/postgresql/15/extension/postgis.control ]] \
-  || { echo "replicas: PostgreSQL 15 / PostGIS 3 missing; run scripts/setup.sh" >&2; exit 1; }
-command -v ogr2ogr > /dev/null || { echo "replicas: ogr2ogr missing; run scripts/setup.sh" >&2; exit 1; }
+# shellcheck source=tests/bench/pg_cluster.sh
+source "$here/pg_cluster.sh"
+pg_check replicas
 command -v wrk > /dev/null || { echo "replicas: wrk missing; run scripts/setup.sh" >&2; exit 1; }
 nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
 [[ -x $nginx_bin ]] || { echo "replicas: nginx missing; run scripts/setup.sh (nginx-light)" >&2; exit 1; }
-[[ $(id -u) -eq 0 ]] || { echo "replicas: run as root (the cluster is started as the postgres user with runuser)" >&2; exit 1; }
 
 bin=${GAPMAP_BIN:-}
 if [[ -z $bin ]]; then
@@ -55,35 +52,18 @@ now() { date +%s.%N; }
 since() { python3 -c "print(f'{$(now) - $1:.2f}')"; }
 
 # The throwaway cluster, and everything else started here, stopped on exit.
-pg_dir=$(mktemp -d /tmp/gapmap-bench-pg.XXXXXX)
-chown postgres:postgres "$pg_dir"
-chmod 700 "$pg_dir"
-pg_port=$(free_port)
 pids=()
 nginx_prefixes=()
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2> /dev/null || true; done
   for n in "${nginx_prefixes[@]}"; do [[ -f $n/nginx.pid ]] && kill "$(cat "$n/nginx.pid")" 2> /dev/null || true; done
-  if [[ -f $pg_dir/data/postmaster.pid ]]; then
-    runuser -u postgres -- "$pg_bin/pg_ctl" -D "$pg_dir/data" -m immediate -w stop > /dev/null 2>&1 || true
-  fi
-  rm -rf "$pg_dir"
+  pg_stop
 }
 trap cleanup EXIT
-runuser -u postgres -- "$pg_bin/initdb" -D "$pg_dir/data" -U postgres --auth=trust --encoding=UTF8 --locale=C --no-sync > /dev/null
-runuser -u postgres -- "$pg_bin/pg_ctl" -D "$pg_dir/data" -l "$pg_dir/server.log" -w -t 60 \
-  -o "-c listen_addresses=127.0.0.1 -c port=$pg_port -c unix_socket_directories=$pg_dir -c fsync=off -c shared_buffers=256MB" start > /dev/null
-psql=(psql -X -q -A -t -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$pg_port" -U postgres)
-"${psql[@]}" -d postgres -c "CREATE DATABASE gapmap"
-"${psql[@]}" -d gapmap -c "CREATE EXTENSION postgis"
-dsn="PG:host=127.0.0.1 port=$pg_port dbname=gapmap user=postgres"
-for layer in estates facilities; do
-  start=$(now)
-  ogr2ogr -f PostgreSQL "$dsn" "$city/$layer.geojson" -nln "$layer" -lco GEOMETRY_NAME=geom --config PG_USE_COPY YES
-  echo "ogr2ogr $layer into PostGIS: $(since "$start") s"
-done
-"${psql[@]}" -d gapmap -c "VACUUM ANALYZE"
-uri="postgresql://postgres@127.0.0.1:$pg_port/gapmap"
+pg_start
+pg_load "$city"
+psql=(pg_psql -A -t)
+uri=$pg_uri
 
 config() { # name estates facilities extra-serve-lines
   printf '[estates]\npath = "%s"\n\n[[facilities]]\npath = "%s"\n\n[analysis]\nworking_crs = "auto"\n\n[serve]\nmax_limit = 10000\n%b' "$2" "$3" "${4:-}" > "$work/$1.toml"
