@@ -256,18 +256,17 @@ impl CoverageTable {
         Self { cells: Cells::Packed { cells: packed, required }, ..self }
     }
 
-    /// The same table with its cells read out packed (24 bytes a cell): for passes over every
-    /// cell of a table read from a timeline, whose cells' states lie scattered over its years
-    /// (one pass reads each state once; the passes after it read memory in order).
+    /// The table with its cells in order in memory, for passes over every cell: a table read
+    /// from a timeline (whose cells' states lie scattered over its years) read out packed, 24
+    /// bytes a cell, each state read once; a table of cells or packed cells as it is.
     #[must_use]
-    pub fn to_packed(&self) -> Self {
+    pub fn in_order(&self) -> std::borrow::Cow<'_, Self> {
         match &self.cells {
-            Cells::Owned(_) => self.clone().into_packed(),
-            Cells::Packed { .. } => self.clone(),
+            Cells::Owned(_) | Cells::Packed { .. } => std::borrow::Cow::Borrowed(self),
             Cells::Steps { timeline, steps, required } => {
                 let empty = PackedCell::new(&KindCoverage::EMPTY);
                 let cells = steps.par_iter().with_min_len(4096).map(|&p| timeline.step(p).copied().unwrap_or(empty)).collect();
-                Self { cells: Cells::Packed { cells, required: std::sync::Arc::clone(required) }, radii_m: self.radii_m.clone(), ..*self }
+                std::borrow::Cow::Owned(Self { cells: Cells::Packed { cells, required: std::sync::Arc::clone(required) }, radii_m: self.radii_m.clone(), ..*self })
             }
         }
     }

@@ -90,12 +90,9 @@ pub fn summarize_with(basis: &SummaryBasis, table: &CoverageTable, catalogue: &C
     let overall = summaries(table, catalogue, &stock.overall, basis.estate_households.len(), &overall);
     let districts = districts
         .into_iter()
-        .map(|(district, (n, tallies))| {
-            let number = basis.number(district);
-            DistrictSummary {
-                district: district.to_owned(),
-                kinds: summaries(table, catalogue, number.and_then(|d| stock.by_district.get(d as usize)).unwrap_or(&stock.none), n, &tallies),
-            }
+        .map(|(district, d)| DistrictSummary {
+            district: district.to_owned(),
+            kinds: summaries(table, catalogue, &stock.by_district[d.number as usize], d.estates, &d.tallies),
         })
         .collect();
     Summary { params: table.params, overall, districts }
@@ -110,8 +107,6 @@ pub struct SummaryBasis {
     districts: Vec<String>,
     /// Per district number, its estates.
     district_estates: Vec<usize>,
-    /// District numbers in name order.
-    by_name: Vec<u32>,
     /// Per estate, its district's number ([`NO_DISTRICT`]: none).
     estate_district: Vec<u32>,
     /// Per estate, its households (0 when unknown).
@@ -160,15 +155,7 @@ impl SummaryBasis {
             basis.facility_opened.push(f.opened_year.unwrap_or(ALWAYS_OPEN));
             basis.facility_capacity.push(f.capacity.unwrap_or(0.0));
         }
-        basis.by_name = (0..u32::try_from(basis.districts.len()).unwrap_or(NO_DISTRICT)).collect();
-        basis.by_name.sort_unstable_by(|&a, &b| basis.districts[a as usize].cmp(&basis.districts[b as usize]));
         basis
-    }
-
-    /// The number of district `name`.
-    fn number(&self, name: &str) -> Option<u32> {
-        let at = self.by_name.binary_search_by(|&d| self.districts[d as usize].as_str().cmp(name)).ok()?;
-        Some(self.by_name[at])
     }
 
     /// Bytes held on the heap.
@@ -176,7 +163,7 @@ impl SummaryBasis {
     pub fn heap_bytes(&self) -> usize {
         self.districts.iter().map(|d| d.capacity() + size_of::<String>()).sum::<usize>()
             + self.district_estates.capacity() * size_of::<usize>()
-            + (self.estate_district.capacity() + self.facility_district.capacity() + self.facility_opened.capacity() + self.by_name.capacity()) * 4
+            + (self.estate_district.capacity() + self.facility_district.capacity() + self.facility_opened.capacity()) * 4
             + (self.estate_households.capacity() + self.facility_capacity.capacity()) * 8
             + self.facility_kind.capacity() * 2
     }
@@ -187,12 +174,11 @@ impl SummaryBasis {
 struct FacilityStock {
     overall: Vec<(usize, f64)>,
     by_district: Vec<Vec<(usize, f64)>>,
-    none: Vec<(usize, f64)>,
 }
 
 impl FacilityStock {
     fn count(basis: &SummaryBasis, kinds: usize, year: Option<i32>) -> Self {
-        let mut stock = Self { overall: vec![(0, 0.0); kinds], by_district: vec![vec![(0, 0.0); kinds]; basis.districts.len()], none: vec![(0, 0.0); kinds] };
+        let mut stock = Self { overall: vec![(0, 0.0); kinds], by_district: vec![vec![(0, 0.0); kinds]; basis.districts.len()] };
         let open = |opened: i32| year.is_none_or(|y| opened <= y);
         for f in 0..basis.facility_kind.len() {
             if !open(basis.facility_opened[f]) {
@@ -223,8 +209,16 @@ pub(super) struct Tally {
     pub(super) shortfall_total: f64,
 }
 
-/// Per district name (in name order), its estate count and per-kind figures.
-pub(super) type DistrictTallies<'a> = BTreeMap<&'a str, (usize, Vec<Tally>)>;
+/// Per district name (in name order), its figures.
+pub(super) type DistrictTallies<'a> = BTreeMap<&'a str, DistrictTally>;
+
+/// One district's estate count and per-kind figures.
+pub(super) struct DistrictTally {
+    /// The district's number in its [`SummaryBasis`].
+    number: u32,
+    pub(super) estates: usize,
+    pub(super) tallies: Vec<Tally>,
+}
 
 /// Per kind, the figures of all estates and of each district's estates (by name). Kinds are
 /// tallied side by side, each over the estates in order, so every sum is added up in the same
@@ -263,7 +257,7 @@ pub(super) fn tally<'a>(basis: &'a SummaryBasis, table: &CoverageTable, kinds: u
             for (t, (_, by_district)) in tallies.iter_mut().zip(&per_kind) {
                 *t = by_district[d];
             }
-            (name.as_str(), (n, tallies))
+            (name.as_str(), DistrictTally { number: u32::try_from(d).unwrap_or(NO_DISTRICT), estates: n, tallies })
         })
         .collect();
     (overall, districts)

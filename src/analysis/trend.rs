@@ -590,7 +590,7 @@ fn count_covered(basis: &SummaryBasis, estates: &[Estate], table: &CoverageTable
             })
             .collect()
     };
-    (counts(estates.len(), &overall), by_district.values().map(|(n, tallies)| counts(*n, tallies)).collect())
+    (counts(estates.len(), &overall), by_district.values().map(|d| counts(d.estates, &d.tallies)).collect())
 }
 
 /// Openings and stock per year × kind: city-wide and per year × district × kind (by the
